@@ -1,0 +1,5 @@
+export * from "./errors.js";
+export * from "./bytes.js";
+export * from "./rng.js";
+export * from "./decode.js";
+export * from "./kv-sampler.js";
