@@ -1,0 +1,230 @@
+/**
+ * Model builder: writes a Llama-style decoder with seeded weights as an Optimum-layout directory:
+ *   model.onnx (+ model.onnx_data with `externalData`), config.json (HF LlamaConfig keys),
+ *   tokenizer.json + tokenizer_config.json (byte-level, see tokenizer.ts).
+ * Files are written into a temporary sibling directory which is renamed into place only when
+ * complete, so an error never leaves a half-written model behind.
+ */
+import { mkdir, rename, rm, stat, readdir, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { ModelInputError, ModelFileError } from "./errors.js";
+import { encodeModel, type Dtype } from "./graph.js";
+import { PRESETS, buildLlamaGraph, countParams, validateSpec, type LlamaBuildSpec, type PresetName } from "./llama.js";
+import { onnx, type OnnxTypes } from "./onnx-proto.js";
+import { computeModelId, resolveModelFiles, type Hex32, type ModelFileEntry } from "./files.js";
+import {
+  BYTE_BOS_ID,
+  BYTE_EOS_ID,
+  BYTE_PAD_ID,
+  BYTE_VOCAB_SIZE,
+  byteLevelTokenizerConfig,
+  byteLevelTokenizerJson,
+} from "./tokenizer.js";
+
+export interface BuildOptions {
+  preset?: PresetName;
+  layers?: number;
+  hiddenSize?: number;
+  heads?: number;
+  kvHeads?: number;
+  /** Default hiddenSize / heads. */
+  headDim?: number;
+  intermediateSize?: number;
+  maxPositions?: number;
+  ropeTheta?: number;
+  rmsNormEps?: number;
+  dtype?: Dtype;
+  /** Tie the lm head to the embedding (default false). */
+  tied?: boolean;
+  /** Unsigned 64-bit weight seed (default 0). */
+  weightSeed?: bigint | number | string;
+  /** Include the position_ids input (default true). */
+  positionIds?: boolean;
+  /** Include the legacy use_cache_branch input (default false). */
+  useCacheBranch?: boolean;
+  /** Store weights in model.onnx_data instead of inside model.onnx (default false). */
+  externalData?: boolean;
+  initScale?: number;
+  lmScale?: number;
+}
+
+export interface BuildResult {
+  dir: string;
+  modelId: Hex32;
+  params: number;
+  /** Total bytes of the model files. */
+  bytes: number;
+  files: ModelFileEntry[];
+  spec: LlamaBuildSpec;
+  seconds: number;
+}
+
+/** Largest ONNX protobuf we write inline (protobuf messages are limited to 2 GiB). */
+const MAX_INLINE_BYTES = 2_000_000_000;
+
+export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
+  const preset = PRESETS[o.preset ?? "tiny"];
+  if (!preset) throw new ModelInputError(`Unknown preset "${o.preset}" (expected ${Object.keys(PRESETS).join(" or ")})`);
+  const hiddenSize = o.hiddenSize ?? preset.hiddenSize;
+  const heads = o.heads ?? preset.heads;
+  if (o.headDim === undefined && hiddenSize % heads !== 0)
+    throw new ModelInputError(`hidden size ${hiddenSize} is not a multiple of heads ${heads}; pass headDim`);
+  let seed: bigint;
+  try {
+    seed = BigInt(o.weightSeed ?? 0);
+  } catch {
+    throw new ModelInputError(`weight seed must be an integer (got ${String(o.weightSeed)})`);
+  }
+  const spec: LlamaBuildSpec = {
+    layers: o.layers ?? preset.layers,
+    hiddenSize,
+    heads,
+    kvHeads: o.kvHeads ?? Math.min(preset.kvHeads, heads),
+    headDim: o.headDim ?? hiddenSize / heads,
+    intermediateSize: o.intermediateSize ?? (o.hiddenSize === undefined ? preset.intermediateSize : defaultIntermediate(hiddenSize)),
+    vocabSize: BYTE_VOCAB_SIZE,
+    maxPositions: o.maxPositions ?? preset.maxPositions,
+    ropeTheta: o.ropeTheta ?? 10000,
+    rmsNormEps: o.rmsNormEps ?? 1e-5,
+    dtype: o.dtype ?? "fp32",
+    tied: o.tied ?? false,
+    weightSeed: seed,
+    positionIds: o.positionIds ?? true,
+    useCacheBranch: o.useCacheBranch ?? false,
+    specialFrom: 256,
+    initScale: o.initScale ?? 2,
+    lmScale: o.lmScale ?? 4,
+  };
+  if (spec.dtype !== "fp32" && spec.dtype !== "fp16") throw new ModelInputError(`dtype must be fp32 or fp16 (got ${String(spec.dtype)})`);
+  validateSpec(spec);
+  return spec;
+}
+
+/** Llama's rule: 8/3 · hidden rounded up to a multiple of 32. */
+function defaultIntermediate(h: number): number {
+  return Math.ceil((8 * h) / 3 / 32) * 32;
+}
+
+export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined): object {
+  return {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    num_hidden_layers: spec.layers,
+    hidden_size: spec.hiddenSize,
+    num_attention_heads: spec.heads,
+    num_key_value_heads: spec.kvHeads,
+    head_dim: spec.headDim,
+    intermediate_size: spec.intermediateSize,
+    hidden_act: "silu",
+    vocab_size: spec.vocabSize,
+    max_position_embeddings: spec.maxPositions,
+    rms_norm_eps: spec.rmsNormEps,
+    rope_theta: spec.ropeTheta,
+    rope_scaling: null,
+    attention_bias: false,
+    mlp_bias: false,
+    tie_word_embeddings: spec.tied,
+    torch_dtype: spec.dtype === "fp16" ? "float16" : "float32",
+    use_cache: true,
+    bos_token_id: BYTE_BOS_ID,
+    eos_token_id: BYTE_EOS_ID,
+    pad_token_id: BYTE_PAD_ID,
+    poc_builder: {
+      generator: "proof-of-cache offchain/model/build.ts",
+      preset: preset ?? null,
+      weight_seed: spec.weightSeed.toString(),
+      init_scale: spec.initScale,
+      lm_scale: spec.lmScale,
+      position_ids_input: spec.positionIds,
+      use_cache_branch_input: spec.useCacheBranch,
+    },
+  };
+}
+
+const json = (o: object) => `${JSON.stringify(o, null, 2)}\n`;
+
+/**
+ * Builds the model into `outDir`. Fails if `outDir` exists and is not empty, unless `force`
+ * (then the old directory is replaced only once the new one is complete).
+ */
+export async function buildModel(outDir: string, options: BuildOptions = {}, control: { force?: boolean } = {}): Promise<BuildResult> {
+  const t0 = performance.now();
+  const spec = resolveBuildSpec(options);
+  const dir = resolve(outDir);
+  const existing = await dirState(dir);
+  if (existing === "file") throw new ModelFileError(dir, "Output path exists and is not a directory");
+  if (existing === "nonempty" && !control.force)
+    throw new ModelFileError(dir, "Output directory exists and is not empty", { details: "pass force (--force) to replace it" });
+
+  await mkdir(dirname(dir), { recursive: true });
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  let old: string | null = null;
+  try {
+    await mkdir(tmp);
+    const { model, weightBytes } = buildLlamaGraph(spec);
+    if (options.externalData) await moveToExternal(model, join(tmp, "model.onnx_data"), "model.onnx_data");
+    else if (weightBytes > MAX_INLINE_BYTES)
+      throw new ModelInputError(`weights are ${weightBytes} bytes, beyond the 2 GiB protobuf limit: use externalData`);
+    await writeFile(join(tmp, "model.onnx"), encodeModel(model));
+    await writeFile(join(tmp, "config.json"), json(llamaConfigJson(spec, options.preset ?? "tiny")));
+    await writeFile(join(tmp, "tokenizer.json"), json(byteLevelTokenizerJson()));
+    await writeFile(join(tmp, "tokenizer_config.json"), json(byteLevelTokenizerConfig(spec.maxPositions)));
+    const files = await resolveModelFiles(tmp, { graph: model });
+    const { modelId, entries } = await computeModelId(tmp, files.files);
+
+    if (existing === "empty") await rm(dir, { recursive: true });
+    else if (existing === "nonempty") {
+      old = join(dirname(dir), `.${basename(dir)}.old-${process.pid}-${randomBytes(4).toString("hex")}`);
+      await rename(dir, old);
+    }
+    await rename(tmp, dir);
+    if (old) await rm(old, { recursive: true, force: true });
+    return {
+      dir,
+      modelId,
+      params: countParams(spec),
+      bytes: entries.reduce((a, e) => a + e.bytes, 0),
+      files: entries,
+      spec,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    if (old) await rename(old, dir).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function dirState(dir: string): Promise<"missing" | "file" | "empty" | "nonempty"> {
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) return "file";
+    return (await readdir(dir)).length === 0 ? "empty" : "nonempty";
+  } catch {
+    return "missing";
+  }
+}
+
+/** Moves every weight initializer's raw_data into one external-data file (64-byte aligned). */
+async function moveToExternal(model: OnnxTypes.IModelProto, path: string, location: string): Promise<void> {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of model.graph?.initializer ?? []) {
+    const raw = t.rawData;
+    if (!raw || raw.byteLength < 1024) continue;
+    const pad = (64 - (offset % 64)) % 64;
+    if (pad) chunks.push(new Uint8Array(pad));
+    offset += pad;
+    chunks.push(raw);
+    t.rawData = null;
+    t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    t.externalData = [
+      { key: "location", value: location },
+      { key: "offset", value: String(offset) },
+      { key: "length", value: String(raw.byteLength) },
+    ];
+    offset += raw.byteLength;
+  }
+  await writeFile(path, chunks);
+}

@@ -1,0 +1,36 @@
+import { PocError } from "../errors.js";
+
+/** Base class of every error raised by `offchain/model`. */
+export class ModelError extends PocError {
+  override name = "ModelError";
+}
+
+/** A model directory or one of its files is missing, unreadable or corrupt. Names the file. */
+export class ModelFileError extends ModelError {
+  override name = "ModelFileError";
+  readonly file: string;
+  constructor(file: string, shortMessage: string, options: { details?: string; cause?: unknown } = {}) {
+    super(`${shortMessage}: ${file}`, options);
+    this.file = file;
+  }
+}
+
+/** config.json is invalid, or disagrees with the ONNX graph. */
+export class ModelConfigError extends ModelError {
+  override name = "ModelConfigError";
+}
+
+/** The requested execution provider cannot run on this machine / in this onnxruntime-node build. */
+export class ExecutionProviderError extends ModelError {
+  override name = "ExecutionProviderError";
+  readonly provider: string;
+  constructor(provider: string, shortMessage: string, options: { details?: string; cause?: unknown } = {}) {
+    super(shortMessage, options);
+    this.provider = provider;
+  }
+}
+
+/** A forward call or a build was asked for something impossible (bad tokens, bad past, bad options). */
+export class ModelInputError extends ModelError {
+  override name = "ModelInputError";
+}

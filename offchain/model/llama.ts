@@ -1,0 +1,245 @@
+/**
+ * A Llama-style decoder written as ONNX in the Hugging Face Optimum "decoder with past" layout.
+ *
+ * Inputs:  input_ids [batch, seq] int64, attention_mask [batch, past+seq] int64,
+ *          position_ids [batch, seq] int64 (optional: without it positions are cumsum(mask)-1),
+ *          use_cache_branch [1] bool (optional, legacy merged exports: false = ignore the past),
+ *          past_key_values.{i}.key|value [batch, kv_heads, past, head_dim]
+ * Outputs: logits [batch, seq, vocab], present.{i}.key|value [batch, kv_heads, past+seq, head_dim]
+ *
+ * Per layer: RMSNorm → q/k/v → RoPE on q and k (cos/sin from position_ids, rotate-half as in HF)
+ * → grouped-query attention (query head h reads kv head floor(h / (heads / kvHeads))) with a causal
+ * mask over cache indices that also honours attention_mask → o_proj → residual → RMSNorm → SwiGLU
+ * → residual. Final RMSNorm and an lm head (tied to the embedding or not). `present.{i}.key` is the
+ * post-RoPE key, as in HF. RMSNorm and softmax run in fp32 also in fp16 models (as HF does).
+ *
+ * Weights are drawn by `WeightRng` (seeded per tensor). Init: embedding and projections
+ * normal(0, initScale/√fan_in), o_proj and down_proj additionally scaled by 1/√(2·layers)
+ * (GPT-2 style residual scaling), lm head normal(0, lmScale/√hidden), norms 1; the special tokens'
+ * lm-head columns are damped by 1/8. Defaults initScale 2, lmScale 4 (build.ts): with the usual
+ * std 0.02 a random model's residual stream is dominated by the current token's embedding, so
+ * greedy decoding falls into a short cycle at once and the logits are nearly flat; at these scales
+ * attention makes the next token depend on the context (greedy runs of 48 tokens hold ~40
+ * distinct tokens) and the next-token entropy is ~1.8 nats (sampling is varied, not uniform).
+ */
+import { GraphWriter, elemType, type Dtype } from "./graph.js";
+import { DT, type OnnxTypes } from "./onnx-proto.js";
+import { WeightRng } from "./prng.js";
+import { ModelInputError } from "./errors.js";
+
+export interface LlamaBuildSpec {
+  layers: number;
+  hiddenSize: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+  maxPositions: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  dtype: Dtype;
+  tied: boolean;
+  weightSeed: bigint;
+  /** Include the position_ids input (Optimum layout); without it positions come from attention_mask. */
+  positionIds: boolean;
+  /** Include the legacy `use_cache_branch` input of merged Optimum exports. */
+  useCacheBranch: boolean;
+  /** Token ids from here on are specials (damped in the output head); null: none. */
+  specialFrom: number | null;
+  /** Std of projections is initScale/√fan_in. */
+  initScale: number;
+  /** Std of the lm head is lmScale/√hidden (ignored when tied). */
+  lmScale: number;
+}
+
+export const PRESETS = {
+  tiny: { layers: 4, hiddenSize: 128, heads: 4, kvHeads: 2, intermediateSize: 352, maxPositions: 1024 },
+  small: { layers: 8, hiddenSize: 512, heads: 8, kvHeads: 4, intermediateSize: 1408, maxPositions: 2048 },
+} as const;
+export type PresetName = keyof typeof PRESETS;
+
+export function validateSpec(s: LlamaBuildSpec): void {
+  const pos = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v <= 0) throw new ModelInputError(`${name} must be a positive integer (got ${v})`);
+  };
+  pos("layers", s.layers);
+  pos("hiddenSize", s.hiddenSize);
+  pos("heads", s.heads);
+  pos("kvHeads", s.kvHeads);
+  pos("headDim", s.headDim);
+  pos("intermediateSize", s.intermediateSize);
+  pos("vocabSize", s.vocabSize);
+  pos("maxPositions", s.maxPositions);
+  if (s.heads % s.kvHeads !== 0) throw new ModelInputError(`heads (${s.heads}) must be a multiple of kvHeads (${s.kvHeads})`);
+  if (s.headDim % 2 !== 0) throw new ModelInputError(`headDim must be even for rotary embeddings (got ${s.headDim})`);
+  if (!(s.ropeTheta > 0) || !(s.rmsNormEps > 0)) throw new ModelInputError("ropeTheta and rmsNormEps must be positive");
+  if (s.weightSeed < 0n || s.weightSeed >= 1n << 64n) throw new ModelInputError(`weight seed must be in [0, 2^64) (got ${s.weightSeed})`);
+}
+
+export function countParams(s: LlamaBuildSpec): number {
+  const H = s.hiddenSize;
+  const perLayer =
+    H * s.heads * s.headDim + 2 * H * s.kvHeads * s.headDim + s.heads * s.headDim * H + 3 * H * s.intermediateSize + 2 * H;
+  return s.vocabSize * H + s.layers * perLayer + H + (s.tied ? 0 : H * s.vocabSize);
+}
+
+/** Writes the whole graph; returns the ONNX model message (weights inline as raw_data). */
+export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelProto; weightBytes: number } {
+  validateSpec(s);
+  const g = new GraphWriter();
+  const dt = s.dtype;
+  const ET = elemType(dt);
+  const { layers: L, hiddenSize: H, heads: NH, kvHeads: NKV, headDim: D, intermediateSize: I, vocabSize: V } = s;
+  const nRep = NH / NKV;
+
+  const w = (name: string, dims: number[], std: number): string => {
+    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    new WeightRng(s.weightSeed, name).fillNormal(data, std);
+    return g.weight(name, dims, data, dt);
+  };
+  const ones = (name: string, n: number): string => g.weight(name, [n], new Float32Array(n).fill(1), dt);
+
+  // ---- inputs
+  const inputIds = g.input("input_ids", DT.INT64, ["batch_size", "sequence_length"]);
+  const mask = g.input("attention_mask", DT.INT64, ["batch_size", "total_sequence_length"]);
+  const positionIdsIn = s.positionIds ? g.input("position_ids", DT.INT64, ["batch_size", "sequence_length"]) : null;
+  const pastIn: { key: string; value: string }[] = [];
+  for (let i = 0; i < L; i++) {
+    pastIn.push({
+      key: g.input(`past_key_values.${i}.key`, ET, ["batch_size", NKV, "past_sequence_length", D]),
+      value: g.input(`past_key_values.${i}.value`, ET, ["batch_size", NKV, "past_sequence_length", D]),
+    });
+  }
+  const useCacheBranch = s.useCacheBranch ? g.input("use_cache_branch", DT.BOOL, [1]) : null;
+
+  // ---- shared: lengths, positions, rotary tables, attention mask
+  const i64 = (v: number[]) => g.int64(v);
+  const scalarShape = g.int64([], [0]);
+  const toScalar = (t: string) => g.op("Reshape", [t, scalarShape]);
+  let pastLen = g.op("Shape", [pastIn[0]!.key], { start: { i: 2 }, end: { i: 3 } }); // [1]
+  if (useCacheBranch) pastLen = g.op("Where", [useCacheBranch, pastLen, i64([0])]);
+  // the past actually used by each layer (a legacy use_cache_branch=false means: ignore the dummy past)
+  const pastUsed = (t: string) => (useCacheBranch ? g.op("Slice", [t, i64([0]), pastLen, i64([2])]) : t);
+  const seqLen = g.op("Shape", [inputIds], { start: { i: 1 }, end: { i: 2 } });
+  const totalLen = g.op("Shape", [mask], { start: { i: 1 }, end: { i: 2 } });
+  const pastS = toScalar(pastLen);
+  const seqS = toScalar(seqLen);
+  const totS = toScalar(totalLen);
+
+  let positionIds: string;
+  if (positionIdsIn) positionIds = positionIdsIn;
+  else {
+    // HF: position_ids = cumsum(attention_mask) - 1 (left padding aware), the last `seq` columns
+    const cum = g.op("CumSum", [mask, g.int64([1], [])]);
+    const all = g.op("Sub", [cum, g.int64([1], [])]);
+    positionIds = g.op("Slice", [all, pastLen, i64([Number.MAX_SAFE_INTEGER]), i64([1])]);
+  }
+
+  // rotary: inv_freq[j] = 1 / theta^(2j/D), computed in-graph (fp32)
+  const expo = Array.from({ length: D / 2 }, (_, j) => (2 * j) / D);
+  const invFreq = g.op("Div", [g.float([1], "fp32", []), g.op("Pow", [g.float([s.ropeTheta], "fp32", []), g.float(expo)])]);
+  const posF = g.op("Unsqueeze", [g.op("Cast", [positionIds], { to: { i: DT.FLOAT } }), i64([2])]); // [B,S,1]
+  const freqs = g.op("Mul", [posF, invFreq]); // [B,S,D/2]
+  const emb = g.op("Concat", [freqs, freqs], { axis: { i: -1 } }); // [B,S,D]
+  const castDt = (t: string) => (dt === "fp16" ? g.op("Cast", [t], { to: { i: DT.FLOAT16 } }) : t);
+  const cos = castDt(g.op("Unsqueeze", [g.op("Cos", [emb]), i64([1])])); // [B,1,S,D]
+  const sin = castDt(g.op("Unsqueeze", [g.op("Sin", [emb]), i64([1])]));
+
+  // mask: query i (cache index past+i) may read key j iff j <= past+i and attention_mask[b, j] == 1
+  const one = g.int64([1], []);
+  const qIdx = g.op("Range", [pastS, g.op("Add", [pastS, seqS]), one]); // [S]
+  const kIdx = g.op("Range", [g.int64([0], []), totS, one]); // [T]
+  const causal = g.op("LessOrEqual", [g.op("Unsqueeze", [kIdx, i64([0])]), g.op("Unsqueeze", [qIdx, i64([1])])]); // [S,T]
+  const padOk = g.op("Unsqueeze", [g.op("Cast", [mask], { to: { i: DT.BOOL } }), i64([1, 2])]); // [B,1,1,T]
+  const allowed = g.op("Unsqueeze", [g.op("And", [causal, padOk]), i64([2])]); // [B,1,1,S,T]
+  const minVal = g.float([dt === "fp16" ? -65504 : -3.4028234663852886e38], dt, []);
+  const scale = g.float([1 / Math.sqrt(D)], dt, []);
+
+  const rmsNorm = (x: string, weight: string): string => {
+    const xf = dt === "fp16" ? g.op("Cast", [x], { to: { i: DT.FLOAT } }) : x;
+    const variance = g.op("ReduceMean", [g.op("Mul", [xf, xf])], { axes: { ints: [-1] }, keepdims: { i: 1 } });
+    const inv = g.op("Div", [g.float([1], "fp32", []), g.op("Sqrt", [g.op("Add", [variance, g.float([s.rmsNormEps], "fp32", [])])])]);
+    const y = castDt(g.op("Mul", [xf, inv]));
+    return g.op("Mul", [weight, y]);
+  };
+  const rope = (x: string): string => {
+    const x1 = g.op("Slice", [x, i64([0]), i64([D / 2]), i64([3])]);
+    const x2 = g.op("Slice", [x, i64([D / 2]), i64([D]), i64([3])]);
+    const rot = g.op("Concat", [g.op("Neg", [x2]), x1], { axis: { i: 3 } });
+    return g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [rot, sin])]);
+  };
+  const heads = (x: string, n: number): string =>
+    g.op("Transpose", [g.op("Reshape", [x, i64([0, 0, n, D])])], { perm: { ints: [0, 2, 1, 3] } }); // [B,n,S,D]
+
+  const std = s.initScale / Math.sqrt(H);
+  const residStd = std / Math.sqrt(2 * L);
+  // rows/columns of the special tokens (ids >= specialFrom) are scaled by 1/8 so that a random
+  // model rarely emits <eos>/<bos>/<pad> (otherwise generations would stop after a few tokens)
+  const damp = (data: Float32Array, rowsFrom: number, rowLen: number, colsFrom: number, cols: number) => {
+    if (s.specialFrom === null) return;
+    for (let r = 0; r < data.length / rowLen; r++)
+      for (let c = 0; c < rowLen; c++)
+        if ((rowsFrom >= 0 && r >= rowsFrom) || (colsFrom >= 0 && c >= colsFrom && c < cols)) data[r * rowLen + c]! *= 0.125;
+  };
+  const embedData = new Float32Array(V * H);
+  new WeightRng(s.weightSeed, "model.embed_tokens.weight").fillNormal(embedData, s.initScale / Math.sqrt(H));
+  if (s.tied) damp(embedData, s.specialFrom ?? V, H, -1, 0);
+  const embed = g.weight("model.embed_tokens.weight", [V, H], embedData, dt);
+  let x = g.op("Gather", [embed, inputIds], { axis: { i: 0 } }); // [B,S,H]
+
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}`;
+    const h = rmsNorm(x, ones(`${p}.input_layernorm.weight`, H));
+    const q = rope(heads(g.op("MatMul", [h, w(`${p}.self_attn.q_proj.weight`, [H, NH * D], std)]), NH));
+    const k = rope(heads(g.op("MatMul", [h, w(`${p}.self_attn.k_proj.weight`, [H, NKV * D], std)]), NKV));
+    const v = heads(g.op("MatMul", [h, w(`${p}.self_attn.v_proj.weight`, [H, NKV * D], std)]), NKV);
+    const presentK = g.op("Concat", [pastUsed(pastIn[l]!.key), k], { axis: { i: 2 } }, `present.${l}.key`);
+    const presentV = g.op("Concat", [pastUsed(pastIn[l]!.value), v], { axis: { i: 2 } }, `present.${l}.value`);
+    // GQA without copying kv: q [B,NH,S,D] -> [B,NKV,nRep,S,D]; k,v [B,NKV,T,D] -> [B,NKV,1,...]
+    const q5 = g.op("Reshape", [q, i64([0, NKV, nRep, -1, D])]);
+    const kT5 = g.op("Unsqueeze", [g.op("Transpose", [presentK], { perm: { ints: [0, 1, 3, 2] } }), i64([2])]);
+    const scores = g.op("Mul", [g.op("MatMul", [q5, kT5]), scale]); // [B,NKV,nRep,S,T]
+    const masked = g.op("Where", [allowed, scores, minVal]);
+    const probs =
+      dt === "fp16"
+        ? castDt(g.op("Softmax", [g.op("Cast", [masked], { to: { i: DT.FLOAT } })], { axis: { i: -1 } }))
+        : g.op("Softmax", [masked], { axis: { i: -1 } });
+    const ctx = g.op("MatMul", [probs, g.op("Unsqueeze", [presentV, i64([2])])]); // [B,NKV,nRep,S,D]
+    const merged = g.op("Reshape", [
+      g.op("Transpose", [g.op("Reshape", [ctx, i64([0, NH, -1, D])])], { perm: { ints: [0, 2, 1, 3] } }),
+      i64([0, 0, NH * D]),
+    ]);
+    x = g.op("Add", [x, g.op("MatMul", [merged, w(`${p}.self_attn.o_proj.weight`, [NH * D, H], residStd)])]);
+
+    const h2 = rmsNorm(x, ones(`${p}.post_attention_layernorm.weight`, H));
+    const gate = g.op("MatMul", [h2, w(`${p}.mlp.gate_proj.weight`, [H, I], std)]);
+    const up = g.op("MatMul", [h2, w(`${p}.mlp.up_proj.weight`, [H, I], std)]);
+    const act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up]);
+    const down = g.op("MatMul", [act, w(`${p}.mlp.down_proj.weight`, [I, H], s.initScale / Math.sqrt(I) / Math.sqrt(2 * L))]);
+    x = g.op("Add", [x, down]);
+  }
+  const xn = rmsNorm(x, ones("model.norm.weight", H));
+  const lm = s.tied
+    ? g.op("Transpose", [embed], { perm: { ints: [1, 0] } })
+    : (() => {
+        const data = new Float32Array(H * V);
+        new WeightRng(s.weightSeed, "lm_head.weight").fillNormal(data, s.lmScale / Math.sqrt(H));
+        damp(data, -1, V, s.specialFrom ?? V, V);
+        return g.weight("lm_head.weight", [H, V], data, dt);
+      })();
+  g.op("MatMul", [xn, lm], {}, "logits");
+
+  g.output("logits", ET, ["batch_size", "sequence_length", V]);
+  for (let l = 0; l < L; l++) {
+    g.output(`present.${l}.key`, ET, ["batch_size", NKV, "total_sequence_length", D]);
+    g.output(`present.${l}.value`, ET, ["batch_size", NKV, "total_sequence_length", D]);
+  }
+  const model = g.toModel({
+    graphName: "poc_llama",
+    opset: 17,
+    producer: "proof-of-cache",
+    docString: "Llama-style decoder with seeded random weights (Proof of Cache model builder)",
+  });
+  return { model, weightBytes: g.weightBytes };
+}

@@ -1,0 +1,459 @@
+/**
+ * Loader and forward pass for any local decoder export in the Hugging Face Optimum layout
+ * (model.onnx or decoder_model_merged.onnx, config.json, tokenizer.json).
+ *
+ * The graph's inputs and outputs are read from the session, not assumed: `position_ids`,
+ * `cache_position` and the legacy `use_cache_branch` are fed only when the graph has them
+ * (use_cache_branch = past is non-empty). Layers, kv heads, head_dim and dtype come from the
+ * `past_key_values.*` input metadata, cross-checked with config.json.
+ */
+import { mkdtemp, readFile, rm, symlink, writeFile, mkdir } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import ort from "onnxruntime-node";
+import type { InferenceSession, Tensor } from "onnxruntime-node";
+import { ExecutionProviderError, ModelConfigError, ModelFileError, ModelInputError } from "./errors.js";
+import { computeModelId, decodeOnnx, resolveModelFiles, type Hex32, type ModelFileEntry } from "./files.js";
+import { allIds, firstId, parseHfConfig, readJsonFile, type HfConfig } from "./config.js";
+import { halfToFloat32 } from "./fp16.js";
+import { encodeModel, type Dtype } from "./graph.js";
+import type { KvCache, KvLayer } from "./kv.js";
+import { pruneToOutputs } from "./prune.js";
+import { wrapTokenizer, type TextTokenizer } from "./tokenizer.js";
+
+export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
+export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ["cpu", "cuda", "webgpu"];
+export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
+
+export interface LoadOptions {
+  /** Execution provider (default "cpu"). */
+  provider?: ExecutionProvider;
+  /** intraOpNumThreads of the CPU provider (default: onnxruntime's choice, one per core). */
+  threads?: number;
+  /** Default "all". */
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** ONNX file relative to the directory (default: model.onnx, decoder_model_merged.onnx, onnx/…). */
+  modelFile?: string;
+  /** GPU index for cuda (default 0). */
+  deviceId?: number;
+}
+
+/** What the rest of the code needs to know about a model. */
+export interface ModelSpec {
+  layers: number;
+  hiddenSize: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  /** Context length from config.json (max_position_embeddings), null when not given. */
+  maxPositions: number | null;
+  /** Dtype of the KV cache (and of the model's activations). */
+  dtype: Dtype;
+  bosId: number | null;
+  /** First eos id (config may list several: see eosIds). */
+  eosId: number | null;
+  eosIds: number[];
+  modelType: string | null;
+}
+
+export interface ForwardInput {
+  /** New tokens (at least one), appended after `past`. */
+  tokens: readonly number[];
+  /** Cache of the preceding positions (from an earlier forward), or null at the start. */
+  past: KvCache | null;
+  /**
+   * Only compute and return `present` of layers < fetchLayers, and no logits: the verifier's early
+   * stop. Runs a pruned graph (one extra session per distinct value, built on first use). The past
+   * then needs only those layers.
+   */
+  fetchLayers?: number;
+}
+
+export interface ForwardOutput {
+  /** [tokens.length, vocabSize] row-major, fp32 (converted from fp16); null with fetchLayers. */
+  logits: Float32Array | null;
+  /** past ++ the new positions; `fetchLayers` layers with fetchLayers, else all. */
+  present: KvCache;
+}
+
+export interface LoadedModel {
+  readonly dir: string;
+  readonly modelId: Hex32;
+  /** The model files the id covers, sorted by path. */
+  readonly files: readonly ModelFileEntry[];
+  /** The ONNX file used, relative to dir. */
+  readonly onnxFile: string;
+  readonly config: ModelSpec;
+  /** config.json as validated (unknown keys kept). */
+  readonly rawConfig: HfConfig;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly provider: ExecutionProvider;
+  readonly threads: number | null;
+  readonly tokenizer: TextTokenizer;
+  forward(input: ForwardInput): Promise<ForwardOutput>;
+  release(): Promise<void>;
+}
+
+const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "position_ids", "cache_position", "use_cache_branch"]);
+const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
+/** Pruned sessions kept at once (each holds the weights of its layers). */
+const MAX_PRUNED_SESSIONS = 3;
+
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
+  const absDir = resolve(dir);
+  const provider = options.provider ?? "cpu";
+  if (!EXECUTION_PROVIDERS.includes(provider))
+    throw new ExecutionProviderError(String(provider), `Unknown execution provider "${String(provider)}"`, {
+      details: `expected one of ${EXECUTION_PROVIDERS.join(", ")}`,
+    });
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 0))
+    throw new ModelInputError(`threads must be a non-negative integer (got ${options.threads})`);
+
+  const located = await resolveModelFiles(absDir, { modelFile: options.modelFile, graph: undefined });
+  const onnxPath = join(absDir, located.onnxFile);
+  const configPath = join(absDir, "config.json");
+  const hf = parseHfConfig(await readJsonFile(configPath), configPath);
+  const tokJsonPath = join(absDir, "tokenizer.json");
+  const tokJson = await readJsonFile(tokJsonPath);
+  const tokCfgPath = join(absDir, "tokenizer_config.json");
+  const tokCfg = located.files.includes("tokenizer_config.json") ? await readJsonFile(tokCfgPath) : {};
+  let tokenizer: TextTokenizer;
+  try {
+    tokenizer = wrapTokenizer(tokJson as object, tokCfg as object);
+  } catch (cause) {
+    throw new ModelFileError(tokJsonPath, "Unsupported or corrupt tokenizer", { cause, details: (cause as Error).message });
+  }
+  const { modelId, entries } = await computeModelId(absDir, located.files);
+  const onnxSha = entries.find((e) => e.path === located.onnxFile)!.sha256;
+
+  const sessionOptions: InferenceSession.SessionOptions = {
+    executionProviders: [provider === "cuda" ? { name: "cuda", deviceId: options.deviceId ?? 0 } : provider],
+    graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
+    executionMode: "sequential",
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+  };
+  const session = await createSession(onnxPath, onnxPath, sessionOptions, provider);
+  try {
+    const spec = deriveSpec(session, hf, onnxPath, configPath);
+    return new OrtModel(absDir, modelId, entries, located.onnxFile, located.externalData, onnxSha, spec, hf, session, sessionOptions, provider, options.threads ?? null, tokenizer);
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+}
+
+async function createSession(
+  source: string | Uint8Array,
+  file: string,
+  opts: InferenceSession.SessionOptions,
+  provider: ExecutionProvider,
+): Promise<InferenceSession> {
+  if (provider !== "cpu") {
+    const backend = ort.listSupportedBackends().find((b) => b.name === provider);
+    if (!backend)
+      throw new ExecutionProviderError(provider, `Execution provider "${provider}" is not supported by this onnxruntime-node build`);
+  }
+  try {
+    return typeof source === "string" ? await ort.InferenceSession.create(source, opts) : await ort.InferenceSession.create(source, opts);
+  } catch (cause) {
+    const msg = (cause as Error).message ?? String(cause);
+    if (provider !== "cpu" && /provider|adapter|shared library|cuda|webgpu|dawn|vulkan/i.test(msg))
+      throw new ExecutionProviderError(provider, `Execution provider "${provider}" is not available on this machine`, {
+        cause,
+        details:
+          provider === "cuda"
+            ? `onnxruntime could not load its CUDA provider (needs the CUDA 12 onnxruntime-node binaries and an NVIDIA GPU): ${firstLine(msg)}`
+            : `onnxruntime could not start WebGPU (no usable GPU adapter): ${firstLine(msg)}`,
+      });
+    throw new ModelFileError(file, "onnxruntime cannot load the model", { cause, details: firstLine(msg) });
+  }
+}
+
+const firstLine = (s: string) => s.split("\n").find((l) => l.trim() !== "")?.trim() ?? s;
+
+function deriveSpec(session: InferenceSession, hf: HfConfig, onnxPath: string, configPath: string): ModelSpec {
+  const inputs = session.inputNames;
+  const outputs = session.outputNames;
+  const bad = (msg: string, details?: string) => new ModelFileError(onnxPath, msg, details === undefined ? {} : { details });
+  if (!inputs.includes("input_ids")) throw bad("Not a decoder export (no input_ids input)");
+  if (!outputs.includes("logits")) throw bad("Not a decoder export (no logits output)");
+  const unknown = inputs.filter((n) => !KNOWN_INPUTS.has(n) && !PAST_RE.test(n));
+  if (unknown.length > 0) throw bad("Unsupported model inputs", unknown.join(", "));
+
+  const layerIdx = new Set<number>();
+  for (const n of inputs) {
+    const m = PAST_RE.exec(n);
+    if (m) layerIdx.add(Number(m[1]));
+  }
+  const layers = layerIdx.size;
+  if (layers === 0) throw bad("Not a decoder-with-past export (no past_key_values.* inputs)");
+  for (let i = 0; i < layers; i++)
+    for (const k of ["key", "value"]) {
+      if (!inputs.includes(`past_key_values.${i}.${k}`)) throw bad(`Missing input past_key_values.${i}.${k}`);
+      if (!outputs.includes(`present.${i}.${k}`)) throw bad(`Missing output present.${i}.${k}`);
+    }
+  if (layers !== hf.num_hidden_layers)
+    throw new ModelConfigError(`config.json disagrees with the ONNX graph: ${configPath}`, {
+      details: `num_hidden_layers is ${hf.num_hidden_layers}, the graph has ${layers} layers of past_key_values`,
+    });
+
+  const meta = session.inputMetadata.find((m) => m.name === "past_key_values.0.key");
+  let kvHeads = hf.num_key_value_heads ?? hf.num_attention_heads;
+  let headDim = hf.head_dim ?? hf.hidden_size / hf.num_attention_heads;
+  let dtype: Dtype | null = null;
+  if (meta && meta.isTensor) {
+    const [, h, , d] = meta.shape;
+    if (typeof h === "number" && h > 0) kvHeads = h;
+    if (typeof d === "number" && d > 0) headDim = d;
+    if (meta.type === "float16") dtype = "fp16";
+    else if (meta.type === "float32") dtype = "fp32";
+    else throw bad(`Unsupported KV cache type ${meta.type} (expected float32 or float16)`);
+  }
+  if (dtype === null) {
+    const td = hf.torch_dtype ?? hf.dtype;
+    dtype = td === "float16" ? "fp16" : "fp32";
+  }
+  if (!Number.isInteger(headDim)) throw new ModelConfigError(`Cannot infer head_dim from ${configPath}`, { details: "set head_dim" });
+  let vocabSize = hf.vocab_size;
+  const lmeta = session.outputMetadata.find((m) => m.name === "logits");
+  if (lmeta && lmeta.isTensor) {
+    const v = lmeta.shape[2];
+    if (typeof v === "number" && v > 0 && v !== vocabSize)
+      throw new ModelConfigError(`config.json disagrees with the ONNX graph: ${configPath}`, {
+        details: `vocab_size is ${vocabSize}, the logits have ${v} columns`,
+      });
+  }
+  return {
+    layers,
+    hiddenSize: hf.hidden_size,
+    heads: hf.num_attention_heads,
+    kvHeads,
+    headDim,
+    vocabSize,
+    maxPositions: hf.max_position_embeddings ?? null,
+    dtype,
+    bosId: firstId(hf.bos_token_id),
+    eosId: firstId(hf.eos_token_id),
+    eosIds: allIds(hf.eos_token_id),
+    modelType: hf.model_type ?? null,
+  };
+}
+
+class OrtModel implements LoadedModel {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  private pruned = new Map<number, { session: Promise<InferenceSession>; busy: number }>();
+  private released = false;
+  private emptyPast: Tensor | null = null;
+
+  constructor(
+    readonly dir: string,
+    readonly modelId: Hex32,
+    readonly files: readonly ModelFileEntry[],
+    readonly onnxFile: string,
+    private readonly externalData: readonly string[],
+    private readonly onnxSha256: string,
+    readonly config: ModelSpec,
+    readonly rawConfig: HfConfig,
+    private readonly session: InferenceSession,
+    private readonly sessionOptions: InferenceSession.SessionOptions,
+    readonly provider: ExecutionProvider,
+    readonly threads: number | null,
+    readonly tokenizer: TextTokenizer,
+  ) {
+    this.inputNames = session.inputNames;
+    this.outputNames = session.outputNames;
+  }
+
+  async forward(input: ForwardInput): Promise<ForwardOutput> {
+    if (this.released) throw new ModelInputError("forward() on a released model");
+    const { layers, vocabSize, kvHeads, headDim } = this.config;
+    const tokens = input.tokens;
+    if (!Array.isArray(tokens) || tokens.length === 0) throw new ModelInputError("forward() needs at least one token");
+    for (const t of tokens)
+      if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new ModelInputError(`token id ${t} out of range [0, ${vocabSize})`);
+    const fetch = input.fetchLayers;
+    if (fetch !== undefined && (!Number.isInteger(fetch) || fetch < 1 || fetch > layers))
+      throw new ModelInputError(`fetchLayers must be an integer in [1, ${layers}] (got ${fetch})`);
+    const needLayers = fetch ?? layers;
+    const past = input.past;
+    const P = past?.length ?? 0;
+    if (past) {
+      if (past.layers.length < needLayers)
+        throw new ModelInputError(`past holds ${past.layers.length} layers, this forward needs ${needLayers}`);
+      for (let i = 0; i < needLayers; i++)
+        for (const t of [past.layers[i]!.key, past.layers[i]!.value]) {
+          const d = t.dims;
+          if (d.length !== 4 || d[0] !== 1 || d[1] !== kvHeads || d[2] !== P || d[3] !== headDim)
+            throw new ModelInputError(`past layer ${i} has shape [${d.join(",")}], expected [1,${kvHeads},${P},${headDim}]`);
+        }
+    }
+    const S = tokens.length;
+
+    let entry: { session: Promise<InferenceSession>; busy: number } | null = null;
+    let session = this.session;
+    if (fetch !== undefined) {
+      entry = this.prunedSession(fetch);
+      entry.busy++;
+    }
+    try {
+      if (entry) session = await entry.session;
+      const names = new Set(session.inputNames);
+      const feeds: Record<string, Tensor> = {};
+      const i64 = (vals: BigInt64Array, dims: number[]) => new ort.Tensor("int64", vals, dims);
+      feeds.input_ids = i64(BigInt64Array.from(tokens, (t) => BigInt(t)), [1, S]);
+      if (names.has("attention_mask")) feeds.attention_mask = i64(new BigInt64Array(P + S).fill(1n), [1, P + S]);
+      const positions = BigInt64Array.from({ length: S }, (_, i) => BigInt(P + i));
+      if (names.has("position_ids")) feeds.position_ids = i64(positions, [1, S]);
+      if (names.has("cache_position")) feeds.cache_position = i64(positions, [S]);
+      if (names.has("use_cache_branch")) feeds.use_cache_branch = new ort.Tensor("bool", new Uint8Array([P > 0 ? 1 : 0]), [1]);
+      for (let i = 0; i < layers; i++)
+        for (const k of ["key", "value"] as const) {
+          const name = `past_key_values.${i}.${k}`;
+          if (names.has(name)) feeds[name] = past ? past.layers[i]![k] : this.empty();
+        }
+      const fetches: string[] = fetch === undefined ? ["logits"] : [];
+      for (let i = 0; i < needLayers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
+      let out: InferenceSession.ReturnType;
+      try {
+        out = await session.run(feeds, fetches);
+      } catch (cause) {
+        throw new ModelInputError("onnxruntime failed to run the model", { cause, details: firstLine((cause as Error).message ?? String(cause)) });
+      }
+      const presentLayers: KvLayer[] = [];
+      for (let i = 0; i < needLayers; i++)
+        presentLayers.push({ key: out[`present.${i}.key`] as Tensor, value: out[`present.${i}.value`] as Tensor });
+      let logits: Float32Array | null = null;
+      if (fetch === undefined) {
+        const t = out.logits as Tensor;
+        const d = t.dims;
+        if (d.length !== 3 || d[1] !== S || d[2] !== vocabSize) throw new ModelInputError(`unexpected logits shape [${d.join(",")}]`);
+        logits = toFloat32(t);
+      }
+      return { logits, present: { length: P + S, layers: presentLayers } };
+    } finally {
+      if (entry) entry.busy--;
+    }
+  }
+
+  private empty(): Tensor {
+    if (!this.emptyPast) {
+      const { kvHeads, headDim, dtype } = this.config;
+      this.emptyPast =
+        dtype === "fp16"
+          ? new ort.Tensor("float16", new Uint16Array(0), [1, kvHeads, 0, headDim])
+          : new ort.Tensor("float32", new Float32Array(0), [1, kvHeads, 0, headDim]);
+    }
+    return this.emptyPast;
+  }
+
+  private prunedSession(n: number): { session: Promise<InferenceSession>; busy: number } {
+    const hit = this.pruned.get(n);
+    if (hit) {
+      this.pruned.delete(n);
+      this.pruned.set(n, hit); // most recently used last
+      return hit;
+    }
+    // evict the least recently used idle sessions beyond the limit
+    for (const [k, v] of this.pruned) {
+      if (this.pruned.size < MAX_PRUNED_SESSIONS) break;
+      if (v.busy === 0) {
+        this.pruned.delete(k);
+        void v.session.then((s) => s.release()).catch(() => undefined);
+      }
+    }
+    const entry = { session: this.buildPruned(n), busy: 0 };
+    entry.session.catch(() => this.pruned.delete(n));
+    this.pruned.set(n, entry);
+    return entry;
+  }
+
+  private async buildPruned(n: number): Promise<InferenceSession> {
+    const path = join(this.dir, this.onnxFile);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (cause) {
+      throw new ModelFileError(path, "Cannot read ONNX model", { cause });
+    }
+    if (createHash("sha256").update(bytes).digest("hex") !== this.onnxSha256)
+      throw new ModelFileError(path, "ONNX model changed on disk since it was loaded");
+    const outputs: string[] = [];
+    for (let i = 0; i < n; i++) outputs.push(`present.${i}.key`, `present.${i}.value`);
+    const pruned = encodeModel(pruneToOutputs(decodeOnnx(path, bytes), outputs));
+    if (this.externalData.length === 0) return createSession(pruned, path, this.sessionOptions, this.provider);
+    // external data is resolved relative to the model file: stage the pruned graph in a temp dir
+    // beside links to the data files
+    const tmp = await mkdtemp(join(tmpdir(), "poc-pruned-"));
+    try {
+      const rel = this.onnxFile;
+      await mkdir(dirname(join(tmp, rel)), { recursive: true });
+      await writeFile(join(tmp, rel), pruned);
+      for (const f of this.externalData) {
+        await mkdir(dirname(join(tmp, f)), { recursive: true });
+        await symlink(join(this.dir, f), join(tmp, f));
+      }
+      return await createSession(join(tmp, rel), path, this.sessionOptions, this.provider);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    const pruned = [...this.pruned.values()];
+    this.pruned.clear();
+    for (const p of pruned) await p.session.then((s) => s.release()).catch(() => undefined);
+    await this.session.release();
+  }
+}
+
+function toFloat32(t: Tensor): Float32Array {
+  if (t.type === "float32") return t.data as Float32Array;
+  if (t.type === "float16") {
+    const d = t.data as unknown;
+    if (d instanceof Uint16Array) return halfToFloat32(d);
+    return Float32Array.from(d as ArrayLike<number>);
+  }
+  throw new ModelInputError(`unsupported logits type ${t.type}`);
+}
+
+/**
+ * Prefill over a long sequence in chunks: forward(chunk k, past = present of chunk k-1). Returns the
+ * logits of all positions (concatenated, unless `keepLogits` is false or `fetchLayers` is set) and
+ * the final present. Equal to one forward over all tokens up to floating-point noise.
+ */
+export async function prefillChunked(
+  model: LoadedModel,
+  tokens: readonly number[],
+  options: {
+    chunkSize?: number;
+    past?: KvCache | null;
+    fetchLayers?: number;
+    keepLogits?: boolean;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
+): Promise<ForwardOutput> {
+  const chunk = options.chunkSize ?? 256;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new ModelInputError(`chunkSize must be a positive integer (got ${chunk})`);
+  if (tokens.length === 0) throw new ModelInputError("prefill needs at least one token");
+  const keep = (options.keepLogits ?? true) && options.fetchLayers === undefined;
+  const V = model.config.vocabSize;
+  const logits = keep ? new Float32Array(tokens.length * V) : null;
+  let past = options.past ?? null;
+  let last: ForwardOutput | null = null;
+  for (let start = 0; start < tokens.length; start += chunk) {
+    const part = tokens.slice(start, start + chunk);
+    last = await model.forward({ tokens: part, past, ...(options.fetchLayers !== undefined ? { fetchLayers: options.fetchLayers } : {}) });
+    if (logits && last.logits) logits.set(last.logits, start * V);
+    past = last.present;
+    options.onProgress?.(Math.min(start + chunk, tokens.length), tokens.length);
+  }
+  return { logits, present: last!.present };
+}
