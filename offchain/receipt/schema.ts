@@ -1,0 +1,132 @@
+/**
+ * The receipt (BRIEF "Verification"): what the generator commits to and the verifier replays.
+ * `parseReceipt` validates external input at the edge (zod schema + cross-field invariants);
+ * the binary form and the root are in `encoding.ts` and `root.ts`, documented in docs/RECEIPT.md.
+ */
+import { z } from "zod";
+import { type DecodingConfig, decodingConfigSchema } from "../sampling/decode.js";
+import { type SamplerConfig, samplerConfigSchema } from "../sampling/kv-sampler.js";
+import { HEX32_RE, type Hex } from "../sampling/bytes.js";
+import { formatIssues } from "../sampling/errors.js";
+import { ReceiptFormatError } from "./errors.js";
+import { roundToF16 } from "./float16.js";
+
+export const RECEIPT_VERSION = 1;
+/** Upper bound on kvHeads * headDim accepted in a receipt. */
+export const MAX_VECTOR_LENGTH = 1 << 20;
+const U32_MAX = 0xffff_ffff;
+
+export type KvDtype = "float32" | "float16";
+
+/** One sampled KV row: `present.{layer}.key|value` at `position`, all KV heads concatenated. */
+export interface KvSample {
+  position: number;
+  layer: number;
+  key: Float32Array;
+  value: Float32Array;
+}
+
+export interface Receipt {
+  version: 1;
+  /** keccak/sha hash of the model's files, 0x + 64 lowercase hex digits. */
+  modelId: Hex;
+  promptTokens: number[];
+  outputTokens: number[];
+  decoding: DecodingConfig;
+  sampler: SamplerConfig;
+  /** How the K/V numbers are stored in the encoding ("float16": rounded to nearest even on encode). */
+  kvDtype: KvDtype;
+  /** kvHeads * headDim: the length of every key and value. */
+  vectorLength: number;
+  /** Sorted by (position, layer), unique. */
+  samples: KvSample[];
+}
+
+const uint32 = z.number().int().min(0).max(U32_MAX);
+const tokenList = z.union([z.array(uint32), z.instanceof(Uint32Array).transform((a) => Array.from(a))]);
+
+export const kvSampleSchema = z.strictObject({
+  position: uint32,
+  layer: z.number().int().min(0).max(0xffff),
+  key: z.instanceof(Float32Array),
+  value: z.instanceof(Float32Array),
+});
+
+export const receiptSchema = z
+  .strictObject({
+    version: z.literal(RECEIPT_VERSION),
+    modelId: z
+      .string()
+      .regex(HEX32_RE, "must be 0x followed by 64 hex digits")
+      .transform((s) => s.toLowerCase() as Hex),
+    promptTokens: tokenList,
+    outputTokens: tokenList,
+    decoding: decodingConfigSchema,
+    sampler: samplerConfigSchema,
+    kvDtype: z.enum(["float32", "float16"]),
+    vectorLength: z.number().int().min(1).max(MAX_VECTOR_LENGTH),
+    samples: z.array(kvSampleSchema),
+  })
+  .superRefine((r, ctx) => {
+    const problem = receiptInvariantProblem(r);
+    if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
+  });
+
+export type ReceiptInput = z.input<typeof receiptSchema>;
+
+/**
+ * The first cross-field problem of a schema-valid receipt, or null: prompt non-empty, output within
+ * maxTokens, samples sorted by (position, layer) and unique, position < promptLen + outputLen,
+ * layer < numLayers, key/value of length vectorLength, finite, and representable in float16 when stored so.
+ */
+export function receiptInvariantProblem(r: {
+  promptTokens: number[];
+  outputTokens: number[];
+  decoding: { maxTokens: number };
+  sampler: { numLayers: number };
+  kvDtype: KvDtype;
+  vectorLength: number;
+  samples: KvSample[];
+}): { message: string; path: (string | number)[] } | null {
+  if (r.promptTokens.length < 1) return { message: "the prompt must have at least one token", path: ["promptTokens"] };
+  if (r.outputTokens.length > r.decoding.maxTokens) {
+    return { message: `${r.outputTokens.length} output tokens exceed maxTokens ${r.decoding.maxTokens}`, path: ["outputTokens"] };
+  }
+  if (r.promptTokens.length + r.outputTokens.length > U32_MAX) return { message: "sequence too long", path: ["outputTokens"] };
+  const n = r.promptTokens.length + r.outputTokens.length;
+  const f16 = r.kvDtype === "float16";
+  for (let i = 0; i < r.samples.length; i++) {
+    const s = r.samples[i]!;
+    const path = ["samples", i];
+    if (s.position >= n) return { message: `position ${s.position} outside the sequence (${n} tokens)`, path };
+    if (s.layer >= r.sampler.numLayers) return { message: `layer ${s.layer} outside the model (${r.sampler.numLayers} layers)`, path };
+    if (i > 0) {
+      const p = r.samples[i - 1]!;
+      if (s.position < p.position || (s.position === p.position && s.layer <= p.layer)) {
+        return {
+          message: `samples must be sorted by (position, layer) and unique: (${s.position}, ${s.layer}) follows (${p.position}, ${p.layer})`,
+          path,
+        };
+      }
+    }
+    for (const [name, vec] of [["key", s.key], ["value", s.value]] as const) {
+      if (vec.length !== r.vectorLength) {
+        return { message: `${name} has ${vec.length} numbers, expected vectorLength ${r.vectorLength}`, path: [...path, name] };
+      }
+      for (let j = 0; j < vec.length; j++) {
+        const x = vec[j]!;
+        if (!Number.isFinite(x) || (f16 && !Number.isFinite(roundToF16(x)))) {
+          return { message: `${name}[${j}] = ${x} is not a finite ${f16 ? "float16" : "float32"}`, path: [...path, name] };
+        }
+      }
+    }
+  }
+  return null;
+}
+
+/** Validate a receipt from outside (JSON-ish object with typed arrays); throws ReceiptFormatError. */
+export function parseReceipt(input: unknown): Receipt {
+  const r = receiptSchema.safeParse(input);
+  if (!r.success) throw new ReceiptFormatError("invalid receipt", { details: formatIssues(r.error.issues) });
+  return r.data as Receipt;
+}
