@@ -1,8 +1,11 @@
 import { Command } from "commander";
+import { receiptsCommand } from "./receipts.js";
 
 const program = new Command()
   .name("poc")
   .description("Proof of Cache: build and load models, generate with KV-cache sampling, verify receipts, run workers")
   .showHelpAfterError();
+
+program.addCommand(receiptsCommand());
 
 program.parse();
