@@ -7,11 +7,12 @@
  * (use_cache_branch = past is non-empty). Layers, kv heads, head_dim and dtype come from the
  * `past_key_values.*` input metadata, cross-checked with config.json.
  */
-import { mkdtemp, readFile, rm, symlink, writeFile, mkdir } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createHash } from "node:crypto";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import ort from "onnxruntime-node";
+import * as ort from "onnxruntime-node";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { ExecutionProviderError, ModelConfigError, ModelFileError, ModelInputError } from "./errors.js";
 import { computeModelId, decodeOnnx, resolveModelFiles, type Hex32, type ModelFileEntry } from "./files.js";
@@ -19,7 +20,7 @@ import { allIds, firstId, parseHfConfig, readJsonFile, type HfConfig } from "./c
 import { halfToFloat32 } from "./fp16.js";
 import { encodeModel, type Dtype } from "./graph.js";
 import type { KvCache, KvLayer } from "./kv.js";
-import { pruneToOutputs } from "./prune.js";
+import { inlineExternalData, pruneToOutputs } from "./prune.js";
 import { wrapTokenizer, type TextTokenizer } from "./tokenizer.js";
 
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
@@ -97,6 +98,7 @@ export interface LoadedModel {
   release(): Promise<void>;
 }
 
+const require = createRequire(import.meta.url);
 const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "position_ids", "cache_position", "use_cache_branch"]);
 const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
 /** Pruned sessions kept at once (each holds the weights of its layers). */
@@ -157,6 +159,12 @@ async function createSession(
     const backend = ort.listSupportedBackends().find((b) => b.name === provider);
     if (!backend)
       throw new ExecutionProviderError(provider, `Execution provider "${provider}" is not supported by this onnxruntime-node build`);
+    if (provider === "cuda" && !cudaBinariesInstalled())
+      throw new ExecutionProviderError(provider, `Execution provider "cuda" is not available on this machine`, {
+        details:
+          "onnxruntime-node was installed without its CUDA provider binaries; reinstall it with " +
+          "ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with an NVIDIA GPU and CUDA 12 (this project's .npmrc skips them by default)",
+      });
   }
   try {
     return typeof source === "string" ? await ort.InferenceSession.create(source, opts) : await ort.InferenceSession.create(source, opts);
@@ -171,6 +179,18 @@ async function createSession(
             : `onnxruntime could not start WebGPU (no usable GPU adapter): ${firstLine(msg)}`,
       });
     throw new ModelFileError(file, "onnxruntime cannot load the model", { cause, details: firstLine(msg) });
+  }
+}
+
+/** The CUDA provider is a separate shared library next to the binding, fetched at install time. */
+function cudaBinariesInstalled(): boolean {
+  try {
+    const dist = dirname(require.resolve("onnxruntime-node"));
+    const bin = join(dist, "..", "bin", "napi-v6", process.platform, process.arch);
+    const lib = process.platform === "win32" ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
+    return existsSync(join(bin, lib));
+  } catch {
+    return true; // unknown layout: let onnxruntime try
   }
 }
 
@@ -247,7 +267,7 @@ function deriveSpec(session: InferenceSession, hf: HfConfig, onnxPath: string, c
 class OrtModel implements LoadedModel {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  private pruned = new Map<number, { session: Promise<InferenceSession>; busy: number }>();
+  private pruned = new Map<number, { session: Promise<InferenceSession | null>; busy: number }>();
   private released = false;
   private emptyPast: Tensor | null = null;
 
@@ -295,14 +315,14 @@ class OrtModel implements LoadedModel {
     }
     const S = tokens.length;
 
-    let entry: { session: Promise<InferenceSession>; busy: number } | null = null;
+    let entry: { session: Promise<InferenceSession | null>; busy: number } | null = null;
     let session = this.session;
     if (fetch !== undefined) {
       entry = this.prunedSession(fetch);
       entry.busy++;
     }
     try {
-      if (entry) session = await entry.session;
+      if (entry) session = (await entry.session) ?? this.session;
       const names = new Set(session.inputNames);
       const feeds: Record<string, Tensor> = {};
       const i64 = (vals: BigInt64Array, dims: number[]) => new ort.Tensor("int64", vals, dims);
@@ -352,7 +372,7 @@ class OrtModel implements LoadedModel {
     return this.emptyPast;
   }
 
-  private prunedSession(n: number): { session: Promise<InferenceSession>; busy: number } {
+  private prunedSession(n: number): { session: Promise<InferenceSession | null>; busy: number } {
     const hit = this.pruned.get(n);
     if (hit) {
       this.pruned.delete(n);
@@ -364,7 +384,7 @@ class OrtModel implements LoadedModel {
       if (this.pruned.size < MAX_PRUNED_SESSIONS) break;
       if (v.busy === 0) {
         this.pruned.delete(k);
-        void v.session.then((s) => s.release()).catch(() => undefined);
+        void v.session.then((s) => s?.release()).catch(() => undefined);
       }
     }
     const entry = { session: this.buildPruned(n), busy: 0 };
@@ -373,7 +393,8 @@ class OrtModel implements LoadedModel {
     return entry;
   }
 
-  private async buildPruned(n: number): Promise<InferenceSession> {
+  /** The session over the graph pruned to present.0..n-1; null: use the full session (see below). */
+  private async buildPruned(n: number): Promise<InferenceSession | null> {
     const path = join(this.dir, this.onnxFile);
     let bytes: Uint8Array;
     try {
@@ -385,23 +406,11 @@ class OrtModel implements LoadedModel {
       throw new ModelFileError(path, "ONNX model changed on disk since it was loaded");
     const outputs: string[] = [];
     for (let i = 0; i < n; i++) outputs.push(`present.${i}.key`, `present.${i}.value`);
-    const pruned = encodeModel(pruneToOutputs(decodeOnnx(path, bytes), outputs));
-    if (this.externalData.length === 0) return createSession(pruned, path, this.sessionOptions, this.provider);
-    // external data is resolved relative to the model file: stage the pruned graph in a temp dir
-    // beside links to the data files
-    const tmp = await mkdtemp(join(tmpdir(), "poc-pruned-"));
-    try {
-      const rel = this.onnxFile;
-      await mkdir(dirname(join(tmp, rel)), { recursive: true });
-      await writeFile(join(tmp, rel), pruned);
-      for (const f of this.externalData) {
-        await mkdir(dirname(join(tmp, f)), { recursive: true });
-        await symlink(join(this.dir, f), join(tmp, f));
-      }
-      return await createSession(join(tmp, rel), path, this.sessionOptions, this.provider);
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
+    const pruned = pruneToOutputs(decodeOnnx(path, bytes), outputs);
+    // external data: inline what the pruned graph needs; past the protobuf limit, fall back to the
+    // full graph (correct, only without the saving)
+    if (this.externalData.length > 0 && !(await inlineExternalData(pruned, dirname(path)))) return null;
+    return createSession(encodeModel(pruned), path, this.sessionOptions, this.provider);
   }
 
   async release(): Promise<void> {
@@ -409,7 +418,7 @@ class OrtModel implements LoadedModel {
     this.released = true;
     const pruned = [...this.pruned.values()];
     this.pruned.clear();
-    for (const p of pruned) await p.session.then((s) => s.release()).catch(() => undefined);
+    for (const p of pruned) await p.session.then((s) => s?.release()).catch(() => undefined);
     await this.session.release();
   }
 }

@@ -7,7 +7,10 @@
  * pruned graph. Nodes with subgraphs (If/Loop, as in merged Optimum exports) are kept whole, with
  * every outer-scope name their subgraphs reference counted as a dependency.
  */
-import type { OnnxTypes } from "./onnx-proto.js";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { ModelFileError } from "./errors.js";
+import { onnx, type OnnxTypes } from "./onnx-proto.js";
 
 export function pruneToOutputs(model: OnnxTypes.IModelProto, outputs: readonly string[]): OnnxTypes.IModelProto {
   const graph = model.graph!;
@@ -59,4 +62,53 @@ function subgraphRefs(g: OnnxTypes.IGraphProto): string[] {
   }
   for (const o of g.output ?? []) if (o.name) out.push(o.name);
   return out;
+}
+
+/**
+ * Replaces external-data references by inline raw_data (read from the files, relative to
+ * `baseDir`), in place. onnxruntime only accepts external data beside the model file (it resolves
+ * links), so a pruned graph built in memory carries its weights inline. Returns false, leaving the
+ * model unchanged, when the inlined weights would pass `maxBytes` (the 2 GiB protobuf limit).
+ */
+export async function inlineExternalData(model: OnnxTypes.IModelProto, baseDir: string, maxBytes = 1_900_000_000): Promise<boolean> {
+  const tensors: OnnxTypes.ITensorProto[] = [];
+  const visitGraph = (g: OnnxTypes.IGraphProto | null | undefined) => {
+    if (!g) return;
+    for (const t of g.initializer ?? []) if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) tensors.push(t);
+    for (const n of g.node ?? [])
+      for (const a of n.attribute ?? []) {
+        if (a.t && a.t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) tensors.push(a.t);
+        visitGraph(a.g);
+        for (const sg of a.graphs ?? []) visitGraph(sg);
+      }
+  };
+  visitGraph(model.graph);
+  const field = (t: OnnxTypes.ITensorProto, k: string) => t.externalData?.find((e) => e.key === k)?.value;
+  let total = 0;
+  for (const t of tensors) total += Number(field(t, "length") ?? Infinity);
+  if (!(total <= maxBytes)) return false;
+  const updates: [OnnxTypes.ITensorProto, Uint8Array][] = [];
+  for (const t of tensors) {
+    const path = join(baseDir, field(t, "location") ?? "");
+    const offset = Number(field(t, "offset") ?? 0);
+    const length = Number(field(t, "length"));
+    const buf = Buffer.alloc(length);
+    let fh;
+    try {
+      fh = await open(path, "r");
+      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      if (bytesRead !== length) throw new Error(`short read (${bytesRead} of ${length} bytes at ${offset})`);
+    } catch (cause) {
+      throw new ModelFileError(path, "Cannot read external data", { cause, details: (cause as Error).message });
+    } finally {
+      await fh?.close();
+    }
+    updates.push([t, buf]);
+  }
+  for (const [t, buf] of updates) {
+    t.rawData = buf;
+    t.externalData = [];
+    t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+  }
+  return true;
 }
