@@ -164,9 +164,11 @@ export async function computeModelId(dir: string, files: readonly string[]): Pro
   return { modelId: modelIdFromEntries(entries), entries };
 }
 
+/** The model id from (path, sha256 hex) pairs, in any order. */
 export function modelIdFromEntries(entries: readonly { path: string; sha256: string }[]): Hex32 {
+  const sorted = [...entries].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
   const h = createHash("sha256").update(`${MODEL_ID_SCHEME}\n`);
-  for (const e of entries) h.update(`${e.path}\n${e.sha256}\n`);
+  for (const e of sorted) h.update(`${e.path}\n${e.sha256}\n`);
   return `0x${h.digest("hex")}`;
 }
 

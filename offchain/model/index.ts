@@ -1,0 +1,32 @@
+/**
+ * offchain/model: build (ONNX writer), load (Optimum layout), forward with KV, model id, tokenizer.
+ * Knows nothing of the chain, sampling or receipts.
+ */
+export { buildModel, resolveBuildSpec, type BuildOptions, type BuildResult } from "./build.js";
+export { PRESETS, countParams, type LlamaBuildSpec, type PresetName } from "./llama.js";
+export {
+  loadModel,
+  prefillChunked,
+  EXECUTION_PROVIDERS,
+  type ExecutionProvider,
+  type ForwardInput,
+  type ForwardOutput,
+  type GraphOptimizationLevel,
+  type LoadedModel,
+  type LoadOptions,
+  type ModelSpec,
+} from "./load.js";
+export { kvRow, kvPrefixLayers, type KvCache, type KvKind, type KvLayer } from "./kv.js";
+export {
+  MODEL_ID_SCHEME,
+  MODEL_FILE_CANDIDATES,
+  computeModelId,
+  modelIdOf,
+  resolveModelFiles,
+  type Hex32,
+  type ModelFileEntry,
+} from "./files.js";
+export { BYTE_BOS_ID, BYTE_EOS_ID, BYTE_PAD_ID, BYTE_VOCAB_SIZE, type TextTokenizer } from "./tokenizer.js";
+export { ExecutionProviderError, ModelConfigError, ModelError, ModelFileError, ModelInputError } from "./errors.js";
+export { halfToFloat32, float32ToHalf } from "./fp16.js";
+export type { Dtype } from "./graph.js";
