@@ -270,6 +270,7 @@ class OrtModel implements LoadedModel {
   private pruned = new Map<number, { session: Promise<InferenceSession | null>; busy: number }>();
   private released = false;
   private emptyPast: Tensor | null = null;
+  private readonly int32Inputs = new Set<string>();
 
   constructor(
     readonly dir: string,
@@ -288,6 +289,7 @@ class OrtModel implements LoadedModel {
   ) {
     this.inputNames = session.inputNames;
     this.outputNames = session.outputNames;
+    for (const m of session.inputMetadata) if (m.isTensor && m.type === "int32") this.int32Inputs.add(m.name);
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
@@ -314,6 +316,9 @@ class OrtModel implements LoadedModel {
         }
     }
     const S = tokens.length;
+    const max = this.config.maxPositions;
+    if (max !== null && P + S > max)
+      throw new ModelInputError(`sequence of ${P + S} tokens exceeds the model's context of ${max} (max_position_embeddings)`);
 
     let entry: { session: Promise<InferenceSession | null>; busy: number } | null = null;
     let session = this.session;
@@ -325,12 +330,16 @@ class OrtModel implements LoadedModel {
       if (entry) session = (await entry.session) ?? this.session;
       const names = new Set(session.inputNames);
       const feeds: Record<string, Tensor> = {};
-      const i64 = (vals: BigInt64Array, dims: number[]) => new ort.Tensor("int64", vals, dims);
-      feeds.input_ids = i64(BigInt64Array.from(tokens, (t) => BigInt(t)), [1, S]);
-      if (names.has("attention_mask")) feeds.attention_mask = i64(new BigInt64Array(P + S).fill(1n), [1, P + S]);
-      const positions = BigInt64Array.from({ length: S }, (_, i) => BigInt(P + i));
-      if (names.has("position_ids")) feeds.position_ids = i64(positions, [1, S]);
-      if (names.has("cache_position")) feeds.cache_position = i64(positions, [S]);
+      // integer inputs in the graph's own type (Optimum: int64; some exports use int32)
+      const int = (name: string, vals: number[], dims: number[]) =>
+        this.int32Inputs.has(name)
+          ? new ort.Tensor("int32", Int32Array.from(vals), dims)
+          : new ort.Tensor("int64", BigInt64Array.from(vals, (v) => BigInt(v)), dims);
+      feeds.input_ids = int("input_ids", [...tokens], [1, S]);
+      if (names.has("attention_mask")) feeds.attention_mask = int("attention_mask", new Array<number>(P + S).fill(1), [1, P + S]);
+      const positions = Array.from({ length: S }, (_, i) => P + i);
+      if (names.has("position_ids")) feeds.position_ids = int("position_ids", positions, [1, S]);
+      if (names.has("cache_position")) feeds.cache_position = int("cache_position", positions, [S]);
       if (names.has("use_cache_branch")) feeds.use_cache_branch = new ort.Tensor("bool", new Uint8Array([P > 0 ? 1 : 0]), [1]);
       for (let i = 0; i < layers; i++)
         for (const k of ["key", "value"] as const) {

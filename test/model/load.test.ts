@@ -120,6 +120,7 @@ describe("model loader and forward", function () {
       { tokens: [1.5], past: null },
       { tokens: [1], past: null, fetchLayers: 0 },
       { tokens: [1], past: null, fetchLayers: 5 },
+      { tokens: new Array<number>(1025).fill(1), past: null }, // beyond max_position_embeddings (1024)
     ];
     for (const input of bad) {
       let err: unknown;
