@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IRandomnessSource} from "./IRandomnessSource.sol";
+
+/// @title IStakePool
+/// @notice The unified stake pool of Proof of Cache (paper, section 3.3): a user pays a generator for one
+/// LLM inference through the pool, may challenge the result, and protocol-drawn verifiers settle the
+/// dispute stage by stage with the payouts of the paper's Table 1.
+/// @dev Amounts are units of the one ERC-20 stake token fixed at deployment. For a job with cost units
+/// `Cg` (generation) and `Cv` (verification) the pool computes, once, when the job is opened and with
+/// the parameters in force at that moment:
+///
+///     alphaCg = Cg * alphaBps / 10_000      alphaCv = Cv * alphaBps / 10_000
+///     betaCg  = Cg * betaBps  / 10_000      betaCv  = Cv * betaBps  / 10_000
+///
+/// (rounded down). These four numbers are stored with the job and are the only amounts that ever move:
+/// every deposit is exactly one of them (the user deposits `alphaCg + alphaCv`, the generator `betaCg`,
+/// each verifier `betaCv`) and every payout is a sum or difference of them, so each settlement pays out
+/// exactly what the job holds, to the wei. Because `betaBps >= alphaBps`, `betaCv >= alphaCv`.
+///
+/// Payouts are never transferred by a settlement: they are credited to the payee and withdrawn with
+/// {withdraw} (pull payments).
+///
+/// Every state that is not final has a deadline, and once it has passed anyone can move the job on
+/// (see {State}), so no job can be stuck and no deposit locked forever.
+interface IStakePool {
+    // ------------------------------------------------------------------------------------------------
+    // Types
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice The life cycle of a job. `deadline` in {JobView} always refers to the current state.
+    enum State {
+        /// No job with this id (never opened).
+        None,
+        /// The user has deposited `alphaCg + alphaCv`; the generator must {commit} (staking `betaCg`)
+        /// by the commit deadline (`openedAt + commitWindow`). Way forward after the deadline:
+        /// anyone may call {cancel}, which refunds the user in full.
+        Open,
+        /// The generator has staked and committed its receipt. The user may {challenge} until the
+        /// challenge deadline (`committedAt + challengeWindow`). Way forward after the deadline:
+        /// anyone may call {finalize}.
+        Committed,
+        /// Stage `stage` has a drawn verifier whose `betaCv` is locked in the job; it must
+        /// {submitResult} by the result deadline (`assignedAt + verifyWindow`). Way forward after the
+        /// deadline: anyone may call {timeoutVerifier}; the verifier forfeits its stake to the user and
+        /// a new verifier is drawn for the same stage.
+        Verifying,
+        /// Stage `stage` needs a verifier but none was eligible when one was drawn. Anyone may retry
+        /// with {drawVerifier} until the draw deadline (`failedDrawAt + drawWindow`). Way forward after
+        /// the deadline: anyone may call {timeoutDraw}, which settles the job as a {State.Stalemate}.
+        AwaitingVerifier,
+        /// Final. No challenge: generator got `alphaCg + betaCg`, user got `alphaCv` back.
+        Finalized,
+        /// Final. The generator never committed: the user got `alphaCg + alphaCv` back.
+        Cancelled,
+        /// Final. Verifier k agreed with the generator (Table 1, rows 2 and 3): generator got
+        /// `alphaCg + betaCg`, verifier k got `alphaCv + k * betaCv`, the k - 1 dissenting verifiers lost
+        /// their stakes, the user got nothing back (it paid `alphaCv` for the verification).
+        GeneratorUpheld,
+        /// Final. Verifier k agreed with an earlier verifier j (Table 1, row 4): the generator lost
+        /// `betaCg`, the user got `alphaCg + alphaCv` back, verifier j got `alphaCv + betaCv`, verifier k
+        /// got `betaCg + (k - 1) * betaCv - alphaCv`, the other k - 2 verifiers lost their stakes.
+        VerifierUpheld,
+        /// Final. No agreement after `maxStages` stages, or no verifier could be drawn in time: every
+        /// party got back exactly what it had put into the job (see {StakePool} for why).
+        Stalemate
+    }
+
+    /// @notice Protocol parameters. Changes apply only to jobs opened afterwards: a job remembers the
+    /// id of the parameter set it was opened under and uses its windows and `maxStages` for its whole
+    /// life; the four amounts are fixed at {openJob}.
+    /// @param alphaBps α in basis points (10_000 = 1.0): the user's payment per cost unit. 1..100_000.
+    /// @param betaBps β in basis points: the stake per cost unit of generators and verifiers.
+    /// alphaBps..1_000_000 (β ≥ α is what makes every payout non-negative).
+    /// @param commitWindow Seconds the generator has, after {openJob}, to {commit}. 60 s..30 days.
+    /// @param challengeWindow Seconds the user has, after {commit}, to {challenge}. 60 s..30 days.
+    /// @param verifyWindow Seconds a drawn verifier has to {submitResult}. 60 s..30 days.
+    /// @param drawWindow Seconds a job may wait in {State.AwaitingVerifier} before anyone may settle it
+    /// as a stalemate. 60 s..30 days.
+    /// @param maxStages The last stage; a disagreement at this stage is a stalemate. 1..16.
+    /// @param unbondDelay Seconds between {requestUnbond} and {withdrawUnbonded}. 0..365 days.
+    /// @param minBond The least bond with which a verifier may join (or stay in) the verifier set. ≥ 1.
+    struct Params {
+        uint32 alphaBps;
+        uint32 betaBps;
+        uint32 commitWindow;
+        uint32 challengeWindow;
+        uint32 verifyWindow;
+        uint32 drawWindow;
+        uint8 maxStages;
+        uint32 unbondDelay;
+        uint96 minBond;
+    }
+
+    /// @notice A job as a dApp sees it (see {getJob}).
+    /// @param user Who opened (and pays for) the job.
+    /// @param generator Who must run the inference and commit to its receipt.
+    /// @param state The current {State}.
+    /// @param stage The current stage (0 before a challenge; 1..maxStages after).
+    /// @param deadline The deadline of the current state (unix seconds; 0 in final states).
+    /// @param alphaCg The user's payment for the generation, deposited at open.
+    /// @param alphaCv The user's payment for verification, deposited at open.
+    /// @param betaCg The generator's stake (deposited at commit).
+    /// @param betaCv Each verifier's stake (locked from its bond when drawn).
+    /// @param numChecks The number of checks in the committed receipt (0 before commit).
+    /// @param receiptRoot The committed receipt root (zero before commit).
+    /// @param paramsId The parameter set the job was opened under (see {paramsAt}).
+    /// @param escrow The tokens the job holds right now; 0 once it is final.
+    struct JobView {
+        address user;
+        address generator;
+        State state;
+        uint8 stage;
+        uint64 deadline;
+        uint256 alphaCg;
+        uint256 alphaCv;
+        uint256 betaCg;
+        uint256 betaCv;
+        uint32 numChecks;
+        bytes32 receiptRoot;
+        uint16 paramsId;
+        uint256 escrow;
+    }
+
+    /// @notice What happened to the verifier of one stage (see {getStage}).
+    enum StageStatus {
+        /// No verifier has been drawn for this stage.
+        None,
+        /// The verifier was drawn and has not submitted yet.
+        Pending,
+        /// The verifier submitted a result; its hash is `resultHash`.
+        Submitted,
+        /// The verifier missed its deadline and forfeited its stake to the user.
+        NoShow
+    }
+
+    /// @notice A verifier's bond (see {bondOf}).
+    /// @param bond Tokens bonded and available to be locked into jobs.
+    /// @param unbonding Tokens requested for unbonding, withdrawable from `unbondReadyAt`.
+    /// @param unbondReadyAt When `unbonding` becomes withdrawable (unix seconds; 0 if nothing pending).
+    /// @param listed Whether the verifier is in the set that draws pick from.
+    struct BondView {
+        uint256 bond;
+        uint256 unbonding;
+        uint64 unbondReadyAt;
+        bool listed;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Errors
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice The call is not allowed while job `jobId` is in `state`.
+    error StakePoolWrongState(uint256 jobId, State state);
+    /// @notice Only the job's user may do this; `caller` is not it.
+    error StakePoolNotUser(uint256 jobId, address caller);
+    /// @notice Only the job's generator may do this; `caller` is not it.
+    error StakePoolNotGenerator(uint256 jobId, address caller);
+    /// @notice Only the verifier drawn for the current stage may do this; `caller` is not it.
+    error StakePoolNotAssignedVerifier(uint256 jobId, address caller);
+    /// @notice Too late: the deadline of the job's current state passed at `deadline`.
+    error StakePoolDeadlinePassed(uint256 jobId, uint64 deadline);
+    /// @notice Too early: this becomes possible after `deadline`.
+    error StakePoolDeadlineNotReached(uint256 jobId, uint64 deadline);
+    /// @notice `generator` cannot serve the job (zero address or the user itself).
+    error StakePoolInvalidGenerator(address generator);
+    /// @notice With the current α, `cg` and `cv` give a zero payment (alphaCg or alphaCv would be 0).
+    error StakePoolCostTooSmall(uint256 cg, uint256 cv);
+    /// @notice `cg` or `cv` is so large that an amount would not fit the job's storage (alphaCg and
+    /// alphaCv must be < 2^80, betaCg and betaCv < 2^88).
+    error StakePoolCostTooLarge(uint256 cg, uint256 cv);
+    /// @notice `numChecks` must be at least 1 and at most 2^24 - 1.
+    error StakePoolInvalidNumChecks(uint256 jobId, uint256 numChecks);
+    /// @notice The receipt root must not be zero.
+    error StakePoolEmptyReceiptRoot(uint256 jobId);
+    /// @notice A match bitmap must have `ceil(numChecks / 8)` = `expected` bytes, not `length`.
+    error StakePoolBadBitmapLength(uint256 jobId, uint256 length, uint256 expected);
+    /// @notice The bits of the bitmap's last byte beyond `numChecks` must be zero.
+    error StakePoolBitmapTrailingBits(uint256 jobId);
+    /// @notice No eligible verifier was found by this draw (see {drawVerifier}).
+    error StakePoolNoEligibleVerifier(uint256 jobId, uint8 stage);
+    /// @notice The token moved `received` into the pool where `expected` was sent: fee-on-transfer,
+    /// rebasing and other non-standard tokens are not supported.
+    error StakePoolTransferAmountMismatch(uint256 expected, uint256 received);
+    /// @notice `account` has nothing to withdraw.
+    error StakePoolNothingToWithdraw(address account);
+    /// @notice An amount of zero was given where a positive amount is needed.
+    error StakePoolZeroAmount();
+    /// @notice `verifier` asked for `requested` but has only `bond` bonded.
+    error StakePoolInsufficientBond(address verifier, uint256 bond, uint256 requested);
+    /// @notice The bond left (`bond`) would be positive but below the minimum `minBond`.
+    error StakePoolBondBelowMinimum(address verifier, uint256 bond, uint256 minBond);
+    /// @notice A bond larger than 2^96 - 1 tokens cannot be held.
+    error StakePoolBondTooLarge(address verifier, uint256 bond);
+    /// @notice The verifier set is full (2^24 - 1 verifiers).
+    error StakePoolTooManyVerifiers();
+    /// @notice `verifier`'s unbonding tokens are withdrawable only from `readyAt`.
+    error StakePoolUnbondNotReady(address verifier, uint64 readyAt);
+    /// @notice Parameter `name` = `value` is outside `[min, max]`.
+    error StakePoolParamOutOfRange(string name, uint256 value, uint256 min, uint256 max);
+    /// @notice β (`betaBps`) must be at least α (`alphaBps`).
+    error StakePoolBetaBelowAlpha(uint256 alphaBps, uint256 betaBps);
+    /// @notice All 2^16 parameter-set ids have been used.
+    error StakePoolParamsExhausted();
+    /// @notice A zero address was given where a contract is needed.
+    error StakePoolZeroAddress();
+
+    // ------------------------------------------------------------------------------------------------
+    // Events
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice `user` opened job `jobId` for `generator` and deposited `alphaCg + alphaCv`.
+    /// @param modelId The model the user asks for (a hash of the model's files); stored only here.
+    /// @param alphaCg The user's payment for the generation.
+    /// @param alphaCv The user's payment for verification.
+    /// @param betaCg The stake the generator must deposit at commit.
+    /// @param betaCv The stake each verifier will lock.
+    /// @param commitDeadline The generator must commit by this time.
+    /// @param paramsId The parameter set the job lives under.
+    event JobOpened(
+        uint256 indexed jobId,
+        address indexed user,
+        address indexed generator,
+        bytes32 modelId,
+        uint256 alphaCg,
+        uint256 alphaCv,
+        uint256 betaCg,
+        uint256 betaCv,
+        uint64 commitDeadline,
+        uint16 paramsId
+    );
+
+    /// @notice The generator staked `betaCg` and committed to its receipt.
+    /// @param receiptRoot The root hash of the receipt's canonical encoding.
+    /// @param numChecks The number of checks in the receipt (samples + generated tokens).
+    /// @param receiptUri Where to fetch the receipt; stored only here.
+    /// @param betaCg The generator's stake, now in the job.
+    /// @param challengeDeadline The user may challenge until this time.
+    event JobCommitted(
+        uint256 indexed jobId,
+        address indexed generator,
+        bytes32 receiptRoot,
+        uint32 numChecks,
+        string receiptUri,
+        uint256 betaCg,
+        uint64 challengeDeadline
+    );
+
+    /// @notice Settlement: the generator never committed; the user is credited `userRefund`
+    /// (= alphaCg + alphaCv, everything the job held).
+    event JobCancelled(uint256 indexed jobId, address indexed user, uint256 userRefund);
+
+    /// @notice Settlement without challenge: the generator is credited `generatorPayout`
+    /// (= alphaCg + betaCg) and the user `userPayout` (= alphaCv), everything the job held.
+    event JobFinalized(
+        uint256 indexed jobId,
+        address indexed generator,
+        address indexed user,
+        uint256 generatorPayout,
+        uint256 userPayout
+    );
+
+    /// @notice The user challenged the generator's result; stage 1 begins.
+    event JobChallenged(uint256 indexed jobId, address indexed user);
+
+    /// @notice `verifier` was drawn for `stage`; `stake` (= betaCv) of its bond is now locked in the job.
+    /// @param deadline The verifier must submit its result by this time.
+    event VerifierAssigned(
+        uint256 indexed jobId,
+        uint8 indexed stage,
+        address indexed verifier,
+        uint256 stake,
+        uint64 deadline
+    );
+
+    /// @notice No eligible verifier could be drawn for `stage`; anyone may retry with {drawVerifier}
+    /// until `drawDeadline`, after which anyone may settle with {timeoutDraw}.
+    event VerifierUnavailable(uint256 indexed jobId, uint8 indexed stage, uint64 drawDeadline);
+
+    /// @notice `verifier` submitted its result for `stage`.
+    /// @param resultHash keccak256 of `matchBitmap`; results are compared by this hash.
+    /// @param matchBitmap The canonical match bitmap (docs/PROTOCOL.md).
+    event ResultSubmitted(
+        uint256 indexed jobId,
+        uint8 indexed stage,
+        address indexed verifier,
+        bytes32 resultHash,
+        bytes matchBitmap
+    );
+
+    /// @notice `verifier` missed its deadline for `stage`; its locked stake `forfeited` (= betaCv) is
+    /// credited to the job's user, and a new verifier is drawn for the same stage.
+    event VerifierTimedOut(uint256 indexed jobId, uint8 indexed stage, address indexed verifier, uint256 forfeited);
+
+    /// @notice Settlement of a challenged job. Lists every payout; together they are exactly what the
+    /// job held.
+    /// @param outcome {State.GeneratorUpheld}, {State.VerifierUpheld} or {State.Stalemate}.
+    /// @param stage The stage at which the job was settled (for a stalemate after a failed draw: the
+    /// stage that found no verifier).
+    /// @param userPayout Credited to the user.
+    /// @param generatorPayout Credited to the generator.
+    /// @param verifiers The verifiers that had a stake in the job, in stage order (stage 1 first).
+    /// @param verifierPayouts What each of `verifiers` was credited (0 for a slashed stake).
+    event JobSettled(
+        uint256 indexed jobId,
+        State indexed outcome,
+        uint8 stage,
+        uint256 userPayout,
+        uint256 generatorPayout,
+        address[] verifiers,
+        uint256[] verifierPayouts
+    );
+
+    /// @notice `account` withdrew `amount` of its credit.
+    event Withdrawn(address indexed account, uint256 amount);
+    /// @notice `verifier` bonded `amount` more; its bond is now `bond`.
+    event Bonded(address indexed verifier, uint256 amount, uint256 bond);
+    /// @notice `verifier` moved `amount` from its bond to unbonding; `unbonding` in total is
+    /// withdrawable from `readyAt`.
+    event UnbondRequested(address indexed verifier, uint256 amount, uint256 unbonding, uint64 readyAt);
+    /// @notice `verifier` withdrew `amount` of unbonded tokens.
+    event UnbondWithdrawn(address indexed verifier, uint256 amount);
+    /// @notice `verifier` joined (`listed` = true) or left the set of verifiers that draws pick from.
+    event VerifierListed(address indexed verifier, bool listed);
+    /// @notice A new parameter set `paramsId` is in force for jobs opened from now on.
+    event ParamsUpdated(uint16 indexed paramsId, Params params);
+    /// @notice The randomness source used for draws changed.
+    event RandomnessSourceUpdated(address indexed previous, address indexed current);
+
+    // ------------------------------------------------------------------------------------------------
+    // Job life cycle
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice Open a job: ask `generator` for one inference of model `modelId` and deposit
+    /// `alphaCg + alphaCv` (see the contract notes); needs an allowance for that amount.
+    /// @param generator The generator that must commit; not the caller, not zero.
+    /// @param modelId The model (a hash of its files); emitted, not stored.
+    /// @param cg The generation cost unit Cg.
+    /// @param cv The verification cost unit Cv.
+    /// @return jobId The new job's id (ids start at 1).
+    function openJob(address generator, bytes32 modelId, uint256 cg, uint256 cv) external returns (uint256 jobId);
+
+    /// @notice The generator stakes `betaCg` and commits to its receipt; only the job's generator, in
+    /// {State.Open}, by the commit deadline; needs an allowance for `betaCg`.
+    /// @param receiptRoot The receipt's root hash (non-zero).
+    /// @param numChecks The number of checks in the receipt, 1..2^24 - 1.
+    /// @param receiptUri Where verifiers fetch the receipt; emitted, not stored.
+    function commit(uint256 jobId, bytes32 receiptRoot, uint32 numChecks, string calldata receiptUri) external;
+
+    /// @notice Refund the user in full because the generator did not commit in time; anyone, in
+    /// {State.Open}, after the commit deadline.
+    function cancel(uint256 jobId) external;
+
+    /// @notice Settle an unchallenged job; anyone, in {State.Committed}, after the challenge deadline.
+    function finalize(uint256 jobId) external;
+
+    /// @notice Dispute the generator's result; only the user, in {State.Committed}, by the challenge
+    /// deadline. Draws the stage-1 verifier (or moves to {State.AwaitingVerifier}).
+    function challenge(uint256 jobId) external;
+
+    /// @notice The current stage's verifier submits its match bitmap; in {State.Verifying}, by the
+    /// result deadline. The job then settles (a match with the generator's claim or with an earlier
+    /// verifier, or a stalemate at the last stage) or moves to the next stage.
+    /// @param matchBitmap `ceil(numChecks / 8)` bytes, check i = bit 7 - i % 8 of byte i / 8, unused
+    /// trailing bits zero. The generator's claim is every check set.
+    function submitResult(uint256 jobId, bytes calldata matchBitmap) external;
+
+    /// @notice The current verifier missed its deadline: forfeit its stake to the user and draw a new
+    /// verifier for the same stage; anyone, in {State.Verifying}, after the result deadline.
+    function timeoutVerifier(uint256 jobId) external;
+
+    /// @notice Retry the draw of a verifier; anyone, in {State.AwaitingVerifier}, by the draw deadline.
+    /// Reverts with {StakePoolNoEligibleVerifier} if the draw finds none again.
+    function drawVerifier(uint256 jobId) external;
+
+    /// @notice Settle a job that found no verifier in time as a {State.Stalemate}; anyone, in
+    /// {State.AwaitingVerifier}, after the draw deadline.
+    function timeoutDraw(uint256 jobId) external;
+
+    /// @notice Withdraw the caller's whole credit. The credit is zeroed before the transfer.
+    /// @return amount The amount transferred.
+    function withdraw() external returns (uint256 amount);
+
+    // ------------------------------------------------------------------------------------------------
+    // Verifier bonds
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice Bond `amount` more tokens as a verifier (joins the verifier set if not in it); the
+    /// resulting bond must be at least `minBond`; needs an allowance for `amount`.
+    function bond(uint256 amount) external;
+
+    /// @notice Move `amount` of the caller's bond to unbonding, withdrawable after `unbondDelay` (the
+    /// delay restarts for everything pending). What is left must be zero (the caller leaves the
+    /// verifier set) or at least `minBond`. Stakes locked in jobs are not part of the bond.
+    function requestUnbond(uint256 amount) external;
+
+    /// @notice Withdraw all of the caller's unbonding tokens once the delay has passed.
+    /// @return amount The amount transferred.
+    function withdrawUnbonded() external returns (uint256 amount);
+
+    // ------------------------------------------------------------------------------------------------
+    // Governance
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice Put a new parameter set in force for jobs opened from now on (owner only).
+    function setParams(Params calldata newParams) external;
+
+    /// @notice Replace the randomness source used for draws (owner only); applies to draws from now on.
+    function setRandomnessSource(IRandomnessSource source) external;
+
+    // ------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice The stake token (fixed at deployment).
+    function stakeToken() external view returns (IERC20);
+
+    /// @notice The randomness source used for draws.
+    function randomnessSource() external view returns (IRandomnessSource);
+
+    /// @notice The parameters in force for new jobs, and their id.
+    function params() external view returns (Params memory current, uint16 paramsId);
+
+    /// @notice The parameter set `paramsId` (jobs keep the set they were opened under).
+    function paramsAt(uint16 paramsId) external view returns (Params memory);
+
+    /// @notice The id the next {openJob} will return.
+    function nextJobId() external view returns (uint256);
+
+    /// @notice Job `jobId` (all zero with state {State.None} if it does not exist).
+    function getJob(uint256 jobId) external view returns (JobView memory);
+
+    /// @notice The tokens job `jobId` holds right now (deposits not yet paid out).
+    function escrowOf(uint256 jobId) external view returns (uint256);
+
+    /// @notice The current stage of job `jobId`, its verifier (zero if none is assigned) and the
+    /// deadline of the job's current state.
+    function currentStage(uint256 jobId) external view returns (uint8 stage, address verifier, uint64 deadline);
+
+    /// @notice Stage `stage` of job `jobId`: its (latest) verifier, what became of it, and the hash of
+    /// its result (zero unless submitted).
+    function getStage(uint256 jobId, uint8 stage)
+        external
+        view
+        returns (address verifier, StageStatus status, bytes32 resultHash);
+
+    /// @notice The hash the generator's claim has for `numChecks` checks: keccak256 of
+    /// `ceil(numChecks / 8)` bytes with the first `numChecks` bits set.
+    function claimHash(uint32 numChecks) external pure returns (bytes32);
+
+    /// @notice The credit `account` can {withdraw}.
+    function creditOf(address account) external view returns (uint256);
+
+    /// @notice `verifier`'s bond.
+    function bondOf(address verifier) external view returns (BondView memory);
+
+    /// @notice The number of verifiers in the set that draws pick from.
+    function verifierCount() external view returns (uint256);
+
+    /// @notice The verifier at `index` of the set (order changes when verifiers leave).
+    function verifierAt(uint256 index) external view returns (address);
+}
