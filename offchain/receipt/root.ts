@@ -83,9 +83,10 @@ function leafProof(receipt: ReceiptOrBytes, leafIndex: number): LeafProof {
 
 /** Proof that sample `i` (0-based, in receipt order) belongs to the receipt's root. */
 export function sampleProof(receipt: ReceiptOrBytes, i: number): LeafProof {
-  const n = receiptParts(toBytes(receipt)).samples.length;
+  const bytes = toBytes(receipt);
+  const n = receiptParts(bytes).samples.length;
   if (!Number.isInteger(i) || i < 0 || i >= n) throw new ReceiptFormatError(`sample index ${i} outside [0, ${n})`);
-  return leafProof(receipt, i + 1);
+  return leafProof(bytes, i + 1);
 }
 
 /** Proof that the header (model id, tokens, configs) belongs to the receipt's root. */
