@@ -75,7 +75,7 @@ describe("receipt/root: Merkle root over header + samples", () => {
     const i = 2;
     const p = sampleProof(bytes, i);
     const tampered = bytes.slice();
-    tampered[H + i * B + 20] ^= 0x01; // a mantissa bit of key[3]: still a valid receipt
+    tampered[H + i * B + 20]! ^= 0x01; // a mantissa bit of key[3]: still a valid receipt
     expect(receiptRoot(tampered)).to.not.equal(root);
     const t = tampered.subarray(H + i * B, H + (i + 1) * B);
     expect(verifySampleProof(root, t, p.proof)).to.equal(false);
@@ -85,7 +85,7 @@ describe("receipt/root: Merkle root over header + samples", () => {
     expect(verifySampleProof("0x1234", p.bytes, p.proof)).to.equal(false);
     // tampered header: another output token
     const th = bytes.slice();
-    th[H - 1] ^= 0x01;
+    th[H - 1]! ^= 0x01;
     expect(receiptRoot(th)).to.not.equal(root);
   });
 
