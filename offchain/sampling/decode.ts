@@ -118,11 +118,36 @@ function canonicalCompare(logits: Logits, a: number, b: number): number {
   return la > lb ? -1 : la < lb ? 1 : a - b;
 }
 
-/** All token ids in canonical order. */
-export function canonicalOrder(logits: Logits): Uint32Array {
-  const ids = new Uint32Array(logits.length);
-  for (let i = 0; i < ids.length; i++) ids[i] = i;
-  return ids.sort((a, b) => canonicalCompare(logits, a, b));
+const FAST_ID_BITS = 21;
+const FAST_IDS = 2 ** FAST_ID_BITS;
+const f32Buf = new Float32Array(1);
+const u32Buf = new Uint32Array(f32Buf.buffer);
+
+/**
+ * Token ids in canonical order (logit descending, id ascending); `ids` restricts it to a subset.
+ * For Float32Array logits and vocabularies up to 2^21 it sorts exact 53-bit integer keys
+ * (order-preserving f32 bits · 2^21 + id) natively, ~10× faster than a comparator sort.
+ */
+export function canonicalOrder(logits: Logits, ids?: ArrayLike<number>): Uint32Array {
+  const n = ids ? ids.length : logits.length;
+  if (logits instanceof Float32Array && logits.length <= FAST_IDS) {
+    const keys = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
+      const i = ids ? ids[j]! : j;
+      const x = logits[i]!;
+      f32Buf[0] = x === 0 ? 0 : x; // −0 ties with +0
+      const b = u32Buf[0]!;
+      const asc = b & 0x8000_0000 ? ~b >>> 0 : (b | 0x8000_0000) >>> 0; // ascending with the value
+      keys[j] = (0xffff_ffff - asc) * FAST_IDS + i;
+    }
+    keys.sort();
+    const out = new Uint32Array(n);
+    for (let j = 0; j < n; j++) out[j] = keys[j]! % FAST_IDS;
+    return out;
+  }
+  const out = new Uint32Array(n);
+  for (let j = 0; j < n; j++) out[j] = ids ? ids[j]! : j;
+  return out.sort((a, b) => canonicalCompare(logits, a, b));
 }
 
 /** The first k token ids of the canonical order (O(V log k) with a bounded heap). */
@@ -176,6 +201,8 @@ interface KeptSet {
   ids: Uint32Array;
   /** Weights of every token (index = token id). */
   w: Float64Array;
+  /** The full canonical order, when it was computed. */
+  order?: Uint32Array;
 }
 
 /** Steps 1–4 of the draw: the kept set F (ids ascending) and the weights. */
@@ -189,7 +216,8 @@ function keptSet(logits: Logits, cfg: DecodingConfig, scan: LogitScan): KeptSet 
     for (let i = 0; i < V; i++) ids[i] = i;
     return { ids, w };
   }
-  let kept = useK ? topKCanonical(logits, cfg.topK) : canonicalOrder(logits);
+  const order = useK ? undefined : canonicalOrder(logits);
+  let kept = order ?? topKCanonical(logits, cfg.topK);
   if (useP) {
     let Z = 0;
     for (const t of kept) Z += w[t]!;
@@ -203,7 +231,7 @@ function keptSet(logits: Logits, cfg: DecodingConfig, scan: LogitScan): KeptSet 
     }
     kept = kept.slice(0, m);
   }
-  return { ids: kept.slice().sort(), w };
+  return { ids: kept.slice().sort(), w, ...(order ? { order } : {}) };
 }
 
 /** Step 5: inverse CDF in id order. */
@@ -331,7 +359,7 @@ export function checkToken(
 
   const T = config.temperature;
   const epsU = tol.cdfAbs + Math.tanh(delta / (2 * T));
-  const { fMin, fMax } = slackSets(logits, config, set.w, delta, epsU);
+  const { fMin, fMax } = slackSets(logits, config, set, delta, epsU);
   if (!fMax[c]) {
     return { ok: false, exact: false, drawn, reason: `token ${c} is outside the top-k/top-p set even with slack; drew ${drawn}`, margin };
   }
@@ -363,16 +391,18 @@ function ratio(a: number, b: number): number {
 /**
  * Surely-kept (F_min) and possibly-kept (F_max) flags per token under per-logit noise δ and CDF slack εu.
  * Ahead relations: i is surely ahead of t when l_i > l_t + 2δ, possibly ahead when l_i > l_t − 2δ
- * (with δ = 0 both reduce to the canonical order).
+ * (with δ = 0 both reduce to the canonical order). With top-k only the tokens with
+ * l ≥ L_k − 4δ (L_k = the k-th largest logit) can matter, so only those are ranked.
  */
 function slackSets(
   logits: Logits,
   cfg: DecodingConfig,
-  w: Float64Array,
+  set: KeptSet,
   delta: number,
   epsU: number,
 ): { fMin: Uint8Array; fMax: Uint8Array } {
   const V = logits.length;
+  const w = set.w;
   const fMin = new Uint8Array(V);
   const fMax = new Uint8Array(V);
   const useK = cfg.topK > 0 && cfg.topK < V;
@@ -383,19 +413,29 @@ function slackSets(
     return { fMin, fMax };
   }
   const k = useK ? cfg.topK : V;
-  const ord = canonicalOrder(logits);
   const s = 2 * delta;
+  let ord: Uint32Array;
+  if (useK) {
+    const top = topKCanonical(logits, k);
+    const floor = logits[top[k - 1]!]! - 2 * s;
+    const cand: number[] = [];
+    for (let i = 0; i < V; i++) if (logits[i]! >= floor) cand.push(i);
+    ord = canonicalOrder(logits, cand);
+  } else {
+    ord = set.order ?? canonicalOrder(logits);
+  }
+  const N = ord.length;
   // For each rank r (token t = ord[r]): pS = #surely ahead (a prefix of ord), pP = end of the
   // possibly-ahead prefix (which contains t itself when δ > 0).
-  const pS = new Uint32Array(V);
-  const pP = new Uint32Array(V);
+  const pS = new Uint32Array(N);
+  const pP = new Uint32Array(N);
   let js = 0;
   let jp = 0;
-  for (let r = 0; r < V; r++) {
+  for (let r = 0; r < N; r++) {
     const lt = logits[ord[r]!]!;
     if (delta > 0) {
-      while (js < V && logits[ord[js]!]! > lt + s) js++;
-      while (jp < V && logits[ord[jp]!]! > lt - s) jp++;
+      while (js < N && logits[ord[js]!]! > lt + s) js++;
+      while (jp < N && logits[ord[jp]!]! > lt - s) jp++;
       pS[r] = js;
       pP[r] = Math.max(jp, r + 1);
     } else {
@@ -403,31 +443,31 @@ function slackSets(
       pP[r] = r + 1;
     }
   }
-  const inKMin = new Uint8Array(V); // by rank
-  const inKMax = new Uint8Array(V);
-  for (let r = 0; r < V; r++) {
+  const inKMin = new Uint8Array(N); // by rank
+  const inKMax = new Uint8Array(N);
+  for (let r = 0; r < N; r++) {
     const possiblyAhead = pP[r]! - 1; // excludes t itself
     inKMin[r] = possiblyAhead < k ? 1 : 0;
     inKMax[r] = pS[r]! < k ? 1 : 0;
   }
   if (!useP) {
-    for (let r = 0; r < V; r++) {
+    for (let r = 0; r < N; r++) {
       fMin[ord[r]!] = inKMin[r]!;
       fMax[ord[r]!] = inKMax[r]!;
     }
     return { fMin, fMax };
   }
   // Prefix sums (by rank) of the weights of K_min / K_max members.
-  const cumMin = new Float64Array(V + 1);
-  const cumMax = new Float64Array(V + 1);
-  for (let r = 0; r < V; r++) {
+  const cumMin = new Float64Array(N + 1);
+  const cumMax = new Float64Array(N + 1);
+  for (let r = 0; r < N; r++) {
     const wt = w[ord[r]!]!;
     cumMin[r + 1] = cumMin[r]! + (inKMin[r] ? wt : 0);
     cumMax[r + 1] = cumMax[r]! + (inKMax[r] ? wt : 0);
   }
-  const totMin = cumMin[V]!;
-  const totMax = cumMax[V]!;
-  for (let r = 0; r < V; r++) {
+  const totMin = cumMin[N]!;
+  const totMax = cumMax[N]!;
+  for (let r = 0; r < N; r++) {
     const t = ord[r]!;
     const wt = w[t]!;
     const s0 = pS[r]!;

@@ -14,7 +14,8 @@ import {
 import { mulberry32 } from "../sampling/prng.js";
 import { makeReceipt } from "./helpers.js";
 
-describe("receipt/bitmap: checks and the match bitmap", () => {
+describe("receipt/bitmap: checks and the match bitmap", function () {
+  this.timeout(60_000);
   it("numChecks = samples + generated tokens", () => {
     const r = makeReceipt();
     expect(numChecks(r)).to.equal(r.samples.length + r.outputTokens.length);

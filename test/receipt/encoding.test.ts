@@ -20,7 +20,8 @@ function dv(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-describe("receipt/encoding: canonical bytes", () => {
+describe("receipt/encoding: canonical bytes", function () {
+  this.timeout(60_000);
   it("round-trips a float32 receipt exactly and re-encodes byte-identically", () => {
     const r = makeReceipt();
     expect(r.samples.length).to.be.greaterThan(4);
@@ -95,7 +96,8 @@ describe("receipt/encoding: canonical bytes", () => {
   });
 });
 
-describe("receipt/encoding: validation on encode", () => {
+describe("receipt/encoding: validation on encode", function () {
+  this.timeout(60_000);
   const r = makeReceipt();
   const s = r.samples;
   const bad: [string, unknown, RegExp][] = [
@@ -129,7 +131,8 @@ describe("receipt/encoding: validation on encode", () => {
   }
 });
 
-describe("receipt/encoding: decode rejects malformed bytes", () => {
+describe("receipt/encoding: decode rejects malformed bytes", function () {
+  this.timeout(60_000);
   const r = makeReceipt({ outputLen: 6, ratePpm: 500_000, vectorLength: 4 });
   const good = encodeReceipt(r);
   const H = headerByteLength(r.promptTokens.length, r.outputTokens.length);

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { F16_MAX, f16BitsToF32, f32ToF16Bits, roundToF16 } from "../../offchain/receipt/index.js";
 import { mulberry32 } from "../sampling/prng.js";
 
-describe("receipt/float16", () => {
+describe("receipt/float16", function () {
+  this.timeout(60_000);
   it("round-trips every finite half exactly (and ±Infinity)", () => {
     for (let h = 0; h < 0x10000; h++) {
       const e = (h >>> 10) & 0x1f;

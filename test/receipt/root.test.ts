@@ -28,7 +28,8 @@ function referenceRoot(leaves: string[]): string {
   return tree[0]!;
 }
 
-describe("receipt/root: Merkle root over header + samples", () => {
+describe("receipt/root: Merkle root over header + samples", function () {
+  this.timeout(60_000);
   const r = makeReceipt();
   const bytes = encodeReceipt(r);
   const root = receiptRoot(r);

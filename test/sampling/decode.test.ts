@@ -2,9 +2,11 @@ import { expect } from "chai";
 import {
   type DecodingConfig,
   SamplingError,
+  canonicalOrder,
   checkToken,
   drawToken,
   parseDecodingConfig,
+  topKCanonical,
 } from "../../offchain/sampling/index.js";
 import { decodeUniform } from "../../offchain/sampling/rng.js";
 import { mulberry32, randomLogits, softmax } from "./prng.js";
@@ -20,7 +22,8 @@ function frequencies(logits: Float32Array, c: DecodingConfig, n: number): number
   return counts.map((x) => x / n);
 }
 
-describe("sampling/decode: decoding config", () => {
+describe("sampling/decode: decoding config", function () {
+  this.timeout(60_000);
   it("parses seeds as bigint, defaults stopAtEos, normalises −0", () => {
     const c = parseDecodingConfig({ seed: "18446744073709551615", temperature: -0, topK: 0, topP: 1, maxTokens: 1 });
     expect(c.seed).to.equal(2n ** 64n - 1n);
@@ -53,7 +56,31 @@ describe("sampling/decode: decoding config", () => {
   });
 });
 
-describe("sampling/decode: drawToken", () => {
+describe("sampling/decode: canonical order", function () {
+  this.timeout(60_000);
+  it("orders by logit descending then id ascending; the fast path equals the comparator sort", () => {
+    const rand = mulberry32(8);
+    for (let trial = 0; trial < 50; trial++) {
+      const V = 1 + Math.floor(rand() * 300);
+      const pool = [0, -0, 1.5, -2, -Infinity, 3.25, 1e-40, -1e-40];
+      const l = Float32Array.from({ length: V }, () => (rand() < 0.5 ? pool[Math.floor(rand() * pool.length)]! : (rand() - 0.5) * 20));
+      const slow = canonicalOrder(Array.from(l));
+      expect(Array.from(canonicalOrder(l))).to.deep.equal(Array.from(slow));
+      for (let i = 1; i < V; i++) {
+        const a = l[slow[i - 1]!]!;
+        const b = l[slow[i]!]!;
+        expect(a > b || (a === b && slow[i - 1]! < slow[i]!)).to.equal(true);
+      }
+      const k = 1 + Math.floor(rand() * V);
+      expect(Array.from(topKCanonical(l, k))).to.deep.equal(Array.from(slow.slice(0, k)));
+      const subset = Array.from({ length: V }, (_, i) => i).filter(() => rand() < 0.5);
+      expect(Array.from(canonicalOrder(l, subset))).to.deep.equal(Array.from(slow).filter((i) => subset.includes(i)));
+    }
+  });
+});
+
+describe("sampling/decode: drawToken", function () {
+  this.timeout(60_000);
   it("greedy is the argmax with ties to the lowest id, whatever the position", () => {
     const g = cfg({ temperature: 0 });
     expect(drawToken(Float32Array.from([0.1, 3, -2, 3, 1]), g, 0)).to.equal(1);
@@ -119,7 +146,8 @@ describe("sampling/decode: drawToken", () => {
   });
 });
 
-describe("sampling/decode: checkToken", () => {
+describe("sampling/decode: checkToken", function () {
+  this.timeout(60_000);
   it("accepts the exact draw at every position (greedy and sampling)", () => {
     const rand = mulberry32(2);
     for (const c of [cfg({ temperature: 0 }), cfg({ temperature: 0.7, topK: 40, topP: 0.9 }), cfg({ temperature: 1.3 })]) {

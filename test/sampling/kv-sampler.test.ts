@@ -23,7 +23,8 @@ function randomTokens(seed: number, n: number): number[] {
   return Array.from({ length: n }, () => Math.floor(rand() * 50_000));
 }
 
-describe("sampling/kv-sampler: configuration", () => {
+describe("sampling/kv-sampler: configuration", function () {
+  this.timeout(60_000);
   it("validates with clear errors", () => {
     expect(sampler().scope).to.equal("all");
     expect(sampler({ seed: SEED.toUpperCase().replace("0X", "0x") }).seed).to.equal(SEED);
@@ -61,7 +62,8 @@ describe("sampling/kv-sampler: configuration", () => {
   });
 });
 
-describe("sampling/kv-sampler: prefix hash", () => {
+describe("sampling/kv-sampler: prefix hash", function () {
+  this.timeout(60_000);
   it("follows h_{-1} = keccak256(tag), h_p = keccak256(h_{p-1} ‖ uint32 token)", () => {
     expect(EMPTY_PREFIX_HASH).to.equal(keccak256(toUtf8Bytes("poc.prefix.v1")));
     const tokens = [5, 0, 4294967295, 17];
@@ -90,7 +92,8 @@ describe("sampling/kv-sampler: prefix hash", () => {
   });
 });
 
-describe("sampling/kv-sampler: token and layer samplers", () => {
+describe("sampling/kv-sampler: token and layer samplers", function () {
+  this.timeout(60_000);
   it("token sampler matches keccak256(abi.encodePacked(tag, seed, uint32 p, h_p)) mod 1e6 < ratePpm", () => {
     const cfg = sampler({ ratePpm: 300_000 });
     const hs = prefixHashes(randomTokens(2, 200));
@@ -151,7 +154,8 @@ describe("sampling/kv-sampler: token and layer samplers", () => {
   });
 });
 
-describe("sampling/kv-sampler: samplePlan", () => {
+describe("sampling/kv-sampler: samplePlan", function () {
+  this.timeout(60_000);
   const tokens = randomTokens(5, 600);
 
   it("is sorted by (position, layer), covers [0, n−1) and is reproducible", () => {

@@ -8,7 +8,8 @@ function reference(seed: bigint, position: number): number {
   return Number(BigInt(h) >> 203n) / 2 ** 53;
 }
 
-describe("sampling/rng: counter-based RNG", () => {
+describe("sampling/rng: counter-based RNG", function () {
+  this.timeout(60_000);
   it("matches the documented construction (keccak256(abi.encodePacked(domain, uint64 seed, uint64 position)) top 53 bits)", () => {
     for (const seed of [0n, 1n, 42n, 2n ** 64n - 1n]) {
       for (const p of [0, 1, 7, 1000, 2 ** 32 + 5]) expect(decodeUniform(seed, p)).to.equal(reference(seed, p));
