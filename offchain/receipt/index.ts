@@ -5,3 +5,4 @@ export * from "./encoding.js";
 export * from "./root.js";
 export * from "./bitmap.js";
 export * from "./store.js";
+export * from "./plan.js";

@@ -11,6 +11,7 @@ import {
   parseReceipt,
   receiptByteLength,
   roundToF16,
+  checkSamplePlan,
   sampleByteLength,
 } from "../../offchain/receipt/index.js";
 import { mulberry32 } from "../sampling/prng.js";
@@ -226,5 +227,23 @@ describe("receipt/encoding: decode rejects malformed bytes", function () {
       const junk = Uint8Array.from({ length: Math.floor(rand() * 400) }, () => Math.floor(rand() * 256));
       throwsWith(() => decodeReceipt(junk), ReceiptFormatError, /./);
     }
+  });
+});
+
+describe("receipt/plan: samples versus the sampler's plan", () => {
+  it("accepts a receipt that follows samplePlan and names the first difference otherwise", () => {
+    const r = makeReceipt();
+    const ok = checkSamplePlan(r);
+    expect(ok.ok).to.equal(true);
+    expect(ok.plan.length).to.equal(r.samples.length);
+    const missing = checkSamplePlan({ ...r, samples: r.samples.slice(1) });
+    expect(missing.ok).to.equal(false);
+    if (!missing.ok) expect(missing.index).to.equal(0);
+    const short = checkSamplePlan({ ...r, samples: r.samples.slice(0, -1) });
+    expect(!short.ok && short.reason).to.match(/missing/);
+    const extra = checkSamplePlan({ ...r, samples: [...r.samples, { ...r.samples[0]!, position: 31 }] });
+    expect(!extra.ok && extra.reason).to.match(/extra sample/);
+    const other = checkSamplePlan({ ...r, outputTokens: r.outputTokens.map((t) => t + 1) });
+    expect(other.ok).to.equal(false);
   });
 });
