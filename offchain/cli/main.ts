@@ -1,6 +1,8 @@
 import { Command } from "commander";
 import { receiptsCommand } from "./receipts.js";
 import { modelCommand } from "./model.js";
+import { generateCommand } from "./generate.js";
+import { PocError } from "../errors.js";
 
 const program = new Command()
   .name("poc")
@@ -9,5 +11,12 @@ const program = new Command()
 
 program.addCommand(modelCommand());
 program.addCommand(receiptsCommand());
+program.addCommand(generateCommand());
 
-program.parse();
+// A PocError (bad input, model or receipt fault) prints its message and details, no stack trace,
+// unless POC_DEBUG=1; anything else is a bug and prints in full. Either way the exit code is 1.
+program.parseAsync().catch((e: unknown) => {
+  if (e instanceof PocError && process.env.POC_DEBUG !== "1") console.error(`error: ${e.message}`);
+  else console.error(e);
+  process.exitCode = 1;
+});
