@@ -111,9 +111,19 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
 
     IERC20 private immutable _token;
 
-    // One slot, read by most transactions.
-    uint64 private _nextJobId;
-    uint16 private _paramsId;
+    /// @dev One slot (a struct, so that it does not share a slot with inherited state), read and
+    /// written by every openJob: the next job id, the id of the parameters in force, and a copy of
+    /// the fields of `_params[paramsId]` that openJob needs (kept in step by `_setParams`).
+    struct Head {
+        uint64 nextJobId;
+        uint16 paramsId;
+        uint32 alphaBps;
+        uint32 betaBps;
+        uint32 commitWindow;
+    }
+
+    Head private _head;
+
     IRandomnessSource private _randomness;
 
     mapping(uint16 paramsId => Params) private _params;
@@ -139,10 +149,9 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         if (address(token) == address(0) || address(source) == address(0)) revert StakePoolZeroAddress();
         _validateParams(initialParams);
         _token = token;
-        _params[0] = initialParams;
-        _nextJobId = 1;
+        _setParams(0, initialParams);
+        _head.nextJobId = 1;
         _randomness = source;
-        emit ParamsUpdated(0, initialParams);
         emit RandomnessSourceUpdated(address(0), address(source));
     }
 
@@ -157,12 +166,12 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         returns (uint256 jobId)
     {
         if (generator == address(0) || generator == msg.sender) revert StakePoolInvalidGenerator(generator);
-        jobId = _nextJobId;
+        jobId = _head.nextJobId;
         unchecked {
-            _nextJobId = uint64(jobId + 1);
+            _head.nextJobId = uint64(jobId + 1);
         }
         Job storage j = _jobs[jobId];
-        uint256 deposit = _initJob(j, generator, cg, cv);
+        uint256 deposit = _initJob(jobId, generator, cg, cv);
         _pull(msg.sender, deposit);
         emit JobOpened(
             jobId, msg.sender, generator, modelId, j.alphaCg, j.alphaCv, j.betaCg, j.betaCv, j.deadline, j.paramsId
@@ -324,7 +333,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         Verifier storage v = _verifiers[msg.sender];
         uint256 newBond = uint256(v.bond) + amount;
         if (newBond > type(uint96).max) revert StakePoolBondTooLarge(msg.sender, newBond);
-        uint256 minBond = _params[_paramsId].minBond;
+        uint256 minBond = _params[_head.paramsId].minBond;
         if (newBond < minBond) revert StakePoolBondBelowMinimum(msg.sender, newBond, minBond);
         v.bond = uint96(newBond);
         if (v.listPos == 0) {
@@ -345,10 +354,10 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         uint256 current = v.bond;
         if (amount > current) revert StakePoolInsufficientBond(msg.sender, current, amount);
         uint256 rest = current - amount;
-        uint256 minBond = _params[_paramsId].minBond;
+        uint256 minBond = _params[_head.paramsId].minBond;
         if (rest != 0 && rest < minBond) revert StakePoolBondBelowMinimum(msg.sender, rest, minBond);
         uint256 unbonding = uint256(v.unbonding) + amount; // ≤ bonded total, fits uint96
-        uint40 readyAt = uint40(block.timestamp + _params[_paramsId].unbondDelay);
+        uint40 readyAt = uint40(block.timestamp + _params[_head.paramsId].unbondDelay);
         v.bond = uint96(rest);
         v.unbonding = uint96(unbonding);
         v.unbondReadyAt = readyAt;
@@ -376,14 +385,12 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IStakePool
     function setParams(Params calldata newParams) external onlyOwner {
         _validateParams(newParams);
-        uint16 id = _paramsId;
+        uint16 id = _head.paramsId;
         if (id == type(uint16).max) revert StakePoolParamsExhausted();
         unchecked {
             ++id;
         }
-        _params[id] = newParams;
-        _paramsId = id;
-        emit ParamsUpdated(id, newParams);
+        _setParams(id, newParams);
     }
 
     /// @inheritdoc IStakePool
@@ -409,7 +416,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc IStakePool
     function params() external view returns (Params memory current, uint16 paramsId) {
-        paramsId = _paramsId;
+        paramsId = _head.paramsId;
         current = _params[paramsId];
     }
 
@@ -420,7 +427,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc IStakePool
     function nextJobId() external view returns (uint256) {
-        return _nextJobId;
+        return _head.nextJobId;
     }
 
     /// @inheritdoc IStakePool
@@ -577,7 +584,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         uint256 generatorPayout = uint256(j.alphaCg) + j.betaCg;
         uint256 verifierPayout = uint256(j.alphaCv) + k * bV;
         _credit(j.generator, generatorPayout);
-        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, k, k);
+        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, k);
         payouts[k - 1] = verifierPayout;
         _credit(verifiers[k - 1], verifierPayout);
         emit JobSettled(jobId, State.GeneratorUpheld, uint8(k), 0, generatorPayout, verifiers, payouts);
@@ -594,7 +601,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         // k >= 2 and bV >= aV (beta >= alpha), so this cannot underflow.
         uint256 lastPayout = uint256(j.betaCg) + (k - 1) * bV - aV;
         _credit(j.user, userPayout);
-        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, k, k);
+        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, k);
         payouts[agreed - 1] = agreedPayout;
         payouts[k - 1] = lastPayout;
         _credit(verifiers[agreed - 1], agreedPayout);
@@ -612,7 +619,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         uint256 generatorPayout = j.betaCg;
         _credit(j.user, userPayout);
         _credit(j.generator, generatorPayout);
-        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, staked, staked);
+        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, staked);
         for (uint256 i; i < staked; ++i) {
             payouts[i] = bV;
             _credit(verifiers[i], bV);
@@ -620,14 +627,14 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         emit JobSettled(jobId, State.Stalemate, uint8(k), userPayout, generatorPayout, verifiers, payouts);
     }
 
-    /// @dev The verifiers of stages 1..count and a zeroed payout array of length `len`.
-    function _stageVerifiers(uint256 jobId, uint256 count, uint256 len)
+    /// @dev The verifiers of stages 1..count and a zeroed payout array of the same length.
+    function _stageVerifiers(uint256 jobId, uint256 count)
         private
         view
         returns (address[] memory verifiers, uint256[] memory payouts)
     {
-        verifiers = new address[](len);
-        payouts = new uint256[](len);
+        verifiers = new address[](count);
+        payouts = new uint256[](count);
         mapping(uint256 => address) storage stages = _stageVerifier[jobId];
         for (uint256 i; i < count; ++i) {
             verifiers[i] = stages[i + 1];
@@ -639,12 +646,10 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     // ------------------------------------------------------------------------------------------------
 
     /// @dev Fill a new job for the caller under the current parameters; return the user's deposit.
-    function _initJob(Job storage j, address generator, uint256 cg, uint256 cv) private returns (uint256) {
+    function _initJob(uint256 jobId, address generator, uint256 cg, uint256 cv) private returns (uint256) {
         if (cg > type(uint128).max || cv > type(uint128).max) revert StakePoolCostTooLarge(cg, cv);
-        uint16 pid = _paramsId;
-        Params storage p = _params[pid];
-        uint256 alphaBps = p.alphaBps;
-        uint256 betaBps = p.betaBps;
+        uint256 alphaBps = _head.alphaBps;
+        uint256 betaBps = _head.betaBps;
         uint256 aG = cg * alphaBps / BPS;
         uint256 aV = cv * alphaBps / BPS;
         if (aG == 0 || aV == 0) revert StakePoolCostTooSmall(cg, cv);
@@ -653,15 +658,19 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         if (aG > type(uint80).max || aV > type(uint80).max || bG > type(uint88).max || bV > type(uint88).max) {
             revert StakePoolCostTooLarge(cg, cv);
         }
-        j.user = msg.sender;
-        j.alphaCg = uint80(aG);
-        j.generator = generator;
-        j.alphaCv = uint80(aV);
-        j.paramsId = pid;
-        j.betaCg = uint88(bG);
-        j.betaCv = uint88(bV);
-        j.deadline = uint40(block.timestamp + p.commitWindow);
-        j.state = State.Open;
+        _jobs[jobId] = Job({
+            user: msg.sender,
+            alphaCg: uint80(aG),
+            generator: generator,
+            alphaCv: uint80(aV),
+            paramsId: _head.paramsId,
+            betaCg: uint88(bG),
+            betaCv: uint88(bV),
+            deadline: uint40(block.timestamp + _head.commitWindow),
+            state: State.Open,
+            stage: 0,
+            numChecks: 0
+        });
         return aG + aV;
     }
 
@@ -723,6 +732,18 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
             if rem { mstore8(add(ptr, sub(len, 1)), and(0xff, shl(sub(8, rem), 0xff))) }
             h := keccak256(ptr, len)
         }
+    }
+
+    function _setParams(uint16 id, Params memory p) private {
+        _params[id] = p;
+        _head = Head({
+            nextJobId: _head.nextJobId,
+            paramsId: id,
+            alphaBps: p.alphaBps,
+            betaBps: p.betaBps,
+            commitWindow: p.commitWindow
+        });
+        emit ParamsUpdated(id, p);
     }
 
     function _validateParams(Params memory p) private pure {

@@ -1,0 +1,8 @@
+/**
+ * Registry of benchmark sections, run in this order by `scripts/bench.ts`. To add a section, write a
+ * module under scripts/bench/ that exports a `BenchSection` and append it here.
+ */
+import type { BenchSection } from "./types.js";
+import { gasSection } from "./gas.js";
+
+export const sections: BenchSection[] = [gasSection];
