@@ -20,7 +20,7 @@
  * `PrefixHasher` (one keccak per token), `tokenSampled(sampler, p, h_p)` decides, and for each layer of
  * `layersFor(sampler, p, h_p)` the rows `kvRow(present, layer, "key"|"value", p)` are copied (only the
  * sampled rows are ever copied; the cache itself is only passed back to onnxruntime). At the end the
- * captured (position, layer) list is compared with `samplePlan` over the final tokens (a cheap
+ * captured (position, layer) list is compared with `samplePlan` over the final tokens (`checkSamplePlan`) (a cheap
  * self-check; a difference is a bug and throws GenerateInvariantError).
  *
  * With `kvDtype: "float16"` the captured numbers are rounded to binary16 (nearest even) in the returned
@@ -42,12 +42,20 @@ import {
   layersFor,
   parseDecodingConfig,
   parseSamplerConfig,
-  samplePlan,
   tagBytes,
   tokenSampled,
   uintBE,
 } from "../sampling/index.js";
-import { type KvDtype, type KvSample, type Receipt, RECEIPT_VERSION, encodeReceipt, receiptRoot, roundToF16 } from "../receipt/index.js";
+import {
+  type KvDtype,
+  type KvSample,
+  type Receipt,
+  RECEIPT_VERSION,
+  checkSamplePlan,
+  encodeReceipt,
+  receiptRoot,
+  roundToF16,
+} from "../receipt/index.js";
 import {
   ContextLengthError,
   GenerateAbortedError,
@@ -275,15 +283,9 @@ export async function generate(model: LoadedModel, req: GenerateRequest): Promis
   past = null;
   if (output.length < decoding.maxTokens) req.onProgress?.(total, total);
 
-  // self-check: exactly the sampler's plan
-  const plan = samplePlan(sampler, tokens, P);
-  const same = plan.length === samples.length && plan.every((q, k) => q.position === samples[k]!.position && q.layer === samples[k]!.layer);
-  if (!same) {
-    const k = plan.findIndex((q, j) => !samples[j] || q.position !== samples[j]!.position || q.layer !== samples[j]!.layer);
-    throw new GenerateInvariantError("captured KV samples differ from samplePlan", {
-      details: `${samples.length} captured, ${plan.length} planned; first difference at index ${k < 0 ? plan.length : k}`,
-    });
-  }
+  // self-check: exactly the sampler's plan over the final tokens
+  const check = checkSamplePlan({ sampler, promptTokens: prompt, outputTokens: output, samples });
+  if (!check.ok) throw new GenerateInvariantError("captured KV samples differ from the sampler's plan", { details: check.reason });
 
   const receipt: Receipt = {
     version: RECEIPT_VERSION,
