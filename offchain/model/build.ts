@@ -47,6 +47,10 @@ export interface BuildOptions {
   externalData?: boolean;
   initScale?: number;
   lmScale?: number;
+  /** Attack-suite variant: multiplicative weight noise of this relative std (e.g. 0.01); see LlamaBuildSpec. */
+  weightPerturbation?: number;
+  /** Attack-suite variant: int8 per-channel quantised weights, stored dequantised; see LlamaBuildSpec. */
+  weightQuantization?: "int8";
 }
 
 export interface BuildResult {
@@ -95,6 +99,8 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     specialFrom: 256,
     initScale: o.initScale ?? 2,
     lmScale: o.lmScale ?? 4,
+    ...(o.weightPerturbation ? { weightPerturbation: o.weightPerturbation } : {}),
+    ...(o.weightQuantization ? { weightQuantization: o.weightQuantization } : {}),
   };
   if (spec.dtype !== "fp32" && spec.dtype !== "fp16") throw new ModelInputError(`dtype must be fp32 or fp16 (got ${String(spec.dtype)})`);
   validateSpec(spec);
@@ -138,6 +144,9 @@ export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined
       lm_scale: spec.lmScale,
       position_ids_input: spec.positionIds,
       use_cache_branch_input: spec.useCacheBranch,
+      // recorded only when set, so the files (and model ids) of plain builds are unchanged
+      ...(spec.weightPerturbation ? { weight_perturbation: spec.weightPerturbation } : {}),
+      ...(spec.weightQuantization ? { weight_quantization: spec.weightQuantization } : {}),
     },
   };
 }

@@ -51,6 +51,17 @@ export interface LlamaBuildSpec {
   initScale: number;
   /** Std of the lm head is lmScale/√hidden (ignored when tied). */
   lmScale: number;
+  /**
+   * Weight variants for the verifier's attack suite (a model that is "almost" another one); both
+   * apply to every weight matrix (embedding, projections, lm head), not to the norms. Unset: none.
+   * - weightPerturbation: multiply each weight by (1 + ε), ε ~ normal(0, weightPerturbation) drawn
+   *   from its own stream per tensor ("perturb:<tensor name>"), e.g. 0.01 for 1 %.
+   * - weightQuantization "int8": symmetric int8 per output channel (scale = max|w| / 127 over the
+   *   channel, w ← round(w / scale) · scale), stored dequantised in the model's dtype — what an
+   *   int8-quantised deployment computes, up to activation rounding.
+   */
+  weightPerturbation?: number;
+  weightQuantization?: "int8";
 }
 
 export const PRESETS = {
@@ -75,6 +86,36 @@ export function validateSpec(s: LlamaBuildSpec): void {
   if (s.headDim % 2 !== 0) throw new ModelInputError(`headDim must be even for rotary embeddings (got ${s.headDim})`);
   if (!(s.ropeTheta > 0) || !(s.rmsNormEps > 0)) throw new ModelInputError("ropeTheta and rmsNormEps must be positive");
   if (s.weightSeed < 0n || s.weightSeed >= 1n << 64n) throw new ModelInputError(`weight seed must be in [0, 2^64) (got ${s.weightSeed})`);
+  if (s.weightPerturbation !== undefined && !(s.weightPerturbation >= 0 && s.weightPerturbation < 1))
+    throw new ModelInputError(`weightPerturbation must be in [0, 1) (got ${s.weightPerturbation})`);
+  if (s.weightQuantization !== undefined && s.weightQuantization !== "int8")
+    throw new ModelInputError(`weightQuantization must be "int8" (got ${String(s.weightQuantization)})`);
+}
+
+/**
+ * Applies the spec's weight variants (perturbation, then int8 quantisation) in place to a weight
+ * stored row-major as [rows, cols]; `channelAxis` names the output-channel axis (per-channel scales).
+ */
+export function applyWeightVariant(s: LlamaBuildSpec, name: string, data: Float32Array, rows: number, cols: number, channelAxis: 0 | 1): void {
+  if (s.weightPerturbation) {
+    const eps = new WeightRng(s.weightSeed, `perturb:${name}`).fillNormal(new Float32Array(data.length), s.weightPerturbation);
+    for (let i = 0; i < data.length; i++) data[i] = data[i]! * (1 + eps[i]!);
+  }
+  if (s.weightQuantization === "int8") {
+    const channels = channelAxis === 0 ? rows : cols;
+    const len = channelAxis === 0 ? cols : rows;
+    const at = (c: number, j: number) => (channelAxis === 0 ? c * cols + j : j * cols + c);
+    for (let c = 0; c < channels; c++) {
+      let max = 0;
+      for (let j = 0; j < len; j++) max = Math.max(max, Math.abs(data[at(c, j)]!));
+      if (max === 0) continue;
+      const scale = max / 127;
+      for (let j = 0; j < len; j++) {
+        const i = at(c, j);
+        data[i] = Math.max(-127, Math.min(127, Math.round(data[i]! / scale))) * scale;
+      }
+    }
+  }
 }
 
 export function countParams(s: LlamaBuildSpec): number {
@@ -96,6 +137,7 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   const w = (name: string, dims: number[], std: number): string => {
     const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
     new WeightRng(s.weightSeed, name).fillNormal(data, std);
+    applyWeightVariant(s, name, data, dims[0]!, dims[1]!, 1); // MatMul weights are [in, out]
     return g.weight(name, dims, data, dt);
   };
   const ones = (name: string, n: number): string => g.weight(name, [n], new Float32Array(n).fill(1), dt);
@@ -185,6 +227,7 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   const embedData = new Float32Array(V * H);
   new WeightRng(s.weightSeed, "model.embed_tokens.weight").fillNormal(embedData, s.initScale / Math.sqrt(H));
   if (s.tied) damp(embedData, s.specialFrom ?? V, H, -1, 0);
+  applyWeightVariant(s, "model.embed_tokens.weight", embedData, V, H, 0); // one row per token
   const embed = g.weight("model.embed_tokens.weight", [V, H], embedData, dt);
   let x = g.op("Gather", [embed, inputIds], { axis: { i: 0 } }); // [B,S,H]
 
@@ -226,6 +269,7 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
         const data = new Float32Array(H * V);
         new WeightRng(s.weightSeed, "lm_head.weight").fillNormal(data, s.lmScale / Math.sqrt(H));
         damp(data, -1, V, s.specialFrom ?? V, V);
+        applyWeightVariant(s, "lm_head.weight", data, H, V, 1);
         return g.weight("lm_head.weight", [H, V], data, dt);
       })();
   g.op("MatMul", [xn, lm], {}, "logits");

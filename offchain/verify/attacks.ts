@@ -1,0 +1,520 @@
+/**
+ * The attack and honesty suite (issue 4), shared by the tests, `poc calibrate` and the benchmark.
+ *
+ * Given a model built by this project's builder (config.json carries `poc_builder`), it rebuilds the
+ * same model (checking the id), builds the variants an attacker could run instead, generates real
+ * receipts, and verifies them:
+ *
+ * Honest runs (must agree): the generator and the verifier differ in thread count (1 ↔ 2), graph
+ * optimisation (all ↔ disabled), replay chunking, the generator's prefill chunking, greedy vs sampled
+ * decoding and float32 vs float16 storage of the samples; the generator always decodes with the KV
+ * cache while the verifier prefills (decode-vs-prefill noise is in every run).
+ *
+ * Attacks (must not agree), with what should catch them:
+ * - `other-weights`   decode with another weight seed, receipt relabelled with the real id (kv)
+ * - `fewer-layers`    decode with the first L−2 layers; samples of the missing layers copied from the
+ *                     top one it has (kv)
+ * - `int8-weights`    decode with int8 per-channel quantised weights (kv)
+ * - `perturbed-1pct`  decode with every weight × (1 + N(0, 1 %)) (kv)
+ * - `cheap-decode`    tokens decoded by the L−2-layer model, KV samples fabricated by one prefill of
+ *                     the real model over those tokens (token checks)
+ * - `tokens-edited`   an output token changed after generation, receipt otherwise unchanged (plan:
+ *                     the prefix hashes move the samples)
+ * - `tokens-edited-resampled`  the same, with the plan and samples recomputed by a real prefill (tokens)
+ * - `sample-value-noise`  one sample's value vector + 1 % relative noise (kv)
+ * - `sample-key-swapped`  two samples at the same layer exchange their keys (kv)
+ * - `prompt-changed`  the receipt claims another prompt (one token changed) over the output and KV the
+ *                     generator computed for its own prompt, plan recomputed (kv)
+ * - `unplanned-sample`  one sample moved to a position the samplers did not choose, with true KV (plan)
+ * - `extra-sample`    one true sample added at an unplanned (position, layer) (plan)
+ * - `root-mismatch`   one byte of a sample changed in the fetched bytes, presented with the committed
+ *                     root (root: receiptRoot differs, the fetch layer refuses it)
+ *
+ * Every attack is verified with and without early stop (the bitmaps must be identical) and, for the
+ * separation figures, with a full replay collecting every sample's error.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { buildModel, loadModel, kvRow, type BuildOptions, type LoadedModel, type LoadOptions } from "../model/index.js";
+import { generate, type GenerateResult } from "../generate/index.js";
+import { type DecodingConfigInput, samplePlan, type PlannedSample, type SamplerConfig } from "../sampling/index.js";
+import {
+  type KvDtype,
+  type Receipt,
+  ReceiptMismatchError,
+  decodeReceipt,
+  encodeReceipt,
+  parseReceipt,
+  receiptRoot,
+  roundToF16,
+} from "../receipt/index.js";
+import { verifyReceipt, type Mismatch, type Verdict, type VerifyOptions } from "./verify.js";
+import { VerifyError } from "./errors.js";
+import { resolveTolerances } from "./metric.js";
+
+export type CaughtBy = "kv" | "token" | "plan" | "root" | "none";
+
+export interface RunRecord {
+  name: string;
+  kind: "honest" | "attack";
+  description: string;
+  /** Attacks: what is expected to catch it. */
+  expected?: CaughtBy;
+  /** What did: the first mismatch's kind (kv for key/value), plan for a malformed receipt, root for a refused root. */
+  caughtBy: CaughtBy;
+  agrees: boolean;
+  /** Honest: agrees; attack: does not agree. */
+  ok: boolean;
+  checks: number;
+  matched: number;
+  bitmapHex: string;
+  firstMismatch?: Mismatch;
+  /** Per-sample errors of the full replay (key and value); empty when nothing was replayed. */
+  keyErrors: number[];
+  valueErrors: number[];
+  /** max(keyErrors ∪ valueErrors), 0 when none. */
+  maxKvError: number;
+  /** Bitmaps identical with early stop on and off (and across the other verifier configurations tried). */
+  canonical: boolean;
+  /** Replay with early stop (the default), full replay. */
+  replayMs: number;
+  fullReplayMs: number;
+  earlyStopped: boolean;
+  generateMs?: number;
+  tokenStats?: Verdict["errors"]["tokens"];
+}
+
+export interface SuiteOptions {
+  /** A model directory built by this project (config.json has poc_builder). */
+  modelDir: string;
+  /** Where the variants are built (one subdirectory each; reused when present). */
+  workDir: string;
+  /** Prompt tokens (default 32 deterministic byte tokens). */
+  promptLen?: number;
+  /** Generated tokens per receipt (default 64). */
+  maxTokens?: number;
+  /** Sampler rate in ppm (default 125 000 = 1/8) and layers per sampled token (default 2). */
+  ratePpm?: number;
+  layersPerToken?: number;
+  /** Replay chunk of the chunked honest run (default 16). */
+  smallChunk?: number;
+  /** Which runs (default all). */
+  only?: string[];
+  /** Verification options passed to every verification (e.g. tolerances). */
+  verify?: Pick<VerifyOptions, "tolerances">;
+  log?: (line: string) => void;
+}
+
+export interface SuiteReport {
+  modelId: string;
+  dtype: string;
+  honest: RunRecord[];
+  attacks: RunRecord[];
+  honestRuns: number;
+  falseAlarms: number;
+  attackRuns: number;
+  missed: number;
+  /** Largest per-sample KV error of any honest run. */
+  maxHonestError: number;
+  /** Smallest, over the attacks caught by KV, of the attack receipt's largest KV error. */
+  minAttackError: number;
+  /** minAttackError / maxHonestError. */
+  minSeparation: number;
+  /**
+   * Per sample: the smallest KV error of any sample of the whole-model attacks (other weights, int8,
+   * 1 % noise: every one of their samples is wrong) over maxHonestError.
+   */
+  minSampleSeparation: number;
+  /** Every run's bitmap is identical with early stop on and off (and chunked / 2 threads where tried). */
+  canonical: boolean;
+  threshold: number;
+}
+
+const DEFAULT_SAMPLER_SEED = "0x" + "5a".repeat(32);
+const GREEDY: DecodingConfigInput = { seed: 7, temperature: 0, topK: 0, topP: 1, maxTokens: 64 };
+const SAMPLED: DecodingConfigInput = { seed: 11, temperature: 0.8, topK: 40, topP: 0.95, maxTokens: 64 };
+
+/** BuildOptions that rebuild a model from its config.json (only for models of this project's builder). */
+export function buildOptionsFromConfig(raw: Record<string, unknown>): BuildOptions {
+  const pb = raw.poc_builder as Record<string, unknown> | undefined;
+  if (!pb || typeof pb !== "object")
+    throw new VerifyError("the attack suite needs a model built by this project (config.json has no poc_builder)", {
+      details: "model variants (other seed, int8, 1 % noise, fewer layers) are built with offchain/model's builder",
+    });
+  const num = (k: string) => (typeof raw[k] === "number" ? (raw[k] as number) : undefined);
+  return {
+    ...(typeof pb.preset === "string" && (pb.preset === "tiny" || pb.preset === "small") ? { preset: pb.preset } : {}),
+    layers: num("num_hidden_layers"),
+    hiddenSize: num("hidden_size"),
+    heads: num("num_attention_heads"),
+    kvHeads: num("num_key_value_heads"),
+    headDim: num("head_dim"),
+    intermediateSize: num("intermediate_size"),
+    maxPositions: num("max_position_embeddings"),
+    ropeTheta: num("rope_theta"),
+    rmsNormEps: num("rms_norm_eps"),
+    dtype: raw.torch_dtype === "float16" ? "fp16" : "fp32",
+    tied: raw.tie_word_embeddings === true,
+    weightSeed: String(pb.weight_seed ?? "0"),
+    positionIds: pb.position_ids_input !== false,
+    useCacheBranch: pb.use_cache_branch_input === true,
+    ...(typeof pb.init_scale === "number" ? { initScale: pb.init_scale } : {}),
+    ...(typeof pb.lm_scale === "number" ? { lmScale: pb.lm_scale } : {}),
+    ...(typeof pb.weight_perturbation === "number" ? { weightPerturbation: pb.weight_perturbation } : {}),
+    ...(pb.weight_quantization === "int8" ? { weightQuantization: "int8" as const } : {}),
+  };
+}
+
+/** The variants the attacks decode with, built under workDir (rebuilt only when missing). */
+export async function buildVariants(modelDir: string, workDir: string, raw: Record<string, unknown>) {
+  const base = buildOptionsFromConfig(raw);
+  const L = base.layers!;
+  const fewer = Math.max(1, L - 2);
+  const seed = BigInt(base.weightSeed ?? 0);
+  await mkdir(workDir, { recursive: true });
+  const variants: Record<string, BuildOptions> = {
+    "other-weights": { ...base, weightSeed: ((seed + 1n) % (1n << 64n)).toString() },
+    "fewer-layers": { ...base, layers: fewer },
+    "int8-weights": { ...base, weightQuantization: "int8" },
+    "perturbed-1pct": { ...base, weightPerturbation: 0.01 },
+  };
+  const dirs: Record<string, string> = {};
+  for (const [name, o] of Object.entries(variants)) {
+    const dir = join(workDir, name);
+    dirs[name] = dir;
+    try {
+      const m = await loadModel(dir, { threads: 1 });
+      await m.release();
+    } catch {
+      await buildModel(dir, o, { force: true });
+    }
+  }
+  return { dirs, base, fewerLayers: fewer, modelDir };
+}
+
+/** One prefill of `model` over tokens[0..n−2]; the planned samples read from it (layers mapped by `layerOf`). */
+export async function samplesFromPrefill(
+  model: LoadedModel,
+  tokens: readonly number[],
+  plan: readonly PlannedSample[],
+  kvDtype: KvDtype,
+  layerOf: (layer: number) => number = (l) => l,
+): Promise<Receipt["samples"]> {
+  if (plan.length === 0) return [];
+  const out = await model.forward({ tokens: tokens.slice(0, tokens.length - 1), past: null });
+  const round = (v: Float32Array) => (kvDtype === "float16" ? v.map((x) => roundToF16(x)) : v);
+  return plan.map(({ position, layer }) => ({
+    position,
+    layer,
+    key: round(kvRow(out.present, layerOf(layer), "key", position)),
+    value: round(kvRow(out.present, layerOf(layer), "value", position)),
+  }));
+}
+
+/** A receipt with new tokens/configs/samples (validated). */
+function remake(r: Receipt, patch: Partial<Receipt>): Receipt {
+  return parseReceipt({ ...r, ...patch });
+}
+
+function caughtBy(v: Verdict): CaughtBy {
+  if (v.agrees) return "none";
+  if (v.malformed) return "plan";
+  const k = v.firstMismatch?.kind;
+  return k === "key" || k === "value" ? "kv" : k === "token" ? "token" : k === "plan" ? "plan" : "none";
+}
+
+function prompt(n: number): number[] {
+  // printable bytes, deterministic
+  return Array.from({ length: n }, (_, i) => 32 + ((i * 37 + 11) % 95));
+}
+
+/** Run the suite (module comment). */
+export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
+  const log = o.log ?? (() => undefined);
+  const want = (name: string) => !o.only || o.only.includes(name);
+  const maxTokens = o.maxTokens ?? 64;
+  const P = o.promptLen ?? 32;
+  const promptTokens = prompt(P);
+  const samplerIn = { seed: DEFAULT_SAMPLER_SEED, ratePpm: o.ratePpm ?? 125_000, layersPerToken: o.layersPerToken ?? 2 };
+  const greedy = { ...GREEDY, maxTokens };
+  const sampled = { ...SAMPLED, maxTokens };
+
+  const open: LoadedModel[] = [];
+  const load = async (dir: string, lo: LoadOptions) => {
+    const m = await loadModel(dir, lo);
+    open.push(m);
+    return m;
+  };
+  try {
+    const real1 = await load(o.modelDir, { threads: 1 });
+    const real2 = await load(o.modelDir, { threads: 2 });
+    const realNoOpt = await load(o.modelDir, { threads: 1, graphOptimizationLevel: "disabled" });
+    const layersPerToken = Math.min(samplerIn.layersPerToken, real1.config.layers);
+    const sampler = { ...samplerIn, layersPerToken };
+    const vopts = o.verify ?? {};
+    const { dirs, fewerLayers } = await buildVariants(o.modelDir, o.workDir, real1.rawConfig as Record<string, unknown>);
+
+    const honest: RunRecord[] = [];
+    const attacks: RunRecord[] = [];
+
+    /** Verify with early stop (real1, 1 thread), then full replay with the sample errors, plus extra configurations; compare bytes. */
+    const check = async (
+      name: string,
+      kind: "honest" | "attack",
+      description: string,
+      receipt: Receipt,
+      verifier: LoadedModel,
+      extra: { chunkSize?: number; also?: { model: LoadedModel; chunkSize?: number }[]; expected?: CaughtBy; generateMs?: number } = {},
+    ) => {
+      const base = { ...vopts, ...(extra.chunkSize ? { chunkSize: extra.chunkSize } : {}) };
+      const v = await verifyReceipt(verifier, receipt, base);
+      const full = await verifyReceipt(verifier, receipt, { ...base, earlyStop: false, collectSamples: true });
+      let canonical = full.matchBitmapHex === v.matchBitmapHex;
+      for (const a of extra.also ?? []) {
+        const w = await verifyReceipt(a.model, receipt, { ...vopts, ...(a.chunkSize ? { chunkSize: a.chunkSize } : {}) });
+        canonical &&= w.matchBitmapHex === v.matchBitmapHex;
+      }
+      const keyErrors = (full.samples ?? []).map((s) => s.keyError);
+      const valueErrors = (full.samples ?? []).map((s) => s.valueError);
+      const rec: RunRecord = {
+        name,
+        kind,
+        description,
+        ...(extra.expected ? { expected: extra.expected } : {}),
+        caughtBy: caughtBy(v),
+        agrees: v.agrees,
+        ok: kind === "honest" ? v.agrees : !v.agrees,
+        checks: v.checks,
+        matched: v.matched,
+        bitmapHex: v.matchBitmapHex,
+        ...(v.firstMismatch ? { firstMismatch: v.firstMismatch } : {}),
+        keyErrors,
+        valueErrors,
+        maxKvError: Math.max(0, ...keyErrors, ...valueErrors),
+        canonical,
+        replayMs: v.replayMs,
+        fullReplayMs: full.replayMs,
+        earlyStopped: v.earlyStopped,
+        ...(extra.generateMs !== undefined ? { generateMs: extra.generateMs } : {}),
+        tokenStats: full.errors.tokens,
+      };
+      (kind === "honest" ? honest : attacks).push(rec);
+      log(
+        `${kind === "honest" ? "honest" : "attack"} ${name}: ${v.agrees ? "agrees" : "disagrees"} ` +
+          `(${v.matched}/${v.checks} matched${rec.caughtBy !== "none" ? `, caught by ${rec.caughtBy}` : ""}; max KV error ${rec.maxKvError.toExponential(2)}` +
+          `${canonical ? "" : "; BITMAPS DIFFER"})${rec.ok ? "" : "  <-- UNEXPECTED"}`,
+      );
+      return rec;
+    };
+    const gen = (m: LoadedModel, decoding: DecodingConfigInput, extra: { kvDtype?: KvDtype; prefillChunkSize?: number; promptTokens?: number[] } = {}) =>
+      generate(m, { promptTokens: extra.promptTokens ?? promptTokens, decoding, sampler, ...extra });
+
+    // ---- honest runs
+    const hGreedy = await gen(real1, greedy);
+    if (want("threads-1-to-2")) await check("threads-1-to-2", "honest", "greedy, generated with 1 thread, verified with 2", hGreedy.receipt, real2, { generateMs: hGreedy.timings.totalMs });
+    const hSampled2 = await gen(real2, sampled);
+    if (want("threads-2-to-1")) await check("threads-2-to-1", "honest", "sampled, generated with 2 threads, verified with 1", hSampled2.receipt, real1, { generateMs: hSampled2.timings.totalMs });
+    const hSampled1 = await gen(real1, sampled);
+    if (want("opt-all-to-disabled"))
+      await check("opt-all-to-disabled", "honest", "sampled, generated with graph optimisation all, verified with it disabled", hSampled1.receipt, realNoOpt);
+    if (want("opt-disabled-to-all")) {
+      const g = await gen(realNoOpt, greedy);
+      await check("opt-disabled-to-all", "honest", "greedy, generated with graph optimisation disabled, verified with all", g.receipt, real1);
+    }
+    if (want("chunked-replay"))
+      await check("chunked-replay", "honest", `greedy, verified in chunks of ${o.smallChunk ?? 16} tokens`, hGreedy.receipt, real1, { chunkSize: o.smallChunk ?? 16 });
+    if (want("chunked-prefill")) {
+      const g = await gen(real1, sampled, { prefillChunkSize: 7 });
+      await check("chunked-prefill", "honest", "sampled, generator read the prompt in chunks of 7 tokens", g.receipt, real2);
+    }
+    if (want("float16-storage")) {
+      const g = await gen(real1, sampled, { kvDtype: "float16" });
+      await check("float16-storage", "honest", "sampled, samples stored as float16, verified with 2 threads", g.receipt, real2);
+    }
+
+    // ---- attacks: model variants (decode with the variant, relabel as the real model)
+    const variantAttack = async (name: string, description: string, decoding: DecodingConfigInput) => {
+      if (!want(name)) return;
+      const m = await load(dirs[name]!, { threads: 1 });
+      const g = await gen(m, decoding);
+      const r = remake(g.receipt, { modelId: real1.modelId });
+      await check(name, "attack", description, r, real1, { expected: "kv", also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }] });
+    };
+    await variantAttack("other-weights", "decoded with another weight seed, relabelled", sampled);
+    await variantAttack("int8-weights", "decoded with int8 per-channel quantised weights", greedy);
+    await variantAttack("perturbed-1pct", "decoded with weights × (1 + N(0, 1 %))", sampled);
+
+    const realSampler: SamplerConfig = hGreedy.receipt.sampler;
+    let cheap: LoadedModel | null = null;
+    const cheapModel = async () => (cheap ??= await load(dirs["fewer-layers"]!, { threads: 1 }));
+    const cheapGen = async (decoding: DecodingConfigInput): Promise<GenerateResult> =>
+      generate(await cheapModel(), { promptTokens, decoding, sampler: { ...sampler, layersPerToken: Math.min(layersPerToken, fewerLayers) } });
+
+    if (want("fewer-layers")) {
+      const g = await cheapGen(greedy);
+      const tokens = [...g.receipt.promptTokens, ...g.receipt.outputTokens];
+      const plan = samplePlan(realSampler, tokens, P);
+      const samples = await samplesFromPrefill(await cheapModel(), tokens, plan, "float32", (l) => Math.min(l, fewerLayers - 1));
+      const r = remake(g.receipt, { modelId: real1.modelId, sampler: realSampler, samples });
+      await check("fewer-layers", "attack", `decoded with the first ${fewerLayers} layers; missing layers' samples copied from layer ${fewerLayers - 1}`, r, real1, {
+        expected: "kv",
+        also: [{ model: real2 }],
+      });
+    }
+    if (want("cheap-decode")) {
+      const g = await cheapGen(sampled);
+      const tokens = [...g.receipt.promptTokens, ...g.receipt.outputTokens];
+      const plan = samplePlan(realSampler, tokens, P);
+      const samples = await samplesFromPrefill(real1, tokens, plan, "float32");
+      const r = remake(g.receipt, { modelId: real1.modelId, sampler: realSampler, samples });
+      await check("cheap-decode", "attack", `tokens decoded by the ${fewerLayers}-layer model, KV samples from one prefill of the real model`, r, real1, {
+        expected: "token",
+        also: [{ model: real2 }],
+      });
+    }
+
+    // ---- attacks: edits of an honest receipt
+    const honestR = hSampled1.receipt;
+    const honestTokens = [...honestR.promptTokens, ...honestR.outputTokens];
+    const editAt = Math.floor(honestR.outputTokens.length / 2);
+    const edited = honestR.outputTokens.slice();
+    edited[editAt] = (edited[editAt]! + 1) % 256;
+    if (want("tokens-edited")) {
+      const r = remake(honestR, { outputTokens: edited });
+      await check("tokens-edited", "attack", `output token ${editAt} changed after generation, receipt otherwise unchanged`, r, real1, { expected: "plan" });
+    }
+    if (want("tokens-edited-resampled")) {
+      const tokens = [...honestR.promptTokens, ...edited];
+      const samples = await samplesFromPrefill(real1, tokens, samplePlan(honestR.sampler, tokens, P), honestR.kvDtype);
+      const r = remake(honestR, { outputTokens: edited, samples });
+      await check("tokens-edited-resampled", "attack", `output token ${editAt} changed, plan and samples recomputed by a real prefill`, r, real1, {
+        expected: "token",
+        also: [{ model: real2 }],
+      });
+    }
+    if (want("sample-value-noise") && honestR.samples.length > 0) {
+      const k = Math.floor(honestR.samples.length / 2);
+      const samples = honestR.samples.map((s, i) => {
+        if (i !== k) return s;
+        let rms = 0;
+        for (const x of s.value) rms += x * x;
+        rms = Math.sqrt(rms / s.value.length);
+        // deterministic ±1 % of the RMS per element
+        const value = s.value.map((x, j) => x + 0.01 * rms * (((j * 2654435761) >>> 0) % 2 ? 1 : -1));
+        return { ...s, value };
+      });
+      await check("sample-value-noise", "attack", `sample ${k}'s value vector + 1 % (of its RMS) per element`, remake(honestR, { samples }), real1, {
+        expected: "kv",
+        also: [{ model: real2 }],
+      });
+    }
+    if (want("sample-key-swapped")) {
+      const byLayer = new Map<number, number[]>();
+      honestR.samples.forEach((s, i) => byLayer.set(s.layer, [...(byLayer.get(s.layer) ?? []), i]));
+      const pair = [...byLayer.values()].find((l) => l.length >= 2);
+      if (pair) {
+        const [a, b] = [pair[0]!, pair[pair.length - 1]!];
+        const samples = honestR.samples.map((s, i) => (i === a ? { ...s, key: honestR.samples[b]!.key } : i === b ? { ...s, key: honestR.samples[a]!.key } : s));
+        await check("sample-key-swapped", "attack", `samples ${a} and ${b} (layer ${honestR.samples[a]!.layer}) exchange their keys`, remake(honestR, { samples }), real1, {
+          expected: "kv",
+          also: [{ model: real2 }],
+        });
+      }
+    }
+    if (want("prompt-changed")) {
+      // the generator answered its own prompt; the receipt claims the user's (first token differs)
+      const own = promptTokens.slice();
+      own[0] = (own[0]! + 1) % 256;
+      const g = await gen(real1, greedy, { promptTokens: own });
+      const claimed = [...promptTokens, ...g.receipt.outputTokens];
+      const plan = samplePlan(realSampler, claimed, P);
+      const samples = await samplesFromPrefill(real1, [...own, ...g.receipt.outputTokens], plan, "float32");
+      const r = remake(g.receipt, { promptTokens, samples });
+      await check("prompt-changed", "attack", "output and KV computed for another prompt (first token differs), receipt claims the user's", r, real1, {
+        expected: "kv",
+        also: [{ model: real2 }],
+      });
+    }
+    const plan = samplePlan(honestR.sampler, honestTokens, P);
+    const planned = new Set(plan.map((q) => `${q.position}:${q.layer}`));
+    const truth = async (position: number, layer: number) => (await samplesFromPrefill(real1, honestTokens, [{ position, layer }], honestR.kvDtype))[0]!;
+    if (want("unplanned-sample") && honestR.samples.length > 0) {
+      const k = honestR.samples.length - 1;
+      const s = honestR.samples[k]!;
+      let p = s.position + 1;
+      while (p < honestTokens.length - 1 && planned.has(`${p}:${s.layer}`)) p++;
+      if (p < honestTokens.length - 1) {
+        const samples = honestR.samples.slice();
+        samples[k] = await truth(p, s.layer);
+        samples.sort((x, y) => x.position - y.position || x.layer - y.layer);
+        await check("unplanned-sample", "attack", `sample ${k} moved from position ${s.position} to ${p} (true KV there)`, remake(honestR, { samples }), real1, { expected: "plan" });
+      }
+    }
+    if (want("extra-sample")) {
+      let q: PlannedSample | null = null;
+      for (let p = 0; p < honestTokens.length - 1 && !q; p++) if (!planned.has(`${p}:0`)) q = { position: p, layer: 0 };
+      if (q) {
+        const samples = [...honestR.samples, await truth(q.position, q.layer)].sort((x, y) => x.position - y.position || x.layer - y.layer);
+        await check("extra-sample", "attack", `a true sample added at the unplanned (${q.position}, ${q.layer})`, remake(honestR, { samples }), real1, { expected: "plan" });
+      }
+    }
+    if (want("root-mismatch") && honestR.samples.length > 0) {
+      const committed = receiptRoot(honestR);
+      const bytes = encodeReceipt(honestR).slice();
+      bytes[bytes.length - 3]! ^= 0x01; // a low mantissa bit of the last sample's last value
+      const tampered = decodeReceipt(bytes);
+      let refused = false;
+      try {
+        await verifyReceipt(real1, tampered, { ...vopts, expectedRoot: committed });
+      } catch (e) {
+        refused = e instanceof ReceiptMismatchError;
+      }
+      const rec: RunRecord = {
+        name: "root-mismatch",
+        kind: "attack",
+        description: "one byte of a sample flipped in the fetched bytes, presented with the committed root",
+        expected: "root",
+        caughtBy: refused ? "root" : "none",
+        agrees: !refused,
+        ok: refused,
+        checks: honestR.samples.length + honestR.outputTokens.length,
+        matched: 0,
+        bitmapHex: "",
+        keyErrors: [],
+        valueErrors: [],
+        maxKvError: 0,
+        canonical: true,
+        replayMs: 0,
+        fullReplayMs: 0,
+        earlyStopped: false,
+      };
+      attacks.push(rec);
+      log(`attack root-mismatch: ${refused ? `refused (root ${receiptRoot(bytes).slice(0, 12)}… ≠ committed ${committed.slice(0, 12)}…)` : "ACCEPTED  <-- UNEXPECTED"}`);
+    }
+
+    const maxHonestError = Math.max(0, ...honest.map((h) => h.maxKvError));
+    const kvAttacks = attacks.filter((a) => a.caughtBy === "kv");
+    const minAttackError = kvAttacks.length ? Math.min(...kvAttacks.map((a) => a.maxKvError)) : NaN;
+    const whole = attacks.filter((a) => ["other-weights", "int8-weights", "perturbed-1pct"].includes(a.name));
+    const minSample = whole.length ? Math.min(...whole.flatMap((a) => [...a.keyErrors, ...a.valueErrors])) : NaN;
+    const sep = (x: number) => (maxHonestError > 0 ? x / maxHonestError : Infinity);
+    return {
+      modelId: real1.modelId,
+      dtype: real1.config.dtype,
+      honest,
+      attacks,
+      honestRuns: honest.length,
+      falseAlarms: honest.filter((h) => !h.ok).length,
+      attackRuns: attacks.length,
+      missed: attacks.filter((a) => !a.ok).length,
+      maxHonestError,
+      minAttackError,
+      minSeparation: sep(minAttackError),
+      minSampleSeparation: sep(minSample),
+      canonical: [...honest, ...attacks].every((r) => r.canonical),
+      threshold: resolveTolerances(real1.config.dtype, vopts.tolerances).kv,
+    };
+  } finally {
+    for (const m of open) await m.release();
+  }
+}
