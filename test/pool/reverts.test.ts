@@ -1,0 +1,346 @@
+/**
+ * Every external function of StakePool called in the wrong state, by the wrong account, too early,
+ * too late, or with bad input: each reverts with its custom error and arguments.
+ */
+import { expect } from "chai";
+import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, TEST_PARAMS, BOND } from "./helpers.js";
+import { JobState } from "../../scripts/lib/state.js";
+import { paramsTuple, type PoolParams } from "../../scripts/lib/params.js";
+
+const T = (n: number | bigint) => BigInt(n) * E18;
+
+const ctx = await createPoolContext();
+const { ethers, networkHelpers, deployFixture, openJob, openAndCommit, challenged, submit } = ctx;
+const load = () => networkHelpers.loadFixture(deployFixture);
+const { time } = networkHelpers;
+
+describe("StakePool: reverts", function () {
+  it("openJob rejects a zero or self generator and costs that round to zero or overflow", async function () {
+    const f = await load();
+    await expect(f.pool.connect(f.user).openJob(ethers.ZeroAddress, MODEL_ID, T(1), T(1)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolInvalidGenerator")
+      .withArgs(ethers.ZeroAddress);
+    await expect(f.pool.connect(f.user).openJob(f.user.address, MODEL_ID, T(1), T(1)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolInvalidGenerator")
+      .withArgs(f.user.address);
+    // α = 0.5: a cost of 1 wei gives αC = 0
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, 1n, T(1)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolCostTooSmall")
+      .withArgs(1n, T(1));
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(1), 1n))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolCostTooSmall")
+      .withArgs(T(1), 1n);
+    const huge = 2n ** 128n;
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, huge, T(1)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolCostTooLarge")
+      .withArgs(huge, T(1));
+    // βCg = 1.5 Cg must fit 88 bits
+    const big = 2n ** 88n;
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(1), big))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolCostTooLarge")
+      .withArgs(T(1), big);
+  });
+
+  it("commit: only the generator, only while Open, only by the deadline, with a root and 1..2^24-1 checks", async function () {
+    const f = await load();
+    await expect(f.pool.connect(f.generator).commit(7n, ROOT, NUM_CHECKS, URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(7n, JobState.None);
+    const jobId = await openJob(f);
+    await expect(f.pool.connect(f.user).commit(jobId, ROOT, NUM_CHECKS, URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolNotGenerator")
+      .withArgs(jobId, f.user.address);
+    await expect(f.pool.connect(f.generator).commit(jobId, ROOT, 0, URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolInvalidNumChecks")
+      .withArgs(jobId, 0);
+    await expect(f.pool.connect(f.generator).commit(jobId, ROOT, 2 ** 24, URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolInvalidNumChecks")
+      .withArgs(jobId, 2 ** 24);
+    await expect(f.pool.connect(f.generator).commit(jobId, ethers.ZeroHash, NUM_CHECKS, URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolEmptyReceiptRoot")
+      .withArgs(jobId);
+    const { deadline } = await f.pool.getJob(jobId);
+    await time.increaseTo(deadline + 1n);
+    await expect(f.pool.connect(f.generator).commit(jobId, ROOT, NUM_CHECKS, URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlinePassed")
+      .withArgs(jobId, deadline);
+    const committed = await openAndCommit(f);
+    await expect(f.pool.connect(f.generator).commit(committed, ROOT, NUM_CHECKS, URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(committed, JobState.Committed);
+  });
+
+  it("cancel: only while Open, only after the commit deadline", async function () {
+    const f = await load();
+    const jobId = await openJob(f);
+    const { deadline } = await f.pool.getJob(jobId);
+    await expect(f.pool.connect(f.user).cancel(jobId))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlineNotReached")
+      .withArgs(jobId, deadline);
+    const committed = await openAndCommit(f);
+    await time.increase(2 * HOUR);
+    await expect(f.pool.connect(f.user).cancel(committed))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(committed, JobState.Committed);
+    await f.pool.cancel(jobId);
+    await expect(f.pool.cancel(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(jobId, JobState.Cancelled);
+  });
+
+  it("finalize: only while Committed, only after the challenge deadline", async function () {
+    const f = await load();
+    const open = await openJob(f);
+    await expect(f.pool.finalize(open)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(open, JobState.Open);
+    const jobId = await openAndCommit(f);
+    const { deadline } = await f.pool.getJob(jobId);
+    await expect(f.pool.finalize(jobId))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlineNotReached")
+      .withArgs(jobId, deadline);
+    await time.increase(HOUR + 1);
+    await f.pool.finalize(jobId);
+    await expect(f.pool.finalize(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(jobId, JobState.Finalized);
+    const challengedJob = await challenged(f, f.v1);
+    await time.increase(HOUR + 1);
+    await expect(f.pool.finalize(challengedJob))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(challengedJob, JobState.Verifying);
+  });
+
+  it("challenge: only the user, only while Committed, only by the challenge deadline", async function () {
+    const f = await load();
+    const open = await openJob(f);
+    await expect(f.pool.connect(f.user).challenge(open)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(open, JobState.Open);
+    const jobId = await openAndCommit(f);
+    await expect(f.pool.connect(f.generator).challenge(jobId))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolNotUser")
+      .withArgs(jobId, f.generator.address);
+    await expect(f.pool.connect(f.stranger).challenge(jobId))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolNotUser")
+      .withArgs(jobId, f.stranger.address);
+    const { deadline } = await f.pool.getJob(jobId);
+    await time.increaseTo(deadline + 1n);
+    await expect(f.pool.connect(f.user).challenge(jobId))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlinePassed")
+      .withArgs(jobId, deadline);
+    const twice = await challenged(f, f.v1);
+    await expect(f.pool.connect(f.user).challenge(twice))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(twice, JobState.Verifying);
+  });
+
+  it("submitResult: only the drawn verifier, only while Verifying, by its deadline, with a well-formed bitmap", async function () {
+    const f = await load();
+    const committed = await openAndCommit(f);
+    await expect(f.pool.connect(f.v1).submitResult(committed, claim))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(committed, JobState.Committed);
+    const jobId = await challenged(f, f.v1);
+    for (const s of [f.v2, f.user, f.generator, f.stranger]) {
+      await expect(f.pool.connect(s).submitResult(jobId, claim))
+        .to.be.revertedWithCustomError(f.pool, "StakePoolNotAssignedVerifier")
+        .withArgs(jobId, s.address);
+    }
+    // NUM_CHECKS = 20: 3 bytes, the last 4 bits unused
+    await expect(f.pool.connect(f.v1).submitResult(jobId, claim.slice(0, 2)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolBadBitmapLength")
+      .withArgs(jobId, 2, 3);
+    await expect(f.pool.connect(f.v1).submitResult(jobId, new Uint8Array([0xff, 0xff, 0xf0, 0x00])))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolBadBitmapLength")
+      .withArgs(jobId, 4, 3);
+    await expect(f.pool.connect(f.v1).submitResult(jobId, new Uint8Array([0xff, 0xff, 0xf1])))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolBitmapTrailingBits")
+      .withArgs(jobId);
+    await expect(f.pool.connect(f.v1).submitResult(jobId, new Uint8Array([0xff, 0xff, 0xff])))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolBitmapTrailingBits")
+      .withArgs(jobId);
+    const { deadline } = await f.pool.getJob(jobId);
+    await time.increaseTo(deadline + 1n);
+    await expect(f.pool.connect(f.v1).submitResult(jobId, claim))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlinePassed")
+      .withArgs(jobId, deadline);
+    // after settlement
+    const settled = await challenged(f, f.v2);
+    await submit(f, settled, claim);
+    await expect(f.pool.connect(f.v2).submitResult(settled, claim))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(settled, JobState.GeneratorUpheld);
+  });
+
+  it("submitResult: an earlier verifier of the job cannot submit for the current stage", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await submit(f, jobId, miss(0), f.v2);
+    await expect(f.pool.connect(f.v1).submitResult(jobId, miss(0)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolNotAssignedVerifier")
+      .withArgs(jobId, f.v1.address);
+  });
+
+  it("timeoutVerifier: only while Verifying, only after the result deadline", async function () {
+    const f = await load();
+    const committed = await openAndCommit(f);
+    await expect(f.pool.timeoutVerifier(committed))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(committed, JobState.Committed);
+    const jobId = await challenged(f, f.v1);
+    const { deadline } = await f.pool.getJob(jobId);
+    await expect(f.pool.timeoutVerifier(jobId))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlineNotReached")
+      .withArgs(jobId, deadline);
+  });
+
+  it("drawVerifier: only while AwaitingVerifier, only by the draw deadline, only if someone is eligible", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await expect(f.pool.drawVerifier(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(jobId, JobState.Verifying);
+    for (const v of [f.v2, f.v3, f.v4]) await f.pool.connect(v).requestUnbond(BOND);
+    await submit(f, jobId, miss(0)); // stage 2 finds nobody
+    await expect(f.pool.drawVerifier(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolNoEligibleVerifier").withArgs(jobId, 2);
+    const { deadline } = await f.pool.getJob(jobId);
+    await time.increaseTo(deadline + 1n);
+    await expect(f.pool.drawVerifier(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolDeadlinePassed").withArgs(jobId, deadline);
+  });
+
+  it("timeoutDraw: only while AwaitingVerifier, only after the draw deadline", async function () {
+    const f = await load();
+    const committed = await openAndCommit(f);
+    await expect(f.pool.timeoutDraw(committed)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(committed, JobState.Committed);
+    for (const v of [f.v1, f.v2, f.v3, f.v4]) await f.pool.connect(v).requestUnbond(BOND);
+    await f.pool.connect(f.user).challenge(committed);
+    const { deadline } = await f.pool.getJob(committed);
+    await expect(f.pool.timeoutDraw(committed)).to.be.revertedWithCustomError(f.pool, "StakePoolDeadlineNotReached").withArgs(committed, deadline);
+    await time.increase(DAY + 1);
+    await f.pool.timeoutDraw(committed);
+    await expect(f.pool.timeoutDraw(committed)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(committed, JobState.Stalemate);
+  });
+
+  it("withdraw: reverts when there is nothing to withdraw", async function () {
+    const f = await load();
+    await expect(f.pool.connect(f.stranger).withdraw())
+      .to.be.revertedWithCustomError(f.pool, "StakePoolNothingToWithdraw")
+      .withArgs(f.stranger.address);
+  });
+
+  it("bond: rejects zero, a bond below the minimum and a bond beyond 96 bits", async function () {
+    const f = await load();
+    await expect(f.pool.connect(f.v5).bond(0)).to.be.revertedWithCustomError(f.pool, "StakePoolZeroAmount");
+    await expect(f.pool.connect(f.v5).bond(T(9)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolBondBelowMinimum")
+      .withArgs(f.v5.address, T(9), T(10));
+    const tooMuch = 2n ** 96n;
+    await f.token.mint(f.v5.address, tooMuch);
+    await expect(f.pool.connect(f.v5).bond(tooMuch))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolBondTooLarge")
+      .withArgs(f.v5.address, tooMuch);
+  });
+
+  it("requestUnbond: rejects zero, more than the bond, and a remainder below the minimum", async function () {
+    const f = await load();
+    await expect(f.pool.connect(f.v1).requestUnbond(0)).to.be.revertedWithCustomError(f.pool, "StakePoolZeroAmount");
+    await expect(f.pool.connect(f.v1).requestUnbond(T(101)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolInsufficientBond")
+      .withArgs(f.v1.address, T(100), T(101));
+    await expect(f.pool.connect(f.v1).requestUnbond(T(95)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolBondBelowMinimum")
+      .withArgs(f.v1.address, T(5), T(10));
+    await expect(f.pool.connect(f.stranger).requestUnbond(1))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolInsufficientBond")
+      .withArgs(f.stranger.address, 0n, 1n);
+  });
+
+  it("withdrawUnbonded: reverts with nothing pending and before the delay", async function () {
+    const f = await load();
+    await expect(f.pool.connect(f.v1).withdrawUnbonded())
+      .to.be.revertedWithCustomError(f.pool, "StakePoolNothingToWithdraw")
+      .withArgs(f.v1.address);
+    await f.pool.connect(f.v1).requestUnbond(T(10));
+    const { unbondReadyAt } = await f.pool.bondOf(f.v1.address);
+    await expect(f.pool.connect(f.v1).withdrawUnbonded())
+      .to.be.revertedWithCustomError(f.pool, "StakePoolUnbondNotReady")
+      .withArgs(f.v1.address, unbondReadyAt);
+  });
+
+  it("setParams: owner only; every field bounded; β ≥ α", async function () {
+    const f = await load();
+    await expect(f.pool.connect(f.user).setParams(paramsTuple(TEST_PARAMS)))
+      .to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount")
+      .withArgs(f.user.address);
+    const bad: [keyof PoolParams, number | bigint, bigint, bigint][] = [
+      ["alphaBps", 0, 1n, 100_000n],
+      ["alphaBps", 100_001, 1n, 100_000n],
+      ["betaBps", 1_000_001, 1n, 1_000_000n],
+      ["commitWindow", 59, 60n, 30n * 86_400n],
+      ["challengeWindow", 30 * 86_400 + 1, 60n, 30n * 86_400n],
+      ["verifyWindow", 0, 60n, 30n * 86_400n],
+      ["drawWindow", 31 * 86_400, 60n, 30n * 86_400n],
+      ["maxStages", 0, 1n, 16n],
+      ["maxStages", 17, 1n, 16n],
+      ["unbondDelay", 366 * 86_400, 0n, 365n * 86_400n],
+      ["minBond", 0n, 1n, 2n ** 96n - 1n],
+    ];
+    for (const [name, value, min, max] of bad) {
+      const p = { ...TEST_PARAMS, [name]: value } as PoolParams;
+      if (name === "alphaBps" && Number(value) > TEST_PARAMS.betaBps) p.betaBps = 1_000_000;
+      await expect(f.pool.connect(f.owner).setParams(paramsTuple(p)), name)
+        .to.be.revertedWithCustomError(f.pool, "StakePoolParamOutOfRange")
+        .withArgs(name, BigInt(value), min, max);
+    }
+    await expect(f.pool.connect(f.owner).setParams(paramsTuple({ ...TEST_PARAMS, alphaBps: 20_000, betaBps: 19_999 })))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolBetaBelowAlpha")
+      .withArgs(20_000, 19_999);
+  });
+
+  it("setRandomnessSource: owner only, non-zero", async function () {
+    const f = await load();
+    await expect(f.pool.connect(f.user).setRandomnessSource(f.user.address))
+      .to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount")
+      .withArgs(f.user.address);
+    await expect(f.pool.connect(f.owner).setRandomnessSource(ethers.ZeroAddress)).to.be.revertedWithCustomError(
+      f.pool,
+      "StakePoolZeroAddress",
+    );
+  });
+
+  it("constructor: rejects a zero token or randomness source and invalid parameters", async function () {
+    const f = await load();
+    const factory = await ethers.getContractFactory("StakePool");
+    const token = await f.token.getAddress();
+    const rnd = await f.rnd.getAddress();
+    await expect(factory.deploy(ethers.ZeroAddress, f.owner.address, paramsTuple(TEST_PARAMS), rnd)).to.be.revertedWithCustomError(
+      f.pool,
+      "StakePoolZeroAddress",
+    );
+    await expect(factory.deploy(token, f.owner.address, paramsTuple(TEST_PARAMS), ethers.ZeroAddress)).to.be.revertedWithCustomError(
+      f.pool,
+      "StakePoolZeroAddress",
+    );
+    await expect(factory.deploy(token, f.owner.address, paramsTuple({ ...TEST_PARAMS, betaBps: 1 }), rnd))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolBetaBelowAlpha")
+      .withArgs(5_000, 1);
+    await expect(factory.deploy(token, ethers.ZeroAddress, paramsTuple(TEST_PARAMS), rnd))
+      .to.be.revertedWithCustomError(f.pool, "OwnableInvalidOwner")
+      .withArgs(ethers.ZeroAddress);
+  });
+
+  it("ownership: only the pending owner can accept", async function () {
+    const f = await load();
+    await f.pool.connect(f.owner).transferOwnership(f.other.address);
+    await expect(f.pool.connect(f.stranger).acceptOwnership())
+      .to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount")
+      .withArgs(f.stranger.address);
+  });
+
+  it("reverts never move funds: a failed call leaves balances, credits and the job untouched", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    const snapshot = async () => [
+      await f.token.balanceOf(f.poolAddress),
+      await f.pool.escrowOf(jobId),
+      await f.pool.creditOf(f.user.address),
+      (await f.pool.bondOf(f.v1.address)).bond,
+      (await f.pool.getJob(jobId)).state,
+    ];
+    const before = await snapshot();
+    await expect(f.pool.connect(f.v1).submitResult(jobId, new Uint8Array([1]))).to.be.revertedWithCustomError(f.pool, "StakePoolBadBitmapLength");
+    await expect(f.pool.finalize(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState");
+    expect(await snapshot()).to.deep.equal(before);
+  });
+});
