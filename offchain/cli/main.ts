@@ -2,6 +2,8 @@ import { Command } from "commander";
 import { receiptsCommand } from "./receipts.js";
 import { modelCommand } from "./model.js";
 import { generateCommand } from "./generate.js";
+import { verifyCommand } from "./verify.js";
+import { calibrateCommand } from "./calibrate.js";
 import { PocError } from "../errors.js";
 
 const program = new Command()
@@ -12,6 +14,8 @@ const program = new Command()
 program.addCommand(modelCommand());
 program.addCommand(receiptsCommand());
 program.addCommand(generateCommand());
+program.addCommand(verifyCommand());
+program.addCommand(calibrateCommand());
 
 // A PocError (bad input, model or receipt fault) prints its message and details, no stack trace,
 // unless POC_DEBUG=1; anything else is a bug and prints in full. Either way the exit code is 1.

@@ -35,7 +35,8 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { buildModel, loadModel, kvRow, type BuildOptions, type LoadedModel, type LoadOptions } from "../model/index.js";
+import { buildModel, loadModel, kvRow, resolveBuildSpec, type BuildOptions, type LoadedModel, type LoadOptions } from "../model/index.js";
+import { llamaConfigJson } from "../model/build.js";
 import { generate, type GenerateResult } from "../generate/index.js";
 import { type DecodingConfigInput, samplePlan, type PlannedSample, type SamplerConfig } from "../sampling/index.js";
 import {
@@ -56,7 +57,8 @@ export type CaughtBy = "kv" | "token" | "plan" | "root" | "none";
 
 export interface RunRecord {
   name: string;
-  kind: "honest" | "attack";
+  /** probe: informational (e.g. a GPU-noise proxy, a perturbation sweep), counted neither way. */
+  kind: "honest" | "attack" | "probe";
   description: string;
   /** Attacks: what is expected to catch it. */
   expected?: CaughtBy;
@@ -72,6 +74,11 @@ export interface RunRecord {
   /** Per-sample errors of the full replay (key and value); empty when nothing was replayed. */
   keyErrors: number[];
   valueErrors: number[];
+  /** The layer of each sample (same order). */
+  sampleLayers: number[];
+  /** Per-sample max-abs/RMS of key and value, for comparing metrics (metric.ts). */
+  keyMaxAbsOverRms: number[];
+  valueMaxAbsOverRms: number[];
   /** max(keyErrors ∪ valueErrors), 0 when none. */
   maxKvError: number;
   /** Bitmaps identical with early stop on and off (and across the other verifier configurations tried). */
@@ -100,6 +107,11 @@ export interface SuiteOptions {
   smallChunk?: number;
   /** Which runs (default all). */
   only?: string[];
+  /**
+   * Informational runs: decode with a variant of the real model (builder options on top of its own),
+   * relabel, verify; reported with their errors, counted neither as honest nor as attacks.
+   */
+  probes?: { name: string; description: string; build: Partial<BuildOptions>; decoding?: "greedy" | "sampled" }[];
   /** Verification options passed to every verification (e.g. tolerances). */
   verify?: Pick<VerifyOptions, "tolerances">;
   log?: (line: string) => void;
@@ -110,6 +122,7 @@ export interface SuiteReport {
   dtype: string;
   honest: RunRecord[];
   attacks: RunRecord[];
+  probes: RunRecord[];
   honestRuns: number;
   falseAlarms: number;
   attackRuns: number;
@@ -121,8 +134,8 @@ export interface SuiteReport {
   /** minAttackError / maxHonestError. */
   minSeparation: number;
   /**
-   * Per sample: the smallest KV error of any sample of the whole-model attacks (other weights, int8,
-   * 1 % noise: every one of their samples is wrong) over maxHonestError.
+   * Per sample: the smallest error (max of key and value) of any sample of the whole-model attacks
+   * (other weights, int8, 1 % noise: every one of their samples is wrong) over maxHonestError.
    */
   minSampleSeparation: number;
   /** Every run's bitmap is identical with early stop on and off (and chunked / 2 threads where tried). */
@@ -166,7 +179,12 @@ export function buildOptionsFromConfig(raw: Record<string, unknown>): BuildOptio
 }
 
 /** The variants the attacks decode with, built under workDir (rebuilt only when missing). */
-export async function buildVariants(modelDir: string, workDir: string, raw: Record<string, unknown>) {
+export async function buildVariants(
+  modelDir: string,
+  workDir: string,
+  raw: Record<string, unknown>,
+  extra: Record<string, Partial<BuildOptions>> = {},
+) {
   const base = buildOptionsFromConfig(raw);
   const L = base.layers!;
   const fewer = Math.max(1, L - 2);
@@ -178,19 +196,26 @@ export async function buildVariants(modelDir: string, workDir: string, raw: Reco
     "int8-weights": { ...base, weightQuantization: "int8" },
     "perturbed-1pct": { ...base, weightPerturbation: 0.01 },
   };
+  for (const [name, o] of Object.entries(extra)) variants[name] = { ...base, ...o };
   const dirs: Record<string, string> = {};
   for (const [name, o] of Object.entries(variants)) {
     const dir = join(workDir, name);
     dirs[name] = dir;
+    // reuse a variant built earlier only when its config says it is the same build
+    let same = false;
     try {
       const m = await loadModel(dir, { threads: 1 });
+      same = JSON.stringify(buildOptionsFromConfig(m.rawConfig as Record<string, unknown>)) === JSON.stringify(buildOptionsFromConfig(llamaConfig(o)));
       await m.release();
     } catch {
-      await buildModel(dir, o, { force: true });
+      same = false;
     }
+    if (!same) await buildModel(dir, o, { force: true });
   }
   return { dirs, base, fewerLayers: fewer, modelDir };
 }
+
+const llamaConfig = (o: BuildOptions) => llamaConfigJson(resolveBuildSpec(o), o.preset ?? "tiny") as Record<string, unknown>;
 
 /** One prefill of `model` over tokens[0..n−2]; the planned samples read from it (layers mapped by `layerOf`). */
 export async function samplesFromPrefill(
@@ -214,6 +239,11 @@ export async function samplesFromPrefill(
 /** A receipt with new tokens/configs/samples (validated). */
 function remake(r: Receipt, patch: Partial<Receipt>): Receipt {
   return parseReceipt({ ...r, ...patch });
+}
+
+/** Per sample, the statistic that decides it: max(key error, value error). */
+export function sampleErrors(r: RunRecord): number[] {
+  return r.keyErrors.map((k, i) => Math.max(k, r.valueErrors[i]!));
 }
 
 function caughtBy(v: Verdict): CaughtBy {
@@ -252,15 +282,21 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     const layersPerToken = Math.min(samplerIn.layersPerToken, real1.config.layers);
     const sampler = { ...samplerIn, layersPerToken };
     const vopts = o.verify ?? {};
-    const { dirs, fewerLayers } = await buildVariants(o.modelDir, o.workDir, real1.rawConfig as Record<string, unknown>);
+    const { dirs, fewerLayers } = await buildVariants(
+      o.modelDir,
+      o.workDir,
+      real1.rawConfig as Record<string, unknown>,
+      Object.fromEntries((o.probes ?? []).map((p) => [p.name, p.build])),
+    );
 
     const honest: RunRecord[] = [];
     const attacks: RunRecord[] = [];
+    const probes: RunRecord[] = [];
 
     /** Verify with early stop (real1, 1 thread), then full replay with the sample errors, plus extra configurations; compare bytes. */
     const check = async (
       name: string,
-      kind: "honest" | "attack",
+      kind: RunRecord["kind"],
       description: string,
       receipt: Receipt,
       verifier: LoadedModel,
@@ -274,8 +310,9 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
         const w = await verifyReceipt(a.model, receipt, { ...vopts, ...(a.chunkSize ? { chunkSize: a.chunkSize } : {}) });
         canonical &&= w.matchBitmapHex === v.matchBitmapHex;
       }
-      const keyErrors = (full.samples ?? []).map((s) => s.keyError);
-      const valueErrors = (full.samples ?? []).map((s) => s.valueError);
+      const fs = full.samples ?? [];
+      const keyErrors = fs.map((s) => s.keyError);
+      const valueErrors = fs.map((s) => s.valueError);
       const rec: RunRecord = {
         name,
         kind,
@@ -283,13 +320,16 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
         ...(extra.expected ? { expected: extra.expected } : {}),
         caughtBy: caughtBy(v),
         agrees: v.agrees,
-        ok: kind === "honest" ? v.agrees : !v.agrees,
+        ok: kind === "honest" ? v.agrees : kind === "attack" ? !v.agrees : true,
         checks: v.checks,
         matched: v.matched,
         bitmapHex: v.matchBitmapHex,
         ...(v.firstMismatch ? { firstMismatch: v.firstMismatch } : {}),
         keyErrors,
         valueErrors,
+        sampleLayers: fs.map((s) => s.layer),
+        keyMaxAbsOverRms: fs.map((s) => s.keyMaxAbsOverRms),
+        valueMaxAbsOverRms: fs.map((s) => s.valueMaxAbsOverRms),
         maxKvError: Math.max(0, ...keyErrors, ...valueErrors),
         canonical,
         replayMs: v.replayMs,
@@ -298,9 +338,9 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
         ...(extra.generateMs !== undefined ? { generateMs: extra.generateMs } : {}),
         tokenStats: full.errors.tokens,
       };
-      (kind === "honest" ? honest : attacks).push(rec);
+      (kind === "honest" ? honest : kind === "attack" ? attacks : probes).push(rec);
       log(
-        `${kind === "honest" ? "honest" : "attack"} ${name}: ${v.agrees ? "agrees" : "disagrees"} ` +
+        `${kind} ${name}: ${v.agrees ? "agrees" : "disagrees"} ` +
           `(${v.matched}/${v.checks} matched${rec.caughtBy !== "none" ? `, caught by ${rec.caughtBy}` : ""}; max KV error ${rec.maxKvError.toExponential(2)}` +
           `${canonical ? "" : "; BITMAPS DIFFER"})${rec.ok ? "" : "  <-- UNEXPECTED"}`,
       );
@@ -333,16 +373,19 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     }
 
     // ---- attacks: model variants (decode with the variant, relabel as the real model)
-    const variantAttack = async (name: string, description: string, decoding: DecodingConfigInput) => {
-      if (!want(name)) return;
+    const variantAttack = async (name: string, description: string, decoding: DecodingConfigInput, kind: RunRecord["kind"] = "attack") => {
+      if (kind === "attack" && !want(name)) return;
       const m = await load(dirs[name]!, { threads: 1 });
       const g = await gen(m, decoding);
+      await m.release();
+      open.splice(open.indexOf(m), 1);
       const r = remake(g.receipt, { modelId: real1.modelId });
-      await check(name, "attack", description, r, real1, { expected: "kv", also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }] });
+      await check(name, kind, description, r, real1, { ...(kind === "attack" ? { expected: "kv" as const } : {}), also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }] });
     };
     await variantAttack("other-weights", "decoded with another weight seed, relabelled", sampled);
     await variantAttack("int8-weights", "decoded with int8 per-channel quantised weights", greedy);
     await variantAttack("perturbed-1pct", "decoded with weights × (1 + N(0, 1 %))", sampled);
+    for (const p of o.probes ?? []) await variantAttack(p.name, p.description, p.decoding === "greedy" ? greedy : sampled, "probe");
 
     const realSampler: SamplerConfig = hGreedy.receipt.sampler;
     let cheap: LoadedModel | null = null;
@@ -482,6 +525,9 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
         bitmapHex: "",
         keyErrors: [],
         valueErrors: [],
+        sampleLayers: [],
+        keyMaxAbsOverRms: [],
+        valueMaxAbsOverRms: [],
         maxKvError: 0,
         canonical: true,
         replayMs: 0,
@@ -496,13 +542,14 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     const kvAttacks = attacks.filter((a) => a.caughtBy === "kv");
     const minAttackError = kvAttacks.length ? Math.min(...kvAttacks.map((a) => a.maxKvError)) : NaN;
     const whole = attacks.filter((a) => ["other-weights", "int8-weights", "perturbed-1pct"].includes(a.name));
-    const minSample = whole.length ? Math.min(...whole.flatMap((a) => [...a.keyErrors, ...a.valueErrors])) : NaN;
+    const minSample = whole.length ? Math.min(...whole.flatMap(sampleErrors)) : NaN;
     const sep = (x: number) => (maxHonestError > 0 ? x / maxHonestError : Infinity);
     return {
       modelId: real1.modelId,
       dtype: real1.config.dtype,
       honest,
       attacks,
+      probes,
       honestRuns: honest.length,
       falseAlarms: honest.filter((h) => !h.ok).length,
       attackRuns: attacks.length,

@@ -6,3 +6,5 @@
 export * from "./errors.js";
 export * from "./metric.js";
 export * from "./verify.js";
+export * from "./attacks.js";
+export * from "./calibrate.js";

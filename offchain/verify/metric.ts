@@ -86,7 +86,7 @@ export interface Tolerances {
  */
 export const DEFAULT_TOLERANCES: Readonly<Record<Dtype, Readonly<Tolerances>>> = Object.freeze({
   fp32: Object.freeze({ kv: 1e-3, token: Object.freeze({ ...DEFAULT_TOKEN_TOLERANCE }) }),
-  fp16: Object.freeze({ kv: 2e-2, token: Object.freeze({ logitAbs: 2e-2, logitRel: 1e-2, cdfAbs: 1e-6 }) }),
+  fp16: Object.freeze({ kv: 5e-3, token: Object.freeze({ logitAbs: 2e-2, logitRel: 1e-2, cdfAbs: 1e-6 }) }),
 });
 
 /** The tolerances for a model of this precision, with overrides; validates them. */

@@ -37,17 +37,12 @@
  */
 import { keccak256 } from "ethers";
 import { type LoadedModel, type KvCache, kvRow, kvPrefixLayers } from "../model/index.js";
-import {
-  type Hex,
-  type PlannedSample,
-  type TokenTolerance,
-  checkToken,
-  samplePlan,
-} from "../sampling/index.js";
+import { type Hex, type TokenTolerance, checkToken } from "../sampling/index.js";
 import {
   type Receipt,
   ReceiptMismatchError,
   bitmapToHex,
+  checkSamplePlan,
   encodeBitmap,
   numChecks,
   parseReceipt,
@@ -60,7 +55,7 @@ import {
   VerifyOptionsError,
   type StructureProblem,
 } from "./errors.js";
-import { kvVectorError, resolveTolerances, type Tolerances } from "./metric.js";
+import { kvMaxAbsOverRms, kvVectorError, resolveTolerances, type Tolerances } from "./metric.js";
 
 /** Default tokens per forward of the replay (bounds the logits and attention buffers). */
 export const DEFAULT_REPLAY_CHUNK = 512;
@@ -113,6 +108,9 @@ export interface SampleResult {
   keyError: number;
   valueError: number;
   matched: boolean;
+  /** max |a − b| / RMS(b) of key and value (metric.ts kvMaxAbsOverRms; for comparison, not used to decide). */
+  keyMaxAbsOverRms: number;
+  valueMaxAbsOverRms: number;
 }
 
 export interface ErrorStats {
@@ -170,7 +168,7 @@ export interface Verdict {
 }
 
 /** The first structural problem of a (parsed) receipt against a model, or null (module comment, step 2). */
-export function checkReceiptStructure(model: LoadedModel, r: Receipt, plan?: PlannedSample[]): StructureProblem | null {
+export function checkReceiptStructure(model: LoadedModel, r: Receipt): StructureProblem | null {
   const c = model.config;
   const V = c.kvHeads * c.headDim;
   if (r.vectorLength !== V)
@@ -200,31 +198,9 @@ export function checkReceiptStructure(model: LoadedModel, r: Receipt, plan?: Pla
   } else if (O < r.decoding.maxTokens) {
     return { kind: "stop", message: `${O} output tokens, fewer than maxTokens ${r.decoding.maxTokens} (stopAtEos is off)` };
   }
-  const want = plan ?? samplePlan(r.sampler, tokens, P);
-  const got = r.samples;
-  const n = Math.min(want.length, got.length);
-  for (let i = 0; i < n; i++) {
-    const w = want[i]!;
-    const g = got[i]!;
-    if (w.position !== g.position || w.layer !== g.layer) {
-      const planned = want.some((q) => q.position === g.position && q.layer === g.layer);
-      return {
-        kind: "plan",
-        message: planned
-          ? `sample ${i} is (${g.position}, ${g.layer}) but the samplers choose (${w.position}, ${w.layer}) there: a planned sample is missing`
-          : `sample ${i} at (position ${g.position}, layer ${g.layer}) is not one the samplers choose (expected (${w.position}, ${w.layer}))`,
-        details: `${got.length} samples in the receipt, ${want.length} planned`,
-      };
-    }
-  }
-  if (got.length > want.length) {
-    const g = got[n]!;
-    return { kind: "plan", message: `sample ${n} at (position ${g.position}, layer ${g.layer}) is not one the samplers choose`, details: `${got.length} samples in the receipt, ${want.length} planned` };
-  }
-  if (got.length < want.length) {
-    const w = want[n]!;
-    return { kind: "plan", message: `the planned sample (position ${w.position}, layer ${w.layer}) is missing`, details: `${got.length} samples in the receipt, ${want.length} planned` };
-  }
+  const check = checkSamplePlan(r);
+  if (!check.ok)
+    return { kind: "plan", message: `samples are not the samplers' plan: ${check.reason}`, details: `${r.samples.length} samples in the receipt, ${check.plan.length} planned` };
   return null;
 }
 
@@ -248,6 +224,15 @@ export function canonicalBits(sampleLayers: readonly number[], kv: readonly (boo
     else bits.push(tokens[j]!);
   }
   return bits;
+}
+
+/**
+ * Build the probe's pruned session (fetchLayers = 1) ahead of the first receipt, so that the early
+ * stop of a later `verifyReceipt` costs only its forward pass (building the session takes 0.1–0.9 s
+ * on the `small` preset). A worker calls it once after loading the model.
+ */
+export async function prepareVerifier(model: LoadedModel): Promise<void> {
+  if (model.config.layers > 1) await model.forward({ tokens: [0], past: null, fetchLayers: 1 });
 }
 
 const emptyStats = (): ErrorStats => ({ count: 0, max: 0, mean: 0, maxAt: null });
@@ -315,11 +300,22 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
 
   const compare = (present: KvCache, i: number) => {
     const s = receipt.samples[i]!;
-    const keyError = kvVectorError(s.key, kvRow(present, s.layer, "key", s.position), receipt.kvDtype);
-    const valueError = kvVectorError(s.value, kvRow(present, s.layer, "value", s.position), receipt.kvDtype);
+    const refKey = kvRow(present, s.layer, "key", s.position);
+    const refValue = kvRow(present, s.layer, "value", s.position);
+    const keyError = kvVectorError(s.key, refKey, receipt.kvDtype);
+    const valueError = kvVectorError(s.value, refValue, receipt.kvDtype);
     const matched = keyError <= tol.kv && valueError <= tol.kv;
     kv[i] = matched;
-    results[i] = { index: i, position: s.position, layer: s.layer, keyError, valueError, matched };
+    results[i] = {
+      index: i,
+      position: s.position,
+      layer: s.layer,
+      keyError,
+      valueError,
+      matched,
+      keyMaxAbsOverRms: opts.collectSamples ? kvMaxAbsOverRms(s.key, refKey, receipt.kvDtype) : NaN,
+      valueMaxAbsOverRms: opts.collectSamples ? kvMaxAbsOverRms(s.value, refValue, receipt.kvDtype) : NaN,
+    };
     if (!matched) minBad = Math.min(minBad, s.layer);
   };
 
