@@ -1,0 +1,201 @@
+/**
+ * The job request: what the user asks the generator for, bound to the job on-chain by its hash.
+ *
+ * `openJob(generator, modelId, cg, cv, requestHash, requestUri)` carries `requestHash` and
+ * `requestUri` in the `JobOpened` event. The generator fetches the request from `requestUri` and
+ * generates exactly it; a verifier checks that the committed receipt answers exactly this request
+ * (`checkReceiptAgainstJob`) before it replays anything, so a generator cannot answer a cheaper
+ * prompt, pick its own decoding configuration, or choose which positions the samplers check.
+ *
+ * - **Encoding**: canonical JSON (keys in the fixed order of `canonicalRequest`, no spaces, the
+ *   decoding seed as a decimal string), UTF-8. `requestHash = keccak256(encoding)`.
+ * - **URI**: `data:application/json;base64,…` (the request travels on-chain in the event),
+ *   `http(s)://…`, `file://…` or a local path. Whatever the URI, the content must hash to
+ *   `requestHash`.
+ * - **Sampler seed**: not chosen by the user nor by the generator but derived from the job:
+ *   `keccak256(abi.encode("poc.sampler-seed.v1", chainId, pool, jobId))`.
+ */
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { AbiCoder, keccak256, toUtf8Bytes, toUtf8String } from "ethers";
+import { z } from "zod";
+import { PocError } from "../errors.js";
+import { type DecodingConfig, decodingConfigSchema } from "../sampling/decode.js";
+import { HEX32_RE, type Hex } from "../sampling/bytes.js";
+import { formatIssues } from "../sampling/errors.js";
+import type { Receipt } from "../receipt/schema.js";
+
+export const REQUEST_VERSION = 1;
+/** Requests are small: a prompt and two configurations. */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+export class RequestError extends PocError {
+  override name = "RequestError";
+}
+
+const u32 = z.number().int().min(0).max(0xffff_ffff);
+
+export const jobRequestSchema = z.strictObject({
+  version: z.literal(REQUEST_VERSION),
+  modelId: z
+    .string()
+    .regex(HEX32_RE, "must be 0x followed by 64 hex digits")
+    .transform((s) => s.toLowerCase() as Hex),
+  promptTokens: z.array(u32).min(1, "the prompt must not be empty"),
+  decoding: decodingConfigSchema,
+  sampler: z.strictObject({
+    ratePpm: z.number().int().min(1).max(1_000_000),
+    layersPerToken: z.number().int().min(1).max(0xffff),
+    scope: z.enum(["all", "generated"]).default("all"),
+  }),
+  /** How the receipt stores K/V; absent: the generator's choice (the model's dtype). */
+  kvDtype: z.enum(["float32", "float16"]).optional(),
+});
+
+export type JobRequest = z.output<typeof jobRequestSchema>;
+export type JobRequestInput = z.input<typeof jobRequestSchema>;
+
+/** Validate a request from outside (CLI, event URI, file); throws RequestError naming the field. */
+export function parseJobRequest(input: unknown): JobRequest {
+  const r = jobRequestSchema.safeParse(input);
+  if (!r.success) throw new RequestError("invalid job request", { details: formatIssues(r.error.issues) });
+  return r.data;
+}
+
+function canonicalRequest(r: JobRequest): unknown {
+  const d: DecodingConfig = r.decoding;
+  return {
+    version: r.version,
+    modelId: r.modelId,
+    promptTokens: r.promptTokens,
+    decoding: {
+      seed: d.seed.toString(10),
+      temperature: d.temperature,
+      topK: d.topK,
+      topP: d.topP,
+      maxTokens: d.maxTokens,
+      stopAtEos: d.stopAtEos,
+    },
+    sampler: { ratePpm: r.sampler.ratePpm, layersPerToken: r.sampler.layersPerToken, scope: r.sampler.scope },
+    ...(r.kvDtype === undefined ? {} : { kvDtype: r.kvDtype }),
+  };
+}
+
+/** The canonical encoding (UTF-8 JSON); the same request always gives the same bytes. */
+export function encodeJobRequest(input: JobRequest | JobRequestInput): Uint8Array {
+  return toUtf8Bytes(JSON.stringify(canonicalRequest(parseJobRequest(input))));
+}
+
+/** Decode and validate request bytes (inverse of `encodeJobRequest`). */
+export function decodeJobRequest(bytes: Uint8Array): JobRequest {
+  let json: unknown;
+  try {
+    json = JSON.parse(toUtf8String(bytes));
+  } catch (cause) {
+    throw new RequestError("job request is not UTF-8 JSON", { cause });
+  }
+  return parseJobRequest(json);
+}
+
+export function requestHash(input: JobRequest | JobRequestInput): Hex {
+  return keccak256(encodeJobRequest(input)) as Hex;
+}
+
+export function requestToDataUri(input: JobRequest | JobRequestInput): string {
+  return `data:application/json;base64,${Buffer.from(encodeJobRequest(input)).toString("base64")}`;
+}
+
+/** Fetch a request from a data:, http(s):, file: URI or a local path and check it against its hash. */
+export async function fetchJobRequest(
+  uri: string,
+  expectedHash: string,
+  options: { timeoutMs?: number } = {},
+): Promise<JobRequest> {
+  const bytes = await readUri(uri, options.timeoutMs ?? 30_000);
+  const got = keccak256(bytes);
+  if (got.toLowerCase() !== expectedHash.toLowerCase()) {
+    throw new RequestError("job request does not match its on-chain hash", {
+      details: `uri ${abbreviate(uri)}: expected ${expectedHash}, content hashes to ${got}`,
+    });
+  }
+  return decodeJobRequest(bytes);
+}
+
+async function readUri(uri: string, timeoutMs: number): Promise<Uint8Array> {
+  try {
+    if (uri.startsWith("data:")) {
+      const comma = uri.indexOf(",");
+      if (comma < 0) throw new RequestError("malformed data: URI");
+      const meta = uri.slice(5, comma);
+      const body = uri.slice(comma + 1);
+      const bytes = meta.endsWith(";base64") ? Buffer.from(body, "base64") : Buffer.from(decodeURIComponent(body), "utf8");
+      return checkSize(new Uint8Array(bytes));
+    }
+    if (uri.startsWith("http://") || uri.startsWith("https://")) {
+      const res = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok) throw new RequestError(`HTTP ${res.status} fetching the job request`);
+      return checkSize(new Uint8Array(await res.arrayBuffer()));
+    }
+    const path = uri.startsWith("file://") ? fileURLToPath(uri) : uri;
+    return checkSize(new Uint8Array(await readFile(path)));
+  } catch (cause) {
+    if (cause instanceof RequestError) throw cause;
+    throw new RequestError("could not fetch the job request", { details: abbreviate(uri), cause });
+  }
+}
+
+function checkSize(b: Uint8Array): Uint8Array {
+  if (b.length > MAX_REQUEST_BYTES) throw new RequestError(`job request larger than ${MAX_REQUEST_BYTES} bytes`);
+  return b;
+}
+
+function abbreviate(uri: string): string {
+  return uri.length > 80 ? `${uri.slice(0, 77)}...` : uri;
+}
+
+/** The sampler seed of a job: fixed by the chain, chosen by neither user nor generator. */
+export function samplerSeedFor(job: { chainId: bigint | number; pool: string; jobId: bigint | number }): Hex {
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(
+      ["string", "uint256", "address", "uint256"],
+      ["poc.sampler-seed.v1", BigInt(job.chainId), job.pool, BigInt(job.jobId)],
+    ),
+  ) as Hex;
+}
+
+export type BindingCheck = { ok: true } | { ok: false; reason: string };
+
+/**
+ * Does the receipt answer exactly this job? Model id, prompt, decoding configuration, sampler
+ * configuration and seed, and (when the request fixes it) the K/V storage type must all match.
+ */
+export function checkReceiptAgainstJob(
+  receipt: Receipt,
+  job: { modelId: string; request: JobRequest; samplerSeed: string },
+): BindingCheck {
+  const { request } = job;
+  const fail = (reason: string): BindingCheck => ({ ok: false, reason });
+  if (receipt.modelId.toLowerCase() !== job.modelId.toLowerCase())
+    return fail(`receipt model ${receipt.modelId} is not the job's model ${job.modelId}`);
+  if (request.modelId !== job.modelId.toLowerCase())
+    return fail(`request model ${request.modelId} is not the job's model ${job.modelId}`);
+  const p = receipt.promptTokens;
+  if (p.length !== request.promptTokens.length || p.some((t, i) => t !== request.promptTokens[i]))
+    return fail("receipt prompt differs from the requested prompt");
+  const a = receipt.decoding;
+  const b = request.decoding;
+  if (a.seed !== b.seed || a.temperature !== b.temperature || a.topK !== b.topK || a.topP !== b.topP || a.maxTokens !== b.maxTokens || a.stopAtEos !== b.stopAtEos)
+    return fail("receipt decoding configuration differs from the request");
+  const n = receipt.outputTokens.length;
+  if (n > b.maxTokens) return fail(`receipt has ${n} output tokens, more than maxTokens ${b.maxTokens}`);
+  // Without stopAtEos a shorter answer is an unfinished job; with it, the verifier's token checks
+  // (the EOS draw) and the model's EOS ids decide whether stopping early was right.
+  if (!b.stopAtEos && n !== b.maxTokens) return fail(`receipt has ${n} output tokens, the request asks for ${b.maxTokens}`);
+  const s = receipt.sampler;
+  if (s.seed.toLowerCase() !== job.samplerSeed.toLowerCase()) return fail(`receipt sampler seed ${s.seed} is not the job's ${job.samplerSeed}`);
+  if (s.ratePpm !== request.sampler.ratePpm || s.layersPerToken !== request.sampler.layersPerToken || s.scope !== request.sampler.scope)
+    return fail("receipt sampler configuration differs from the request");
+  if (request.kvDtype !== undefined && receipt.kvDtype !== request.kvDtype)
+    return fail(`receipt stores K/V as ${receipt.kvDtype}, the request asks for ${request.kvDtype}`);
+  return { ok: true };
+}
