@@ -4,5 +4,6 @@
  */
 import type { BenchSection } from "./types.js";
 import { gasSection } from "./gas.js";
+import { detectionSection, receiptSection, replaySection } from "./replay.js";
 
-export const sections: BenchSection[] = [gasSection];
+export const sections: BenchSection[] = [gasSection, replaySection, receiptSection, detectionSection];

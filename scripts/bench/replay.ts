@@ -1,0 +1,248 @@
+/**
+ * Bench sections "replay", "receipt" and "detection" (issue 4): the verifier on the `small` preset.
+ * The three share one measurement (run once, on the first of them that is selected).
+ *
+ * - replay: generate `BENCH_TOKENS` (default 256) tokens after a 32-token prompt with the CLI's sampler
+ *   defaults (rate 1/16, 2 layers per sampled position, fp32 samples), greedy, then verify the receipt.
+ *   Generator and verifier both run on the CPU with the same thread count (`BENCH_THREADS`, default 2),
+ *   each model loaded and warmed up first (one forward pass; the verifier's probe session built by
+ *   `prepareVerifier`, as a worker would at start-up).
+ *   generateMs = `generate()`'s totalMs: prompt prefill + every decoding step with its KV capture +
+ *   encoding and root (prefillMs / decodeMs are listed too). replayMs = `verifyReceipt()`'s replayMs
+ *   (median of 3): the probe (pruned graph, layer 0) + one prefill over prompt + output[0..n−2] in
+ *   chunks of 512 with logits + every KV comparison and token check; parsing, plan and root excluded
+ *   (listed as verifyTotalMs). Medians of 3 interleaved rounds (generate, then verify), so that load
+ *   from other processes on the machine hits both alike. costRatio = replayMs / generateMs.
+ *   earlyExitMs: the same for a receipt decoded by another weight seed and relabelled with the real
+ *   model id — the replay stops after the probe (median of 3); fullMismatchReplayMs is the same receipt
+ *   with early stop off.
+ * - receipt: bytes of that receipt, bytes per generated token, samples (and the same with float16).
+ * - detection: the attack and honesty suite (offchain/verify/attacks.ts) on the same model with
+ *   `BENCH_SUITE_TOKENS` (default 256) generated tokens per receipt and a 1/8 sample rate.
+ */
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { buildModel, loadModel, type LoadedModel } from "../../offchain/model/index.js";
+import { generate } from "../../offchain/generate/index.js";
+import { parseReceipt } from "../../offchain/receipt/index.js";
+import { prepareVerifier, runSuite, sampleErrors, verifyReceipt, type SuiteReport } from "../../offchain/verify/index.js";
+import type { BenchContext, BenchSection, BenchSectionResult, BenchTable } from "./types.js";
+
+export const REPLAY_TARGETS = { costRatio: 0.05, costRatioAim: 0.01, falseAlarms: 0, missed: 0, attackRuns: 8, minSeparation: 10 } as const;
+
+const num = (v: string | undefined, d: number) => (v && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : d);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const r4 = (x: number) => Number(x.toPrecision(4));
+
+interface Measured {
+  replay: Record<string, unknown>;
+  receipt: Record<string, unknown>;
+  detection: Record<string, unknown>;
+  tables: { replay: BenchTable[]; receipt: BenchTable[]; detection: BenchTable[] };
+}
+
+let shared: Promise<Measured> | null = null;
+
+async function measure(ctx: BenchContext): Promise<Measured> {
+  const tokens = num(process.env.BENCH_TOKENS, 256);
+  const suiteTokens = num(process.env.BENCH_SUITE_TOKENS, 256);
+  const threads = num(process.env.BENCH_THREADS, 2);
+  const base = resolve(process.env.BENCH_MODELS ?? "bench-out/models");
+  const realDir = join(base, "small");
+  const otherDir = join(base, "small-seed1");
+  await mkdir(base, { recursive: true });
+  ctx.log(`building small models under ${base}`);
+  await buildModel(realDir, { preset: "small" }, { force: true });
+  await buildModel(otherDir, { preset: "small", weightSeed: 1 }, { force: true });
+
+  const promptTokens = Array.from({ length: 32 }, (_, i) => 32 + ((i * 37 + 11) % 95));
+  const decoding = { seed: 0, temperature: 0, topK: 0, topP: 1, maxTokens: tokens };
+  const sampler = { seed: "0x" + "5a".repeat(32), ratePpm: 62_500, layersPerToken: 2 };
+
+  const warm = async (m: LoadedModel) => {
+    await m.forward({ tokens: promptTokens, past: null });
+    return m;
+  };
+  const gen = await warm(await loadModel(realDir, { threads }));
+  const ver = await warm(await loadModel(realDir, { threads }));
+  const other = await warm(await loadModel(otherDir, { threads }));
+  let replay: Record<string, unknown>;
+  let receipt: Record<string, unknown>;
+  try {
+    await prepareVerifier(ver);
+    // interleaved rounds (generate, then verify), medians: load from other processes hits both alike
+    ctx.log(`generating ${tokens} tokens and replaying them, 3 rounds (small, ${threads} threads)`);
+    const rounds: { generateMs: number; prefillMs: number; decodeMs: number; replayMs: number; probeMs: number; totalMs: number }[] = [];
+    let g: Awaited<ReturnType<typeof generate>> | null = null;
+    for (let i = 0; i < 3; i++) {
+      g = await generate(gen, { promptTokens, decoding, sampler });
+      const t = performance.now();
+      const v = await verifyReceipt(ver, g.receipt);
+      const totalMs = performance.now() - t;
+      if (!v.agrees) throw new Error(`bench: the honest receipt did not verify: ${v.firstMismatch?.detail}`);
+      rounds.push({ generateMs: g.timings.totalMs, prefillMs: g.timings.prefillMs, decodeMs: g.timings.decodeMs, replayMs: v.replayMs, probeMs: v.probeMs, totalMs });
+    }
+    const g16 = await generate(gen, { promptTokens, decoding, sampler, kvDtype: "float16" });
+    const med = (k: keyof (typeof rounds)[number]) => median(rounds.map((r) => r[k]));
+    const f = await generate(other, { promptTokens, decoding, sampler });
+    const forged = parseReceipt({ ...f.receipt, modelId: ver.modelId });
+    const early: number[] = [];
+    const full: number[] = [];
+    let stopped = false;
+    for (let i = 0; i < 3; i++) {
+      const v = await verifyReceipt(ver, forged);
+      early.push(v.replayMs);
+      stopped = v.earlyStopped && !v.agrees;
+      full.push((await verifyReceipt(ver, forged, { earlyStop: false })).replayMs);
+    }
+    const replayMs = med("replayMs");
+    const generateMs = med("generateMs");
+    g = g!;
+    replay = {
+      preset: "small",
+      threads,
+      promptTokens: promptTokens.length,
+      generatedTokens: g.receipt.outputTokens.length,
+      generateMs: r2(generateMs),
+      generatePrefillMs: r2(med("prefillMs")),
+      generateDecodeMs: r2(med("decodeMs")),
+      replayMs: r2(replayMs),
+      probeMs: r2(med("probeMs")),
+      verifyTotalMs: r2(med("totalMs")),
+      rounds: rounds.map((r) => ({ generateMs: r2(r.generateMs), replayMs: r2(r.replayMs) })),
+      costRatio: r4(replayMs / generateMs),
+      earlyExitMs: r2(median(early)),
+      earlyExitStopped: stopped,
+      fullMismatchReplayMs: r2(median(full)),
+      earlyStopSaving: r4(1 - median(early) / median(full)),
+      measured:
+        "generateMs = generate() totalMs (32-token prompt prefill + decode loop with KV capture + encode/root); " +
+        "replayMs = verifyReceipt() replayMs (probe + prefill of prompt + output[0..n-2] with logits + KV and token checks); " +
+        "medians of 3 interleaved rounds; same model files, CPU, same thread count, both warmed up",
+    };
+    receipt = {
+      bytes: g.bytes.length,
+      bytesPerToken: r2(g.bytes.length / g.receipt.outputTokens.length),
+      samples: g.receipt.samples.length,
+      kvDtype: g.receipt.kvDtype,
+      vectorLength: g.receipt.vectorLength,
+      sampleRatePpm: sampler.ratePpm,
+      layersPerToken: sampler.layersPerToken,
+      float16Bytes: g16.bytes.length,
+      float16BytesPerToken: r2(g16.bytes.length / g16.receipt.outputTokens.length),
+      note:
+        "per generated token ≈ 4 (token id) + rate · layersPerToken · (6 + 2·V·b); ~8 B/token needs ≤ ~4 B of samples per token, " +
+        "e.g. float16, rate 1/64 and 1 layer with V = 256 (≈ 8 B of samples + 4 B of token id), or sampling a few heads per row",
+    };
+  } finally {
+    await gen.release();
+    await ver.release();
+    await other.release();
+  }
+
+  ctx.log(`attack and honesty suite (small, ${suiteTokens} tokens per receipt)`);
+  const suite: SuiteReport = await runSuite({
+    modelDir: realDir,
+    workDir: join(base, "variants"),
+    maxTokens: suiteTokens,
+    promptLen: 32,
+    ratePpm: 125_000,
+    layersPerToken: 2,
+    smallChunk: 64,
+    log: ctx.log,
+  });
+  const detection = {
+    honestRuns: suite.honestRuns,
+    falseAlarms: suite.falseAlarms,
+    attackRuns: suite.attackRuns,
+    missed: suite.missed,
+    minSeparation: r2(suite.minSeparation),
+    minSampleSeparation: r2(suite.minSampleSeparation),
+    maxHonestError: r4(suite.maxHonestError),
+    minAttackError: r4(suite.minAttackError),
+    kvThreshold: suite.threshold,
+    canonicalBitmaps: suite.canonical,
+    generatedTokensPerReceipt: suiteTokens,
+    runs: [...suite.honest, ...suite.attacks].map((r) => ({
+      name: r.name,
+      kind: r.kind,
+      agrees: r.agrees,
+      caughtBy: r.caughtBy,
+      matched: r.matched,
+      checks: r.checks,
+      maxKvError: r4(r.maxKvError),
+      minSampleError: r.keyErrors.length ? r4(Math.min(...sampleErrors(r))) : null,
+    })),
+  };
+
+  const e = (x: number) => (x === 0 ? "0" : x.toExponential(2));
+  return {
+    replay,
+    receipt,
+    detection,
+    tables: {
+      replay: [
+        {
+          title: `Replay vs generation (small, ${threads} threads, ${replay.generatedTokens} generated tokens)`,
+          columns: ["measure", "ms"],
+          rows: [
+            ["generate (prefill + decode + receipt)", replay.generateMs as number],
+            ["  of which decode loop", replay.generateDecodeMs as number],
+            ["replay (probe + prefill + checks)", replay.replayMs as number],
+            ["  of which probe", replay.probeMs as number],
+            ["replay of another model, early stop", replay.earlyExitMs as number],
+            ["replay of another model, full", replay.fullMismatchReplayMs as number],
+          ],
+          notes: [
+            `costRatio = replayMs / generateMs = ${replay.costRatio} (target ≤ ${REPLAY_TARGETS.costRatio}, aim ≤ ${REPLAY_TARGETS.costRatioAim})`,
+            `early stop saves ${(100 * (replay.earlyStopSaving as number)).toFixed(1)} % of a mismatching replay`,
+          ],
+        },
+      ],
+      receipt: [
+        {
+          title: "Receipt size",
+          columns: ["kvDtype", "bytes", "bytes/token", "samples"],
+          rows: [
+            ["float32", receipt.bytes as number, receipt.bytesPerToken as number, receipt.samples as number],
+            ["float16", receipt.float16Bytes as number, receipt.float16BytesPerToken as number, receipt.samples as number],
+          ],
+          notes: [receipt.note as string],
+        },
+      ],
+      detection: [
+        {
+          title: `Detection suite (small, ${suiteTokens} tokens/receipt, KV threshold ${suite.threshold})`,
+          columns: ["run", "kind", "verdict", "caught by", "matched", "max KV error"],
+          rows: [...suite.honest, ...suite.attacks].map((r) => [
+            r.name,
+            r.kind,
+            r.agrees ? "agrees" : "disagrees",
+            r.caughtBy,
+            `${r.matched}/${r.checks}`,
+            r.keyErrors.length ? e(r.maxKvError) : "-",
+          ]),
+          notes: [
+            `honest ${suite.honestRuns} (false alarms ${suite.falseAlarms}), attacks ${suite.attackRuns} (missed ${suite.missed})`,
+            `minSeparation ${r2(suite.minSeparation)} (per receipt), ${r2(suite.minSampleSeparation)} (per sample, whole-model attacks); largest honest error ${e(suite.maxHonestError)}`,
+          ],
+        },
+      ],
+    },
+  };
+}
+
+const section = (name: "replay" | "receipt" | "detection", description: string): BenchSection => ({
+  name,
+  description,
+  async run(ctx: BenchContext): Promise<BenchSectionResult> {
+    shared ??= measure(ctx);
+    const m = await shared;
+    return { data: m[name], tables: m.tables[name] };
+  },
+});
+
+export const replaySection = section("replay", "verifier replay vs generation on the small preset (CPU)");
+export const receiptSection = section("receipt", "receipt size on the small preset");
+export const detectionSection = section("detection", "attack and honesty suite on the small preset");
