@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
+import { keepFloatCloseTo } from "./float-close-to.js";
 import { LocalStakePoolModule, StakePoolModule } from "../../ignition/modules/StakePool.js";
 import { DEFAULT_POOL_PARAMS, poolParamsFromEnv, jobAmounts } from "../../scripts/lib/params.js";
 import {
@@ -22,6 +23,7 @@ import { formatUnits, parseUnits } from "../../scripts/lib/session.js";
 import { bitmapWithMisses, claimBitmap } from "../../scripts/lib/state.js";
 
 const { ethers, ignition } = await network.create();
+keepFloatCloseTo();
 const send = (m: string, p: unknown[]) => ethers.provider.send(m, p);
 
 describe("StakePool: deployment", function () {

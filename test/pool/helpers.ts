@@ -7,6 +7,7 @@ import { network } from "hardhat";
 import type { PoolParams } from "../../scripts/lib/params.js";
 import { paramsTuple } from "../../scripts/lib/params.js";
 import { bitmapWithMisses, claimBitmap } from "../../scripts/lib/state.js";
+import { keepFloatCloseTo } from "./float-close-to.js";
 
 export const E18 = 10n ** 18n;
 export const HOUR = 3600;
@@ -38,6 +39,7 @@ export const miss = (i: number) => bitmapWithMisses(NUM_CHECKS, [i]);
 
 export async function createPoolContext() {
   const connection = await network.create();
+  keepFloatCloseTo();
   const { ethers, networkHelpers } = connection;
 
   async function deployFixture() {

@@ -4,12 +4,14 @@
  */
 import { expect } from "chai";
 import { network } from "hardhat";
+import { keepFloatCloseTo } from "./float-close-to.js";
 import { E18, HOUR, MODEL_ID, NUM_CHECKS, ROOT, URI, TEST_PARAMS } from "./helpers.js";
 import { paramsTuple } from "../../scripts/lib/params.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
 
 const { ethers, networkHelpers } = await network.create();
+keepFloatCloseTo();
 
 async function poolWith(tokenName: "FeeOnTransferToken" | "ReentrantToken") {
   const [owner, user, generator, verifier] = await ethers.getSigners();
