@@ -557,10 +557,10 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         emit VerifierAssigned(jobId, uint8(k), verifier, stake, deadline);
     }
 
-    /// @dev Remove `verifier` from the verifier list (swap with the last entry and pop).
+    /// @dev Remove `verifier` from the verifier list (swap with the last entry and pop). Only called
+    /// when its bond has just reached zero; a verifier is listed exactly while its bond is positive.
     function _unlist(address verifier, Verifier storage v) private {
         uint256 pos = v.listPos;
-        if (pos == 0) return;
         uint256 last = _verifierList.length;
         if (pos != last) {
             address moved = _verifierList[last - 1];

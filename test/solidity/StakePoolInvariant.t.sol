@@ -424,10 +424,19 @@ contract StakePoolInvariantTest is Test {
             credits += pool.creditOf(a);
             IStakePool.BondView memory b = pool.bondOf(a);
             bonds += b.bond + b.unbonding;
+            assertTrue(b.listed == (b.bond != 0), "a verifier is listed exactly while its bond is positive");
         }
+        assertEq(pool.verifierCount(), _listedActors(), "the verifier set holds exactly the bonded actors");
         uint256 balance = token.balanceOf(address(pool));
         assertEq(balance, escrow + credits + bonds, "balance == open pools + credits + bonds");
         assertEq(balance, handler.ghostIn() - handler.ghostOut(), "balance == in - out");
+    }
+
+    function _listedActors() internal view returns (uint256 count) {
+        uint256 m = handler.actorCount();
+        for (uint256 i; i < m; ++i) {
+            if (pool.bondOf(handler.actors(i)).listed) ++count;
+        }
     }
 
     /// @notice Every job that is not final has a deadline within reach, and once it has passed a

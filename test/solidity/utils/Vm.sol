@@ -27,6 +27,9 @@ interface Vm {
     /// @notice Snapshot the whole EVM state and go back to it.
     function snapshotState() external returns (uint256 snapshotId);
     function revertToState(uint256 snapshotId) external returns (bool success);
+    /// @notice Read and write a raw storage slot of `target`.
+    function load(address target, bytes32 slot) external view returns (bytes32 value);
+    function store(address target, bytes32 slot, bytes32 value) external;
     /// @notice The address of private key `privateKey`.
     function addr(uint256 privateKey) external pure returns (address);
     /// @notice Name an address in traces.
