@@ -171,7 +171,7 @@ interface IStakePool {
     /// @notice `cg` or `cv` is so large that an amount would not fit the job's storage (alphaCg and
     /// alphaCv must be < 2^80, betaCg and betaCv < 2^88).
     error StakePoolCostTooLarge(uint256 cg, uint256 cv);
-    /// @notice `numChecks` must be at least 1 and at most 2^24 - 1.
+    /// @notice `numChecks` must be at least 1 and at most 2^18 (see {StakePool-MAX_NUM_CHECKS}).
     error StakePoolInvalidNumChecks(uint256 jobId, uint256 numChecks);
     /// @notice The receipt root must not be zero.
     error StakePoolEmptyReceiptRoot(uint256 jobId);
@@ -345,7 +345,7 @@ interface IStakePool {
     /// @notice The generator stakes `betaCg` and commits to its receipt; only the job's generator, in
     /// {State.Open}, by the commit deadline; needs an allowance for `betaCg`.
     /// @param receiptRoot The receipt's root hash (non-zero).
-    /// @param numChecks The number of checks in the receipt, 1..2^24 - 1.
+    /// @param numChecks The number of checks in the receipt, 1..2^18.
     /// @param receiptUri Where verifiers fetch the receipt; emitted, not stored.
     function commit(uint256 jobId, bytes32 receiptRoot, uint32 numChecks, string calldata receiptUri) external;
 

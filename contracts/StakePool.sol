@@ -75,8 +75,11 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     uint256 public constant MAX_WINDOW = 30 days;
     /// @notice Upper bound of the unbond delay.
     uint256 public constant MAX_UNBOND_DELAY = 365 days;
-    /// @notice Upper bound of `numChecks` (the bitmap of that many checks is 2 MiB of calldata).
-    uint256 public constant MAX_NUM_CHECKS = type(uint24).max;
+    /// @notice Upper bound of `numChecks`: 2^18 checks make a 32 KiB bitmap, whose submission costs
+    /// about 1.3 M gas (measured, including the draw of the next stage). The bound keeps every result submittable in one transaction; without it a
+    /// generator could commit a receipt whose result no verifier can submit, and every drawn verifier
+    /// would forfeit its stake to the user.
+    uint256 public constant MAX_NUM_CHECKS = 1 << 18;
 
     /// @dev Markers in `_resultOf` for a verifier that was drawn and has no result (yet). keccak256
     /// never yields these values in practice, so they cannot be confused with a result hash.

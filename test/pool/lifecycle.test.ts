@@ -379,6 +379,24 @@ describe("StakePool: life cycle", function () {
       expect(await f.pool.stakeToken()).to.equal(await f.token.getAddress());
     });
 
+    it("accepts the largest receipt (2^18 checks) and its 32 KiB result fits one transaction", async function () {
+      const f = await load();
+      const n = 2 ** 18;
+      expect(await f.pool.MAX_NUM_CHECKS()).to.equal(BigInt(n));
+      const jobId = await openJob(f);
+      await f.pool.connect(f.generator).commit(jobId, ROOT, n, URI);
+      await pick(f, f.v1);
+      await f.pool.connect(f.user).challenge(jobId);
+      const result = claimBitmap(n);
+      result[100] = 0x7f; // one miss: not the claim, no earlier result → stage 2
+      await pick(f, f.v2);
+      const receipt = await (await f.pool.connect(f.v1).submitResult(jobId, result)).wait();
+      expect(receipt!.gasUsed).to.be.lessThan(1_500_000n);
+      const r2 = await (await f.pool.connect(f.v2).submitResult(jobId, claimBitmap(n))).wait();
+      expect(r2!.gasUsed).to.be.lessThan(1_500_000n);
+      expect((await f.pool.getJob(jobId)).state).to.equal(JobState.GeneratorUpheld);
+    });
+
     it("emits the submitted bitmap and its hash", async function () {
       const f = await load();
       const jobId = await challenged(f, f.v1);
