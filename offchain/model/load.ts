@@ -139,6 +139,11 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     logSeverityLevel: 3,
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
   };
+  // onnxruntime's CUDA provider runs fp32 matmuls in TF32 by default on Ampere and later GPUs (inputs
+  // rounded to 10 mantissa bits): KV rows then differ from an exact fp32 computation by ~6e-3 relative,
+  // above the verifier's fp32 threshold (offchain/verify README, "GPU"). onnxruntime-node passes no
+  // use_tf32 option, so ask cuBLAS for exact fp32 through its environment variable unless the user set it.
+  if (provider === "cuda" && process.env.NVIDIA_TF32_OVERRIDE === undefined) process.env.NVIDIA_TF32_OVERRIDE = "0";
   const session = await createSession(onnxPath, onnxPath, sessionOptions, provider);
   try {
     const spec = deriveSpec(session, hf, onnxPath, configPath);

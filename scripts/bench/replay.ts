@@ -132,8 +132,8 @@ async function measure(ctx: BenchContext): Promise<Measured> {
       float16Bytes: g16.bytes.length,
       float16BytesPerToken: r2(g16.bytes.length / g16.receipt.outputTokens.length),
       note:
-        "per generated token ≈ 4 (token id) + rate · layersPerToken · (6 + 2·V·b); ~8 B/token needs ≤ ~4 B of samples per token, " +
-        "e.g. float16, rate 1/64 and 1 layer with V = 256 (≈ 8 B of samples + 4 B of token id), or sampling a few heads per row",
+        "per generated token ≈ 4 (u32 token id) + rate · layersPerToken · (6 + 2·V·b); ~8 B/token leaves ~4 B of samples per token: " +
+        "float16 rows of V = 256 (1030 B) at rate 1/256 with 1 layer, or fewer numbers per sample (a few KV heads, a seeded projection)",
     };
   } finally {
     await gen.release();
