@@ -49,7 +49,11 @@ import {IRandomnessSource} from "./IRandomnessSource.sol";
 /// bonded every one of them is probed; in larger sets a draw may miss an eligible verifier, in which
 /// case the job waits and anyone can retry in a later block (new randomness). Probing consecutive
 /// entries favours a verifier that follows ineligible ones in the list; see {PrevrandaoRandomness}
-/// for the bias of the default randomness.
+/// for the bias of the default randomness. Every listed address has the same chance whatever its
+/// bond (the draw is not stake-weighted), and the user and the generator are excluded by address
+/// only: resistance to a party that bonds many verifier identities rests on `minBond` (each identity
+/// costs that much capital for `unbondDelay`). A stake-weighted draw (a sum tree over bonds) would
+/// be stronger and is left for later.
 ///
 /// Storage. A job takes three slots (plus one for the receipt root), packed so that each transition
 /// writes as few slots as possible; amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token
@@ -76,9 +80,9 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     /// @notice Upper bound of the unbond delay.
     uint256 public constant MAX_UNBOND_DELAY = 365 days;
     /// @notice Upper bound of `numChecks`: 2^18 checks make a 32 KiB bitmap, whose submission costs
-    /// about 1.3 M gas (measured, including the draw of the next stage). The bound keeps every result submittable in one transaction; without it a
-    /// generator could commit a receipt whose result no verifier can submit, and every drawn verifier
-    /// would forfeit its stake to the user.
+    /// about 1.3 M gas (measured, including the draw of the next stage). The bound keeps every result
+    /// submittable in one transaction; without it a generator could commit a receipt whose result no
+    /// verifier can submit, and every drawn verifier would forfeit its stake to the user.
     uint256 public constant MAX_NUM_CHECKS = 1 << 18;
 
     /// @dev Markers in `_resultOf` for a verifier that was drawn and has no result (yet). keccak256
