@@ -1,0 +1,664 @@
+/**
+ * A typed client of one StakePool (contracts/IStakePool.sol) over ethers v6.
+ *
+ * Works with any ethers `Signer` or `Provider`: inside Hardhat (`(await network.create()).ethers`
+ * signers and provider) or standalone (`connectRpc` in connect.ts: a JSON-RPC URL with a private key
+ * or one of the node's accounts). The ABIs come from Hardhat's artifacts (abi.ts).
+ *
+ * - Views return plain typed records (bigint amounts, number stages/deadlines, JobState enums).
+ * - Writes estimate gas first, so a call that would revert fails before anything is sent, with the
+ *   pool's custom error decoded (ContractRevertError: "finalize(job 3) reverted:
+ *   StakePoolWrongState(job 3, Committed)"). Then they send with an explicit nonce, report the nonce
+ *   and the hash through `onSending` / `onSent` (a caller that must survive a crash records them),
+ *   wait for the receipt, and return the decoded pool events of the transaction.
+ * - Every RPC call goes through `withRetry` (retry.ts): transient errors are retried with backoff,
+ *   reverts never. A transaction is resent only with the same nonce, so at most one of the attempts
+ *   can be mined; a resend that finds its nonce used is a TxUncertainError (the caller checks the
+ *   chain), never a second transaction.
+ * - Logs are read in bounded block ranges (`logRange`, halved when a node refuses a range).
+ */
+import {
+  BaseWallet,
+  getAddress,
+  hexlify,
+  keccak256,
+  type Interface,
+  type Provider,
+  type Signer,
+  type TransactionReceipt,
+  type TransactionRequest,
+  ZeroAddress,
+} from "ethers";
+import { JobState, StageStatus } from "../../scripts/lib/state.js";
+import { loadDeployment, type PocDeployment } from "../../scripts/lib/deployment.js";
+import { stakePoolInterface, tokenInterface } from "./abi.js";
+import { ChainConfigError, ChainError, ContractRevertError, TxUncertainError, describeError } from "./errors.js";
+import { compareEvents, decodePoolLog, JOB_EVENTS, paramsRecord, type PoolEvent, type PoolEventName, type PoolEventOf, type PoolParamsRecord } from "./events.js";
+import { isTransientError, sleep, withRetry, type RetryOptions } from "./retry.js";
+import { toRevertError } from "./revert.js";
+
+export { JobState, StageStatus };
+
+export interface JobView {
+  jobId: bigint;
+  user: string;
+  generator: string;
+  state: JobState;
+  stage: number;
+  /** Deadline of the current state (unix seconds; 0 in final states). */
+  deadline: number;
+  alphaCg: bigint;
+  alphaCv: bigint;
+  betaCg: bigint;
+  betaCv: bigint;
+  numChecks: number;
+  receiptRoot: string;
+  paramsId: number;
+  escrow: bigint;
+}
+
+export interface StageView {
+  verifier: string;
+  status: StageStatus;
+  resultHash: string;
+}
+
+export interface CurrentStage {
+  stage: number;
+  /** Zero address when none is assigned. */
+  verifier: string;
+  deadline: number;
+}
+
+export interface BondView {
+  bond: bigint;
+  unbonding: bigint;
+  unbondReadyAt: number;
+  listed: boolean;
+}
+
+export interface TxInfo {
+  /** What was called, e.g. "submitResult(job 3)". */
+  action: string;
+  from: string;
+  nonce: number;
+}
+
+export interface TxOptions {
+  /** Use this nonce (e.g. one recorded before a crash) instead of the account's pending count. */
+  nonce?: number;
+  /** Skip estimateGas and use this limit. */
+  gasLimit?: bigint;
+  /** Called once the nonce is fixed, before anything is sent (record it to survive a crash). */
+  onSending?: (info: TxInfo) => void | Promise<void>;
+  /** Called as soon as the hash is known (for a local key: before the broadcast). */
+  onSent?: (info: TxInfo & { hash: string }) => void | Promise<void>;
+  /** How long to wait for the receipt (default: the client's receiptTimeoutMs). */
+  timeoutMs?: number;
+}
+
+export interface TxResult {
+  hash: string;
+  nonce: number;
+  blockNumber: number;
+  gasUsed: bigint;
+  receipt: TransactionReceipt;
+  /** The pool events the transaction emitted, in order. */
+  events: PoolEvent[];
+}
+
+export interface PoolClientOptions {
+  /** A Signer (needed for writes) or a Provider (read-only). */
+  runner: Signer | Provider;
+  /** StakePool address. */
+  pool: string;
+  /** Block the pool was created in: event scans start here (default 0). */
+  deployBlock?: number;
+  /** Stake token address (default: the pool's stakeToken()). */
+  token?: string;
+  /** Retry settings of every RPC call (retry.ts defaults). */
+  retry?: RetryOptions;
+  /** Largest block range of one eth_getLogs (default 2000). */
+  logRange?: number;
+  /** How long a write waits for its receipt (default 120 s). */
+  receiptTimeoutMs?: number;
+  /** Receipt polling interval (default 250 ms). */
+  pollMs?: number;
+  /** Artifacts directory (default: the repository's `artifacts/`). */
+  artifactsDir?: string;
+}
+
+export interface LogQuery {
+  /** Event names (default: every pool event). */
+  events?: readonly PoolEventName[];
+  /** Default: the deployment block. */
+  fromBlock?: number;
+  /** Default: the latest block. */
+  toBlock?: number;
+  /** Topics after topic0 (indexed arguments, already encoded as 32-byte hex; null = any). */
+  topics?: readonly (string | string[] | null)[];
+}
+
+const RANGE_ERROR_RE = /range|too many|limit|exceed|10000 results|block range|response size/i;
+
+/** A 32-byte topic of an integer or address. */
+export function topicOf(v: bigint | number | string): string {
+  if (typeof v === "string" && /^0x[0-9a-fA-F]{40}$/.test(v)) return "0x" + v.slice(2).toLowerCase().padStart(64, "0");
+  return "0x" + BigInt(v).toString(16).padStart(64, "0");
+}
+
+function isSigner(r: Signer | Provider): r is Signer {
+  return typeof (r as Signer).getAddress === "function" && typeof (r as Signer).signMessage === "function";
+}
+
+function nonceUsed(e: unknown): boolean {
+  const s = describeError(e) + " " + String((e as { message?: unknown })?.message ?? "");
+  return (e as { code?: unknown })?.code === "NONCE_EXPIRED" || /nonce too low|nonce has already been used|already known|known transaction|replacement transaction underpriced/i.test(s);
+}
+
+export class PoolClient {
+  readonly provider: Provider;
+  readonly signer: Signer | undefined;
+  readonly address: string;
+  readonly token: string;
+  readonly deployBlock: number;
+  readonly chainId: bigint;
+  readonly poolInterface: Interface;
+  readonly tokenInterface: Interface;
+  readonly options: Readonly<PoolClientOptions>;
+  #account: string | undefined;
+
+  private constructor(o: PoolClientOptions, chainId: bigint, token: string) {
+    this.options = o;
+    this.signer = isSigner(o.runner) ? o.runner : undefined;
+    const provider = this.signer ? this.signer.provider : (o.runner as Provider);
+    if (!provider) throw new ChainConfigError("the signer has no provider: connect it to one");
+    this.provider = provider;
+    this.address = getAddress(o.pool);
+    this.token = getAddress(token);
+    this.deployBlock = o.deployBlock ?? 0;
+    this.chainId = chainId;
+    this.poolInterface = stakePoolInterface(o.artifactsDir);
+    this.tokenInterface = tokenInterface(o.artifactsDir);
+  }
+
+  /** Connect to the pool at `options.pool` (checks that it has code; reads the token and chain id). */
+  static async create(options: PoolClientOptions): Promise<PoolClient> {
+    let pool: string;
+    try {
+      pool = getAddress(options.pool);
+    } catch (cause) {
+      throw new ChainConfigError(`not an address: ${options.pool}`, { cause });
+    }
+    // Fail fast on missing artifacts, before any RPC.
+    stakePoolInterface(options.artifactsDir);
+    const runner = options.runner;
+    const provider = isSigner(runner) ? runner.provider : runner;
+    if (!provider) throw new ChainConfigError("the signer has no provider: connect it to one");
+    const retry = options.retry ?? {};
+    const network = await withRetry("eth_chainId", () => provider.getNetwork(), retry);
+    const code = await withRetry("eth_getCode", () => provider.getCode(pool), retry);
+    if (code === "0x") {
+      throw new ChainConfigError(`no contract at ${pool} on chain ${network.chainId}`, {
+        details: "wrong --pool or deployment record, or the node was restarted: deploy again (npx hardhat run scripts/deploy.ts --network localhost)",
+      });
+    }
+    let token = options.token;
+    if (!token) {
+      const iface = stakePoolInterface(options.artifactsDir);
+      const raw = await withRetry("stakeToken()", () => provider.call({ to: pool, data: iface.encodeFunctionData("stakeToken") }), retry);
+      token = iface.decodeFunctionResult("stakeToken", raw)[0] as string;
+    }
+    return new PoolClient({ ...options, pool }, network.chainId, token);
+  }
+
+  /**
+   * Connect through the deployment record of the runner's chain (scripts/lib/deployment.ts: the file
+   * written by scripts/deploy.ts, or POC_DEPLOYMENT / POC_POOL_ADDRESS); `deployment` overrides it.
+   */
+  static async fromDeployment(
+    runner: Signer | Provider,
+    options: Omit<PoolClientOptions, "runner" | "pool" | "deployBlock" | "token"> & { deployment?: PocDeployment; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<PoolClient> {
+    const provider = isSigner(runner) ? runner.provider : runner;
+    if (!provider) throw new ChainConfigError("the signer has no provider");
+    let d = options.deployment;
+    if (!d) {
+      const send = (m: string, p: unknown[]) => withRetry(m, () => (provider as unknown as { send(m: string, p: unknown[]): Promise<unknown> }).send(m, p), options.retry);
+      if (typeof (provider as unknown as { send?: unknown }).send !== "function") throw new ChainConfigError("the provider cannot send raw JSON-RPC: pass `deployment`");
+      try {
+        d = await loadDeployment(send, options.env);
+      } catch (cause) {
+        throw new ChainConfigError(describeError(cause), { cause });
+      }
+    }
+    const tokenKnown = d.token && d.token !== ZeroAddress;
+    return PoolClient.create({ ...options, runner, pool: d.stakePool, deployBlock: d.deployBlock, ...(tokenKnown ? { token: d.token } : {}) });
+  }
+
+  /** The same pool through another signer (e.g. another actor in a demo). */
+  connect(runner: Signer | Provider): PoolClient {
+    const c = new PoolClient({ ...this.options, runner, pool: this.address, deployBlock: this.deployBlock, token: this.token }, this.chainId, this.token);
+    return c;
+  }
+
+  /** The signer's address (ChainConfigError for a read-only client). */
+  async account(): Promise<string> {
+    if (this.#account) return this.#account;
+    if (!this.signer) throw new ChainConfigError("this client has no signer: writes need an account (--account N or POC_PRIVATE_KEY)");
+    this.#account = getAddress(await this.signer.getAddress());
+    return this.#account;
+  }
+
+  /** Run an RPC operation with the client's retry settings. */
+  retry<T>(what: string, fn: () => Promise<T>, extra: RetryOptions = {}): Promise<T> {
+    return withRetry(what, fn, { ...this.options.retry, ...extra });
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Low-level calls
+  // ------------------------------------------------------------------------------------------------
+
+  /** eth_call of a pool (or token) view, decoded; reverts become ContractRevertError. */
+  async #view(fn: string, args: readonly unknown[] = [], on: "pool" | "token" = "pool", blockTag?: number | "latest") {
+    const iface = on === "pool" ? this.poolInterface : this.tokenInterface;
+    const to = on === "pool" ? this.address : this.token;
+    const data = iface.encodeFunctionData(fn, args);
+    const action = `${fn}(${args.map(String).join(", ")})`;
+    try {
+      const raw = await this.retry(action, () => this.provider.call({ to, data, ...(blockTag !== undefined ? { blockTag } : {}) }));
+      return iface.decodeFunctionResult(fn, raw);
+    } catch (e) {
+      throw toRevertError(action, e, [this.poolInterface, this.tokenInterface]) ?? e;
+    }
+  }
+
+  /**
+   * Send a write to the pool or the token (module comment): estimate (revert → ContractRevertError),
+   * fix the nonce, send (transient errors: resend with the same nonce), wait for the receipt.
+   */
+  async sendTx(fn: string, args: readonly unknown[], options: TxOptions & { on?: "pool" | "token"; label?: string } = {}): Promise<TxResult> {
+    const on = options.on ?? "pool";
+    const iface = on === "pool" ? this.poolInterface : this.tokenInterface;
+    const to = on === "pool" ? this.address : this.token;
+    const action = options.label ?? `${fn}(${args.map((a) => (a instanceof Uint8Array ? hexlify(a) : String(a))).join(", ")})`;
+    const signer = this.signer;
+    if (!signer) throw new ChainConfigError(`${action}: this client has no signer`);
+    const from = await this.account();
+    const data = iface.encodeFunctionData(fn, args);
+    const ifaces = [this.poolInterface, this.tokenInterface];
+    const revert = (e: unknown) => toRevertError(action, e, ifaces) ?? e;
+    let gasLimit = options.gasLimit;
+    if (gasLimit === undefined) {
+      try {
+        const est = await this.retry(`estimateGas ${action}`, () => this.provider.estimateGas({ from, to, data }));
+        gasLimit = (est * 13n) / 10n + 10_000n;
+      } catch (e) {
+        throw revert(e);
+      }
+    }
+    const nonce = options.nonce ?? (await this.retry("eth_getTransactionCount", () => this.provider.getTransactionCount(from, "pending")));
+    const info: TxInfo = { action, from, nonce };
+    await options.onSending?.(info);
+    const tx: TransactionRequest = { from, to, data, nonce, gasLimit, chainId: this.chainId };
+    let hash: string | undefined;
+    if (signer instanceof BaseWallet) {
+      // A local key: sign first, so the hash is known (and recorded) before the broadcast.
+      const populated = await this.retry(`populate ${action}`, () => signer.populateTransaction(tx));
+      const raw = await signer.signTransaction(populated);
+      hash = keccak256(raw);
+      await options.onSent?.({ ...info, hash });
+      let attempt = 0;
+      await this.retry(`broadcast ${action}`, async () => {
+        attempt++;
+        try {
+          await this.provider.broadcastTransaction(raw);
+        } catch (e) {
+          if (attempt > 1 && nonceUsed(e)) return; // an earlier attempt got through: same bytes, same hash
+          throw e;
+        }
+      }).catch((e: unknown) => {
+        throw revert(e);
+      });
+    } else {
+      let attempt = 0;
+      const unchecked = (signer as { sendUncheckedTransaction?: (t: TransactionRequest) => Promise<string> }).sendUncheckedTransaction;
+      try {
+        hash = await this.retry(`send ${action}`, async () => {
+          attempt++;
+          try {
+            if (typeof unchecked === "function") return await unchecked.call(signer, tx);
+            return (await signer.sendTransaction(tx)).hash;
+          } catch (e) {
+            if (attempt > 1 && nonceUsed(e)) {
+              throw new TxUncertainError(`${action}: a resend found nonce ${nonce} used: the first attempt may have been sent`, { nonce, cause: e });
+            }
+            throw e;
+          }
+        });
+      } catch (e) {
+        throw revert(e);
+      }
+      await options.onSent?.({ ...info, hash });
+    }
+    const receipt = await this.waitForReceipt(hash, { timeoutMs: options.timeoutMs, nonce, action });
+    if (receipt.status !== 1) {
+      // Mined but reverted (state changed between estimate and inclusion): replay it for the reason.
+      let reason: unknown = new ChainError(`${action} reverted in block ${receipt.blockNumber}`);
+      try {
+        await this.provider.call({ from, to, data, blockTag: receipt.blockNumber });
+      } catch (e) {
+        reason = e;
+      }
+      const err = toRevertError(action, reason, ifaces);
+      throw err ?? new ContractRevertError(action, `reverted in block ${receipt.blockNumber} (tx ${hash})`, {});
+    }
+    return {
+      hash,
+      nonce,
+      blockNumber: receipt.blockNumber,
+      gasUsed: receipt.gasUsed,
+      receipt,
+      events: this.decodeReceiptEvents(receipt),
+    };
+  }
+
+  /** Poll for a transaction's receipt; TxUncertainError after the timeout. */
+  async waitForReceipt(hash: string, o: { timeoutMs?: number | undefined; nonce?: number; action?: string; signal?: AbortSignal } = {}): Promise<TransactionReceipt> {
+    const timeoutMs = o.timeoutMs ?? this.options.receiptTimeoutMs ?? 120_000;
+    const pollMs = this.options.pollMs ?? 250;
+    const start = Date.now();
+    for (;;) {
+      const r = await this.retry("eth_getTransactionReceipt", () => this.provider.getTransactionReceipt(hash), { signal: o.signal });
+      if (r) return r;
+      if (Date.now() - start > timeoutMs) {
+        throw new TxUncertainError(`${o.action ?? "transaction"} ${hash} has no receipt after ${Math.round(timeoutMs / 1000)} s`, {
+          hash,
+          ...(o.nonce !== undefined ? { nonce: o.nonce } : {}),
+        });
+      }
+      await sleep(pollMs, o.signal);
+    }
+  }
+
+  /** The pool events in a receipt. */
+  decodeReceiptEvents(receipt: TransactionReceipt): PoolEvent[] {
+    const out: PoolEvent[] = [];
+    for (const log of receipt.logs) {
+      if (getAddress(log.address) !== this.address) continue;
+      const ev = decodePoolLog(this.poolInterface, log);
+      if (ev) out.push(ev);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Views
+  // ------------------------------------------------------------------------------------------------
+
+  async stakeToken(): Promise<string> {
+    return getAddress((await this.#view("stakeToken"))[0] as string);
+  }
+  async randomnessSource(): Promise<string> {
+    return getAddress((await this.#view("randomnessSource"))[0] as string);
+  }
+  async owner(): Promise<string> {
+    return getAddress((await this.#view("owner"))[0] as string);
+  }
+  /** The parameters in force for new jobs and their id. */
+  async params(): Promise<{ params: PoolParamsRecord; paramsId: number }> {
+    const r = await this.#view("params");
+    return { params: paramsRecord(r[0] as Record<string, unknown>), paramsId: Number(r[1]) };
+  }
+  async paramsAt(paramsId: number): Promise<PoolParamsRecord> {
+    return paramsRecord((await this.#view("paramsAt", [paramsId]))[0] as Record<string, unknown>);
+  }
+  async nextJobId(): Promise<bigint> {
+    return BigInt((await this.#view("nextJobId"))[0] as bigint);
+  }
+  async getJob(jobId: bigint | number, blockTag?: number): Promise<JobView> {
+    const j = (await this.#view("getJob", [jobId], "pool", blockTag))[0] as Record<string, unknown>;
+    return {
+      jobId: BigInt(jobId),
+      user: getAddress(j.user as string),
+      generator: getAddress(j.generator as string),
+      state: Number(j.state) as JobState,
+      stage: Number(j.stage),
+      deadline: Number(j.deadline),
+      alphaCg: BigInt(j.alphaCg as bigint),
+      alphaCv: BigInt(j.alphaCv as bigint),
+      betaCg: BigInt(j.betaCg as bigint),
+      betaCv: BigInt(j.betaCv as bigint),
+      numChecks: Number(j.numChecks),
+      receiptRoot: String(j.receiptRoot).toLowerCase(),
+      paramsId: Number(j.paramsId),
+      escrow: BigInt(j.escrow as bigint),
+    };
+  }
+  async escrowOf(jobId: bigint | number): Promise<bigint> {
+    return BigInt((await this.#view("escrowOf", [jobId]))[0] as bigint);
+  }
+  async currentStage(jobId: bigint | number): Promise<CurrentStage> {
+    const r = await this.#view("currentStage", [jobId]);
+    return { stage: Number(r[0]), verifier: getAddress(r[1] as string), deadline: Number(r[2]) };
+  }
+  async getStage(jobId: bigint | number, stage: number): Promise<StageView> {
+    const r = await this.#view("getStage", [jobId, stage]);
+    return { verifier: getAddress(r[0] as string), status: Number(r[1]) as StageStatus, resultHash: String(r[2]).toLowerCase() };
+  }
+  async claimHash(numChecks: number): Promise<string> {
+    return String((await this.#view("claimHash", [numChecks]))[0]).toLowerCase();
+  }
+  async creditOf(account: string): Promise<bigint> {
+    return BigInt((await this.#view("creditOf", [account]))[0] as bigint);
+  }
+  async bondOf(verifier: string): Promise<BondView> {
+    const b = (await this.#view("bondOf", [verifier]))[0] as Record<string, unknown>;
+    return { bond: BigInt(b.bond as bigint), unbonding: BigInt(b.unbonding as bigint), unbondReadyAt: Number(b.unbondReadyAt), listed: Boolean(b.listed) };
+  }
+  async verifierCount(): Promise<number> {
+    return Number((await this.#view("verifierCount"))[0]);
+  }
+  async verifierAt(index: number): Promise<string> {
+    return getAddress((await this.#view("verifierAt", [index]))[0] as string);
+  }
+  /** Every verifier in the set (verifierCount + verifierAt). */
+  async verifiers(): Promise<string[]> {
+    const n = await this.verifierCount();
+    return Promise.all(Array.from({ length: n }, (_, i) => this.verifierAt(i)));
+  }
+
+  /** The latest block's number, hash and timestamp. */
+  async latestBlock(): Promise<{ number: number; hash: string; timestamp: number }> {
+    const b = await this.retry("eth_getBlockByNumber", () => this.provider.getBlock("latest"));
+    if (!b || !b.hash) throw new ChainError("the node returned no latest block");
+    return { number: b.number, hash: b.hash, timestamp: b.timestamp };
+  }
+  /** A block's hash (undefined when the chain has no such block). */
+  async blockHash(n: number): Promise<string | undefined> {
+    const b = await this.retry("eth_getBlockByNumber", () => this.provider.getBlock(n));
+    return b?.hash ?? undefined;
+  }
+  async blockNumber(): Promise<number> {
+    return this.retry("eth_blockNumber", () => this.provider.getBlockNumber());
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Token
+  // ------------------------------------------------------------------------------------------------
+
+  async tokenBalance(account?: string): Promise<bigint> {
+    return BigInt((await this.#view("balanceOf", [account ?? (await this.account())], "token"))[0] as bigint);
+  }
+  async allowance(owner?: string): Promise<bigint> {
+    return BigInt((await this.#view("allowance", [owner ?? (await this.account()), this.address], "token"))[0] as bigint);
+  }
+  async tokenDecimals(): Promise<number> {
+    try {
+      return Number((await this.#view("decimals", [], "token"))[0]);
+    } catch {
+      return 18;
+    }
+  }
+  /** Approve the pool for `amount` if the allowance is below it; null when nothing was needed. */
+  async approveIfNeeded(amount: bigint, options: TxOptions = {}): Promise<TxResult | null> {
+    if ((await this.allowance()) >= amount) return null;
+    return this.sendTx("approve", [this.address, amount], { ...options, on: "token", label: `approve(pool, ${amount})` });
+  }
+  /** Mint test tokens (only the local TestToken has `mint`). */
+  async mintTestTokens(to: string, amount: bigint, options: TxOptions = {}): Promise<TxResult> {
+    if (!this.tokenInterface.getFunction("mint")) throw new ChainError("the stake token ABI has no mint(): not a TestToken");
+    return this.sendTx("mint", [to, amount], { ...options, on: "token" });
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Job life cycle
+  // ------------------------------------------------------------------------------------------------
+
+  /** The deposit `openJob(cg, cv)` takes under the current parameters: alphaCg + alphaCv. */
+  async openDeposit(cg: bigint, cv: bigint): Promise<bigint> {
+    const { params } = await this.params();
+    const a = BigInt(params.alphaBps);
+    return (cg * a) / 10_000n + (cv * a) / 10_000n;
+  }
+
+  /** Open a job (see IStakePool.openJob); `approve` first approves the deposit if needed. Returns the new job id. */
+  async openJob(
+    o: { generator: string; modelId: string; cg: bigint; cv: bigint; requestHash: string; requestUri: string; approve?: boolean },
+    tx: TxOptions = {},
+  ): Promise<TxResult & { jobId: bigint; opened: PoolEventOf<"JobOpened"> }> {
+    if (o.approve) await this.approveIfNeeded(await this.openDeposit(o.cg, o.cv));
+    const r = await this.sendTx("openJob", [o.generator, o.modelId, o.cg, o.cv, o.requestHash, o.requestUri], {
+      ...tx,
+      label: `openJob(generator ${o.generator}, cg ${o.cg}, cv ${o.cv})`,
+    });
+    const opened = r.events.find((e): e is PoolEventOf<"JobOpened"> => e.name === "JobOpened");
+    if (!opened) throw new ChainError(`openJob: no JobOpened event in tx ${r.hash}`);
+    return { ...r, jobId: opened.jobId, opened };
+  }
+
+  /** The generator commits (staking betaCg; `approve` approves it first if needed). */
+  async commit(jobId: bigint | number, o: { receiptRoot: string; numChecks: number; receiptUri: string; approve?: boolean }, tx: TxOptions = {}): Promise<TxResult> {
+    if (o.approve) await this.approveIfNeeded((await this.getJob(jobId)).betaCg);
+    return this.sendTx("commit", [jobId, o.receiptRoot, o.numChecks, o.receiptUri], { ...tx, label: `commit(job ${jobId})` });
+  }
+  cancel(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("cancel", [jobId], { ...tx, label: `cancel(job ${jobId})` });
+  }
+  finalize(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("finalize", [jobId], { ...tx, label: `finalize(job ${jobId})` });
+  }
+  challenge(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("challenge", [jobId], { ...tx, label: `challenge(job ${jobId})` });
+  }
+  submitResult(jobId: bigint | number, matchBitmap: Uint8Array | string, tx: TxOptions = {}): Promise<TxResult> {
+    const hex = typeof matchBitmap === "string" ? matchBitmap : hexlify(matchBitmap);
+    return this.sendTx("submitResult", [jobId, hex], { ...tx, label: `submitResult(job ${jobId}, ${hex.length > 22 ? hex.slice(0, 20) + "…" : hex})` });
+  }
+  timeoutVerifier(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("timeoutVerifier", [jobId], { ...tx, label: `timeoutVerifier(job ${jobId})` });
+  }
+  drawVerifier(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("drawVerifier", [jobId], { ...tx, label: `drawVerifier(job ${jobId})` });
+  }
+  timeoutDraw(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("timeoutDraw", [jobId], { ...tx, label: `timeoutDraw(job ${jobId})` });
+  }
+  /** Withdraw the whole credit; `amount` is what was paid (0n when there was nothing, without a transaction). */
+  async withdraw(tx: TxOptions = {}): Promise<{ amount: bigint; tx: TxResult | null }> {
+    if ((await this.creditOf(await this.account())) === 0n) return { amount: 0n, tx: null };
+    const r = await this.sendTx("withdraw", [], { ...tx, label: "withdraw()" });
+    const ev = r.events.find((e): e is PoolEventOf<"Withdrawn"> => e.name === "Withdrawn");
+    return { amount: ev?.amount ?? 0n, tx: r };
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Verifier bonds and governance
+  // ------------------------------------------------------------------------------------------------
+
+  /** Bond `amount` more (`approve` approves it first if needed). */
+  async bond(amount: bigint, o: { approve?: boolean } & TxOptions = {}): Promise<TxResult> {
+    if (o.approve) await this.approveIfNeeded(amount);
+    return this.sendTx("bond", [amount], { ...o, label: `bond(${amount})` });
+  }
+  requestUnbond(amount: bigint, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("requestUnbond", [amount], { ...tx, label: `requestUnbond(${amount})` });
+  }
+  withdrawUnbonded(tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("withdrawUnbonded", [], { ...tx, label: "withdrawUnbonded()" });
+  }
+  setParams(p: PoolParamsRecord, tx: TxOptions = {}): Promise<TxResult> {
+    const t = [p.alphaBps, p.betaBps, p.commitWindow, p.challengeWindow, p.verifyWindow, p.drawWindow, p.maxStages, p.unbondDelay, p.minBond];
+    return this.sendTx("setParams", [t], { ...tx, label: "setParams(…)" });
+  }
+  setRandomnessSource(source: string, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("setRandomnessSource", [source], tx);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Events
+  // ------------------------------------------------------------------------------------------------
+
+  /**
+   * Pool events in [fromBlock, toBlock], decoded and ordered, read in ranges of at most `logRange`
+   * blocks (halved, down to one block, when the node refuses a range as too large).
+   */
+  async getEvents(q: LogQuery = {}): Promise<PoolEvent[]> {
+    const from = q.fromBlock ?? this.deployBlock;
+    const to = q.toBlock ?? (await this.blockNumber());
+    if (to < from) return [];
+    const names = q.events ?? undefined;
+    const topic0 = names ? names.map((n) => this.poolInterface.getEvent(n)!.topicHash) : null;
+    const topics: (string | string[] | null)[] = [topic0, ...(q.topics ?? [])];
+    while (topics.length > 1 && topics[topics.length - 1] === null) topics.pop();
+    const out: PoolEvent[] = [];
+    let range = Math.max(1, this.options.logRange ?? 2000);
+    let start = from;
+    while (start <= to) {
+      const end = Math.min(to, start + range - 1);
+      let logs;
+      try {
+        logs = await this.retry(`eth_getLogs ${start}..${end}`, () =>
+          this.provider.getLogs({ address: this.address, fromBlock: start, toBlock: end, topics }),
+        );
+      } catch (e) {
+        const msg = describeError(e) + " " + describeError((e as { cause?: unknown }).cause);
+        if (range > 1 && !isTransientError(e) && RANGE_ERROR_RE.test(msg)) {
+          range = Math.max(1, Math.floor(range / 2));
+          continue;
+        }
+        throw e;
+      }
+      for (const log of logs) {
+        const ev = decodePoolLog(this.poolInterface, log);
+        if (ev && (!names || names.includes(ev.name))) out.push(ev);
+      }
+      start = end + 1;
+    }
+    return out.sort(compareEvents);
+  }
+
+  /** Every event of job `jobId` (all job events carry the id as their first indexed topic). */
+  jobEvents(jobId: bigint | number, q: Omit<LogQuery, "topics" | "events"> = {}): Promise<PoolEvent[]> {
+    return this.getEvents({ ...q, events: JOB_EVENTS, topics: [topicOf(jobId)] });
+  }
+
+  /** VerifierAssigned events naming `verifier` (its third indexed topic). */
+  async assignmentsOf(verifier: string, q: Omit<LogQuery, "topics" | "events"> = {}): Promise<PoolEventOf<"VerifierAssigned">[]> {
+    return (await this.getEvents({ ...q, events: ["VerifierAssigned"], topics: [null, null, topicOf(getAddress(verifier))] })) as PoolEventOf<"VerifierAssigned">[];
+  }
+
+  /** JobOpened events naming `generator` (its third indexed topic). */
+  async jobsForGenerator(generator: string, q: Omit<LogQuery, "topics" | "events"> = {}): Promise<PoolEventOf<"JobOpened">[]> {
+    return (await this.getEvents({ ...q, events: ["JobOpened"], topics: [null, null, topicOf(getAddress(generator))] })) as PoolEventOf<"JobOpened">[];
+  }
+
+  /** The JobOpened and JobCommitted events of a job (what a worker needs to act on it). */
+  async jobRecord(jobId: bigint | number, q: Omit<LogQuery, "topics" | "events"> = {}): Promise<{ opened?: PoolEventOf<"JobOpened">; committed?: PoolEventOf<"JobCommitted"> }> {
+    const evs = await this.getEvents({ ...q, events: ["JobOpened", "JobCommitted"], topics: [topicOf(jobId)] });
+    return {
+      opened: evs.find((e): e is PoolEventOf<"JobOpened"> => e.name === "JobOpened"),
+      committed: evs.find((e): e is PoolEventOf<"JobCommitted"> => e.name === "JobCommitted"),
+    };
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * The pool's events as typed records: a discriminated union on `name`, amounts as bigint, stages and
+ * deadlines as numbers, addresses checksummed, hashes lower-case, plus where the log was found.
+ */
+import { getAddress, type Interface, type Log, type LogDescription } from "ethers";
+import { JobState } from "../../scripts/lib/state.js";
+import { ChainError } from "./errors.js";
+
+/** Where a log was found. */
+export interface LogMeta {
+  blockNumber: number;
+  blockHash: string;
+  transactionHash: string;
+  /** Index of the log in its block. */
+  logIndex: number;
+}
+
+export interface PoolParamsRecord {
+  alphaBps: number;
+  betaBps: number;
+  commitWindow: number;
+  challengeWindow: number;
+  verifyWindow: number;
+  drawWindow: number;
+  maxStages: number;
+  unbondDelay: number;
+  minBond: bigint;
+}
+
+export type PoolEventBody =
+  | {
+      name: "JobOpened";
+      jobId: bigint;
+      user: string;
+      generator: string;
+      modelId: string;
+      alphaCg: bigint;
+      alphaCv: bigint;
+      betaCg: bigint;
+      betaCv: bigint;
+      commitDeadline: number;
+      paramsId: number;
+      requestHash: string;
+      requestUri: string;
+    }
+  | {
+      name: "JobCommitted";
+      jobId: bigint;
+      generator: string;
+      receiptRoot: string;
+      numChecks: number;
+      receiptUri: string;
+      betaCg: bigint;
+      challengeDeadline: number;
+    }
+  | { name: "JobCancelled"; jobId: bigint; user: string; userRefund: bigint }
+  | { name: "JobFinalized"; jobId: bigint; generator: string; user: string; generatorPayout: bigint; userPayout: bigint }
+  | { name: "JobChallenged"; jobId: bigint; user: string }
+  | { name: "VerifierAssigned"; jobId: bigint; stage: number; verifier: string; stake: bigint; deadline: number }
+  | { name: "VerifierUnavailable"; jobId: bigint; stage: number; drawDeadline: number }
+  | { name: "ResultSubmitted"; jobId: bigint; stage: number; verifier: string; resultHash: string; matchBitmap: string }
+  | { name: "VerifierTimedOut"; jobId: bigint; stage: number; verifier: string; forfeited: bigint }
+  | {
+      name: "JobSettled";
+      jobId: bigint;
+      outcome: JobState;
+      stage: number;
+      userPayout: bigint;
+      generatorPayout: bigint;
+      verifiers: string[];
+      verifierPayouts: bigint[];
+    }
+  | { name: "Withdrawn"; account: string; amount: bigint }
+  | { name: "Bonded"; verifier: string; amount: bigint; bond: bigint }
+  | { name: "UnbondRequested"; verifier: string; amount: bigint; unbonding: bigint; readyAt: number }
+  | { name: "UnbondWithdrawn"; verifier: string; amount: bigint }
+  | { name: "VerifierListed"; verifier: string; listed: boolean }
+  | { name: "ParamsUpdated"; paramsId: number; params: PoolParamsRecord }
+  | { name: "RandomnessSourceUpdated"; previous: string; current: string };
+
+export type PoolEventName = PoolEventBody["name"];
+export type PoolEvent = PoolEventBody & LogMeta;
+/** The record of one event name. */
+export type PoolEventOf<N extends PoolEventName> = Extract<PoolEvent, { name: N }>;
+
+/** Events that carry `jobId` as their first indexed topic. */
+export const JOB_EVENTS = [
+  "JobOpened",
+  "JobCommitted",
+  "JobCancelled",
+  "JobFinalized",
+  "JobChallenged",
+  "VerifierAssigned",
+  "VerifierUnavailable",
+  "ResultSubmitted",
+  "VerifierTimedOut",
+  "JobSettled",
+] as const satisfies readonly PoolEventName[];
+
+export const POOL_EVENTS = [
+  ...JOB_EVENTS,
+  "Withdrawn",
+  "Bonded",
+  "UnbondRequested",
+  "UnbondWithdrawn",
+  "VerifierListed",
+  "ParamsUpdated",
+  "RandomnessSourceUpdated",
+] as const satisfies readonly PoolEventName[];
+
+const KNOWN = new Set<string>(POOL_EVENTS);
+
+function field(d: LogDescription, name: string): unknown {
+  const i = d.fragment.inputs.findIndex((p) => p.name === name);
+  if (i < 0) {
+    throw new ChainError(`event ${d.name} has no field "${name}" in the compiled ABI`, {
+      details: "the artifacts do not match this client: run `npx hardhat build`",
+    });
+  }
+  return d.args[i];
+}
+
+const big = (d: LogDescription, n: string) => BigInt(field(d, n) as bigint);
+const num = (d: LogDescription, n: string) => Number(field(d, n) as bigint);
+const addr = (d: LogDescription, n: string) => getAddress(field(d, n) as string);
+const hex = (d: LogDescription, n: string) => String(field(d, n)).toLowerCase();
+const str = (d: LogDescription, n: string) => String(field(d, n));
+
+/** The typed body of a parsed pool log; undefined for an event this client does not know. */
+export function eventBody(d: LogDescription): PoolEventBody | undefined {
+  switch (d.name) {
+    case "JobOpened":
+      return {
+        name: "JobOpened",
+        jobId: big(d, "jobId"),
+        user: addr(d, "user"),
+        generator: addr(d, "generator"),
+        modelId: hex(d, "modelId"),
+        alphaCg: big(d, "alphaCg"),
+        alphaCv: big(d, "alphaCv"),
+        betaCg: big(d, "betaCg"),
+        betaCv: big(d, "betaCv"),
+        commitDeadline: num(d, "commitDeadline"),
+        paramsId: num(d, "paramsId"),
+        requestHash: hex(d, "requestHash"),
+        requestUri: str(d, "requestUri"),
+      };
+    case "JobCommitted":
+      return {
+        name: "JobCommitted",
+        jobId: big(d, "jobId"),
+        generator: addr(d, "generator"),
+        receiptRoot: hex(d, "receiptRoot"),
+        numChecks: num(d, "numChecks"),
+        receiptUri: str(d, "receiptUri"),
+        betaCg: big(d, "betaCg"),
+        challengeDeadline: num(d, "challengeDeadline"),
+      };
+    case "JobCancelled":
+      return { name: "JobCancelled", jobId: big(d, "jobId"), user: addr(d, "user"), userRefund: big(d, "userRefund") };
+    case "JobFinalized":
+      return {
+        name: "JobFinalized",
+        jobId: big(d, "jobId"),
+        generator: addr(d, "generator"),
+        user: addr(d, "user"),
+        generatorPayout: big(d, "generatorPayout"),
+        userPayout: big(d, "userPayout"),
+      };
+    case "JobChallenged":
+      return { name: "JobChallenged", jobId: big(d, "jobId"), user: addr(d, "user") };
+    case "VerifierAssigned":
+      return {
+        name: "VerifierAssigned",
+        jobId: big(d, "jobId"),
+        stage: num(d, "stage"),
+        verifier: addr(d, "verifier"),
+        stake: big(d, "stake"),
+        deadline: num(d, "deadline"),
+      };
+    case "VerifierUnavailable":
+      return { name: "VerifierUnavailable", jobId: big(d, "jobId"), stage: num(d, "stage"), drawDeadline: num(d, "drawDeadline") };
+    case "ResultSubmitted":
+      return {
+        name: "ResultSubmitted",
+        jobId: big(d, "jobId"),
+        stage: num(d, "stage"),
+        verifier: addr(d, "verifier"),
+        resultHash: hex(d, "resultHash"),
+        matchBitmap: hex(d, "matchBitmap"),
+      };
+    case "VerifierTimedOut":
+      return { name: "VerifierTimedOut", jobId: big(d, "jobId"), stage: num(d, "stage"), verifier: addr(d, "verifier"), forfeited: big(d, "forfeited") };
+    case "JobSettled":
+      return {
+        name: "JobSettled",
+        jobId: big(d, "jobId"),
+        outcome: num(d, "outcome") as JobState,
+        stage: num(d, "stage"),
+        userPayout: big(d, "userPayout"),
+        generatorPayout: big(d, "generatorPayout"),
+        verifiers: (field(d, "verifiers") as string[]).map((a) => getAddress(a)),
+        verifierPayouts: (field(d, "verifierPayouts") as bigint[]).map((v) => BigInt(v)),
+      };
+    case "Withdrawn":
+      return { name: "Withdrawn", account: addr(d, "account"), amount: big(d, "amount") };
+    case "Bonded":
+      return { name: "Bonded", verifier: addr(d, "verifier"), amount: big(d, "amount"), bond: big(d, "bond") };
+    case "UnbondRequested":
+      return { name: "UnbondRequested", verifier: addr(d, "verifier"), amount: big(d, "amount"), unbonding: big(d, "unbonding"), readyAt: num(d, "readyAt") };
+    case "UnbondWithdrawn":
+      return { name: "UnbondWithdrawn", verifier: addr(d, "verifier"), amount: big(d, "amount") };
+    case "VerifierListed":
+      return { name: "VerifierListed", verifier: addr(d, "verifier"), listed: Boolean(field(d, "listed")) };
+    case "ParamsUpdated": {
+      const p = field(d, "params") as Record<string, bigint>;
+      return {
+        name: "ParamsUpdated",
+        paramsId: num(d, "paramsId"),
+        params: paramsRecord(p),
+      };
+    }
+    case "RandomnessSourceUpdated":
+      return { name: "RandomnessSourceUpdated", previous: addr(d, "previous"), current: addr(d, "current") };
+    default:
+      return undefined;
+  }
+}
+
+/** A Params struct (ethers Result or object) as a record. */
+export function paramsRecord(p: Record<string, unknown>): PoolParamsRecord {
+  return {
+    alphaBps: Number(p.alphaBps),
+    betaBps: Number(p.betaBps),
+    commitWindow: Number(p.commitWindow),
+    challengeWindow: Number(p.challengeWindow),
+    verifyWindow: Number(p.verifyWindow),
+    drawWindow: Number(p.drawWindow),
+    maxStages: Number(p.maxStages),
+    unbondDelay: Number(p.unbondDelay),
+    minBond: BigInt(p.minBond as bigint),
+  };
+}
+
+/** Decode one log of the pool; undefined when it is not a pool event this client knows (e.g. OwnershipTransferred). */
+export function decodePoolLog(iface: Interface, log: Log | { topics: readonly string[]; data: string; blockNumber: number; blockHash: string; transactionHash: string; index?: number; logIndex?: number }): PoolEvent | undefined {
+  let d: LogDescription | null;
+  try {
+    d = iface.parseLog({ topics: [...log.topics], data: log.data });
+  } catch {
+    return undefined;
+  }
+  if (!d || !KNOWN.has(d.name)) return undefined;
+  const body = eventBody(d);
+  if (!body) return undefined;
+  const l = log as { index?: number; logIndex?: number };
+  return {
+    ...body,
+    blockNumber: log.blockNumber,
+    blockHash: log.blockHash,
+    transactionHash: log.transactionHash,
+    logIndex: l.index ?? l.logIndex ?? 0,
+  };
+}
+
+/** Order events as the chain did (block, then log index). */
+export function compareEvents(a: LogMeta, b: LogMeta): number {
+  return a.blockNumber - b.blockNumber || a.logIndex - b.logIndex;
+}

@@ -1,0 +1,251 @@
+/**
+ * A job's full history from the pool's events and views: what a dApp shows for one job.
+ *
+ * Events give what the contract does not store (the model id, request and receipt URIs, every
+ * verifier drawn, every result's bitmap, timeouts, payouts); views give the present (state, current
+ * deadline, escrow). Stages are rebuilt from VerifierAssigned / ResultSubmitted / VerifierTimedOut /
+ * VerifierUnavailable, settlement from JobCancelled / JobFinalized / JobSettled.
+ */
+import { JobState, StageStatus } from "../../scripts/lib/state.js";
+import type { CurrentStage, JobView, PoolClient } from "./client.js";
+import { ChainError } from "./errors.js";
+import type { LogMeta, PoolEvent, PoolEventOf } from "./events.js";
+
+export interface Where {
+  block: number;
+  tx: string;
+  /** Block timestamp (unix seconds). */
+  time?: number;
+}
+
+export interface AssignmentHistory {
+  verifier: string;
+  stake: bigint;
+  deadline: number;
+  assigned: Where;
+  /** pending: drawn, no result yet; submitted: result on-chain; timedOut: missed the deadline (stake forfeited to the user). */
+  outcome: "pending" | "submitted" | "timedOut";
+  resultHash?: string;
+  matchBitmap?: string;
+  /** The result equals the generator's claim (every check matched). */
+  agreesWithGenerator?: boolean;
+  submitted?: Where;
+  timedOut?: Where & { forfeited: bigint };
+}
+
+export interface StageHistory {
+  stage: number;
+  /** Every verifier drawn for this stage, in order (more than one after timeouts). */
+  assignments: AssignmentHistory[];
+  /** No eligible verifier at some draw (anyone may retry with drawVerifier until drawDeadline). */
+  unavailable?: { drawDeadline: number; at: Where }[];
+  /** View: the stage's latest verifier and status. */
+  status: StageStatus;
+}
+
+export interface Payouts {
+  user: bigint;
+  generator: bigint;
+  verifiers: { verifier: string; payout: bigint }[];
+  /** Sum of all payouts (equals what the job held). */
+  total: bigint;
+}
+
+export type Settlement =
+  | { kind: "cancelled"; at: Where; payouts: Payouts }
+  | { kind: "finalized"; at: Where; payouts: Payouts }
+  | { kind: "settled"; outcome: JobState; stage: number; at: Where; payouts: Payouts };
+
+export interface JobHistory {
+  jobId: bigint;
+  /** Current view (getJob). */
+  view: JobView;
+  state: JobState;
+  stateName: string;
+  final: boolean;
+  current: CurrentStage;
+  opened?: {
+    at: Where;
+    user: string;
+    generator: string;
+    modelId: string;
+    requestHash: string;
+    requestUri: string;
+    alphaCg: bigint;
+    alphaCv: bigint;
+    betaCg: bigint;
+    betaCv: bigint;
+    commitDeadline: number;
+    paramsId: number;
+  };
+  committed?: {
+    at: Where;
+    receiptRoot: string;
+    numChecks: number;
+    receiptUri: string;
+    betaCg: bigint;
+    challengeDeadline: number;
+    /** keccak256 of the generator's claim (all numChecks bits set). */
+    claimHash: string;
+  };
+  challenged?: { at: Where };
+  stages: StageHistory[];
+  settlement?: Settlement;
+  /** Every event of the job, in chain order. */
+  events: PoolEvent[];
+}
+
+const FINAL = new Set([JobState.Finalized, JobState.Cancelled, JobState.GeneratorUpheld, JobState.VerifierUpheld, JobState.Stalemate]);
+
+export interface JobHistoryOptions {
+  /** First block to scan (default: the client's deployment block). */
+  fromBlock?: number;
+  /** Fetch block timestamps for `time` fields (default true; one getBlock per distinct block). */
+  timestamps?: boolean;
+}
+
+/** The full history of job `jobId` (module comment). ChainError when the job does not exist. */
+export async function jobHistory(client: PoolClient, jobId: bigint | number, options: JobHistoryOptions = {}): Promise<JobHistory> {
+  const id = BigInt(jobId);
+  // Events up to a fixed block, views at that block: one consistent picture.
+  const head = await client.blockNumber();
+  const view = await client.getJob(id, head);
+  if (view.state === JobState.None) throw new ChainError(`job ${id} does not exist (next job id is ${await client.nextJobId()})`);
+  const [current, events] = await Promise.all([client.currentStage(id), client.jobEvents(id, { fromBlock: options.fromBlock ?? client.deployBlock, toBlock: head })]);
+  const times = new Map<number, number>();
+  if (options.timestamps ?? true) {
+    const blocks = [...new Set(events.map((e) => e.blockNumber))];
+    await Promise.all(
+      blocks.map(async (b) => {
+        const blk = await client.retry("eth_getBlockByNumber", () => client.provider.getBlock(b));
+        if (blk) times.set(b, blk.timestamp);
+      }),
+    );
+  }
+  const at = (e: LogMeta): Where => {
+    const t = times.get(e.blockNumber);
+    return { block: e.blockNumber, tx: e.transactionHash, ...(t !== undefined ? { time: t } : {}) };
+  };
+
+  const h: JobHistory = {
+    jobId: id,
+    view,
+    state: view.state,
+    stateName: JobState[view.state] ?? String(view.state),
+    final: FINAL.has(view.state),
+    current,
+    stages: [],
+    events,
+  };
+  const stage = (n: number): StageHistory => {
+    let s = h.stages.find((x) => x.stage === n);
+    if (!s) {
+      s = { stage: n, assignments: [], status: StageStatus.None };
+      h.stages.push(s);
+    }
+    return s;
+  };
+  const latestOf = (n: number, verifier: string) => {
+    const list = stage(n).assignments.filter((a) => a.verifier === verifier);
+    return list[list.length - 1];
+  };
+
+  for (const e of events) {
+    switch (e.name) {
+      case "JobOpened":
+        h.opened = {
+          at: at(e),
+          user: e.user,
+          generator: e.generator,
+          modelId: e.modelId,
+          requestHash: e.requestHash,
+          requestUri: e.requestUri,
+          alphaCg: e.alphaCg,
+          alphaCv: e.alphaCv,
+          betaCg: e.betaCg,
+          betaCv: e.betaCv,
+          commitDeadline: e.commitDeadline,
+          paramsId: e.paramsId,
+        };
+        break;
+      case "JobCommitted":
+        h.committed = {
+          at: at(e),
+          receiptRoot: e.receiptRoot,
+          numChecks: e.numChecks,
+          receiptUri: e.receiptUri,
+          betaCg: e.betaCg,
+          challengeDeadline: e.challengeDeadline,
+          claimHash: "",
+        };
+        break;
+      case "JobChallenged":
+        h.challenged = { at: at(e) };
+        break;
+      case "VerifierAssigned":
+        stage(e.stage).assignments.push({ verifier: e.verifier, stake: e.stake, deadline: e.deadline, assigned: at(e), outcome: "pending" });
+        break;
+      case "VerifierUnavailable":
+        (stage(e.stage).unavailable ??= []).push({ drawDeadline: e.drawDeadline, at: at(e) });
+        break;
+      case "ResultSubmitted": {
+        const a = latestOf(e.stage, e.verifier);
+        if (a) {
+          a.outcome = "submitted";
+          a.resultHash = e.resultHash;
+          a.matchBitmap = e.matchBitmap;
+          a.submitted = at(e);
+        }
+        break;
+      }
+      case "VerifierTimedOut": {
+        const a = latestOf(e.stage, e.verifier);
+        if (a) {
+          a.outcome = "timedOut";
+          a.timedOut = { ...at(e), forfeited: e.forfeited };
+        }
+        break;
+      }
+      case "JobCancelled":
+        h.settlement = { kind: "cancelled", at: at(e), payouts: payouts(e.userRefund, 0n, [], []) };
+        break;
+      case "JobFinalized":
+        h.settlement = { kind: "finalized", at: at(e), payouts: payouts(e.userPayout, e.generatorPayout, [], []) };
+        break;
+      case "JobSettled":
+        h.settlement = {
+          kind: "settled",
+          outcome: e.outcome,
+          stage: e.stage,
+          at: at(e),
+          payouts: payouts(e.userPayout, e.generatorPayout, e.verifiers, e.verifierPayouts),
+        };
+        break;
+      default:
+        break;
+    }
+  }
+  h.stages.sort((a, b) => a.stage - b.stage);
+  if (h.committed) {
+    h.committed.claimHash = await client.claimHash(h.committed.numChecks);
+    for (const s of h.stages)
+      for (const a of s.assignments) if (a.resultHash !== undefined) a.agreesWithGenerator = a.resultHash === h.committed.claimHash;
+  }
+  await Promise.all(
+    h.stages.map(async (s) => {
+      s.status = (await client.getStage(id, s.stage)).status;
+    }),
+  );
+  return h;
+}
+
+function payouts(user: bigint, generator: bigint, verifiers: string[], amounts: bigint[]): Payouts {
+  const v = verifiers.map((verifier, i) => ({ verifier, payout: amounts[i] ?? 0n }));
+  return { user, generator, verifiers: v, total: user + generator + v.reduce((s, x) => s + x.payout, 0n) };
+}
+
+/** The assignments of `events` (e.g. from `client.jobEvents`) that name `verifier`. */
+export function assignmentsIn(events: readonly PoolEvent[], verifier: string): PoolEventOf<"VerifierAssigned">[] {
+  const v = verifier.toLowerCase();
+  return events.filter((e): e is PoolEventOf<"VerifierAssigned"> => e.name === "VerifierAssigned" && e.verifier.toLowerCase() === v);
+}
