@@ -4,12 +4,12 @@ pragma solidity ^0.8.28;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @title ReentrantToken
-/// @notice Test mock: a malicious ERC-20 that, once armed, calls `target` with `data` from inside its
+/// @notice Test mock: a malicious ERC-20 that, once armed, calls `reentryTarget` with `reentryData` from inside its
 /// next transfer (i.e. while the StakePool is in the middle of a pull or a payout) and records what
 /// happened. With `propagate` it bubbles the inner revert up; otherwise it swallows it.
 contract ReentrantToken is ERC20 {
-    address public target;
-    bytes public data;
+    address public reentryTarget;
+    bytes public reentryData;
     bool public armed;
     bool public propagate;
     /// @notice Whether the last re-entrant call succeeded, and what it returned or reverted with.
@@ -24,8 +24,8 @@ contract ReentrantToken is ERC20 {
     }
 
     function arm(address target_, bytes calldata data_, bool propagate_) external {
-        target = target_;
-        data = data_;
+        reentryTarget = target_;
+        reentryData = data_;
         propagate = propagate_;
         armed = true;
     }
@@ -35,7 +35,7 @@ contract ReentrantToken is ERC20 {
         if (armed && from != address(0) && to != address(0)) {
             armed = false;
             attempts++;
-            (bool ok, bytes memory ret) = target.call(data);
+            (bool ok, bytes memory ret) = reentryTarget.call(reentryData);
             reentered = ok;
             lastReturn = ret;
             if (!ok && propagate) {

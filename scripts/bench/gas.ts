@@ -23,7 +23,7 @@
  */
 import { network } from "hardhat";
 import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js";
-import { DEFAULT_POOL_PARAMS, paramsTuple, jobAmounts } from "../lib/params.js";
+import { DEFAULT_POOL_PARAMS, paramsStruct, jobAmounts } from "../lib/params.js";
 import { bitmapWithMisses, claimBitmap, JobState } from "../lib/state.js";
 
 export const GAS_TARGETS = { noChallengeTotal: 200_000, stage: 120_000 } as const;
@@ -45,11 +45,10 @@ export const gasSection: BenchSection = {
 async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   const { ethers } = await network.connect();
   const signers = await ethers.getSigners();
-  const [owner, user, generator, coldUser, coldGenerator, ...rest] = signers;
-  if (!owner || !user || !generator || !coldUser || !coldGenerator || rest.length < 6) {
-    throw new Error("the gas bench needs at least 11 accounts");
-  }
-  const verifiers = rest.slice(0, 6);
+  if (signers.length < 11) throw new Error("the gas bench needs at least 11 accounts");
+  const [owner, user, generator, coldUser, coldGenerator] = signers.slice(0, 5) as [Signer, Signer, Signer, Signer, Signer];
+  const verifiers = signers.slice(5, 11);
+  type Signer = (typeof signers)[number];
   const byAddress = new Map(signers.map((s) => [s.address.toLowerCase(), s]));
 
   const P = DEFAULT_POOL_PARAMS;
@@ -58,7 +57,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   const pool = await ethers.deployContract("StakePool", [
     await token.getAddress(),
     owner.address,
-    paramsTuple(P),
+    paramsStruct(P),
     await randomness.getAddress(),
   ]);
   const poolAddress = await pool.getAddress();

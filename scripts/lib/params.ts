@@ -57,6 +57,21 @@ export function poolParamsFromEnv(env: NodeJS.ProcessEnv = process.env): PoolPar
   return out;
 }
 
+/** The Solidity `Params` struct as ethers takes it (an object keyed by field name). */
+export function paramsStruct(p: PoolParams) {
+  return {
+    alphaBps: p.alphaBps,
+    betaBps: p.betaBps,
+    commitWindow: p.commitWindow,
+    challengeWindow: p.challengeWindow,
+    verifyWindow: p.verifyWindow,
+    drawWindow: p.drawWindow,
+    maxStages: p.maxStages,
+    unbondDelay: p.unbondDelay,
+    minBond: p.minBond,
+  };
+}
+
 /** The tuple order of the Solidity `Params` struct. */
 export function paramsTuple(p: PoolParams) {
   return [

@@ -5,7 +5,7 @@
  */
 import { network } from "hardhat";
 import type { PoolParams } from "../../scripts/lib/params.js";
-import { paramsTuple } from "../../scripts/lib/params.js";
+import { paramsStruct } from "../../scripts/lib/params.js";
 import { bitmapWithMisses, claimBitmap } from "../../scripts/lib/state.js";
 import { keepFloatCloseTo } from "./float-close-to.js";
 
@@ -53,7 +53,7 @@ export async function createPoolContext() {
     const pool = await ethers.deployContract("StakePool", [
       await token.getAddress(),
       owner.address,
-      paramsTuple(TEST_PARAMS),
+      paramsStruct(TEST_PARAMS),
       await rnd.getAddress(),
     ]);
     const poolAddress = await pool.getAddress();

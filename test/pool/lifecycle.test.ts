@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, TEST_PARAMS, BOND } from "./helpers.js";
 import { JobState, StageStatus, claimBitmap } from "../../scripts/lib/state.js";
-import { paramsTuple } from "../../scripts/lib/params.js";
+import { paramsStruct } from "../../scripts/lib/params.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
 
@@ -115,7 +115,7 @@ describe("StakePool: life cycle", function () {
 
     it("ends at stage 1 when maxStages is 1", async function () {
       const f = await load();
-      await f.pool.connect(f.owner).setParams(paramsTuple({ ...TEST_PARAMS, maxStages: 1 }));
+      await f.pool.connect(f.owner).setParams(paramsStruct({ ...TEST_PARAMS, maxStages: 1 }));
       const jobId = await challenged(f, f.v1);
       await submit(f, jobId, miss(0));
       expect((await f.pool.getJob(jobId)).state).to.equal(JobState.Stalemate);
@@ -279,7 +279,7 @@ describe("StakePool: life cycle", function () {
       const f = await load();
       const oldJob = await openJob(f);
       const newParams = { ...TEST_PARAMS, alphaBps: 10_000, betaBps: 30_000, challengeWindow: 5 * HOUR, maxStages: 1 };
-      await expect(f.pool.connect(f.owner).setParams(paramsTuple(newParams))).to.emit(f.pool, "ParamsUpdated");
+      await expect(f.pool.connect(f.owner).setParams(paramsStruct(newParams))).to.emit(f.pool, "ParamsUpdated");
       const [current, id] = await f.pool.params();
       expect(id).to.equal(1n);
       expect(current.alphaBps).to.equal(10_000n);
@@ -411,12 +411,12 @@ describe("StakePool: life cycle", function () {
       const f = await load();
       await f.pool.connect(f.owner).transferOwnership(f.other.address);
       expect(await f.pool.owner()).to.equal(f.owner.address);
-      await expect(f.pool.connect(f.other).setParams(paramsTuple(TEST_PARAMS)))
+      await expect(f.pool.connect(f.other).setParams(paramsStruct(TEST_PARAMS)))
         .to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount")
         .withArgs(f.other.address);
       await f.pool.connect(f.other).acceptOwnership();
       expect(await f.pool.owner()).to.equal(f.other.address);
-      await f.pool.connect(f.other).setParams(paramsTuple(TEST_PARAMS));
+      await f.pool.connect(f.other).setParams(paramsStruct(TEST_PARAMS));
     });
   });
 });

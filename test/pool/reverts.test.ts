@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, TEST_PARAMS, BOND } from "./helpers.js";
 import { JobState } from "../../scripts/lib/state.js";
-import { paramsTuple, type PoolParams } from "../../scripts/lib/params.js";
+import { paramsStruct, type PoolParams } from "../../scripts/lib/params.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
 
@@ -260,7 +260,7 @@ describe("StakePool: reverts", function () {
 
   it("setParams: owner only; every field bounded; β ≥ α", async function () {
     const f = await load();
-    await expect(f.pool.connect(f.user).setParams(paramsTuple(TEST_PARAMS)))
+    await expect(f.pool.connect(f.user).setParams(paramsStruct(TEST_PARAMS)))
       .to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount")
       .withArgs(f.user.address);
     const bad: [keyof PoolParams, number | bigint, bigint, bigint][] = [
@@ -279,11 +279,11 @@ describe("StakePool: reverts", function () {
     for (const [name, value, min, max] of bad) {
       const p = { ...TEST_PARAMS, [name]: value } as PoolParams;
       if (name === "alphaBps" && Number(value) > TEST_PARAMS.betaBps) p.betaBps = 1_000_000;
-      await expect(f.pool.connect(f.owner).setParams(paramsTuple(p)), name)
+      await expect(f.pool.connect(f.owner).setParams(paramsStruct(p)), name)
         .to.be.revertedWithCustomError(f.pool, "StakePoolParamOutOfRange")
         .withArgs(name, BigInt(value), min, max);
     }
-    await expect(f.pool.connect(f.owner).setParams(paramsTuple({ ...TEST_PARAMS, alphaBps: 20_000, betaBps: 19_999 })))
+    await expect(f.pool.connect(f.owner).setParams(paramsStruct({ ...TEST_PARAMS, alphaBps: 20_000, betaBps: 19_999 })))
       .to.be.revertedWithCustomError(f.pool, "StakePoolBetaBelowAlpha")
       .withArgs(20_000, 19_999);
   });
@@ -304,18 +304,18 @@ describe("StakePool: reverts", function () {
     const factory = await ethers.getContractFactory("StakePool");
     const token = await f.token.getAddress();
     const rnd = await f.rnd.getAddress();
-    await expect(factory.deploy(ethers.ZeroAddress, f.owner.address, paramsTuple(TEST_PARAMS), rnd)).to.be.revertedWithCustomError(
+    await expect(factory.deploy(ethers.ZeroAddress, f.owner.address, paramsStruct(TEST_PARAMS), rnd)).to.be.revertedWithCustomError(
       f.pool,
       "StakePoolZeroAddress",
     );
-    await expect(factory.deploy(token, f.owner.address, paramsTuple(TEST_PARAMS), ethers.ZeroAddress)).to.be.revertedWithCustomError(
+    await expect(factory.deploy(token, f.owner.address, paramsStruct(TEST_PARAMS), ethers.ZeroAddress)).to.be.revertedWithCustomError(
       f.pool,
       "StakePoolZeroAddress",
     );
-    await expect(factory.deploy(token, f.owner.address, paramsTuple({ ...TEST_PARAMS, betaBps: 1 }), rnd))
+    await expect(factory.deploy(token, f.owner.address, paramsStruct({ ...TEST_PARAMS, betaBps: 1 }), rnd))
       .to.be.revertedWithCustomError(f.pool, "StakePoolBetaBelowAlpha")
       .withArgs(5_000, 1);
-    await expect(factory.deploy(token, ethers.ZeroAddress, paramsTuple(TEST_PARAMS), rnd))
+    await expect(factory.deploy(token, ethers.ZeroAddress, paramsStruct(TEST_PARAMS), rnd))
       .to.be.revertedWithCustomError(f.pool, "OwnableInvalidOwner")
       .withArgs(ethers.ZeroAddress);
   });

@@ -5,7 +5,8 @@
  *   αCg = 50, αCv = 10, βCg = 150, βCv = 30 (tokens; all amounts below are in whole tokens).
  */
 import { expect } from "chai";
-import { createPoolContext, E18, claim, miss, HOUR } from "./helpers.js";
+import { createPoolContext, E18, claim, miss, HOUR, TEST_PARAMS } from "./helpers.js";
+import { paramsStruct } from "../../scripts/lib/params.js";
 import { JobState } from "../../scripts/lib/state.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
@@ -167,7 +168,7 @@ describe("StakePool: Table 1 payouts, to the wei", function () {
   it("pays out exactly the pool when basis-point rounding truncates every amount", async function () {
     const f = await load();
     // α = 0.3333, β = 0.7777 and costs that are not multiples of 10_000 wei
-    await f.pool.connect(f.owner).setParams([3_333, 7_777, HOUR, HOUR, HOUR, 24 * HOUR, 3, 7 * 24 * HOUR, 10n * E18]);
+    await f.pool.connect(f.owner).setParams(paramsStruct({ ...TEST_PARAMS, alphaBps: 3_333, betaBps: 7_777 }));
     const cg = 1_000_000_000_000_000_007n;
     const cv = 123_456_789_012_345n;
     const aG = (cg * 3_333n) / 10_000n;

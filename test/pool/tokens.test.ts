@@ -6,7 +6,8 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { keepFloatCloseTo } from "./float-close-to.js";
 import { E18, HOUR, MODEL_ID, NUM_CHECKS, ROOT, URI, TEST_PARAMS } from "./helpers.js";
-import { paramsTuple } from "../../scripts/lib/params.js";
+import { paramsStruct } from "../../scripts/lib/params.js";
+import type { ReentrantToken } from "../../types/ethers-contracts/index.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
 
@@ -16,9 +17,10 @@ keepFloatCloseTo();
 async function poolWith(tokenName: "FeeOnTransferToken" | "ReentrantToken") {
   const [owner, user, generator, verifier] = await ethers.getSigners();
   if (!owner || !user || !generator || !verifier) throw new Error("need 4 accounts");
-  const token = await ethers.deployContract(tokenName);
+  // both mocks are ERC-20s with mint(); ReentrantToken adds arm() and the probes
+  const token = (await ethers.deployContract(tokenName as "ReentrantToken")) as unknown as ReentrantToken;
   const rnd = await ethers.deployContract("MockRandomness");
-  const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsTuple(TEST_PARAMS), await rnd.getAddress()]);
+  const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsStruct(TEST_PARAMS), await rnd.getAddress()]);
   for (const s of [user, generator, verifier]) {
     await token.mint(s.address, T(1_000_000));
     await token.connect(s).approve(await pool.getAddress(), ethers.MaxUint256);
