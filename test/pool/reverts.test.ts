@@ -320,8 +320,14 @@ describe("StakePool: reverts", function () {
       .withArgs(ethers.ZeroAddress);
   });
 
-  it("ownership: only the pending owner can accept", async function () {
+  it("ownership: only the owner transfers or renounces, only the pending owner accepts", async function () {
     const f = await load();
+    await expect(f.pool.connect(f.user).transferOwnership(f.user.address))
+      .to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount")
+      .withArgs(f.user.address);
+    await expect(f.pool.connect(f.user).renounceOwnership())
+      .to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount")
+      .withArgs(f.user.address);
     await f.pool.connect(f.owner).transferOwnership(f.other.address);
     await expect(f.pool.connect(f.stranger).acceptOwnership())
       .to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount")
