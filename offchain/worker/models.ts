@@ -1,0 +1,116 @@
+/**
+ * Models by id for the workers: a directory of model directories (each in the Optimum layout, see
+ * offchain/model), indexed by model id (`modelIdOf`, a hash of the files) so that a job that names a
+ * model id finds its files. The index is built on first use and rebuilt when an id is not found (a
+ * model added while the worker runs); loaded models are kept (at most `maxLoaded`, least recently
+ * used released first).
+ *
+ * `dir` itself may also be one model directory (it is indexed too).
+ */
+import { readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { PocError } from "../errors.js";
+import { loadModel, modelIdOf, type LoadedModel, type LoadOptions } from "../model/index.js";
+
+export class ModelNotAvailableError extends PocError {
+  override name = "ModelNotAvailableError";
+}
+
+export interface ModelSource {
+  /** The loaded model with this id; ModelNotAvailableError when there is none. */
+  get(modelId: string): Promise<LoadedModel>;
+  /** Release every loaded model. */
+  close(): Promise<void>;
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export class ModelDirectory implements ModelSource {
+  readonly dir: string;
+  readonly #load: LoadOptions;
+  readonly #maxLoaded: number;
+  #index: Map<string, string> | null = null;
+  readonly #loaded = new Map<string, Promise<LoadedModel>>();
+
+  constructor(dir: string, options: { load?: LoadOptions; maxLoaded?: number } = {}) {
+    this.dir = resolve(dir);
+    this.#load = options.load ?? {};
+    this.#maxLoaded = options.maxLoaded ?? 2;
+  }
+
+  /** model id → directory, for every model found (a directory that is not a model is skipped). */
+  async index(refresh = false): Promise<Map<string, string>> {
+    if (this.#index && !refresh) return this.#index;
+    if (!(await isDir(this.dir))) throw new ModelNotAvailableError(`models directory ${this.dir} does not exist`);
+    const out = new Map<string, string>();
+    const candidates = [this.dir];
+    for (const e of await readdir(this.dir, { withFileTypes: true })) if (e.isDirectory()) candidates.push(join(this.dir, e.name));
+    for (const d of candidates) {
+      try {
+        out.set((await modelIdOf(d)).toLowerCase(), d);
+      } catch {
+        // not a model directory
+      }
+    }
+    this.#index = out;
+    return out;
+  }
+
+  /** The directory of model `modelId`, or undefined. */
+  async dirOf(modelId: string): Promise<string | undefined> {
+    const id = modelId.toLowerCase();
+    return (await this.index()).get(id) ?? (await this.index(true)).get(id);
+  }
+
+  async get(modelId: string): Promise<LoadedModel> {
+    const id = modelId.toLowerCase();
+    const hit = this.#loaded.get(id);
+    if (hit) {
+      this.#loaded.delete(id);
+      this.#loaded.set(id, hit); // most recently used last
+      return hit;
+    }
+    const dir = await this.dirOf(id);
+    if (!dir) {
+      const known = [...(await this.index()).keys()];
+      throw new ModelNotAvailableError(`no model with id ${id} in ${this.dir}`, {
+        details: known.length ? `models here: ${known.join(", ")}` : "no model directories found there",
+      });
+    }
+    const p = loadModel(dir, this.#load);
+    this.#loaded.set(id, p);
+    p.catch(() => this.#loaded.delete(id));
+    while (this.#loaded.size > this.#maxLoaded) {
+      const [oldId, old] = this.#loaded.entries().next().value as [string, Promise<LoadedModel>];
+      this.#loaded.delete(oldId);
+      old.then((m) => m.release()).catch(() => {});
+    }
+    return p;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#loaded.values()];
+    this.#loaded.clear();
+    await Promise.all(all.map((p) => p.then((m) => m.release()).catch(() => {})));
+  }
+}
+
+/** A fixed set of already loaded models (the caller keeps ownership: close() releases nothing). */
+export class LoadedModels implements ModelSource {
+  readonly #byId = new Map<string, LoadedModel>();
+  constructor(models: readonly LoadedModel[]) {
+    for (const m of models) this.#byId.set(m.modelId.toLowerCase(), m);
+  }
+  async get(modelId: string): Promise<LoadedModel> {
+    const m = this.#byId.get(modelId.toLowerCase());
+    if (!m) throw new ModelNotAvailableError(`no model with id ${modelId.toLowerCase()} is loaded`, { details: `loaded: ${[...this.#byId.keys()].join(", ")}` });
+    return m;
+  }
+  async close(): Promise<void> {}
+}
