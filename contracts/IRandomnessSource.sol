@@ -6,8 +6,10 @@ pragma solidity ^0.8.28;
 /// @dev Kept deliberately small so that the default source (block.prevrandao, see
 /// {PrevrandaoRandomness}) can be replaced by a stronger one without touching the pool, for example
 /// a contract that serves words delivered by a VRF or a randomness beacon. The pool calls it
-/// synchronously (STATICCALL) at the moment of the draw; a source that cannot answer must revert,
-/// which makes the calling transaction revert and leaves the job as it was.
+/// synchronously (STATICCALL, at most 100,000 gas) at the moment of the draw. A source that cannot
+/// answer should revert: the pool treats a revert (or running out of that gas) as a draw that found
+/// no verifier, so the job waits in AwaitingVerifier, anyone can retry, and it ends as a stalemate at
+/// the draw deadline if no draw succeeds. A broken source therefore delays jobs but never locks them.
 interface IRandomnessSource {
     /// @notice A random word for drawing the verifier of `stage` of job `jobId`.
     /// @dev Must vary between jobs and stages within one block and between blocks. The pool reduces it

@@ -69,6 +69,8 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     uint8 public constant MAX_STAGES = 16;
     /// @notice How many verifiers one draw looks at, at most.
     uint256 public constant MAX_PROBES = 8;
+    /// @notice Gas given to the randomness source per draw.
+    uint256 public constant RANDOMNESS_GAS = 100_000;
     /// @notice Upper bound of α in basis points (10×).
     uint256 public constant MAX_ALPHA_BPS = 100_000;
     /// @notice Upper bound of β in basis points (100×).
@@ -531,7 +533,15 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     function _draw(uint256 jobId, Job storage j, uint256 k) private view returns (address) {
         uint256 n = _verifierList.length;
         if (n == 0) return address(0);
-        uint256 idx = _randomness.randomness(jobId, k) % n;
+        uint256 word;
+        // A source that reverts or burns its gas allowance counts as a draw that found nobody: the job
+        // then waits (and ends as a stalemate at the draw deadline), so no source can leave it stuck.
+        try _randomness.randomness{gas: RANDOMNESS_GAS}(jobId, k) returns (uint256 w) {
+            word = w;
+        } catch {
+            return address(0);
+        }
+        uint256 idx = word % n;
         uint256 probes = n < MAX_PROBES ? n : MAX_PROBES;
         address user = j.user;
         address generator = j.generator;

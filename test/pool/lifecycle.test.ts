@@ -260,6 +260,32 @@ describe("StakePool: life cycle", function () {
       await submit(f, jobId, claim);
     });
 
+    for (const [mode, what] of [
+      [1, "reverts"],
+      [2, "burns all its gas"],
+    ] as const) {
+      it(`treats a randomness source that ${what} as a draw that found nobody: the job waits, then ends`, async function () {
+        const f = await load();
+        const jobId = await openAndCommit(f);
+        await f.rnd.setMode(mode);
+        const receipt = await (await f.pool.connect(f.user).challenge(jobId)).wait();
+        expect(receipt!.gasUsed).to.be.lessThan(400_000n);
+        expect((await f.pool.getJob(jobId)).state).to.equal(JobState.AwaitingVerifier);
+        await expect(f.pool.drawVerifier(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolNoEligibleVerifier");
+        await f.rnd.setMode(0); // the source recovers: a retry draws a verifier
+        await pick(f, f.v3);
+        await f.pool.connect(f.stranger).drawVerifier(jobId);
+        expect((await f.pool.currentStage(jobId))[1]).to.equal(f.v3.address);
+        // and if it fails again at the next draw, the draw deadline ends the job as a stalemate
+        await f.rnd.setMode(mode);
+        await submit(f, jobId, miss(0));
+        expect((await f.pool.getJob(jobId)).state).to.equal(JobState.AwaitingVerifier);
+        await time.increase(DAY + 1);
+        await f.pool.connect(f.stranger).timeoutDraw(jobId);
+        expect((await f.pool.getJob(jobId)).state).to.equal(JobState.Stalemate);
+      });
+    }
+
     it("uses the default PrevrandaoRandomness source and lets the owner replace it", async function () {
       const f = await load();
       const source = await ethers.deployContract("PrevrandaoRandomness");
