@@ -1,0 +1,188 @@
+/**
+ * The verifier worker's progress on disk: one JSON file per (chain, pool, verifier) in the state
+ * directory, `verifier-<chainId>-<pool>-<verifier>.json`, rewritten atomically (temp file, fsync,
+ * rename) after every change that matters, so a crash leaves either the old or the new file.
+ *
+ * ```json
+ * { "version": 1, "kind": "verifier", "chainId": "31337", "pool": "0x…", "verifier": "0x…",
+ *   "lastBlock": 123, "lastBlockHash": "0x…",
+ *   "jobs": { "7:1": { "jobId": "7", "stage": 1, "deadline": 1790000000, "status": "queued",
+ *                      "committed": { … }, "result": { "bitmap": "0x…", "kind": "replay", … },
+ *                      "txs": [ { "nonce": 4, "hash": "0x…", "action": "submitResult(job 7, 0x…)", "at": "…" } ] } } }
+ * ```
+ *
+ * - `lastBlock`/`lastBlockHash`: the last block whose assignments were all recorded. A restart scans
+ *   from `lastBlock + 1 − reorgOverlap`; if that block's hash changed (a deeper re-org, or a restarted
+ *   dev node) it rescans from the deployment block — safe, since every assignment is checked on-chain.
+ * - `jobs`: one record per assignment `jobId:stage`. `status` is "queued" (to do), "waiting-model"
+ *   (the model is not in the models directory) or "done" (`outcome` says how). `result` is the bitmap
+ *   once computed (a restart submits it without replaying again). `txs` lists every submitResult
+ *   sent: the nonce is written before the send, the hash as soon as it is known; a restart waits for
+ *   a recorded transaction instead of sending another, and checks the stage on-chain first.
+ * - Done records are pruned once they are more than PRUNE_BLOCKS behind the scan (the re-org overlap
+ *   never reaches them).
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { PocError } from "../errors.js";
+import { writeFileAtomic } from "../receipt/store.js";
+import { Mutex } from "./queue.js";
+
+export class WorkerStateError extends PocError {
+  override name = "WorkerStateError";
+}
+
+export const STATE_VERSION = 1;
+/** Done job records older than this many blocks behind the scan are dropped. */
+export const PRUNE_BLOCKS = 50_000;
+
+const hex = z.string().regex(/^0x[0-9a-fA-F]*$/);
+
+const txSchema = z.object({
+  nonce: z.number().int().min(0),
+  hash: hex.optional(),
+  action: z.string(),
+  at: z.string(),
+});
+
+const jobSchema = z.object({
+  jobId: z.string().regex(/^\d+$/),
+  stage: z.number().int().min(1),
+  deadline: z.number().int().min(0),
+  stake: z.string().regex(/^\d+$/),
+  assignedBlock: z.number().int().min(0),
+  assignedTx: hex,
+  status: z.enum(["queued", "waiting-model", "done"]),
+  opened: z.object({ modelId: hex, requestHash: hex, requestUri: z.string() }).optional(),
+  committed: z.object({ receiptRoot: hex, numChecks: z.number().int().min(1), receiptUri: z.string() }).optional(),
+  result: z
+    .object({
+      bitmap: hex,
+      /** replay: the verifier's verdict; generator-fault: the all-zero bitmap (reason says why). */
+      kind: z.enum(["replay", "generator-fault"]),
+      reason: z.string(),
+      agrees: z.boolean().optional(),
+      replayMs: z.number().optional(),
+    })
+    .optional(),
+  txs: z.array(txSchema).default([]),
+  outcome: z.string().optional(),
+  detail: z.string().optional(),
+  attempts: z.number().int().min(0).default(0),
+  updatedAt: z.string(),
+});
+
+const stateSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  kind: z.literal("verifier"),
+  chainId: z.string().regex(/^\d+$/),
+  pool: hex,
+  verifier: hex,
+  lastBlock: z.number().int().min(0).nullable(),
+  lastBlockHash: hex.nullable(),
+  jobs: z.record(z.string(), jobSchema),
+});
+
+export type JobRecord = z.infer<typeof jobSchema>;
+export type TxRecord = z.infer<typeof txSchema>;
+export type VerifierState = z.infer<typeof stateSchema>;
+
+export function stateFileName(chainId: bigint, pool: string, verifier: string): string {
+  return `verifier-${chainId}-${pool.toLowerCase()}-${verifier.toLowerCase()}.json`;
+}
+
+export class VerifierStateFile {
+  readonly path: string;
+  readonly data: VerifierState;
+  readonly #mutex = new Mutex();
+  #frozen = false;
+
+  private constructor(path: string, data: VerifierState) {
+    this.path = path;
+    this.data = data;
+  }
+
+  /** Open (or create) the state of `verifier` on `pool` in `dir`. WorkerStateError for a corrupt file. */
+  static async open(dir: string, id: { chainId: bigint; pool: string; verifier: string }): Promise<VerifierStateFile> {
+    const d = resolve(dir);
+    try {
+      await mkdir(d, { recursive: true });
+    } catch (cause) {
+      throw new WorkerStateError(`cannot create the state directory ${d}`, { cause });
+    }
+    const path = join(d, stateFileName(id.chainId, id.pool, id.verifier));
+    let raw: string | undefined;
+    try {
+      raw = await readFile(path, "utf8");
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ENOENT") throw new WorkerStateError(`cannot read ${path}`, { cause: e });
+    }
+    if (raw === undefined) {
+      const fresh: VerifierState = {
+        version: STATE_VERSION,
+        kind: "verifier",
+        chainId: id.chainId.toString(),
+        pool: id.pool.toLowerCase(),
+        verifier: id.verifier.toLowerCase(),
+        lastBlock: null,
+        lastBlockHash: null,
+        jobs: {},
+      };
+      const f = new VerifierStateFile(path, fresh);
+      await f.save();
+      return f;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (cause) {
+      throw corrupt(path, "not JSON", cause);
+    }
+    const r = stateSchema.safeParse(json);
+    if (!r.success) throw corrupt(path, r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    const s = r.data;
+    if (s.chainId !== id.chainId.toString() || s.pool !== id.pool.toLowerCase() || s.verifier !== id.verifier.toLowerCase()) {
+      throw corrupt(path, `it belongs to verifier ${s.verifier} on pool ${s.pool}, chain ${s.chainId}`);
+    }
+    return new VerifierStateFile(path, s);
+  }
+
+  /** Write the state atomically (writes are serialised; a frozen file writes nothing). */
+  save(): Promise<void> {
+    return this.#mutex.run(async () => {
+      if (this.#frozen) return;
+      const text = JSON.stringify(this.data, null, 2) + "\n";
+      try {
+        await writeFileAtomic(this.path, new TextEncoder().encode(text));
+      } catch (cause) {
+        throw new WorkerStateError(`cannot write the state file ${this.path}`, { cause });
+      }
+    });
+  }
+
+  /** Stop writing (a simulated crash: whatever happens afterwards is not recorded). */
+  freeze(): void {
+    this.#frozen = true;
+  }
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+
+  /** Drop done records far behind the scan. */
+  prune(): void {
+    const last = this.data.lastBlock;
+    if (last === null) return;
+    for (const [k, j] of Object.entries(this.data.jobs)) {
+      if (j.status === "done" && j.assignedBlock < last - PRUNE_BLOCKS) delete this.data.jobs[k];
+    }
+  }
+}
+
+function corrupt(path: string, why: string, cause?: unknown): WorkerStateError {
+  return new WorkerStateError(`the worker state file ${path} is unusable: ${why}`, {
+    details:
+      "move it away to start afresh: the worker then rescans its assignments from the deployment block and checks each one on-chain before acting, so nothing is submitted twice",
+    cause,
+  });
+}

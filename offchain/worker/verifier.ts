@@ -1,0 +1,750 @@
+/**
+ * The verifier worker (oracle): watches the pool for its own assignments, replays each challenged
+ * job and submits the match bitmap before the deadline. Rules and the state file: README.md.
+ *
+ *   const w = await startVerifierWorker({ client, modelsDir, stateDir });
+ *   await w.idle();   // every assignment up to the current block handled
+ *   await w.stop();
+ *
+ * Per assignment (job j, stage k):
+ * 1. On-chain first: `getStage(j, k)` — not ours any more (a timeout replaced us), already
+ *    submitted (e.g. before a crash), or no-show → done, nothing sent. A recorded transaction is
+ *    waited for instead of sending another.
+ * 2. The job: JobOpened (model id, requestHash/requestUri) and JobCommitted (receipt root, numChecks,
+ *    receipt URI), read once and kept in the state file.
+ * 3. The receipt: from the given store, the worker's cache (`<state>/receipts`) or the commit's URI
+ *    (http(s), file, path), retried within a budget well inside the deadline, checked against the
+ *    committed root. Unfetchable, not matching the root, malformed, or not answering the job (model id,
+ *    request hash, sampler seed, numChecks) → the generator's fault: the all-zero bitmap.
+ * 4. The model by id from the models directory; missing → logged loudly, nothing submitted (the
+ *    assignment will time out and the locked stake is forfeited), retried every `modelRetryMs` until
+ *    the deadline in case the operator adds it.
+ * 5. Replay (`verifyReceipt`) → the canonical bitmap, saved in the state file, then `submitResult`
+ *    (nonce and hash recorded as they become known), even when the deadline is close.
+ */
+import { hexlify, keccak256, type Signer } from "ethers";
+import { PocError } from "../errors.js";
+import type { LoadOptions } from "../model/index.js";
+import {
+  ReceiptFormatError,
+  ReceiptMismatchError,
+  ReceiptNotFoundError,
+  ReceiptStore,
+  decodeReceipt,
+  fetchReceipt,
+  numChecks as receiptNumChecks,
+  type Receipt,
+} from "../receipt/index.js";
+import { checkReceiptAgainstJob, fetchJobRequest, parseJobRequest, requestHash, samplerSeedFor, type JobRequest } from "../request/index.js";
+import { VerifyAbortedError, verifyReceipt, type VerifyOptions } from "../verify/index.js";
+import {
+  ContractRevertError,
+  PoolClient,
+  StageStatus,
+  TxUncertainError,
+  describeError,
+  sleep,
+  type PoolEventOf,
+} from "../chain/index.js";
+import { createLogger, type Logger } from "./log.js";
+import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
+import { WorkQueue, Mutex } from "./queue.js";
+import { VerifierStateFile, type JobRecord } from "./state.js";
+
+export interface VerifierWorkerOptions {
+  /** The pool client; its signer is the verifier (or pass `signer`). */
+  client: PoolClient;
+  /** The verifier's signer (default: the client's). */
+  signer?: Signer;
+  /** Directory of model directories (each subdirectory one model, found by its model id). */
+  modelsDir?: string;
+  /** Or a ready model source (e.g. LoadedModels in a demo); takes precedence over modelsDir. */
+  models?: ModelSource;
+  /** onnxruntime options for models loaded from modelsDir. */
+  loadOptions?: LoadOptions;
+  /** Where the progress file (and the receipt cache) live. */
+  stateDir: string;
+  /** A receipt store (or its directory) looked up before the commit's URI. */
+  store?: ReceiptStore | string;
+  /** Poll interval for new assignments (default 2000 ms). */
+  pollMs?: number;
+  /** Jobs replayed at once (default 1: replays are CPU-heavy). */
+  concurrency?: number;
+  /** First block to scan on a fresh state (default: the pool's deployment block). */
+  fromBlock?: number;
+  /** Blocks re-scanned on every poll and restart, for re-orgs (default 12). */
+  reorgOverlap?: number;
+  /** Bond (approve + bond) when the bond is below the pool's minimum (default true). */
+  autoBond?: boolean;
+  /** Amount to bond when topping up (default: minBond − bond). */
+  bondAmount?: bigint;
+  /** Longest time spent fetching one receipt (default 120 s; never more than a quarter of the time left). */
+  fetchBudgetMs?: number;
+  /** How often a job whose model is missing looks again (default 30 s). */
+  modelRetryMs?: number;
+  /** Options for verifyReceipt (chunk size, tolerances, early stop). */
+  verifyOptions?: Omit<VerifyOptions, "signal" | "expectedRoot" | "onProgress" | "strict" | "collectSamples">;
+  logger?: Logger;
+  /** Stops the worker like stop(). */
+  signal?: AbortSignal;
+  /**
+   * Demos and tests only: replace the bitmap before it is submitted (a dishonest verifier). The
+   * returned bytes must have the right length.
+   */
+  tamperResult?: (job: { jobId: bigint; stage: number; numChecks: number; bitmap: Uint8Array }) => Uint8Array;
+}
+
+export interface VerifierWorkerStats {
+  assignments: number;
+  submitted: number;
+  generatorFaults: number;
+  skipped: number;
+  waitingModel: number;
+}
+
+export interface VerifierWorker {
+  /** The verifier's address. */
+  readonly address: string;
+  /** The state file. */
+  readonly statePath: string;
+  /** Resolves once a poll started after the call has finished and no job is queued or running (jobs waiting for a missing model do not count). */
+  idle(): Promise<void>;
+  /** Graceful stop: no new polls, replays aborted (they resume on restart), state saved, models released. */
+  stop(): Promise<void>;
+  /** A simulated crash (tests): nothing more is written to the state file; in-flight work is aborted. */
+  kill(): Promise<void>;
+  stats(): VerifierWorkerStats;
+  /** Resolves when the worker has stopped (by stop(), kill() or the signal). */
+  readonly done: Promise<void>;
+}
+
+const DEFAULTS = {
+  pollMs: 2000,
+  concurrency: 1,
+  reorgOverlap: 12,
+  fetchBudgetMs: 120_000,
+  modelRetryMs: 30_000,
+};
+
+/** How a job ended (the `outcome` field of its record). */
+export type JobOutcome =
+  | "submitted"
+  | "already-submitted"
+  | "superseded"
+  | "no-show"
+  | "deadline-passed"
+  | "not-verifying"
+  | "failed";
+
+class Stopped extends Error {}
+
+/** Start a verifier worker (module comment). Bonds first when needed. */
+export async function startVerifierWorker(options: VerifierWorkerOptions): Promise<VerifierWorker> {
+  const client = options.signer ? options.client.connect(options.signer) : options.client;
+  const me = await client.account();
+  const log = (options.logger ?? createLogger({ name: me.slice(0, 10) })).child({ verifier: me });
+  if (!options.models && !options.modelsDir) throw new PocError("startVerifierWorker: give modelsDir or models");
+  const concurrency = options.concurrency ?? DEFAULTS.concurrency;
+  const models: ModelSource =
+    options.models ?? new ModelDirectory(options.modelsDir!, { ...(options.loadOptions ? { load: options.loadOptions } : {}), maxLoaded: Math.max(2, concurrency) });
+  const ownModels = !options.models;
+  const store = typeof options.store === "string" ? new ReceiptStore(options.store) : options.store;
+  const state = await VerifierStateFile.open(options.stateDir, { chainId: client.chainId, pool: client.address, verifier: me });
+  const cache = new ReceiptStore(`${options.stateDir}/receipts`);
+  const w = new Worker(client, me, log, models, ownModels, store, cache, state, options);
+  await w.start();
+  return w.handle();
+}
+
+class Worker {
+  readonly #abort = new AbortController();
+  readonly #queue: WorkQueue;
+  readonly #txMutex = new Mutex();
+  readonly #pollMutex = new Mutex();
+  readonly #inQueue = new Set<string>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #tasks = new Set<Promise<unknown>>();
+  readonly #stats: VerifierWorkerStats = { assignments: 0, submitted: 0, generatorFaults: 0, skipped: 0, waitingModel: 0 };
+  #stopped = false;
+  #loop: Promise<void> = Promise.resolve();
+  #wake: (() => void) | undefined;
+  #resolveDone!: () => void;
+  readonly done = new Promise<void>((ok) => (this.#resolveDone = ok));
+  readonly #pollMs: number;
+  readonly #overlap: number;
+
+  constructor(
+    readonly client: PoolClient,
+    readonly me: string,
+    readonly log: Logger,
+    readonly models: ModelSource,
+    readonly ownModels: boolean,
+    readonly store: ReceiptStore | undefined,
+    readonly cache: ReceiptStore,
+    readonly state: VerifierStateFile,
+    readonly o: VerifierWorkerOptions,
+  ) {
+    this.#queue = new WorkQueue(o.concurrency ?? DEFAULTS.concurrency);
+    this.#pollMs = o.pollMs ?? DEFAULTS.pollMs;
+    this.#overlap = o.reorgOverlap ?? DEFAULTS.reorgOverlap;
+    o.signal?.addEventListener("abort", () => void this.stop(), { once: true });
+  }
+
+  handle(): VerifierWorker {
+    return {
+      address: this.me,
+      statePath: this.state.path,
+      idle: () => this.idle(),
+      stop: () => this.stop(),
+      kill: () => this.kill(),
+      stats: () => ({ ...this.#stats }),
+      done: this.done,
+    };
+  }
+
+  get #signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  async start(): Promise<void> {
+    const s = this.state.data;
+    this.log.info("start", `verifier worker ${this.me} on pool ${this.client.address} (chain ${this.client.chainId}); state ${this.state.path}`, {
+      pool: this.client.address,
+      chainId: this.client.chainId,
+      lastBlock: s.lastBlock,
+    });
+    if (this.o.autoBond ?? true) await this.ensureBond("start");
+    for (const [key, j] of Object.entries(s.jobs)) {
+      if (j.status === "done") continue;
+      this.log.info("resume", `job ${j.jobId} stage ${j.stage}: resuming after a restart${j.txs.length ? ` (${j.txs.length} transaction(s) recorded)` : ""}`, {
+        jobId: j.jobId,
+        stage: j.stage,
+      });
+      this.#enqueue(key);
+    }
+    this.#loop = this.#run();
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Bond
+  // ----------------------------------------------------------------------------------------------
+
+  /** Top the bond up after the current transaction (all transactions of this account are serialised). */
+  #topUpLater(when: string): void {
+    const p = this.#txMutex.run(() => this.ensureBond(when));
+    this.#tasks.add(p);
+    void p.finally(() => this.#tasks.delete(p));
+  }
+
+  async ensureBond(when: string): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      const [{ params }, b] = await Promise.all([this.client.params(), this.client.bondOf(this.me)]);
+      if (b.bond >= params.minBond) return;
+      const amount = this.o.bondAmount ?? params.minBond - b.bond;
+      const balance = await this.client.tokenBalance(this.me);
+      if (balance < amount) {
+        this.log.warn("bond-short", `bond ${b.bond} is below the minimum ${params.minBond} and the wallet holds only ${balance} (needs ${amount}): not bonding${b.listed ? "" : " — this verifier is NOT in the verifier set and will not be drawn"}`, {
+          bond: b.bond,
+          minBond: params.minBond,
+          balance,
+        });
+        return;
+      }
+      await this.client.approveIfNeeded(amount);
+      const r = await this.client.bond(amount);
+      this.log.info("bonded", `bonded ${amount} (${when}); bond now ${b.bond + amount} (tx ${r.hash})`, { amount, tx: r.hash });
+    } catch (e) {
+      if (this.#stopped) return;
+      this.log.error("bond-failed", `could not bond: ${describeError(e)}`, { error: describeError(e) });
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Polling
+  // ----------------------------------------------------------------------------------------------
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        await this.#pollMutex.run(() => this.poll());
+      } catch (e) {
+        if (this.#stopped) break;
+        this.log.warn("poll-failed", `poll failed (will retry): ${describeError(e)}`, { error: describeError(e) });
+      }
+      if (this.#stopped) break;
+      await new Promise<void>((ok) => {
+        const t = setTimeout(ok, this.#pollMs);
+        this.#wake = () => {
+          clearTimeout(t);
+          ok();
+        };
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  /** Record every assignment naming this verifier in [last scanned + 1 − overlap, latest]. */
+  async poll(): Promise<void> {
+    const s = this.state.data;
+    const c = this.client;
+    const latest = await c.latestBlock();
+    let from: number;
+    if (s.lastBlock === null) from = this.o.fromBlock ?? c.deployBlock;
+    else {
+      const hashThen = s.lastBlock <= latest.number ? await c.blockHash(s.lastBlock) : undefined;
+      if (hashThen === undefined || (s.lastBlockHash !== null && hashThen.toLowerCase() !== s.lastBlockHash.toLowerCase())) {
+        this.log.warn("reorg", `block ${s.lastBlock} is no longer the one scanned (a deep re-org or a restarted node): rescanning from block ${c.deployBlock}`, {
+          lastBlock: s.lastBlock,
+        });
+        from = c.deployBlock;
+      } else from = Math.max(c.deployBlock, s.lastBlock + 1 - this.#overlap);
+    }
+    if (from > latest.number) return;
+    const events = await c.assignmentsOf(this.me, { fromBlock: from, toBlock: latest.number });
+    let added = 0;
+    for (const e of events) if (this.#record(e)) added++;
+    s.lastBlock = latest.number;
+    s.lastBlockHash = latest.hash;
+    this.state.prune();
+    await this.state.save();
+    if (added > 0) this.log.debug("scanned", `blocks ${from}..${latest.number}: ${added} new assignment(s)`, { from, to: latest.number });
+  }
+
+  #record(e: PoolEventOf<"VerifierAssigned">): boolean {
+    const key = `${e.jobId}:${e.stage}`;
+    if (this.state.data.jobs[key]) return false;
+    const rec: JobRecord = {
+      jobId: e.jobId.toString(),
+      stage: e.stage,
+      deadline: e.deadline,
+      stake: e.stake.toString(),
+      assignedBlock: e.blockNumber,
+      assignedTx: e.transactionHash,
+      status: "queued",
+      txs: [],
+      attempts: 0,
+      updatedAt: new Date().toISOString(),
+    };
+    this.state.data.jobs[key] = rec;
+    this.#stats.assignments++;
+    this.log.info("assigned", `job ${e.jobId} stage ${e.stage}: assigned to us in block ${e.blockNumber}, stake ${e.stake}, deadline ${iso(e.deadline)}`, {
+      jobId: e.jobId,
+      stage: e.stage,
+      deadline: e.deadline,
+      block: e.blockNumber,
+    });
+    this.#enqueue(key);
+    return true;
+  }
+
+  #enqueue(key: string, delayMs = 0): void {
+    if (this.#stopped || this.#inQueue.has(key)) return;
+    if (delayMs > 0) {
+      if (this.#timers.has(key)) return;
+      const t = setTimeout(() => {
+        this.#timers.delete(key);
+        this.#enqueue(key);
+      }, delayMs);
+      t.unref?.();
+      this.#timers.set(key, t);
+      return;
+    }
+    this.#inQueue.add(key);
+    const p = this.#queue.push(async () => {
+      try {
+        await this.#process(key);
+      } finally {
+        this.#inQueue.delete(key);
+      }
+    });
+    const tracked = p.catch((e: unknown) => {
+      if (e instanceof Stopped || this.#stopped) return;
+      this.log.error("job-error", `job ${key}: ${describeError(e)}`, { key, error: describeError(e) });
+    });
+    this.#tasks.add(tracked);
+    void tracked.finally(() => this.#tasks.delete(tracked));
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // One assignment
+  // ----------------------------------------------------------------------------------------------
+
+  async #save(): Promise<void> {
+    if (this.state.frozen) throw new Stopped();
+    await this.state.save();
+  }
+
+  async #finish(j: JobRecord, outcome: JobOutcome, msg: string, level: "info" | "warn" | "error" = "info", fields: Record<string, unknown> = {}): Promise<void> {
+    j.status = "done";
+    j.outcome = outcome;
+    j.detail = msg;
+    j.updatedAt = new Date().toISOString();
+    await this.#save();
+    if (outcome !== "submitted") this.#stats.skipped++;
+    this.log[level](`job-${outcome}`, `job ${j.jobId} stage ${j.stage}: ${msg}`, { jobId: j.jobId, stage: j.stage, outcome, ...fields });
+  }
+
+  async #process(key: string): Promise<void> {
+    const j = this.state.data.jobs[key];
+    if (!j || j.status === "done" || this.#stopped) return;
+    const c = this.client;
+    const jobId = BigInt(j.jobId);
+    j.attempts++;
+
+    // 1. On-chain status first: never act on an assignment that is no longer ours to answer.
+    if (await this.#settledOnChain(j)) return;
+
+    // A transaction recorded before a restart: wait for it rather than sending another.
+    const last = j.txs[j.txs.length - 1];
+    if (last) {
+      if (last.hash) {
+        this.log.info("tx-recheck", `job ${j.jobId} stage ${j.stage}: waiting for the recorded transaction ${last.hash} (nonce ${last.nonce})`, { jobId: j.jobId, tx: last.hash });
+        try {
+          const r = await c.waitForReceipt(last.hash, { timeoutMs: Math.min(60_000, this.#msLeft(j, Date.now() / 1000)), signal: this.#signal });
+          if (r.status === 1 && (await this.#settledOnChain(j))) return;
+        } catch (e) {
+          if (this.#stopped) throw new Stopped();
+          this.log.warn("tx-missing", `job ${j.jobId}: the recorded transaction ${last.hash} has no receipt (${describeError(e)}); checking the chain`, { jobId: j.jobId });
+        }
+      }
+      if (await this.#settledOnChain(j)) return;
+    }
+
+    // 2. Deadline.
+    const head = await c.latestBlock();
+    if (head.timestamp >= j.deadline) {
+      await this.#finish(j, "deadline-passed", `the deadline ${iso(j.deadline)} has passed (chain time ${iso(head.timestamp)}): nothing submitted; the stake is forfeited when anyone calls timeoutVerifier`, "error");
+      return;
+    }
+
+    // 3. The job's on-chain record.
+    if (!j.opened || !j.committed) {
+      const rec = await c.jobRecord(jobId, { fromBlock: c.deployBlock, toBlock: Math.max(j.assignedBlock, c.deployBlock) });
+      if (!rec.opened || !rec.committed) throw new PocError(`job ${j.jobId}: no JobOpened/JobCommitted event found up to block ${j.assignedBlock}`);
+      j.opened = { modelId: rec.opened.modelId, requestHash: rec.opened.requestHash, requestUri: rec.opened.requestUri };
+      j.committed = { receiptRoot: rec.committed.receiptRoot, numChecks: rec.committed.numChecks, receiptUri: rec.committed.receiptUri };
+      await this.#save();
+    }
+
+    // 4. The result (kept across restarts).
+    if (!j.result) {
+      const done = await this.#computeResult(j, head.timestamp);
+      if (!done) return; // waiting for a model, or stopped
+    }
+
+    // 5. Submit.
+    await this.#submit(j);
+  }
+
+  /** Checks the stage on-chain; finishes the job and returns true when there is nothing (more) to do. */
+  async #settledOnChain(j: JobRecord): Promise<boolean> {
+    const st = await this.client.getStage(BigInt(j.jobId), j.stage);
+    const mine = st.verifier.toLowerCase() === this.me.toLowerCase();
+    if (!mine) {
+      await this.#finish(j, "superseded", `the stage's verifier is now ${st.verifier} (we were timed out, or a re-org dropped the assignment): nothing to do`, "warn");
+      return true;
+    }
+    if (st.status === StageStatus.Submitted) {
+      const recorded = j.txs.length > 0 ? ` (sent before a restart: ${j.txs.length} transaction(s) recorded)` : "";
+      await this.#finish(j, "already-submitted", `our result is on-chain (hash ${st.resultHash})${recorded}: nothing more to send`, "info", { resultHash: st.resultHash });
+      return true;
+    }
+    if (st.status === StageStatus.NoShow) {
+      await this.#finish(j, "no-show", "the deadline passed without our result and timeoutVerifier was called: the locked stake went to the user", "error");
+      return true;
+    }
+    return false;
+  }
+
+  #msLeft(j: JobRecord, nowSec: number): number {
+    return Math.max(0, (j.deadline - nowSec) * 1000);
+  }
+
+  /** Fills j.result; false when the job must wait (model missing) or the worker stopped. */
+  async #computeResult(j: JobRecord, chainNow: number): Promise<boolean> {
+    const jobId = BigInt(j.jobId);
+    const opened = j.opened!;
+    const committed = j.committed!;
+    const lg = { jobId: j.jobId, stage: j.stage };
+    const zero = () => hexlify(new Uint8Array(Math.ceil(committed.numChecks / 8)));
+    const fault = async (reason: string) => {
+      j.result = { bitmap: zero(), kind: "generator-fault", reason };
+      this.#stats.generatorFaults++;
+      await this.#save();
+      this.log.warn("generator-fault", `job ${j.jobId} stage ${j.stage}: ${reason} — the generator's fault: submitting the all-zero bitmap`, { ...lg, reason });
+      return true;
+    };
+
+    // Receipt.
+    const budget = Math.min(this.o.fetchBudgetMs ?? DEFAULTS.fetchBudgetMs, this.#msLeft(j, chainNow) / 4);
+    const got = await this.#fetchReceipt(j, budget);
+    if ("fault" in got) return fault(got.fault);
+    const receipt = got.receipt;
+
+    // Does the receipt answer this job?
+    const binding = await this.#checkBinding(j, receipt);
+    if (binding) return fault(binding);
+
+    // Model.
+    let model;
+    try {
+      model = await this.models.get(opened.modelId);
+    } catch (e) {
+      if (!(e instanceof ModelNotAvailableError)) throw e;
+      const retry = this.o.modelRetryMs ?? DEFAULTS.modelRetryMs;
+      if (j.status !== "waiting-model") {
+        j.status = "waiting-model";
+        this.#stats.waitingModel++;
+        await this.#save();
+      }
+      this.log.error(
+        "model-missing",
+        `job ${j.jobId} stage ${j.stage}: MODEL ${opened.modelId} IS NOT IN THE MODELS DIRECTORY — NOT SUBMITTING. Unless the model is added before ${iso(j.deadline)}, this assignment times out and the locked stake (${j.stake}) is forfeited to the user. Looking again in ${Math.round(retry / 1000)} s. (${e.shortMessage})`,
+        { ...lg, modelId: opened.modelId, deadline: j.deadline },
+      );
+      this.#enqueue(`${j.jobId}:${j.stage}`, retry);
+      return false;
+    }
+    if (j.status === "waiting-model") {
+      j.status = "queued";
+      this.#stats.waitingModel--;
+    }
+
+    // Replay.
+    this.log.info("replay-start", `job ${j.jobId} stage ${j.stage}: replaying ${receipt.promptTokens.length + receipt.outputTokens.length} tokens, ${committed.numChecks} checks`, lg);
+    let verdict;
+    try {
+      verdict = await verifyReceipt(model, receipt, { ...this.o.verifyOptions, expectedRoot: committed.receiptRoot, signal: this.#signal });
+    } catch (e) {
+      if (e instanceof VerifyAbortedError || this.#stopped) throw new Stopped();
+      throw e;
+    }
+    let bitmap = verdict.matchBitmap;
+    if (this.o.tamperResult) {
+      bitmap = this.o.tamperResult({ jobId, stage: j.stage, numChecks: committed.numChecks, bitmap });
+      this.log.warn("tampered", `job ${j.jobId} stage ${j.stage}: result replaced by tamperResult (demo/test only)`, lg);
+    }
+    j.result = {
+      bitmap: hexlify(bitmap),
+      kind: "replay",
+      reason: verdict.agrees ? "every check matched" : verdict.malformed ? `malformed: ${verdict.malformed.message}` : `${verdict.matched} of ${verdict.checks} checks matched`,
+      agrees: verdict.agrees,
+      replayMs: Math.round(verdict.replayMs),
+    };
+    await this.#save();
+    this.log.info("replay-done", `job ${j.jobId} stage ${j.stage}: ${verdict.agrees ? "AGREES" : "DISAGREES"} — ${j.result.reason} (${Math.round(verdict.replayMs)} ms)`, {
+      ...lg,
+      agrees: verdict.agrees,
+      matched: verdict.matched,
+      checks: verdict.checks,
+      replayMs: verdict.replayMs,
+    });
+    return true;
+  }
+
+  /** The receipt from the store, the cache or the URI, verified against the root; or why not (generator's fault). */
+  async #fetchReceipt(j: JobRecord, budgetMs: number): Promise<{ receipt: Receipt } | { fault: string }> {
+    const { receiptRoot, receiptUri } = j.committed!;
+    for (const s of [this.store, this.cache]) {
+      if (!s) continue;
+      try {
+        return { receipt: decodeReceipt(await s.get(receiptRoot)) };
+      } catch (e) {
+        if (!(e instanceof ReceiptNotFoundError)) this.log.warn("store-bad", `job ${j.jobId}: local copy in ${s.dir} unusable (${describeError(e)}); fetching from ${receiptUri}`, { jobId: j.jobId });
+      }
+    }
+    const start = Date.now();
+    let attempt = 0;
+    let contentFaults = 0;
+    for (;;) {
+      attempt++;
+      if (this.#stopped) throw new Stopped();
+      const left = budgetMs - (Date.now() - start);
+      try {
+        const r = await fetchReceipt(receiptUri, receiptRoot, { timeoutMs: Math.max(1000, Math.min(30_000, left)) });
+        try {
+          await this.cache.put(r.bytes);
+        } catch (e) {
+          this.log.warn("cache-failed", `could not cache receipt ${receiptRoot}: ${describeError(e)}`);
+        }
+        this.log.info("receipt", `job ${j.jobId} stage ${j.stage}: receipt ${receiptRoot.slice(0, 10)}… fetched from ${receiptUri} (${r.bytes.length} bytes)`, {
+          jobId: j.jobId,
+          bytes: r.bytes.length,
+        });
+        return { receipt: r.receipt };
+      } catch (e) {
+        const content = e instanceof ReceiptMismatchError || e instanceof ReceiptFormatError;
+        if (content) contentFaults++;
+        const why = describeError(e) + (e instanceof PocError && e.details ? ` (${e.details})` : "");
+        // A wrong or malformed body is asked for again twice (a torn transfer), an unreachable one until the budget is spent.
+        const delay = Math.min(10_000, 500 * 2 ** (attempt - 1));
+        if ((content && contentFaults >= 3) || Date.now() - start + delay > budgetMs) {
+          const kind = e instanceof ReceiptMismatchError ? "the receipt does not match its committed root" : e instanceof ReceiptFormatError ? "the receipt is malformed" : "the receipt cannot be fetched";
+          return { fault: `${kind} after ${attempt} attempt(s) in ${Math.round((Date.now() - start) / 1000)} s: ${why}` };
+        }
+        this.log.warn("receipt-retry", `job ${j.jobId}: fetching the receipt failed (attempt ${attempt}): ${why}; retrying in ${delay} ms`, { jobId: j.jobId, attempt });
+        await sleep(delay, this.#signal).catch(() => {
+          throw new Stopped();
+        });
+      }
+    }
+  }
+
+  /** Why the receipt does not answer the job, or undefined when it does. */
+  async #checkBinding(j: JobRecord, receipt: Receipt): Promise<string | undefined> {
+    const opened = j.opened!;
+    const committed = j.committed!;
+    const n = receiptNumChecks(receipt);
+    if (n !== committed.numChecks) return `the receipt has ${n} checks, the commit says ${committed.numChecks}`;
+    if (receipt.modelId.toLowerCase() !== opened.modelId.toLowerCase()) return `the receipt is for model ${receipt.modelId}, the job asks for ${opened.modelId}`;
+    const samplerSeed = samplerSeedFor({ chainId: this.client.chainId, pool: this.client.address, jobId: BigInt(j.jobId) });
+    // The request the receipt claims to answer, rebuilt from its own fields: when it hashes to the
+    // job's requestHash nothing needs fetching (and a user who takes the request offline cannot make
+    // an honest generator fail).
+    let request: JobRequest | undefined;
+    for (const kvDtype of [undefined, receipt.kvDtype] as const) {
+      try {
+        const candidate = parseJobRequest({
+          version: 1,
+          modelId: receipt.modelId,
+          promptTokens: receipt.promptTokens,
+          decoding: receipt.decoding,
+          sampler: { ratePpm: receipt.sampler.ratePpm, layersPerToken: receipt.sampler.layersPerToken, scope: receipt.sampler.scope },
+          ...(kvDtype ? { kvDtype } : {}),
+        });
+        if (requestHash(candidate).toLowerCase() === opened.requestHash.toLowerCase()) {
+          request = candidate;
+          break;
+        }
+      } catch {
+        // not representable as a request: cannot be the job's
+      }
+    }
+    if (!request) {
+      // Fetch the real request only to say what differs.
+      try {
+        const real = await fetchJobRequest(opened.requestUri, opened.requestHash, { timeoutMs: 15_000 });
+        const check = checkReceiptAgainstJob(receipt, { modelId: opened.modelId, request: real, samplerSeed });
+        return check.ok ? "the receipt's request fields do not hash to the job's requestHash" : check.reason;
+      } catch (e) {
+        return `the receipt does not answer the job's request (its prompt/decoding/sampler fields do not hash to requestHash ${opened.requestHash}; the request itself could not be fetched: ${describeError(e)})`;
+      }
+    }
+    const check = checkReceiptAgainstJob(receipt, { modelId: opened.modelId, request, samplerSeed });
+    return check.ok ? undefined : check.reason;
+  }
+
+  async #submit(j: JobRecord): Promise<void> {
+    const c = this.client;
+    const jobId = BigInt(j.jobId);
+    const result = j.result!;
+    await this.#txMutex.run(async () => {
+      if (this.#stopped) throw new Stopped();
+      if (await this.#settledOnChain(j)) return;
+      const head = await c.latestBlock();
+      const leftS = j.deadline - head.timestamp;
+      if (leftS <= 0) {
+        await this.#finish(j, "deadline-passed", `the deadline ${iso(j.deadline)} passed before the result could be sent: nothing submitted`, "error");
+        return;
+      }
+      if (leftS < 60) this.log.warn("deadline-close", `job ${j.jobId} stage ${j.stage}: only ${leftS} s left before the deadline; submitting anyway`, { jobId: j.jobId });
+      // Reuse the nonce of a recorded transaction that was never mined (it cannot have been: the stage is still pending).
+      const prev = j.txs[j.txs.length - 1];
+      let reuse: number | undefined;
+      if (prev) {
+        const mined = await c.retry("eth_getTransactionCount", () => c.provider.getTransactionCount(this.me, "latest"));
+        if (mined <= prev.nonce) reuse = prev.nonce;
+      }
+      try {
+        const r = await c.submitResult(jobId, result.bitmap, {
+          ...(reuse !== undefined ? { nonce: reuse } : {}),
+          timeoutMs: Math.max(30_000, leftS * 1000),
+          onSending: async (info) => {
+            if (!(reuse !== undefined && prev && prev.nonce === info.nonce)) j.txs.push({ nonce: info.nonce, action: info.action, at: new Date().toISOString() });
+            await this.#save();
+            this.log.info("tx-sending", `job ${j.jobId} stage ${j.stage}: sending ${info.action} (nonce ${info.nonce})`, { jobId: j.jobId, nonce: info.nonce });
+          },
+          onSent: async (info) => {
+            const t = j.txs[j.txs.length - 1]!;
+            t.hash = info.hash;
+            await this.#save();
+            this.log.info("tx-sent", `job ${j.jobId} stage ${j.stage}: sent ${info.hash}`, { jobId: j.jobId, tx: info.hash, nonce: info.nonce });
+          },
+        });
+        const ev = r.events.find((e) => e.name === "ResultSubmitted");
+        this.#stats.submitted++;
+        await this.#finish(j, "submitted", `result submitted in block ${r.blockNumber} (tx ${r.hash}, gas ${r.gasUsed}): ${result.kind === "generator-fault" ? `all-zero bitmap — ${result.reason}` : result.reason}`, "info", {
+          tx: r.hash,
+          block: r.blockNumber,
+          gasUsed: r.gasUsed,
+          resultHash: ev && "resultHash" in ev ? ev.resultHash : keccak256(result.bitmap),
+          kind: result.kind,
+          settled: r.events.some((e) => e.name === "JobSettled"),
+        });
+        if (this.o.autoBond ?? true) this.#topUpLater(`after job ${j.jobId}`);
+      } catch (e) {
+        if (e instanceof Stopped || this.#stopped) throw new Stopped();
+        if (await this.#settledOnChain(j).catch(() => false)) return;
+        if (e instanceof TxUncertainError) {
+          this.log.warn("tx-uncertain", `job ${j.jobId}: ${describeError(e)}; will check again`, { jobId: j.jobId });
+          this.#enqueue(`${j.jobId}:${j.stage}`, Math.min(this.#pollMs * 2, 10_000));
+          return;
+        }
+        if (e instanceof ContractRevertError) {
+          await this.#finish(j, "failed", `submitResult reverted: ${e.reason}`, "error", { error: e.reason });
+          return;
+        }
+        throw e;
+      }
+    });
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Lifecycle
+  // ----------------------------------------------------------------------------------------------
+
+  async idle(): Promise<void> {
+    await this.#pollMutex.run(() => this.poll());
+    for (;;) {
+      await this.#queue.drained();
+      // a retry scheduled by a failed task (not a model wait) is still work to do
+      const busy = [...this.#timers.keys()].some((k) => this.state.data.jobs[k]?.status === "queued");
+      if (!busy || this.#stopped) return;
+      await sleep(Math.min(this.#pollMs, 200));
+    }
+  }
+
+  async #halt(): Promise<void> {
+    this.#stopped = true;
+    this.#abort.abort(new Stopped("stopped"));
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    this.#wake?.();
+    await this.#loop.catch(() => {});
+    await Promise.allSettled([...this.#tasks]);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return this.done;
+    this.log.info("stopping", "stopping: in-flight replays are abandoned and resume on restart");
+    await this.#halt();
+    await this.state.save().catch((e: unknown) => this.log.error("state-failed", `could not save the state: ${describeError(e)}`));
+    if (this.ownModels) await this.models.close();
+    this.log.info("stopped", "stopped");
+    this.#resolveDone();
+  }
+
+  async kill(): Promise<void> {
+    if (this.#stopped) return this.done;
+    this.state.freeze();
+    this.log.warn("killed", "killed (simulated crash): nothing more is recorded");
+    await this.#halt();
+    if (this.ownModels) await this.models.close();
+    this.#resolveDone();
+  }
+}
+
+function iso(sec: number): string {
+  return new Date(sec * 1000).toISOString().replace(".000Z", "Z");
+}
