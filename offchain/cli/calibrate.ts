@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { calibrate, formatCalibration } from "../verify/index.js";
+import { calibrate, formatCalibration } from "../verify/calibrate.js";
 
 function positiveInt(v: string): number {
   const n = Number(v);

@@ -25,7 +25,8 @@ import { join, resolve } from "node:path";
 import { buildModel, loadModel, type LoadedModel } from "../../offchain/model/index.js";
 import { generate } from "../../offchain/generate/index.js";
 import { parseReceipt } from "../../offchain/receipt/index.js";
-import { prepareVerifier, runSuite, sampleErrors, verifyReceipt, type SuiteReport } from "../../offchain/verify/index.js";
+import { prepareVerifier, verifyReceipt } from "../../offchain/verify/index.js";
+import { runSuite, sampleErrors, type SuiteReport } from "../../offchain/verify/attacks.js";
 import type { BenchContext, BenchSection, BenchSectionResult, BenchTable } from "./types.js";
 
 export const REPLAY_TARGETS = { costRatio: 0.05, costRatioAim: 0.01, falseAlarms: 0, missed: 0, attackRuns: 8, minSeparation: 10 } as const;

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { join } from "node:path";
-import { runSuite, type SuiteReport } from "../../offchain/verify/index.js";
+import { runSuite, type SuiteReport } from "../../offchain/verify/attacks.js";
 import { buildTiny, tempRoot } from "./helpers.js";
 
 /** The attack and honesty suite of issue 4 on the tiny preset, fp32 and fp16. */

@@ -26,9 +26,9 @@ import {
   kvVectorError,
   prepareVerifier,
   resolveTolerances,
-  samplesFromPrefill,
   verifyReceipt,
 } from "../../offchain/verify/index.js";
+import { samplesFromPrefill } from "../../offchain/verify/attacks.js";
 import { GREEDY, PROMPT, SAMPLED, SAMPLER, buildTiny, rejectsWith, tempRoot } from "./helpers.js";
 
 describe("verifier", function () {
