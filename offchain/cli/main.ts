@@ -4,6 +4,8 @@ import { modelCommand } from "./model.js";
 import { generateCommand } from "./generate.js";
 import { verifyCommand } from "./verify.js";
 import { calibrateCommand } from "./calibrate.js";
+import { workerCommand } from "./worker.js";
+import { verifierCommand } from "./verifier.js";
 import { PocError } from "../errors.js";
 
 const program = new Command()
@@ -16,6 +18,8 @@ program.addCommand(receiptsCommand());
 program.addCommand(generateCommand());
 program.addCommand(verifyCommand());
 program.addCommand(calibrateCommand());
+program.addCommand(workerCommand());
+program.addCommand(verifierCommand());
 
 // A PocError (bad input, model or receipt fault) prints its message and details, no stack trace,
 // unless POC_DEBUG=1; anything else is a bug and prints in full. Either way the exit code is 1.

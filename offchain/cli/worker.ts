@@ -1,0 +1,103 @@
+/**
+ * `poc worker …`: the long-running daemons.
+ *
+ *   npx poc worker verifier --account 1 --models ./models     (local node; see offchain/worker/README.md)
+ *
+ * NOTE for the generator worker: `workerCommand()` builds the `worker` group; add
+ * `generatorWorkerCommand()` (or similar) as a subcommand there with one `.addCommand(...)` line next
+ * to `verifierWorkerCommand()`. Chain flags come from ./chain-options.ts (`addChainOptions`,
+ * `connectFromOptions`); `runUntilSignal` below handles SIGINT/SIGTERM the same way for every worker.
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../model/index.js";
+import { createLogger, type LogFormat, type LogLevel } from "../worker/log.js";
+import { startVerifierWorker } from "../worker/verifier.js";
+import { addChainOptions, closeClient, connectFromOptions, nonNegativeInt, parseTokenAmount, positiveInt, type ChainCliOptions } from "./chain-options.js";
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("a positive number");
+  return n;
+}
+
+/**
+ * Wait for `done`, stopping on the first SIGINT/SIGTERM with `stop()`; a second signal exits at once
+ * (the state file is always consistent, so even that loses nothing but the work in flight).
+ */
+export async function runUntilSignal(w: { stop(): Promise<void>; done: Promise<void> }, log: { warn(e: string, m: string): void }): Promise<void> {
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn("exit", `${sig} again: exiting now`);
+      process.exit(130);
+    }
+    log.warn("signal", `${sig}: stopping (press Ctrl-C again to exit at once)`);
+    void w.stop();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    await w.done;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+export function verifierWorkerCommand(): Command {
+  const cmd = new Command("verifier")
+    .description(
+      "run a verifier: bond if needed, watch for our assignments, fetch and check receipts, replay, submit match bitmaps before the deadline (crash-safe; see offchain/worker/README.md)",
+    )
+    .requiredOption("--models <dir>", "directory of model directories (each subdirectory one model, found by its model id)")
+    .option("--state <dir>", "directory for the progress file and the receipt cache", ".poc/verifier-state")
+    .option("--store <dir>", "a local receipt store to look in before the commit's URI")
+    .option("--concurrency <n>", "jobs replayed at once (replays are CPU-heavy)", positiveInt, 1)
+    .option("--poll <ms>", "poll interval for new assignments", positiveInt, 2000)
+    .option("--from-block <n>", "first block to scan on a fresh state (default: the pool's deployment block)", nonNegativeInt)
+    .option("--no-auto-bond", "do not bond automatically when the bond is below the pool's minimum")
+    .option("--bond <tokens>", "amount to bond when topping up (whole tokens; default: up to the minimum)")
+    .option("--fetch-budget <s>", "longest time spent fetching one receipt (also capped at a quarter of the time left)", positiveNumber, 120)
+    .addOption(new Option("--provider <name>", "onnxruntime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
+    .option("--threads <n>", "CPU threads per replay (default: onnxruntime's choice)", positiveInt)
+    .addOption(new Option("--log <format>", "log format on stderr").choices(["plain", "json"]).default("plain"))
+    .addOption(new Option("--log-level <level>", "least level logged").choices(["debug", "info", "warn", "error"]).default("info"))
+    .option("--once", "handle every assignment up to the current block, then exit", false);
+  addChainOptions(cmd);
+  return cmd.action(async (o: ChainCliOptions & Record<string, unknown>) => {
+    const conn = await connectFromOptions(o);
+    const client = conn.client;
+    const me = await client.account();
+    const logger = createLogger({ format: o.log as LogFormat, minLevel: o.logLevel as LogLevel, name: `verifier ${me.slice(0, 10)}` });
+    try {
+      const w = await startVerifierWorker({
+        client,
+        modelsDir: o.models as string,
+        stateDir: o.state as string,
+        ...(o.store ? { store: o.store as string } : {}),
+        concurrency: o.concurrency as number,
+        pollMs: o.poll as number,
+        ...(o.fromBlock !== undefined ? { fromBlock: o.fromBlock as number } : {}),
+        autoBond: o.autoBond as boolean,
+        ...(o.bond ? { bondAmount: parseTokenAmount(o.bond as string, await client.tokenDecimals()) } : {}),
+        fetchBudgetMs: (o.fetchBudget as number) * 1000,
+        loadOptions: { provider: o.provider as ExecutionProvider, ...(o.threads ? { threads: o.threads as number } : {}) },
+        logger,
+      });
+      if (o.once) {
+        await w.idle();
+        await w.stop();
+      } else await runUntilSignal(w, logger);
+      const s = w.stats();
+      logger.info("summary", `assignments ${s.assignments}, submitted ${s.submitted}, generator faults ${s.generatorFaults}, skipped ${s.skipped}, waiting for a model ${s.waitingModel}`, { ...s });
+    } finally {
+      closeClient(client);
+    }
+  });
+}
+
+/** The `worker` command group (the generator worker is added here as a sibling subcommand). */
+export function workerCommand(): Command {
+  return new Command("worker").description("long-running workers (verifier oracle, generator)").addCommand(verifierWorkerCommand());
+}
