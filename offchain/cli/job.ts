@@ -1,0 +1,595 @@
+/**
+ * The user's commands (BRIEF "Who uses it": users buy one inference from a generator, escrow their
+ * payment in the pool, and may challenge the result):
+ *
+ *   poc job open --generator ADDR (--model DIR | --model-id HEX) (--prompt TEXT | --prompt-tokens IDS)
+ *                --max-tokens N --cg AMOUNT --cv AMOUNT [decoding and sampler options]
+ *   poc job challenge JOB        the user disputes the committed result (stage 1 verifier is drawn)
+ *   poc job finalize JOB         anyone, after the challenge window: pays the generator
+ *   poc job cancel JOB           anyone, after the commit deadline without a commit: refunds the user
+ *   poc job status JOB [--json]  state, deadlines, stages, each verifier's result, payouts
+ *   poc withdraw                 pay out the account's credit
+ *
+ * `job open` builds the job request (offchain/request: model id, prompt tokens, decoding and sampler
+ * configuration), puts it on-chain as a `data:` URI with its hash, approves αCg + αCv when the
+ * allowance is short and opens the job. The prompt text is tokenized with the model's own tokenizer,
+ * so `--prompt` needs the model directory (`--model DIR`, which also gives the model id); with only
+ * `--model-id`, give `--prompt-tokens`. Amounts are in whole tokens (decimals allowed: 1.5).
+ *
+ * The helpers (buildJobRequest, openJobWithRequest, describeJob, stageResults) are exported for the
+ * demo and tests.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import { z } from "zod";
+import { PocError } from "../errors.js";
+import { type JobHistory, JobState, StageStatus, type PoolClient, type TxResult, jobHistory } from "../chain/index.js";
+import { modelIdOf } from "../model/index.js";
+import { wrapTokenizer } from "../model/tokenizer.js";
+import { type JobRequest, parseJobRequest, requestHash, requestToDataUri } from "../request/index.js";
+import { HEX32_RE, parseRatePpm, toSeed64 } from "../sampling/index.js";
+import { addChainOptions, closeClient, connectFromOptions, formatTokens, parseTokenAmount, type ChainCliOptions } from "./chain-options.js";
+
+export class JobCliError extends PocError {
+  override name = "JobCliError";
+}
+
+/** Defaults of `job open` (as `poc generate`'s: greedy, sample 1/16 of positions × 2 layers). */
+export const JOB_DEFAULTS = Object.freeze({
+  seed: "0",
+  temperature: 0,
+  topK: 0,
+  topP: 1,
+  sampleRate: "1/16",
+  layersPerToken: 2,
+  scope: "all" as const,
+});
+
+// ------------------------------------------------------------------------------------------------
+// Library
+// ------------------------------------------------------------------------------------------------
+
+export interface JobRequestParams {
+  modelId: string;
+  promptTokens: number[];
+  maxTokens: number;
+  seed?: bigint | number | string;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  stopAtEos?: boolean;
+  /** Fraction of positions sampled: 0.0625, "1/16", "6.25%" (default 1/16). */
+  sampleRate?: number | string;
+  layersPerToken?: number;
+  scope?: "all" | "generated";
+  kvDtype?: "float32" | "float16";
+}
+
+/** The job request for these parameters (validated; RequestError names a bad field). */
+export function buildJobRequest(p: JobRequestParams): JobRequest {
+  return parseJobRequest({
+    version: 1,
+    modelId: p.modelId,
+    promptTokens: p.promptTokens,
+    decoding: {
+      seed: (p.seed ?? JOB_DEFAULTS.seed).toString(),
+      temperature: p.temperature ?? JOB_DEFAULTS.temperature,
+      topK: p.topK ?? JOB_DEFAULTS.topK,
+      topP: p.topP ?? JOB_DEFAULTS.topP,
+      maxTokens: p.maxTokens,
+      stopAtEos: p.stopAtEos ?? false,
+    },
+    sampler: {
+      ratePpm: parseRatePpm(p.sampleRate ?? JOB_DEFAULTS.sampleRate),
+      layersPerToken: p.layersPerToken ?? JOB_DEFAULTS.layersPerToken,
+      scope: p.scope ?? JOB_DEFAULTS.scope,
+    },
+    ...(p.kvDtype ? { kvDtype: p.kvDtype } : {}),
+  });
+}
+
+export interface OpenedJob {
+  jobId: bigint;
+  requestHash: string;
+  requestUri: string;
+  tx: TxResult;
+  /** The approve transaction, when the allowance was short. */
+  approveTx: TxResult | null;
+}
+
+/** Approve αCg + αCv if needed and open a job for `request` with a data: URI (module comment). */
+export async function openJobWithRequest(client: PoolClient, o: { generator: string; request: JobRequest; cg: bigint; cv: bigint }): Promise<OpenedJob> {
+  const hash = requestHash(o.request);
+  const uri = requestToDataUri(o.request);
+  const approveTx = await client.approveIfNeeded(await client.openDeposit(o.cg, o.cv));
+  const r = await client.openJob({ generator: o.generator, modelId: o.request.modelId, cg: o.cg, cv: o.cv, requestHash: hash, requestUri: uri });
+  return { jobId: r.jobId, requestHash: hash, requestUri: uri, tx: r, approveTx };
+}
+
+/** What one verifier's result says, compared with the generator's claim and the earlier verifiers. */
+export type StageResult =
+  | { kind: "pending" }
+  | { kind: "timedOut" }
+  | { kind: "agreesWithGenerator" }
+  | { kind: "agreesWithVerifier"; stage: number; verifier: string }
+  | { kind: "none" };
+
+export interface StageResultRow {
+  stage: number;
+  verifier: string;
+  result: StageResult;
+  matchBitmap?: string;
+  /** Matched checks / numChecks of the bitmap (when submitted). */
+  matched?: number;
+}
+
+function popcount(hex: string): number {
+  let n = 0;
+  for (let i = 2; i < hex.length; i += 2) {
+    let b = parseInt(hex.slice(i, i + 2), 16);
+    while (b) {
+      n += b & 1;
+      b >>= 1;
+    }
+  }
+  return n;
+}
+
+/** Every verifier drawn for the job, in order, with what its result agrees with. */
+export function stageResults(h: JobHistory): StageResultRow[] {
+  const rows: StageResultRow[] = [];
+  const earlier: { stage: number; verifier: string; hash: string }[] = [];
+  for (const s of h.stages) {
+    for (const a of s.assignments) {
+      let result: StageResult;
+      if (a.outcome === "pending") result = { kind: "pending" };
+      else if (a.outcome === "timedOut") result = { kind: "timedOut" };
+      else if (a.agreesWithGenerator) result = { kind: "agreesWithGenerator" };
+      else {
+        const same = earlier.find((e) => e.hash === a.resultHash);
+        result = same ? { kind: "agreesWithVerifier", stage: same.stage, verifier: same.verifier } : { kind: "none" };
+      }
+      rows.push({
+        stage: s.stage,
+        verifier: a.verifier,
+        result,
+        ...(a.matchBitmap ? { matchBitmap: a.matchBitmap, matched: popcount(a.matchBitmap) } : {}),
+      });
+      if (a.outcome === "submitted" && a.resultHash) earlier.push({ stage: s.stage, verifier: a.verifier, hash: a.resultHash });
+    }
+  }
+  return rows;
+}
+
+export function describeStageResult(r: StageResult): string {
+  switch (r.kind) {
+    case "pending":
+      return "has not submitted yet";
+    case "timedOut":
+      return "missed its deadline (its stake went to the user)";
+    case "agreesWithGenerator":
+      return "agrees with the generator (every check matched)";
+    case "agreesWithVerifier":
+      return `disagrees with the generator and agrees with the verifier of stage ${r.stage}`;
+    case "none":
+      return "disagrees with the generator and with every earlier verifier";
+  }
+}
+
+const OUTCOME_WORDS: Record<number, string> = {
+  [JobState.None]: "does not exist",
+  [JobState.Open]: "open: waiting for the generator to commit",
+  [JobState.Committed]: "committed: the generator staked and committed its receipt",
+  [JobState.Verifying]: "being verified",
+  [JobState.AwaitingVerifier]: "waiting for a verifier (none was available)",
+  [JobState.Finalized]: "finalized without a challenge: the generator was paid",
+  [JobState.Cancelled]: "cancelled: the generator never committed, the user was refunded",
+  [JobState.GeneratorUpheld]: "settled: a verifier confirmed the generator's result",
+  [JobState.VerifierUpheld]: "settled: a verifier confirmed an earlier verifier, the generator was slashed",
+  [JobState.Stalemate]: "settled as a stalemate: no agreement, everyone got back what it put in",
+};
+
+const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;
+
+function when(t: number, now: number): string {
+  const iso = new Date(t * 1000).toISOString().replace(".000Z", "Z");
+  const d = t - now;
+  const rel = Math.abs(d) < 90 ? `${Math.abs(d)} s` : Math.abs(d) < 5400 ? `${Math.round(Math.abs(d) / 60)} min` : `${(Math.abs(d) / 3600).toFixed(1)} h`;
+  return `${iso} (${d >= 0 ? `in ${rel}` : `${rel} ago`})`;
+}
+
+/** A job's status in plain words (what `poc job status` prints). */
+export function describeJob(h: JobHistory, o: { decimals: number; now: number; symbol?: string; names?: Map<string, string> }): string[] {
+  const f = (v: bigint) => `${formatTokens(v, o.decimals)}${o.symbol ? ` ${o.symbol}` : ""}`;
+  const who = (a: string) => o.names?.get(a.toLowerCase()) ?? a;
+  const v = h.view;
+  const lines: string[] = [];
+  lines.push(`job ${h.jobId}: ${h.stateName} — ${OUTCOME_WORDS[h.state] ?? "unknown state"}`);
+  lines.push(`  user        ${who(v.user)}`);
+  lines.push(`  generator   ${who(v.generator)}`);
+  if (h.opened) {
+    lines.push(`  model       ${h.opened.modelId}`);
+    const uri = h.opened.requestUri;
+    lines.push(`  request     ${uri.length > 60 ? uri.slice(0, 57) + "..." : uri} (hash ${h.opened.requestHash})`);
+  }
+  lines.push(
+    `  amounts     the user paid αCg ${f(v.alphaCg)} + αCv ${f(v.alphaCv)}; the generator stakes βCg ${f(v.betaCg)}; each verifier stakes βCv ${f(v.betaCv)}`
+  );
+  if (h.committed) {
+    lines.push(`  committed   receipt ${h.committed.receiptRoot} with ${h.committed.numChecks} checks, at ${h.committed.receiptUri}`);
+  }
+  if (h.challenged) lines.push(`  challenged  by the user in block ${h.challenged.at.block}`);
+  for (const r of stageResults(h)) {
+    const m = r.matched !== undefined && h.committed ? ` (${r.matched}/${h.committed.numChecks} checks matched)` : "";
+    lines.push(`  stage ${r.stage}     verifier ${who(r.verifier)} ${describeStageResult(r.result)}${m}`);
+  }
+  for (const s of h.stages) for (const u of s.unavailable ?? []) lines.push(`  stage ${s.stage}     no verifier could be drawn (block ${u.at.block})`);
+  switch (h.state) {
+    case JobState.Open:
+      lines.push(`  next        the generator must commit by ${when(v.deadline, o.now)}; after that anyone may cancel (the user is refunded in full)`);
+      break;
+    case JobState.Committed:
+      lines.push(`  next        the user may challenge until ${when(v.deadline, o.now)}; after that anyone may finalize`);
+      break;
+    case JobState.Verifying:
+      lines.push(
+        `  next        the verifier of stage ${h.current.stage} (${who(h.current.verifier)}) must submit by ${when(
+          v.deadline,
+          o.now
+        )}; after that anyone may call timeoutVerifier`
+      );
+      break;
+    case JobState.AwaitingVerifier:
+      lines.push(`  next        anyone may retry the draw (drawVerifier) until ${when(v.deadline, o.now)}; after that timeoutDraw settles it as a stalemate`);
+      break;
+    default:
+      break;
+  }
+  const s = h.settlement;
+  if (s) {
+    const p = s.payouts;
+    const parts = [`user ${f(p.user)}`, `generator ${f(p.generator)}`, ...p.verifiers.map((x) => `verifier ${who(x.verifier)} ${f(x.payout)}`)];
+    lines.push(`  payouts     ${parts.join(", ")} (credited; each withdraws with \`poc withdraw\`)`);
+    lines.push(`  total       ${f(p.total)} = everything the job held`);
+  } else if (v.escrow > 0n) {
+    lines.push(`  escrow      ${f(v.escrow)} held by the pool for this job`);
+  }
+  return lines;
+}
+
+/** A JSON-ready view of a job's history (bigints as decimal strings). */
+export function jobStatusJson(h: JobHistory): unknown {
+  return JSON.parse(
+    JSON.stringify(
+      {
+        jobId: h.jobId,
+        state: h.stateName,
+        final: h.final,
+        view: { ...h.view, state: h.stateName },
+        current: h.current,
+        opened: h.opened,
+        committed: h.committed,
+        challenged: h.challenged,
+        stages: stageResults(h),
+        settlement: h.settlement ? { ...h.settlement, ...(h.settlement.kind === "settled" ? { outcome: JobState[h.settlement.outcome] } : {}) } : undefined,
+        stageStatus: h.stages.map((s) => ({ stage: s.stage, status: StageStatus[s.status] })),
+      },
+      (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x)
+    )
+  );
+}
+
+// ------------------------------------------------------------------------------------------------
+// CLI
+// ------------------------------------------------------------------------------------------------
+
+const hex32 = z.string().regex(HEX32_RE, "must be 0x followed by 64 hex digits");
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be an address (0x + 40 hex digits)");
+const posInt = (name: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a positive integer`)
+    .transform(Number)
+    .refine((n) => Number.isSafeInteger(n) && n >= 1, `${name} must be a positive integer`);
+const nonNegInt = (name: string) => z.string().regex(/^\d+$/, `${name} must be a non-negative integer`).transform(Number);
+const num = (name: string, check: (n: number) => boolean, what: string) =>
+  z
+    .string()
+    .transform(Number)
+    .refine((n) => Number.isFinite(n) && check(n), `${name} must be ${what}`);
+const amount = (name: string) => z.string().regex(/^(\d+)(\.\d+)?$/, `${name} must be an amount of tokens, e.g. 100 or 0.5`);
+
+const openSchema = z
+  .object({
+    generator: address,
+    model: z.string().min(1).optional(),
+    modelId: hex32.optional(),
+    prompt: z.string().optional(),
+    promptTokens: z
+      .string()
+      .regex(/^\s*\d+(\s*[,\s]\s*\d+)*\s*$/, "--prompt-tokens must be comma-separated token ids, e.g. 256,72,105")
+      .transform((s) =>
+        s
+          .split(/[\s,]+/)
+          .filter(Boolean)
+          .map(Number)
+      )
+      .optional(),
+    specialTokens: z.boolean().default(true),
+    maxTokens: posInt("--max-tokens"),
+    seed: z.string().refine((s) => {
+      try {
+        toSeed64(s.trim());
+        return true;
+      } catch {
+        return false;
+      }
+    }, "--seed must be a decimal integer in [0, 2^64)"),
+    temperature: num("--temperature", (n) => n >= 0, "a number >= 0 (0 = greedy)"),
+    topK: nonNegInt("--top-k"),
+    topP: num("--top-p", (n) => n > 0 && n <= 1, "a number in (0, 1]"),
+    stopAtEos: z.boolean().default(false),
+    sampleRate: z.string().refine((s) => {
+      try {
+        parseRatePpm(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "--sample-rate must be a fraction in (0, 1]: 0.0625, 1/16 or 6.25%"),
+    layersPerToken: posInt("--layers-per-token"),
+    scope: z.enum(["all", "generated"]),
+    kvDtype: z.enum(["float32", "float16"]).optional(),
+    cg: amount("--cg"),
+    cv: amount("--cv"),
+    json: z.boolean().default(false),
+  })
+  .refine((o) => o.model !== undefined || o.modelId !== undefined, { message: "give --model DIR (or --model-id HEX with --prompt-tokens)" })
+  .refine((o) => (o.prompt === undefined) !== (o.promptTokens === undefined), { message: "give exactly one of --prompt TEXT and --prompt-tokens IDS" })
+  .refine((o) => o.prompt === undefined || o.model !== undefined, {
+    message: "--prompt needs --model DIR: the prompt is tokenized with the model's tokenizer (or give --prompt-tokens)",
+  });
+
+function parseOr<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw new JobCliError(r.error.issues.map((i) => i.message).join("; "));
+  return r.data;
+}
+
+const jobIdSchema = z
+  .string()
+  .regex(/^\d+$/, "JOB must be a job id (a positive integer)")
+  .transform(BigInt)
+  .refine((n) => n > 0n, "JOB must be a job id (ids start at 1)");
+
+/** Model id and tokenizer of a model directory (reads tokenizer.json; does not load the ONNX graph). */
+async function modelInfo(dir: string) {
+  const modelId = await modelIdOf(dir);
+  const tokJson = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8")) as object;
+  let tokCfg: object = {};
+  try {
+    tokCfg = JSON.parse(await readFile(join(dir, "tokenizer_config.json"), "utf8")) as object;
+  } catch {
+    // optional
+  }
+  let maxPositions: number | null = null;
+  let vocabSize: number | null = null;
+  try {
+    const cfg = JSON.parse(await readFile(join(dir, "config.json"), "utf8")) as { max_position_embeddings?: number; vocab_size?: number };
+    maxPositions = typeof cfg.max_position_embeddings === "number" ? cfg.max_position_embeddings : null;
+    vocabSize = typeof cfg.vocab_size === "number" ? cfg.vocab_size : null;
+  } catch {
+    // checked by modelIdOf already
+  }
+  return { modelId, tokenizer: wrapTokenizer(tokJson, tokCfg), maxPositions, vocabSize };
+}
+
+async function tokenUnits(client: PoolClient) {
+  const decimals = await client.tokenDecimals();
+  return {
+    decimals,
+    parse: (s: string, name: string) => {
+      try {
+        return parseTokenAmount(s, decimals);
+      } catch (e) {
+        throw new JobCliError(`${name}: ${(e as Error).message.split("\n")[0]}`);
+      }
+    },
+    format: (v: bigint) => formatTokens(v, decimals),
+  };
+}
+
+/** Run `fn` with a connected client and close its provider afterwards (so the process can exit). */
+async function withClient<T>(o: ChainCliOptions, needSigner: boolean, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const { client } = await connectFromOptions(o, needSigner);
+  try {
+    return await fn(client);
+  } finally {
+    closeClient(client);
+  }
+}
+
+type OpenCli = ChainCliOptions & Record<string, unknown>;
+
+async function runOpen(raw: OpenCli): Promise<void> {
+  const o = parseOr(openSchema, raw);
+  let modelId = o.modelId?.toLowerCase();
+  let promptTokens = o.promptTokens;
+  if (o.model) {
+    const info = await modelInfo(o.model);
+    if (modelId && modelId !== info.modelId) throw new JobCliError(`--model-id ${modelId} is not the id of ${o.model} (${info.modelId})`);
+    modelId = info.modelId;
+    if (o.prompt !== undefined) promptTokens = info.tokenizer.encode(o.prompt, { addSpecialTokens: o.specialTokens });
+    if (!promptTokens || promptTokens.length === 0) throw new JobCliError("the prompt is empty after tokenization");
+    if (info.vocabSize !== null && promptTokens.some((t) => t >= info.vocabSize!))
+      throw new JobCliError(`a prompt token is outside the model's vocabulary of ${info.vocabSize}`);
+    if (info.maxPositions !== null && promptTokens.length + o.maxTokens > info.maxPositions) {
+      throw new JobCliError(`prompt (${promptTokens.length} tokens) + --max-tokens ${o.maxTokens} exceeds the model's context of ${info.maxPositions} tokens`);
+    }
+  }
+  const request = buildJobRequest({
+    modelId: modelId!,
+    promptTokens: promptTokens!,
+    maxTokens: o.maxTokens,
+    seed: o.seed.trim(),
+    temperature: o.temperature,
+    topK: o.topK,
+    topP: o.topP,
+    stopAtEos: o.stopAtEos,
+    sampleRate: o.sampleRate,
+    layersPerToken: o.layersPerToken,
+    scope: o.scope,
+    ...(o.kvDtype ? { kvDtype: o.kvDtype } : {}),
+  });
+  await withClient(raw, true, async (client) => {
+    const units = await tokenUnits(client);
+    const cg = units.parse(o.cg, "--cg");
+    const cv = units.parse(o.cv, "--cv");
+    const opened = await openJobWithRequest(client, { generator: o.generator, request, cg, cv });
+    const ev = opened.tx.events.find((e) => e.name === "JobOpened");
+    if (o.json) {
+      console.log(
+        JSON.stringify(
+          {
+            jobId: opened.jobId.toString(),
+            tx: opened.tx.hash,
+            requestHash: opened.requestHash,
+            modelId: request.modelId,
+            promptTokens: request.promptTokens.length,
+            ...(ev && ev.name === "JobOpened"
+              ? {
+                  alphaCg: ev.alphaCg.toString(),
+                  alphaCv: ev.alphaCv.toString(),
+                  betaCg: ev.betaCg.toString(),
+                  betaCv: ev.betaCv.toString(),
+                  commitDeadline: ev.commitDeadline,
+                }
+              : {}),
+          },
+          null,
+          2
+        )
+      );
+      return;
+    }
+    console.log(`job ${opened.jobId} opened (tx ${opened.tx.hash})`);
+    console.log(`  generator   ${o.generator}`);
+    console.log(`  model       ${request.modelId}`);
+    console.log(`  request     ${request.promptTokens.length} prompt tokens, ${request.decoding.maxTokens} tokens to generate (hash ${opened.requestHash})`);
+    if (ev && ev.name === "JobOpened") {
+      console.log(
+        `  paid        ${units.format(ev.alphaCg + ev.alphaCv)} (αCg ${units.format(ev.alphaCg)} + αCv ${units.format(ev.alphaCv)}), held by the pool`
+      );
+      console.log(
+        `  next        the generator must commit by ${new Date(ev.commitDeadline * 1000).toISOString()}; check with: npx poc job status ${opened.jobId}`
+      );
+    }
+  });
+}
+
+async function simpleAction(action: "challenge" | "finalize" | "cancel", jobArg: string, raw: ChainCliOptions): Promise<void> {
+  const jobId = parseOr(jobIdSchema, jobArg);
+  await withClient(raw, true, async (client) => {
+    const r = await client[action](jobId);
+    const words: Record<string, string> = {
+      challenge: "challenged",
+      finalize: "finalized",
+      cancel: "cancelled",
+    };
+    console.log(`job ${jobId} ${words[action]} (tx ${r.hash})`);
+    for (const e of r.events) {
+      if (e.name === "VerifierAssigned")
+        console.log(`  stage ${e.stage}: verifier ${e.verifier} drawn; it must submit by ${new Date(e.deadline * 1000).toISOString()}`);
+      if (e.name === "VerifierUnavailable")
+        console.log(`  stage ${e.stage}: no verifier available; anyone may retry with drawVerifier until ${new Date(e.drawDeadline * 1000).toISOString()}`);
+      if (e.name === "JobFinalized") console.log(`  generator credited ${e.generatorPayout}, user credited ${e.userPayout} (base units)`);
+      if (e.name === "JobCancelled") console.log(`  user credited ${e.userRefund} (base units)`);
+    }
+  });
+}
+
+async function runStatus(jobArg: string, raw: ChainCliOptions & { json?: boolean }): Promise<void> {
+  const jobId = parseOr(jobIdSchema, jobArg);
+  await withClient(raw, false, async (client) => {
+    const h = await jobHistory(client, jobId);
+    if (raw.json) {
+      console.log(JSON.stringify(jobStatusJson(h), null, 2));
+      return;
+    }
+    const units = await tokenUnits(client);
+    const now = (await client.latestBlock()).timestamp;
+    for (const l of describeJob(h, { decimals: units.decimals, now })) console.log(l);
+  });
+}
+
+async function runWithdraw(raw: ChainCliOptions): Promise<void> {
+  await withClient(raw, true, async (client) => {
+    const units = await tokenUnits(client);
+    const me = await client.account();
+    const { amount, tx } = await client.withdraw();
+    if (!tx) console.log(`${me} has no credit to withdraw`);
+    else console.log(`${me} withdrew ${units.format(amount)} (tx ${tx.hash}); wallet now ${units.format(await client.tokenBalance(me))}`);
+  });
+}
+
+export function jobCommand(): Command {
+  const job = new Command("job").description("a user's jobs: open one for a generator, challenge, finalize, cancel, show its status");
+  job.addCommand(
+    addChainOptions(
+      new Command("open")
+        .description("open a job: ask GENERATOR for one inference and pay αCg + αCv into the pool; prints the job id")
+        .requiredOption("--generator <address>", "the generator that must run the job")
+        .option("--model <dir>", "model directory: gives the model id and the tokenizer of --prompt")
+        .option("--model-id <hex32>", "the model id (without --model: needs --prompt-tokens)")
+        .option("--prompt <text>", "prompt text (tokenized with the model's tokenizer)")
+        .option("--prompt-tokens <ids>", "prompt as comma-separated token ids")
+        .option("--no-special-tokens", "do not let the tokenizer add special tokens (e.g. <bos>) to --prompt")
+        .requiredOption("--max-tokens <n>", "tokens to generate")
+        .requiredOption("--cg <amount>", "generation cost unit Cg, in tokens (the user pays αCg)")
+        .requiredOption("--cv <amount>", "verification cost unit Cv, in tokens (the user pays αCv)")
+        .option("--seed <n>", "decoding seed, an unsigned 64-bit integer", JOB_DEFAULTS.seed)
+        .option("--temperature <t>", "0 = greedy", String(JOB_DEFAULTS.temperature))
+        .option("--top-k <k>", "keep the k most likely tokens (0 = off)", String(JOB_DEFAULTS.topK))
+        .option("--top-p <p>", "nucleus mass in (0, 1] (1 = off)", String(JOB_DEFAULTS.topP))
+        .option("--stop-at-eos", "stop after the model's end-of-sequence token", false)
+        .option("--sample-rate <r>", "fraction of positions whose K/V the generator must sample", JOB_DEFAULTS.sampleRate)
+        .option("--layers-per-token <n>", "layers sampled at each sampled position", String(JOB_DEFAULTS.layersPerToken))
+        .addOption(
+          new Option("--scope <scope>", "candidate positions: prompt and output, or output only").choices(["all", "generated"]).default(JOB_DEFAULTS.scope)
+        )
+        .addOption(new Option("--kv-dtype <dtype>", "how the receipt stores K/V (default: the generator's choice)").choices(["float32", "float16"]))
+        .option("--json", "print one JSON object", false)
+    ).action(async (o: OpenCli) => runOpen(o))
+  );
+  job.addCommand(
+    addChainOptions(
+      new Command("challenge").description("dispute the committed result (the job's user only, inside the challenge window)").argument("<job>", "job id")
+    ).action(async (id: string, o: ChainCliOptions) => simpleAction("challenge", id, o))
+  );
+  job.addCommand(
+    addChainOptions(new Command("finalize").description("settle an unchallenged job after the challenge window (anyone)").argument("<job>", "job id")).action(
+      async (id: string, o: ChainCliOptions) => simpleAction("finalize", id, o)
+    )
+  );
+  job.addCommand(
+    addChainOptions(new Command("cancel").description("refund the user when the generator did not commit in time (anyone)").argument("<job>", "job id")).action(
+      async (id: string, o: ChainCliOptions) => simpleAction("cancel", id, o)
+    )
+  );
+  job.addCommand(
+    addChainOptions(
+      new Command("status")
+        .description("a job's state, deadlines, stages, verifier results and payouts")
+        .argument("<job>", "job id")
+        .option("--json", "print JSON", false)
+    ).action(async (id: string, o: ChainCliOptions & { json?: boolean }) => runStatus(id, o))
+  );
+  return job;
+}
+
+export function withdrawCommand(): Command {
+  return addChainOptions(new Command("withdraw").description("withdraw the account's credit (payouts of settled jobs)")).action(async (o: ChainCliOptions) =>
+    runWithdraw(o)
+  );
+}

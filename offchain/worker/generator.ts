@@ -1,0 +1,518 @@
+/**
+ * The generator worker (BRIEF "Who uses it": generators run the model, sample KV-cache vectors while
+ * decoding, stake, and commit to a receipt).
+ *
+ * ## What it does, per job
+ * 1. **Watch**: every `pollMs` it reads the `JobOpened` events that name its account (from the last
+ *    block it has seen, in bounded ranges) and queues the jobs, oldest first, one at a time (generation
+ *    is CPU-bound).
+ * 2. **Check**: the job must still be `Open` on-chain and its commit deadline not passed (otherwise it
+ *    is done: already committed, cancelled, or too late).
+ * 3. **Request**: `fetchJobRequest(requestUri, requestHash)` — the content must hash to the on-chain
+ *    hash. A request that cannot be fetched, does not match its hash, is invalid, or names another
+ *    model than the job is **skipped** with the reason logged: the worker never commits to anything
+ *    but the request the user bound on-chain, and the user gets a full refund with `cancel` after the
+ *    commit deadline. A model id the worker does not have is skipped the same way.
+ * 4. **Generate** exactly the request: its prompt tokens, decoding and sampler configuration, K/V
+ *    dtype, and the job's sampler seed (`samplerSeedFor(chainId, pool, jobId)`, chosen by neither
+ *    party).
+ * 5. **Store and serve**: the receipt goes into the `ReceiptStore` (served by `serveReceipts` at
+ *    `receiptBaseUrl`); `receiptUri = <receiptBaseUrl>/receipts/<root>`.
+ * 6. **Stake and commit**: approve βCg (when the allowance is short) and `commit(jobId, root,
+ *    numChecks, receiptUri)` before the commit deadline.
+ *
+ * ## Restarts
+ * Progress lives in `<stateDir>/generator-<chainId>-<pool>-<account>.json`, written atomically
+ * (temp file, fsync, rename) after every step: the last block scanned, every job seen with its
+ * status (queued → generated → committing → committed, or skipped/failed with the reason), the
+ * receipt root, and every transaction sent (nonce and hash, recorded before the broadcast). After a
+ * crash the worker resumes from there: a receipt already generated is taken from the store (not
+ * generated again), and before any commit it reads the job's on-chain state, so a job that is no
+ * longer `Open` (e.g. a commit that got through just before the crash) is never committed twice. A
+ * commit whose transaction was recorded but not seen mined is resent with the same nonce (at most one
+ * of the two can be mined).
+ *
+ * ## Faults
+ * RPC calls are retried with backoff by the chain client; a job whose processing fails for a
+ * transient reason (RPC down, timeout) stays queued and is retried at the next poll while its
+ * deadline allows; a revert (e.g. the deadline passed meanwhile) marks the job failed, with the reason.
+ *
+ * ## Cheating (demonstrations of detection only)
+ * `cheat.model` makes the worker generate with another model (e.g. the same architecture with other
+ * weights) while claiming the job's model: the receipt's `modelId` field is overwritten with the
+ * job's model id before it is encoded, so the receipt looks right and passes every structural check;
+ * only a replay with the real model catches it. This exists so that `npm run demo` and the tests can
+ * show the protocol slashing a cheater. Never use it otherwise: a challenged cheater loses its stake.
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { PocError } from "../errors.js";
+import {
+  type PoolClient,
+  type PoolEventOf,
+  JobState,
+  RpcUnavailableError,
+  TxUncertainError,
+  ContractRevertError,
+  describeError,
+  isTransientError,
+  sleep,
+} from "../chain/index.js";
+import { generate } from "../generate/index.js";
+import type { LoadedModel } from "../model/index.js";
+import { type Receipt, type ReceiptStore, decodeReceipt, encodeReceipt, numChecks, receiptRoot, writeFileAtomic } from "../receipt/index.js";
+import { type JobRequest, RequestError, fetchJobRequest, samplerSeedFor } from "../request/index.js";
+import type { Hex } from "../sampling/index.js";
+import { createLogger, type Logger, type LogLevel } from "./log.js";
+import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
+
+export class GeneratorWorkerError extends PocError {
+  override name = "GeneratorWorkerError";
+}
+
+export type GeneratorJobStatus = "queued" | "generated" | "committing" | "committed" | "skipped" | "failed";
+
+export interface TxRecord {
+  action: string;
+  nonce: number;
+  hash?: string;
+  /** Unix ms when the nonce was fixed. */
+  at: number;
+}
+
+export interface GeneratorJobRecord {
+  jobId: string;
+  status: GeneratorJobStatus;
+  modelId: string;
+  requestHash: string;
+  requestUri: string;
+  commitDeadline: number;
+  betaCg: string;
+  openedBlock: number;
+  root?: string;
+  numChecks?: number;
+  receiptUri?: string;
+  /** Why the job was skipped or failed (or the last transient error). */
+  reason?: string;
+  /** Transactions sent for this job (approve, commit), in order. */
+  txs: TxRecord[];
+  /** Whether the receipt was made with the substituted model (cheat mode). */
+  cheated?: boolean;
+  updatedAt: number;
+}
+
+export interface GeneratorState {
+  version: 1;
+  chainId: string;
+  pool: string;
+  account: string;
+  /** Last block whose JobOpened events are queued (events up to it are in `jobs`). */
+  lastBlock: number;
+  jobs: Record<string, GeneratorJobRecord>;
+}
+
+export interface GeneratorProgress {
+  jobId: bigint;
+  phase: "generate";
+  done: number;
+  total: number;
+}
+
+export interface GeneratorWorkerOptions {
+  /** Pool client connected with the generator's signer. */
+  client: PoolClient;
+  /** Where models come from: a models directory (each subdirectory one model) or a ModelSource. */
+  models: string | ModelSource;
+  /** The receipt store the HTTP server at `receiptBaseUrl` serves. */
+  store: ReceiptStore;
+  /** Base URL of that server (e.g. http://127.0.0.1:8547): receipts are at `<base>/receipts/<root>`. */
+  receiptBaseUrl: string;
+  /** Directory of the progress file (created if needed). */
+  stateDir: string;
+  /** Poll interval (default 2000 ms). */
+  pollMs?: number;
+  /** First block to scan when there is no progress file (default: the pool's deployment block). */
+  fromBlock?: number;
+  /** Seconds of margin before the commit deadline below which a job is not started (default 5). */
+  deadlineMarginSec?: number;
+  /**
+   * DEMONSTRATIONS OF DETECTION ONLY (module comment): generate with `model` instead of the job's
+   * model and claim the job's model id in the receipt.
+   */
+  cheat?: { model: LoadedModel };
+  /** Progress of the generation of each job (tokens). */
+  onProgress?: (p: GeneratorProgress) => void;
+  /** Called when a job reaches a final status (committed, skipped, failed). */
+  onJob?: (record: GeneratorJobRecord) => void;
+  /** Structured logs (log.ts; default: plain lines on stderr). */
+  log?: Logger;
+}
+
+export interface GeneratorWorker {
+  /** The generator's address. */
+  readonly account: string;
+  /** Stop polling; waits for the job in progress to reach a safe point. */
+  stop(): Promise<void>;
+  /** Resolves once a poll that began after this call found nothing left to do. */
+  idle(): Promise<void>;
+  /** A copy of the persisted state. */
+  state(): GeneratorState;
+}
+
+function stateFileName(chainId: bigint, pool: string, account: string): string {
+  return `generator-${chainId}-${pool.toLowerCase()}-${account.toLowerCase()}.json`;
+}
+
+async function loadState(file: string, fresh: GeneratorState): Promise<GeneratorState> {
+  let raw: string;
+  try {
+    raw = await readFile(file, "utf8");
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return fresh;
+    throw new GeneratorWorkerError(`cannot read the progress file ${file}`, { cause: e, details: describeError(e) });
+  }
+  let s: GeneratorState;
+  try {
+    s = JSON.parse(raw) as GeneratorState;
+  } catch (e) {
+    throw new GeneratorWorkerError(`the progress file ${file} is not JSON`, {
+      cause: e,
+      details: "move it away to start afresh (the worker then re-reads the chain)",
+    });
+  }
+  if (
+    s.version !== 1 ||
+    s.chainId !== fresh.chainId ||
+    s.pool !== fresh.pool ||
+    s.account !== fresh.account ||
+    typeof s.lastBlock !== "number" ||
+    typeof s.jobs !== "object"
+  ) {
+    throw new GeneratorWorkerError(`the progress file ${file} is for another pool, chain or account, or of another version`);
+  }
+  return s;
+}
+
+/** Start the generator worker (module comment). */
+export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<GeneratorWorker> {
+  const client = o.client;
+  const account = await client.account();
+  const logger = o.log ?? createLogger({ name: `generator ${account.slice(0, 8)}` });
+  const log = (level: LogLevel, event: string, msg: string, fields: Record<string, unknown> = {}) => logger.log(level, event, msg, fields);
+  const pollMs = o.pollMs ?? 2000;
+  const margin = o.deadlineMarginSec ?? 5;
+  const base = o.receiptBaseUrl.replace(/\/+$/, "");
+  if (!/^https?:\/\//.test(base)) throw new GeneratorWorkerError(`receiptBaseUrl must be an http(s) URL (got ${o.receiptBaseUrl})`);
+  const ownsModels = typeof o.models === "string";
+  const models: ModelSource = typeof o.models === "string" ? new ModelDirectory(o.models) : o.models;
+  const stateDir = resolve(o.stateDir);
+  await mkdir(stateDir, { recursive: true });
+  const file = join(stateDir, stateFileName(client.chainId, client.address, account));
+  const fresh: GeneratorState = {
+    version: 1,
+    chainId: client.chainId.toString(),
+    pool: client.address,
+    account,
+    lastBlock: (o.fromBlock ?? client.deployBlock) - 1,
+    jobs: {},
+  };
+  const state = await loadState(file, fresh);
+  let saving = Promise.resolve();
+  const save = () => {
+    const snapshot = JSON.stringify(state, null, 1);
+    saving = saving.then(() => writeFileAtomic(file, new TextEncoder().encode(snapshot)));
+    return saving;
+  };
+  await save();
+  log(
+    "info",
+    "started",
+    `generator ${account} watching pool ${client.address} on chain ${client.chainId}${o.cheat ? " (CHEATING: substituted model, demonstration only)" : ""}`,
+    { account, pool: client.address, chainId: client.chainId, lastBlock: state.lastBlock, stateFile: file, cheat: Boolean(o.cheat) }
+  );
+
+  const abort = new AbortController();
+  let stopped = false;
+  let idleWaiters: { after: number; resolve: () => void }[] = [];
+  let pollCount = 0;
+
+  const finish = async (rec: GeneratorJobRecord, status: GeneratorJobStatus, reason?: string) => {
+    rec.status = status;
+    if (reason !== undefined) rec.reason = reason;
+    rec.updatedAt = Date.now();
+    await save();
+    const level: LogLevel = status === "committed" ? "info" : "warn";
+    log(level, `job ${status}`, `job ${rec.jobId}: ${status}${reason ? ` (${reason})` : rec.receiptUri ? ` (${rec.receiptUri})` : ""}`, {
+      jobId: rec.jobId,
+      ...(reason ? { reason } : {}),
+      ...(rec.root ? { root: rec.root } : {}),
+    });
+    o.onJob?.({ ...rec, txs: [...rec.txs] });
+  };
+
+  const txHooks = (rec: GeneratorJobRecord) => ({
+    onSending: async (info: { action: string; nonce: number }) => {
+      rec.txs.push({ action: info.action, nonce: info.nonce, at: Date.now() });
+      await save();
+    },
+    onSent: async (info: { action: string; nonce: number; hash: string }) => {
+      const t = [...rec.txs].reverse().find((x) => x.nonce === info.nonce && x.action === info.action);
+      if (t) t.hash = info.hash;
+      await save();
+      log("info", "tx sent", `job ${rec.jobId}: sent ${info.action} (nonce ${info.nonce}, ${info.hash})`, {
+        jobId: rec.jobId,
+        action: info.action,
+        nonce: info.nonce,
+        hash: info.hash,
+      });
+    },
+  });
+
+  /** Make (or take from the store) the receipt of a job. */
+  const produce = async (rec: GeneratorJobRecord, request: JobRequest): Promise<{ root: Hex; receipt: Receipt; bytes: Uint8Array }> => {
+    if (rec.root && (await o.store.has(rec.root))) {
+      try {
+        const bytes = await o.store.get(rec.root);
+        return { root: rec.root as Hex, receipt: decodeReceipt(bytes), bytes };
+      } catch {
+        // corrupt: generate again
+      }
+    }
+    const jobId = BigInt(rec.jobId);
+    const real = await models.get(rec.modelId);
+    const model = o.cheat ? o.cheat.model : real;
+    const samplerSeed = samplerSeedFor({ chainId: client.chainId, pool: client.address, jobId });
+    log(
+      "info",
+      "generating",
+      `job ${rec.jobId}: generating ${request.decoding.maxTokens} tokens after a ${request.promptTokens.length}-token prompt${
+        o.cheat ? ` with the SUBSTITUTED model ${model.modelId}` : ""
+      }`,
+      {
+        jobId: rec.jobId,
+        modelId: rec.modelId,
+        promptTokens: request.promptTokens.length,
+        maxTokens: request.decoding.maxTokens,
+        ...(o.cheat ? { cheatModelId: model.modelId } : {}),
+      }
+    );
+    const res = await generate(model, {
+      promptTokens: request.promptTokens,
+      decoding: request.decoding,
+      sampler: { seed: samplerSeed, ratePpm: request.sampler.ratePpm, layersPerToken: request.sampler.layersPerToken, scope: request.sampler.scope },
+      ...(request.kvDtype ? { kvDtype: request.kvDtype } : {}),
+      signal: abort.signal,
+      onProgress: (done, total) => o.onProgress?.({ jobId, phase: "generate", done, total }),
+    });
+    let { receipt, bytes, root } = res;
+    if (o.cheat) {
+      // Demonstration of detection only: claim the job's model although another one generated.
+      receipt = { ...receipt, modelId: rec.modelId.toLowerCase() as Hex };
+      bytes = encodeReceipt(receipt);
+      root = receiptRoot(bytes);
+      rec.cheated = true;
+    }
+    await o.store.put(bytes);
+    log(
+      "info",
+      "generated",
+      `job ${rec.jobId}: receipt ${root} (${receipt.outputTokens.length} tokens, ${receipt.samples.length} KV samples, ${bytes.length} bytes, ${Math.round(
+        res.timings.totalMs
+      )} ms)`,
+      {
+        jobId: rec.jobId,
+        root,
+        outputTokens: receipt.outputTokens.length,
+        samples: receipt.samples.length,
+        bytes: bytes.length,
+        ms: Math.round(res.timings.totalMs),
+      }
+    );
+    return { root, receipt, bytes };
+  };
+
+  /** Whether the commit recorded for `rec` may still be pending or mined; resolves what it can. */
+  const pendingCommit = (rec: GeneratorJobRecord): TxRecord | undefined => [...rec.txs].reverse().find((t) => t.action.startsWith("commit("));
+
+  /** Process one job; returns "retry" to keep it queued (transient trouble). */
+  const processJob = async (rec: GeneratorJobRecord): Promise<"done" | "retry"> => {
+    const jobId = BigInt(rec.jobId);
+    const view = await client.getJob(jobId);
+    if (view.state !== JobState.Open) {
+      if (view.state === JobState.Cancelled) await finish(rec, "skipped", "the job was cancelled before a commit");
+      else if (view.receiptRoot !== "0x" + "0".repeat(64) && rec.root && view.receiptRoot === rec.root.toLowerCase()) await finish(rec, "committed");
+      else await finish(rec, "skipped", `the job is ${JobState[view.state]} on-chain, not Open`);
+      return "done";
+    }
+    const now = (await client.latestBlock()).timestamp;
+    if (now + margin >= rec.commitDeadline) {
+      await finish(rec, "skipped", `the commit deadline ${new Date(rec.commitDeadline * 1000).toISOString()} has passed (or is too close)`);
+      return "done";
+    }
+    let request: JobRequest;
+    try {
+      request = await fetchJobRequest(rec.requestUri, rec.requestHash);
+    } catch (e) {
+      if (e instanceof RequestError) {
+        const transient = /could not fetch|HTTP 5\d\d|HTTP 429/.test(e.shortMessage);
+        if (transient) {
+          rec.reason = `request not fetched yet: ${e.message.split("\n").join(" ")}`;
+          await save();
+          return "retry";
+        }
+        await finish(rec, "skipped", `bad job request: ${e.message.split("\n").join(" ")} (the user can cancel after the commit deadline)`);
+        return "done";
+      }
+      throw e;
+    }
+    if (request.modelId !== rec.modelId.toLowerCase()) {
+      await finish(rec, "skipped", `the request names model ${request.modelId}, the job ${rec.modelId}`);
+      return "done";
+    }
+    let made: { root: Hex; receipt: Receipt; bytes: Uint8Array };
+    try {
+      made = await produce(rec, request);
+    } catch (e) {
+      if (e instanceof ModelNotAvailableError) {
+        await finish(rec, "skipped", `model not available here: ${e.shortMessage}`);
+        return "done";
+      }
+      if (abort.signal.aborted) return "retry";
+      if (e instanceof PocError) {
+        await finish(rec, "failed", `generation failed: ${e.message.split("\n").join(" ")}`);
+        return "done";
+      }
+      throw e;
+    }
+    rec.root = made.root;
+    rec.numChecks = numChecks(made.receipt);
+    rec.receiptUri = `${base}/receipts/${made.root}`;
+    if (rec.status === "queued") rec.status = "generated";
+    await save();
+    if (stopped) return "retry";
+
+    // Stake and commit, after checking the chain again (a restart may find the commit already done).
+    const again = await client.getJob(jobId);
+    if (again.state !== JobState.Open) return processJob(rec);
+    const prev = pendingCommit(rec);
+    let nonce: number | undefined;
+    if (prev?.hash) {
+      const r = await client.retry("eth_getTransactionReceipt", () => client.provider.getTransactionReceipt(prev.hash!));
+      if (r && r.status === 1) return processJob(rec); // mined: the job is no longer Open
+      if (!r) nonce = prev.nonce; // not mined (yet): resend with the same nonce
+    }
+    rec.status = "committing";
+    await save();
+    await client.approveIfNeeded(again.betaCg, txHooks(rec));
+    try {
+      await client.commit(
+        jobId,
+        { receiptRoot: made.root, numChecks: rec.numChecks, receiptUri: rec.receiptUri },
+        { ...txHooks(rec), ...(nonce !== undefined ? { nonce } : {}) }
+      );
+    } catch (e) {
+      if (e instanceof TxUncertainError) return "retry"; // the next pass reads the chain
+      if (e instanceof ContractRevertError) {
+        const after = await client.getJob(jobId);
+        if (after.state !== JobState.Open) return processJob(rec);
+        await finish(rec, "failed", e.message.split("\n").join(" "));
+        return "done";
+      }
+      throw e;
+    }
+    await finish(rec, "committed");
+    return "done";
+  };
+
+  const poll = async () => {
+    const head = await client.blockNumber();
+    if (head > state.lastBlock) {
+      const events = await client.jobsForGenerator(account, { fromBlock: state.lastBlock + 1, toBlock: head });
+      for (const e of events as PoolEventOf<"JobOpened">[]) {
+        const id = e.jobId.toString();
+        if (state.jobs[id]) continue;
+        state.jobs[id] = {
+          jobId: id,
+          status: "queued",
+          modelId: e.modelId,
+          requestHash: e.requestHash,
+          requestUri: e.requestUri,
+          commitDeadline: e.commitDeadline,
+          betaCg: e.betaCg.toString(),
+          openedBlock: e.blockNumber,
+          txs: [],
+          updatedAt: Date.now(),
+        };
+        log("info", "job seen", `job ${id} opened for this generator (model ${e.modelId}, commit by ${new Date(e.commitDeadline * 1000).toISOString()})`, {
+          jobId: id,
+          modelId: e.modelId,
+          commitDeadline: e.commitDeadline,
+          block: e.blockNumber,
+        });
+      }
+      state.lastBlock = head;
+      await save();
+    }
+    const open = Object.values(state.jobs)
+      .filter((r) => r.status === "queued" || r.status === "generated" || r.status === "committing")
+      .sort((a, b) => (BigInt(a.jobId) < BigInt(b.jobId) ? -1 : 1));
+    let left = 0;
+    for (const rec of open) {
+      if (stopped) return left + 1;
+      try {
+        if ((await processJob(rec)) === "retry") left++;
+      } catch (e) {
+        if (isTransientError(e) || e instanceof RpcUnavailableError) {
+          rec.reason = `will retry: ${describeError(e)}`;
+          await save();
+          log("warn", "job retry", `job ${rec.jobId}: will retry (${describeError(e)})`, { jobId: rec.jobId, error: describeError(e) });
+          left++;
+        } else {
+          await finish(rec, "failed", describeError(e));
+        }
+      }
+    }
+    return left;
+  };
+
+  const loop = (async () => {
+    while (!stopped) {
+      const started = ++pollCount;
+      let left = 1;
+      try {
+        left = await poll();
+      } catch (e) {
+        log("error", "poll failed", `poll failed: ${describeError(e)}`, { error: describeError(e) });
+      }
+      if (left === 0) {
+        const ready = idleWaiters.filter((w) => w.after < started);
+        idleWaiters = idleWaiters.filter((w) => w.after >= started);
+        for (const w of ready) w.resolve();
+      }
+      if (stopped) break;
+      await sleep(pollMs, abort.signal).catch(() => {});
+    }
+  })();
+
+  return {
+    account,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      abort.abort(new GeneratorWorkerError("the worker is stopping"));
+      await loop;
+      await saving.catch(() => {});
+      for (const w of idleWaiters) w.resolve();
+      idleWaiters = [];
+      if (ownsModels) await models.close();
+      log("info", "stopped", "generator worker stopped", { account });
+    },
+    idle() {
+      if (stopped) return Promise.resolve();
+      return new Promise<void>((res) => idleWaiters.push({ after: pollCount, resolve: res }));
+    },
+    state() {
+      return JSON.parse(JSON.stringify(state)) as GeneratorState;
+    },
+  };
+}
