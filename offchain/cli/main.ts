@@ -6,6 +6,7 @@ import { verifyCommand } from "./verify.js";
 import { calibrateCommand } from "./calibrate.js";
 import { workerCommand } from "./worker.js";
 import { verifierCommand } from "./verifier.js";
+import { jobCommand, withdrawCommand } from "./job.js";
 import { PocError } from "../errors.js";
 
 const program = new Command()
@@ -20,6 +21,8 @@ program.addCommand(verifyCommand());
 program.addCommand(calibrateCommand());
 program.addCommand(workerCommand());
 program.addCommand(verifierCommand());
+program.addCommand(jobCommand());
+program.addCommand(withdrawCommand());
 
 // A PocError (bad input, model or receipt fault) prints its message and details, no stack trace,
 // unless POC_DEBUG=1; anything else is a bug and prints in full. Either way the exit code is 1.

@@ -12,6 +12,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../model/index.js";
 import { createLogger, type LogFormat, type LogLevel } from "../worker/log.js";
 import { startVerifierWorker } from "../worker/verifier.js";
+import { generatorWorkerCommand } from "./generator-worker.js";
 import { addChainOptions, closeClient, connectFromOptions, nonNegativeInt, parseTokenAmount, positiveInt, type ChainCliOptions } from "./chain-options.js";
 
 function positiveNumber(v: string): number {
@@ -99,5 +100,5 @@ export function verifierWorkerCommand(): Command {
 
 /** The `worker` command group (the generator worker is added here as a sibling subcommand). */
 export function workerCommand(): Command {
-  return new Command("worker").description("long-running workers (verifier oracle, generator)").addCommand(verifierWorkerCommand());
+  return new Command("worker").description("long-running workers (verifier oracle, generator)").addCommand(verifierWorkerCommand()).addCommand(generatorWorkerCommand());
 }

@@ -59,12 +59,13 @@ import {
   sleep,
 } from "../chain/index.js";
 import { generate } from "../generate/index.js";
-import type { LoadedModel } from "../model/index.js";
+import type { LoadedModel, LoadOptions } from "../model/index.js";
 import { type Receipt, type ReceiptStore, decodeReceipt, encodeReceipt, numChecks, receiptRoot, writeFileAtomic } from "../receipt/index.js";
 import { type JobRequest, RequestError, fetchJobRequest, samplerSeedFor } from "../request/index.js";
 import type { Hex } from "../sampling/index.js";
 import { createLogger, type Logger, type LogLevel } from "./log.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
+import { Mutex } from "./queue.js";
 
 export class GeneratorWorkerError extends PocError {
   override name = "GeneratorWorkerError";
@@ -123,6 +124,8 @@ export interface GeneratorWorkerOptions {
   client: PoolClient;
   /** Where models come from: a models directory (each subdirectory one model) or a ModelSource. */
   models: string | ModelSource;
+  /** onnxruntime options for models loaded from a models directory. */
+  loadOptions?: LoadOptions;
   /** The receipt store the HTTP server at `receiptBaseUrl` serves. */
   store: ReceiptStore;
   /** Base URL of that server (e.g. http://127.0.0.1:8547): receipts are at `<base>/receipts/<root>`. */
@@ -153,10 +156,12 @@ export interface GeneratorWorker {
   readonly account: string;
   /** Stop polling; waits for the job in progress to reach a safe point. */
   stop(): Promise<void>;
-  /** Resolves once a poll that began after this call found nothing left to do. */
+  /** Polls now (and again until) no job is left to do: every JobOpened up to the current block handled. */
   idle(): Promise<void>;
   /** A copy of the persisted state. */
   state(): GeneratorState;
+  /** Resolves when the worker has stopped. */
+  readonly done: Promise<void>;
 }
 
 function stateFileName(chainId: bigint, pool: string, account: string): string {
@@ -204,7 +209,7 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
   const base = o.receiptBaseUrl.replace(/\/+$/, "");
   if (!/^https?:\/\//.test(base)) throw new GeneratorWorkerError(`receiptBaseUrl must be an http(s) URL (got ${o.receiptBaseUrl})`);
   const ownsModels = typeof o.models === "string";
-  const models: ModelSource = typeof o.models === "string" ? new ModelDirectory(o.models) : o.models;
+  const models: ModelSource = typeof o.models === "string" ? new ModelDirectory(o.models, o.loadOptions ? { load: o.loadOptions } : {}) : o.models;
   const stateDir = resolve(o.stateDir);
   await mkdir(stateDir, { recursive: true });
   const file = join(stateDir, stateFileName(client.chainId, client.address, account));
@@ -233,8 +238,9 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
 
   const abort = new AbortController();
   let stopped = false;
-  let idleWaiters: { after: number; resolve: () => void }[] = [];
-  let pollCount = 0;
+  const pollMutex = new Mutex();
+  let resolveDone!: () => void;
+  const done = new Promise<void>((ok) => (resolveDone = ok));
 
   const finish = async (rec: GeneratorJobRecord, status: GeneratorJobStatus, reason?: string) => {
     rec.status = status;
@@ -279,8 +285,7 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       }
     }
     const jobId = BigInt(rec.jobId);
-    const real = await models.get(rec.modelId);
-    const model = o.cheat ? o.cheat.model : real;
+    const model = o.cheat ? o.cheat.model : await models.get(rec.modelId);
     const samplerSeed = samplerSeedFor({ chainId: client.chainId, pool: client.address, jobId });
     log(
       "info",
@@ -475,20 +480,20 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     return left;
   };
 
+  const runPoll = () =>
+    pollMutex.run(async () => {
+      if (stopped) return 0;
+      try {
+        return await poll();
+      } catch (e) {
+        log("error", "poll failed", `poll failed (will retry): ${describeError(e)}`, { error: describeError(e) });
+        return 1;
+      }
+    });
+
   const loop = (async () => {
     while (!stopped) {
-      const started = ++pollCount;
-      let left = 1;
-      try {
-        left = await poll();
-      } catch (e) {
-        log("error", "poll failed", `poll failed: ${describeError(e)}`, { error: describeError(e) });
-      }
-      if (left === 0) {
-        const ready = idleWaiters.filter((w) => w.after < started);
-        idleWaiters = idleWaiters.filter((w) => w.after >= started);
-        for (const w of ready) w.resolve();
-      }
+      await runPoll();
       if (stopped) break;
       await sleep(pollMs, abort.signal).catch(() => {});
     }
@@ -496,20 +501,25 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
 
   return {
     account,
+    done,
     async stop() {
-      if (stopped) return;
+      if (stopped) return done;
       stopped = true;
       abort.abort(new GeneratorWorkerError("the worker is stopping"));
       await loop;
+      await pollMutex.run(async () => {});
       await saving.catch(() => {});
-      for (const w of idleWaiters) w.resolve();
-      idleWaiters = [];
       if (ownsModels) await models.close();
       log("info", "stopped", "generator worker stopped", { account });
+      resolveDone();
     },
-    idle() {
-      if (stopped) return Promise.resolve();
-      return new Promise<void>((res) => idleWaiters.push({ after: pollCount, resolve: res }));
+    async idle() {
+      // Poll now (after any poll in progress) until a poll finds nothing left to do.
+      for (;;) {
+        if (stopped) return;
+        if ((await runPoll()) === 0) return;
+        await sleep(Math.min(pollMs, 200), abort.signal).catch(() => {});
+      }
     },
     state() {
       return JSON.parse(JSON.stringify(state)) as GeneratorState;

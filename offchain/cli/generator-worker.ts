@@ -1,0 +1,97 @@
+/**
+ * `poc worker generator`: run a generator (offchain/worker/generator.ts) — watch for jobs naming this
+ * account, generate exactly the bound request, store the receipt and serve it over HTTP, stake βCg and
+ * commit before the deadline. Crash-safe: progress is in `<state>/generator-<chain>-<pool>-<account>.json`.
+ *
+ *   npx poc worker generator --account 2 --models ./models --store ./receipts --serve-port 8547
+ *
+ * The receipt server listens on --serve-host (default 127.0.0.1) and --serve-port (default: any free
+ * port); the receipt URI committed on-chain is `<public URL>/receipts/<root>`, where the public URL is
+ * --public-url or, by default, the server's own http://host:port. Verifiers on other machines need a
+ * public URL they can reach (e.g. --serve-host 0.0.0.0 --public-url http://gen.example:8547).
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { z } from "zod";
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../model/index.js";
+import { ReceiptStore, serveReceipts } from "../receipt/index.js";
+import { GeneratorWorkerError, startGeneratorWorker } from "../worker/generator.js";
+import { createLogger, type LogFormat, type LogLevel } from "../worker/log.js";
+import { addChainOptions, closeClient, connectFromOptions, nonNegativeInt, positiveInt, type ChainCliOptions } from "./chain-options.js";
+import { runUntilSignal } from "./worker.js";
+
+const optionsSchema = z.object({
+  models: z.string().min(1, "--models must name a directory"),
+  store: z.string().min(1, "--store must name a directory"),
+  state: z.string().min(1),
+  servePort: z.number().int().min(0).max(65535, "--serve-port must be 0..65535").optional(),
+  serveHost: z.string().min(1),
+  publicUrl: z.url({ protocol: /^https?$/, error: "--public-url must be an http(s) URL" }).optional(),
+  poll: z.number().int().min(1),
+  fromBlock: z.number().int().min(0).optional(),
+  provider: z.enum(EXECUTION_PROVIDERS as unknown as [ExecutionProvider, ...ExecutionProvider[]]),
+  threads: z.number().int().min(1).optional(),
+  log: z.enum(["plain", "json"]),
+  logLevel: z.enum(["debug", "info", "warn", "error"]),
+  once: z.boolean(),
+});
+
+function port(v: string): number {
+  const n = nonNegativeInt(v);
+  if (n > 65535) throw new InvalidArgumentError("a port number 0..65535");
+  return n;
+}
+
+export function generatorWorkerCommand(): Command {
+  const cmd = new Command("generator")
+    .description("run a generator: watch for jobs naming this account, generate, store and serve the receipt, stake and commit (crash-safe)")
+    .requiredOption("--models <dir>", "directory of model directories (each subdirectory one model, found by its model id)")
+    .requiredOption("--store <dir>", "receipt store directory (served over HTTP)")
+    .option("--serve-port <port>", "port of the receipt server (default: any free port)", port)
+    .option("--serve-host <host>", "address the receipt server listens on", "127.0.0.1")
+    .option("--public-url <url>", "base URL verifiers fetch receipts from (default: the server's own URL)")
+    .option("--state <dir>", "directory for the progress file", ".poc/generator-state")
+    .option("--poll <ms>", "poll interval for new jobs", positiveInt, 2000)
+    .option("--from-block <n>", "first block to scan on a fresh state (default: the pool's deployment block)", nonNegativeInt)
+    .addOption(new Option("--provider <name>", "onnxruntime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
+    .option("--threads <n>", "CPU threads (default: onnxruntime's choice)", positiveInt)
+    .addOption(new Option("--log <format>", "log format on stderr").choices(["plain", "json"]).default("plain"))
+    .addOption(new Option("--log-level <level>", "least level logged").choices(["debug", "info", "warn", "error"]).default("info"))
+    .option("--once", "handle every job opened up to the current block, then exit", false);
+  addChainOptions(cmd);
+  return cmd.action(async (raw: ChainCliOptions & Record<string, unknown>) => {
+    const r = optionsSchema.safeParse(raw);
+    if (!r.success) throw new GeneratorWorkerError(r.error.issues.map((i) => i.message).join("; "));
+    const o = r.data;
+    const conn = await connectFromOptions(raw);
+    const client = conn.client;
+    const me = await client.account();
+    const logger = createLogger({ format: o.log as LogFormat, minLevel: o.logLevel as LogLevel, name: `generator ${me.slice(0, 10)}` });
+    const store = new ReceiptStore(o.store);
+    const server = await serveReceipts(store, { host: o.serveHost, ...(o.servePort !== undefined ? { port: o.servePort } : {}) });
+    const base = o.publicUrl ?? server.url;
+    logger.info("serving", `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>)`, { url: server.url, publicUrl: base });
+    try {
+      const w = await startGeneratorWorker({
+        client,
+        models: o.models,
+        loadOptions: { provider: o.provider, ...(o.threads ? { threads: o.threads } : {}) },
+        store,
+        receiptBaseUrl: base,
+        stateDir: o.state,
+        pollMs: o.poll,
+        ...(o.fromBlock !== undefined ? { fromBlock: o.fromBlock } : {}),
+        log: logger,
+      });
+      if (o.once) {
+        await w.idle();
+        await w.stop();
+      } else await runUntilSignal(w, logger);
+      const jobs = Object.values(w.state().jobs);
+      const count = (s: string) => jobs.filter((j) => j.status === s).length;
+      logger.info("summary", `jobs seen ${jobs.length}: committed ${count("committed")}, skipped ${count("skipped")}, failed ${count("failed")}`);
+    } finally {
+      await server.close();
+      closeClient(client);
+    }
+  });
+}
