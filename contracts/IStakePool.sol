@@ -105,7 +105,6 @@ interface IStakePool {
     /// @param betaCg The generator's stake (deposited at commit).
     /// @param betaCv Each verifier's stake (locked from its bond when drawn).
     /// @param numChecks The number of checks in the committed receipt (0 before commit).
-    /// @param receiptRoot The committed receipt root (zero before commit).
     /// @param paramsId The parameter set the job was opened under (see {paramsAt}).
     /// @param escrow The tokens the job holds right now; 0 once it is final.
     struct JobView {
@@ -119,7 +118,6 @@ interface IStakePool {
         uint256 betaCg;
         uint256 betaCv;
         uint32 numChecks;
-        bytes32 receiptRoot;
         uint16 paramsId;
         uint256 escrow;
     }
@@ -219,6 +217,9 @@ interface IStakePool {
     /// @param betaCv The stake each verifier will lock.
     /// @param commitDeadline The generator must commit by this time.
     /// @param paramsId The parameter set the job lives under.
+    /// @param requestHash keccak256 of the job request (prompt, decoding and sampler configuration;
+    /// offchain/request): the receipt must answer exactly this request. Emitted, not stored.
+    /// @param requestUri Where the generator fetches the request (a `data:` URI carries it inline).
     event JobOpened(
         uint256 indexed jobId,
         address indexed user,
@@ -229,11 +230,15 @@ interface IStakePool {
         uint256 betaCg,
         uint256 betaCv,
         uint64 commitDeadline,
-        uint16 paramsId
+        uint16 paramsId,
+        bytes32 requestHash,
+        string requestUri
     );
 
     /// @notice The generator staked `betaCg` and committed to its receipt.
-    /// @param receiptRoot The root hash of the receipt's canonical encoding.
+    /// @param receiptRoot The root hash of the receipt's canonical encoding. Emitted, not stored: the
+    /// pool never reads it (results are compared by hash), and not storing it saves a new storage slot
+    /// (22,100 gas) on every job; read it from this event (offchain/chain `jobHistory`).
     /// @param numChecks The number of checks in the receipt (samples + generated tokens).
     /// @param receiptUri Where to fetch the receipt; stored only here.
     /// @param betaCg The generator's stake, now in the job.
@@ -339,8 +344,17 @@ interface IStakePool {
     /// @param modelId The model (a hash of its files); emitted, not stored.
     /// @param cg The generation cost unit Cg.
     /// @param cv The verification cost unit Cv.
+    /// @param requestHash keccak256 of the job request the generator must answer; emitted, not stored.
+    /// @param requestUri Where to fetch the request; emitted, not stored.
     /// @return jobId The new job's id (ids start at 1).
-    function openJob(address generator, bytes32 modelId, uint256 cg, uint256 cv) external returns (uint256 jobId);
+    function openJob(
+        address generator,
+        bytes32 modelId,
+        uint256 cg,
+        uint256 cv,
+        bytes32 requestHash,
+        string calldata requestUri
+    ) external returns (uint256 jobId);
 
     /// @notice The generator stakes `betaCg` and commits to its receipt; only the job's generator, in
     /// {State.Open}, by the commit deadline; needs an allowance for `betaCg`.

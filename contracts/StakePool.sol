@@ -137,7 +137,6 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
 
     mapping(uint16 paramsId => Params) private _params;
     mapping(uint256 jobId => Job) private _jobs;
-    mapping(uint256 jobId => bytes32) private _receiptRoots;
     /// @dev The (latest) verifier drawn for each stage of a job.
     mapping(uint256 jobId => mapping(uint256 stage => address)) private _stageVerifier;
     /// @dev Per job and verifier: 0 = never drawn, PENDING, NO_SHOW, or the hash of its result.
@@ -169,21 +168,40 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     // ------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IStakePool
-    function openJob(address generator, bytes32 modelId, uint256 cg, uint256 cv)
-        external
-        nonReentrant
-        returns (uint256 jobId)
-    {
+    function openJob(
+        address generator,
+        bytes32 modelId,
+        uint256 cg,
+        uint256 cv,
+        bytes32 requestHash,
+        string calldata requestUri
+    ) external nonReentrant returns (uint256 jobId) {
         if (generator == address(0) || generator == msg.sender) revert StakePoolInvalidGenerator(generator);
         jobId = _head.nextJobId;
         unchecked {
             _head.nextJobId = uint64(jobId + 1);
         }
-        Job storage j = _jobs[jobId];
         uint256 deposit = _initJob(jobId, generator, cg, cv);
         _pull(msg.sender, deposit);
+        _emitOpened(jobId, modelId, requestHash, requestUri);
+    }
+
+    /// @dev Split out of {openJob} to keep its stack shallow.
+    function _emitOpened(uint256 jobId, bytes32 modelId, bytes32 requestHash, string calldata requestUri) private {
+        Job storage j = _jobs[jobId];
         emit JobOpened(
-            jobId, msg.sender, generator, modelId, j.alphaCg, j.alphaCv, j.betaCg, j.betaCv, j.deadline, j.paramsId
+            jobId,
+            j.user,
+            j.generator,
+            modelId,
+            j.alphaCg,
+            j.alphaCv,
+            j.betaCg,
+            j.betaCv,
+            j.deadline,
+            j.paramsId,
+            requestHash,
+            requestUri
         );
     }
 
@@ -203,7 +221,6 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         j.deadline = deadline;
         j.state = State.Committed;
         j.numChecks = uint24(numChecks);
-        _receiptRoots[jobId] = receiptRoot;
 
         uint256 bG = j.betaCg;
         _pull(msg.sender, bG);
@@ -452,7 +469,6 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         view_.betaCg = j.betaCg;
         view_.betaCv = j.betaCv;
         view_.numChecks = j.numChecks;
-        view_.receiptRoot = _receiptRoots[jobId];
         view_.paramsId = j.paramsId;
         view_.escrow = _escrow(j);
     }

@@ -52,7 +52,6 @@ export interface JobView {
   betaCg: bigint;
   betaCv: bigint;
   numChecks: number;
-  receiptRoot: string;
   paramsId: number;
   escrow: bigint;
 }
@@ -430,7 +429,6 @@ export class PoolClient {
       betaCg: BigInt(j.betaCg as bigint),
       betaCv: BigInt(j.betaCv as bigint),
       numChecks: Number(j.numChecks),
-      receiptRoot: String(j.receiptRoot).toLowerCase(),
       paramsId: Number(j.paramsId),
       escrow: BigInt(j.escrow as bigint),
     };

@@ -13,6 +13,9 @@ export const E18 = 10n ** 18n;
 export const HOUR = 3600;
 export const DAY = 24 * HOUR;
 export const MODEL_ID = "0x" + "11".repeat(32);
+/** A job request hash and where to fetch it (offchain/request); the pool only emits them. */
+export const REQUEST_HASH = "0x" + "22".repeat(32);
+export const REQUEST_URI = "https://requests.example/0x" + "22".repeat(32);
 export const ROOT = "0x" + "22".repeat(32);
 export const URI = "http://127.0.0.1:8787/receipts/root";
 export const NUM_CHECKS = 20; // 3 bytes, 4 unused trailing bits
@@ -81,7 +84,7 @@ export async function createPoolContext() {
   }
 
   async function openJob(f: Fixture, cg = CG, cv = CV) {
-    await f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, cg, cv);
+    await f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, cg, cv, REQUEST_HASH, REQUEST_URI);
     return (await f.pool.nextJobId()) - 1n;
   }
 

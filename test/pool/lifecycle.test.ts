@@ -3,7 +3,7 @@
  * exclusions, parameter snapshots, bonds, views and withdrawals.
  */
 import { expect } from "chai";
-import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, TEST_PARAMS, BOND } from "./helpers.js";
+import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, REQUEST_HASH, REQUEST_URI, TEST_PARAMS, BOND } from "./helpers.js";
 import { JobState, StageStatus, claimBitmap } from "../../scripts/lib/state.js";
 import { paramsStruct } from "../../scripts/lib/params.js";
 
@@ -19,11 +19,11 @@ describe("StakePool: life cycle", function () {
     it("opens a job with the user's deposit αCg + αCv and emits every amount", async function () {
       const f = await load();
       const before = await f.token.balanceOf(f.user.address);
-      const tx = f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(100), T(20));
+      const tx = f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(100), T(20), REQUEST_HASH, REQUEST_URI);
       const deadline = BigInt((await time.latest()) + 1 + HOUR);
       await expect(tx)
         .to.emit(f.pool, "JobOpened")
-        .withArgs(1n, f.user.address, f.generator.address, MODEL_ID, T(50), T(10), T(150), T(30), deadline, 0);
+        .withArgs(1n, f.user.address, f.generator.address, MODEL_ID, T(50), T(10), T(150), T(30), deadline, 0, REQUEST_HASH, REQUEST_URI);
       expect(before - (await f.token.balanceOf(f.user.address))).to.equal(T(60));
       const j = await f.pool.getJob(1n);
       expect(j.state).to.equal(JobState.Open);
@@ -52,7 +52,7 @@ describe("StakePool: life cycle", function () {
         .withArgs(jobId, JobState.Cancelled);
     });
 
-    it("commits with the generator's stake βCg, stores root and numChecks, emits the URI", async function () {
+    it("commits with the generator's stake βCg, stores numChecks, emits the root and the URI", async function () {
       const f = await load();
       const jobId = await openJob(f);
       const tx = f.pool.connect(f.generator).commit(jobId, ROOT, NUM_CHECKS, URI);
@@ -62,7 +62,6 @@ describe("StakePool: life cycle", function () {
         .withArgs(jobId, f.generator.address, ROOT, NUM_CHECKS, URI, T(150), deadline);
       const j = await f.pool.getJob(jobId);
       expect(j.state).to.equal(JobState.Committed);
-      expect(j.receiptRoot).to.equal(ROOT);
       expect(j.numChecks).to.equal(BigInt(NUM_CHECKS));
       expect(j.escrow).to.equal(T(210));
     });

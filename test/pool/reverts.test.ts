@@ -3,7 +3,7 @@
  * too late, or with bad input: each reverts with its custom error and arguments.
  */
 import { expect } from "chai";
-import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, TEST_PARAMS, BOND } from "./helpers.js";
+import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, REQUEST_HASH, REQUEST_URI, TEST_PARAMS, BOND } from "./helpers.js";
 import { JobState } from "../../scripts/lib/state.js";
 import { paramsStruct, type PoolParams } from "../../scripts/lib/params.js";
 
@@ -17,26 +17,26 @@ const { time } = networkHelpers;
 describe("StakePool: reverts", function () {
   it("openJob rejects a zero or self generator and costs that round to zero or overflow", async function () {
     const f = await load();
-    await expect(f.pool.connect(f.user).openJob(ethers.ZeroAddress, MODEL_ID, T(1), T(1)))
+    await expect(f.pool.connect(f.user).openJob(ethers.ZeroAddress, MODEL_ID, T(1), T(1), REQUEST_HASH, REQUEST_URI))
       .to.be.revertedWithCustomError(f.pool, "StakePoolInvalidGenerator")
       .withArgs(ethers.ZeroAddress);
-    await expect(f.pool.connect(f.user).openJob(f.user.address, MODEL_ID, T(1), T(1)))
+    await expect(f.pool.connect(f.user).openJob(f.user.address, MODEL_ID, T(1), T(1), REQUEST_HASH, REQUEST_URI))
       .to.be.revertedWithCustomError(f.pool, "StakePoolInvalidGenerator")
       .withArgs(f.user.address);
     // α = 0.5: a cost of 1 wei gives αC = 0
-    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, 1n, T(1)))
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, 1n, T(1), REQUEST_HASH, REQUEST_URI))
       .to.be.revertedWithCustomError(f.pool, "StakePoolCostTooSmall")
       .withArgs(1n, T(1));
-    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(1), 1n))
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(1), 1n, REQUEST_HASH, REQUEST_URI))
       .to.be.revertedWithCustomError(f.pool, "StakePoolCostTooSmall")
       .withArgs(T(1), 1n);
     const huge = 2n ** 128n;
-    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, huge, T(1)))
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, huge, T(1), REQUEST_HASH, REQUEST_URI))
       .to.be.revertedWithCustomError(f.pool, "StakePoolCostTooLarge")
       .withArgs(huge, T(1));
     // βCg = 1.5 Cg must fit 88 bits
     const big = 2n ** 88n;
-    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(1), big))
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(1), big, REQUEST_HASH, REQUEST_URI))
       .to.be.revertedWithCustomError(f.pool, "StakePoolCostTooLarge")
       .withArgs(T(1), big);
   });

@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 import { keepFloatCloseTo } from "./float-close-to.js";
-import { E18, HOUR, MODEL_ID, NUM_CHECKS, ROOT, URI, TEST_PARAMS } from "./helpers.js";
+import { E18, HOUR, MODEL_ID, REQUEST_HASH, REQUEST_URI, NUM_CHECKS, ROOT, URI, TEST_PARAMS } from "./helpers.js";
 import { paramsStruct } from "../../scripts/lib/params.js";
 import type { ReentrantToken } from "../../types/ethers-contracts/index.js";
 
@@ -35,7 +35,7 @@ describe("StakePool: hostile tokens", function () {
   it("rejects a fee-on-transfer token on every deposit (openJob, bond)", async function () {
     const { pool, user, generator, verifier } = await networkHelpers.loadFixture(feeFixture);
     // user deposit 60 tokens, 1% burnt on the way: the pool receives 59.4
-    await expect(pool.connect(user).openJob(generator.address, MODEL_ID, T(100), T(20)))
+    await expect(pool.connect(user).openJob(generator.address, MODEL_ID, T(100), T(20), REQUEST_HASH, REQUEST_URI))
       .to.be.revertedWithCustomError(pool, "StakePoolTransferAmountMismatch")
       .withArgs(T(60), (T(60) * 99n) / 100n);
     await expect(pool.connect(verifier).bond(T(100)))
@@ -47,7 +47,7 @@ describe("StakePool: hostile tokens", function () {
 
   it("blocks a token that re-enters withdraw() from inside the payout transfer", async function () {
     const { token, pool, user, generator } = await networkHelpers.loadFixture(reentrantFixture);
-    await pool.connect(user).openJob(generator.address, MODEL_ID, T(100), T(20));
+    await pool.connect(user).openJob(generator.address, MODEL_ID, T(100), T(20), REQUEST_HASH, REQUEST_URI);
     await pool.connect(generator).commit(1n, ROOT, NUM_CHECKS, URI);
     await networkHelpers.time.increase(HOUR + 1);
     await pool.finalize(1n);
@@ -67,7 +67,7 @@ describe("StakePool: hostile tokens", function () {
 
   it("reverts the whole call when a re-entrant token propagates the guard's revert", async function () {
     const { token, pool, user, generator } = await networkHelpers.loadFixture(reentrantFixture);
-    await pool.connect(user).openJob(generator.address, MODEL_ID, T(100), T(20));
+    await pool.connect(user).openJob(generator.address, MODEL_ID, T(100), T(20), REQUEST_HASH, REQUEST_URI);
     await networkHelpers.time.increase(HOUR + 1);
     await pool.cancel(1n);
     await token.arm(await pool.getAddress(), pool.interface.encodeFunctionData("withdraw"), true);
@@ -79,7 +79,7 @@ describe("StakePool: hostile tokens", function () {
     const { token, pool, user, generator, verifier } = await networkHelpers.loadFixture(reentrantFixture);
     const poolAddress = await pool.getAddress();
     const calls = [
-      pool.interface.encodeFunctionData("openJob", [generator.address, MODEL_ID, T(1), T(1)]),
+      pool.interface.encodeFunctionData("openJob", [generator.address, MODEL_ID, T(1), T(1), REQUEST_HASH, REQUEST_URI]),
       pool.interface.encodeFunctionData("bond", [T(100)]),
       pool.interface.encodeFunctionData("finalize", [1n]),
       pool.interface.encodeFunctionData("cancel", [1n]),
@@ -87,7 +87,7 @@ describe("StakePool: hostile tokens", function () {
     ];
     for (const data of calls) {
       await token.arm(poolAddress, data, false);
-      await pool.connect(user).openJob(generator.address, MODEL_ID, T(100), T(20));
+      await pool.connect(user).openJob(generator.address, MODEL_ID, T(100), T(20), REQUEST_HASH, REQUEST_URI);
       expect(await token.reentered()).to.equal(false);
       expect(await token.lastReturn()).to.equal(pool.interface.getError("ReentrancyGuardReentrantCall")!.selector);
     }

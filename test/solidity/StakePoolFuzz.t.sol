@@ -189,7 +189,7 @@ contract StakePoolFuzzTest is Test {
         uint256 userStart = aG + aV;
         _fund(user, userStart);
         vm.prank(user);
-        uint256 jobId = pool.openJob(generator, keccak256("model"), c.cg, c.cv);
+        uint256 jobId = pool.openJob(generator, keccak256("model"), c.cg, c.cv, bytes32(0), "");
         deposited += userStart;
         assertEq(pool.escrowOf(jobId), deposited, "escrow after open");
 

@@ -179,7 +179,7 @@ contract StakePoolHandler is Test {
         uint256 deposit = cg * p.alphaBps / BPS + cv * p.alphaBps / BPS;
         _fund(u, deposit);
         vm.prank(u);
-        try pool.openJob(g, keccak256(abi.encode(userSeed)), cg, cv) returns (uint256 jobId) {
+        try pool.openJob(g, keccak256(abi.encode(userSeed)), cg, cv, bytes32(0), "") returns (uint256 jobId) {
             jobIds.push(jobId);
             ghostIn += deposit;
         } catch (bytes memory r) {

@@ -11,10 +11,10 @@ import {MockRandomness} from "../../contracts/mocks/MockRandomness.sol";
 /// pool's storage directly: 2^16 parameter sets and 2^24 - 1 verifiers.
 contract StakePoolLimitsTest is Test {
     // Storage layout: Ownable._owner (0), Ownable2Step._pendingOwner (1), StakePool._head (2),
-    // _randomness (3), _params (4), _jobs (5), _receiptRoots (6), _stageVerifier (7), _resultOf (8),
-    // _creditPlusOne (9), _verifiers (10), _verifierList (11).
+    // _randomness (3), _params (4), _jobs (5), _stageVerifier (6), _resultOf (7),
+    // _creditPlusOne (8), _verifiers (9), _verifierList (10).
     bytes32 internal constant HEAD_SLOT = bytes32(uint256(2));
-    bytes32 internal constant VERIFIER_LIST_SLOT = bytes32(uint256(11));
+    bytes32 internal constant VERIFIER_LIST_SLOT = bytes32(uint256(10));
 
     TestToken internal token;
     StakePool internal pool;
