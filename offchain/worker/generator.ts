@@ -344,9 +344,19 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     const jobId = BigInt(rec.jobId);
     const view = await client.getJob(jobId);
     if (view.state !== JobState.Open) {
-      if (view.state === JobState.Cancelled) await finish(rec, "skipped", "the job was cancelled before a commit");
-      else if (view.receiptRoot !== "0x" + "0".repeat(64) && rec.root && view.receiptRoot === rec.root.toLowerCase()) await finish(rec, "committed");
-      else await finish(rec, "skipped", `the job is ${JobState[view.state]} on-chain, not Open`);
+      if (view.state === JobState.Cancelled) {
+        await finish(rec, "skipped", "the job was cancelled before a commit");
+        return "done";
+      }
+      // Only this account can commit the job: a commit on-chain is ours (e.g. sent just before a crash).
+      const { committed } = await client.jobRecord(jobId, { fromBlock: rec.openedBlock });
+      if (committed) {
+        if (rec.root && committed.receiptRoot !== rec.root.toLowerCase()) rec.reason = `committed with root ${committed.receiptRoot} (an earlier run)`;
+        rec.root = committed.receiptRoot;
+        rec.receiptUri = committed.receiptUri;
+        rec.numChecks = committed.numChecks;
+        await finish(rec, "committed");
+      } else await finish(rec, "skipped", `the job is ${JobState[view.state]} on-chain, not Open`);
       return "done";
     }
     const now = (await client.latestBlock()).timestamp;
