@@ -69,7 +69,7 @@ export async function connectRpc(o: RpcConnectOptions = {}): Promise<RpcConnecti
   } finally {
     probe.destroy();
   }
-  const provider = new JsonRpcProvider(req, Network.from(chainId), { staticNetwork: true, batchMaxCount: 1, pollingInterval: 1000 });
+  const provider = new JsonRpcProvider(req, Network.from(chainId), { staticNetwork: true, batchMaxCount: 1, pollingInterval: 1000, cacheTimeout: -1 });
   const key = o.privateKey ?? env.POC_PRIVATE_KEY;
   let signer: Signer | undefined;
   if (key) {
