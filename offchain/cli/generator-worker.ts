@@ -33,6 +33,7 @@ const optionsSchema = z.object({
   log: z.enum(["plain", "json"]),
   logLevel: z.enum(["debug", "info", "warn", "error"]),
   once: z.boolean(),
+  mint: z.boolean(),
 });
 
 function port(v: string): number {
@@ -56,6 +57,7 @@ export function generatorWorkerCommand(): Command {
     .option("--threads <n>", "CPU threads (default: onnxruntime's choice)", positiveInt)
     .addOption(new Option("--log <format>", "log format on stderr").choices(["plain", "json"]).default("plain"))
     .addOption(new Option("--log-level <level>", "least level logged").choices(["debug", "info", "warn", "error"]).default("info"))
+    .option("--mint", "local TestToken only: mint the stake's shortfall to the wallet before each commit", false)
     .option("--once", "handle every job opened up to the current block, then exit", false);
   addChainOptions(cmd);
   return cmd.action(async (raw: ChainCliOptions & Record<string, unknown>) => {
@@ -80,6 +82,7 @@ export function generatorWorkerCommand(): Command {
         stateDir: o.state,
         pollMs: o.poll,
         ...(o.fromBlock !== undefined ? { fromBlock: o.fromBlock } : {}),
+        mintTestTokens: o.mint,
         log: logger,
       });
       if (o.once) {

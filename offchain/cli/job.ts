@@ -344,6 +344,7 @@ const openSchema = z
     cg: amount("--cg"),
     cv: amount("--cv"),
     json: z.boolean().default(false),
+    mint: z.boolean().default(false),
   })
   .refine((o) => o.model !== undefined || o.modelId !== undefined, { message: "give --model DIR (or --model-id HEX with --prompt-tokens)" })
   .refine((o) => (o.prompt === undefined) !== (o.promptTokens === undefined), { message: "give exactly one of --prompt TEXT and --prompt-tokens IDS" })
@@ -446,6 +447,17 @@ async function runOpen(raw: OpenCli): Promise<void> {
     const units = await tokenUnits(client);
     const cg = units.parse(o.cg, "--cg");
     const cv = units.parse(o.cv, "--cv");
+    const deposit = await client.openDeposit(cg, cv);
+    const me = await client.account();
+    const wallet = await client.tokenBalance(me);
+    if (wallet < deposit) {
+      if (!o.mint)
+        throw new JobCliError(`the wallet holds ${units.format(wallet)}, opening this job needs αCg + αCv = ${units.format(deposit)}`, {
+          details: "on a local chain, --mint mints test tokens",
+        });
+      await client.mintTestTokens(me, deposit - wallet);
+      if (!o.json) console.log(`minted ${units.format(deposit - wallet)} test tokens`);
+    }
     const opened = await openJobWithRequest(client, { generator: o.generator, request, cg, cv });
     const ev = opened.tx.events.find((e) => e.name === "JobOpened");
     if (o.json) {

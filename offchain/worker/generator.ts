@@ -143,6 +143,8 @@ export interface GeneratorWorkerOptions {
    * model and claim the job's model id in the receipt.
    */
   cheat?: { model: LoadedModel };
+  /** Local TestToken only: mint the stake's shortfall to the wallet before staking (default false). */
+  mintTestTokens?: boolean;
   /** Progress of the generation of each job (tokens). */
   onProgress?: (p: GeneratorProgress) => void;
   /** Called when a job reaches a final status (committed, skipped, failed). */
@@ -418,6 +420,18 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     }
     rec.status = "committing";
     await save();
+    const wallet = await client.tokenBalance(account);
+    if (wallet < again.betaCg) {
+      if (!o.mintTestTokens) {
+        // Not final: the operator may top the wallet up before the commit deadline.
+        rec.reason = `the wallet holds ${wallet}, staking needs βCg = ${again.betaCg} (base units): waiting for funds until the commit deadline`;
+        await save();
+        log("warn", "funds-short", `job ${rec.jobId}: ${rec.reason}`, { jobId: rec.jobId });
+        return "retry";
+      }
+      await client.mintTestTokens(account, again.betaCg - wallet);
+      log("info", "minted", `job ${rec.jobId}: minted ${again.betaCg - wallet} test tokens for the stake`, { jobId: rec.jobId });
+    }
     await client.approveIfNeeded(again.betaCg, txHooks(rec));
     try {
       await client.commit(

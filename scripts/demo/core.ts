@@ -196,13 +196,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     print("");
     print("[1/5] Deploying the contracts");
     const signers = await ethers.getSigners();
-    if (signers.length < 9) throw new DemoError(`the network has ${signers.length} accounts; the demo needs 9`);
+    if (signers.length < 10) throw new DemoError(`the network has ${signers.length} accounts; the demo needs 10`);
     type S = (typeof signers)[number];
-    const [owner, user, gen, cheat, v1, v2, v3, v4, dis] = signers as [S, S, S, S, S, S, S, S, S, ...S[]];
+    // Accounts 1..9; the deployer is account 9, not 0, so that on a local node the demo's contracts
+    // never land at the addresses scripts/deploy.ts (account 0) uses and its stale-journal check relies on.
+    const [, user, gen, cheat, v1, v2, v3, v4, dis, owner] = signers as [S, S, S, S, S, S, S, S, S, S, ...S[]];
     const params: PoolParams = { ...DEFAULT_POOL_PARAMS };
-    const token = await ethers.deployContract("TestToken");
-    const rnd = await ethers.deployContract("PrevrandaoRandomness");
-    const poolC = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsStruct(params), await rnd.getAddress()]);
+    const token = await ethers.deployContract("TestToken", [], owner);
+    const rnd = await ethers.deployContract("PrevrandaoRandomness", [], owner);
+    const poolC = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsStruct(params), await rnd.getAddress()], owner);
     const deployReceipt = await poolC.deploymentTransaction()!.wait();
     const poolAddress = await poolC.getAddress();
     const deployBlock = deployReceipt!.blockNumber;
