@@ -169,7 +169,7 @@ export function describeStageResult(r: StageResult): string {
     case "timedOut":
       return "missed its deadline (its stake went to the user)";
     case "agreesWithGenerator":
-      return "agrees with the generator (every check matched)";
+      return "agrees with the generator";
     case "agreesWithVerifier":
       return `disagrees with the generator and agrees with the verifier of stage ${r.stage}`;
     case "none":
@@ -249,9 +249,12 @@ export function describeJob(h: JobHistory, o: { decimals: number; now: number; s
   const s = h.settlement;
   if (s) {
     const p = s.payouts;
-    const parts = [`user ${f(p.user)}`, `generator ${f(p.generator)}`, ...p.verifiers.map((x) => `verifier ${who(x.verifier)} ${f(x.payout)}`)];
-    lines.push(`  payouts     ${parts.join(", ")} (credited; each withdraws with \`poc withdraw\`)`);
-    lines.push(`  total       ${f(p.total)} = everything the job held`);
+    const slashedGen = s.kind === "settled" && s.outcome === JobState.VerifierUpheld;
+    lines.push(`  payouts     (credited by the pool; each party withdraws with \`poc withdraw\`)`);
+    lines.push(`    user                ${f(p.user)}`);
+    lines.push(`    generator           ${f(p.generator)}${slashedGen ? ` (lost its stake βCg ${f(v.betaCg)})` : ""}`);
+    for (const x of p.verifiers) lines.push(`    verifier ${who(x.verifier)}  ${f(x.payout)}${x.payout === 0n ? ` (lost its stake βCv ${f(v.betaCv)})` : ""}`);
+    lines.push(`    total               ${f(p.total)} = everything the job held`);
   } else if (v.escrow > 0n) {
     lines.push(`  escrow      ${f(v.escrow)} held by the pool for this job`);
   }
@@ -504,6 +507,7 @@ async function simpleAction(action: "challenge" | "finalize" | "cancel", jobArg:
   const jobId = parseOr(jobIdSchema, jobArg);
   await withClient(raw, true, async (client) => {
     const r = await client[action](jobId);
+    const units = await tokenUnits(client);
     const words: Record<string, string> = {
       challenge: "challenged",
       finalize: "finalized",
@@ -515,8 +519,9 @@ async function simpleAction(action: "challenge" | "finalize" | "cancel", jobArg:
         console.log(`  stage ${e.stage}: verifier ${e.verifier} drawn; it must submit by ${new Date(e.deadline * 1000).toISOString()}`);
       if (e.name === "VerifierUnavailable")
         console.log(`  stage ${e.stage}: no verifier available; anyone may retry with drawVerifier until ${new Date(e.drawDeadline * 1000).toISOString()}`);
-      if (e.name === "JobFinalized") console.log(`  generator credited ${e.generatorPayout}, user credited ${e.userPayout} (base units)`);
-      if (e.name === "JobCancelled") console.log(`  user credited ${e.userRefund} (base units)`);
+      if (e.name === "JobFinalized")
+        console.log(`  generator credited ${units.format(e.generatorPayout)}, user credited ${units.format(e.userPayout)} (withdraw with \`poc withdraw\`)`);
+      if (e.name === "JobCancelled") console.log(`  user credited ${units.format(e.userRefund)} (withdraw with \`poc withdraw\`)`);
     }
   });
 }
@@ -571,6 +576,7 @@ export function jobCommand(): Command {
           new Option("--scope <scope>", "candidate positions: prompt and output, or output only").choices(["all", "generated"]).default(JOB_DEFAULTS.scope)
         )
         .addOption(new Option("--kv-dtype <dtype>", "how the receipt stores K/V (default: the generator's choice)").choices(["float32", "float16"]))
+        .option("--mint", "local TestToken only: mint the deposit's shortfall to the wallet first", false)
         .option("--json", "print one JSON object", false)
     ).action(async (o: OpenCli) => runOpen(o))
   );
