@@ -120,7 +120,7 @@ const fmt = (v: bigint) => {
   const s = (Number(v) / 1e18).toFixed(6).replace(/\.?0+$/, "");
   return s === "" ? "0" : s;
 };
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const secs = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
 class DemoError extends Error {
   override name = "DemoError";
@@ -192,7 +192,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const chainId = (await ethers.provider.getNetwork()).chainId;
     print(`Proof of Cache demo — a user buys LLM inferences from generators through the StakePool; when it`);
     print(`doubts a result it challenges, and verifiers drawn by the pool replay the job. Stakes move as the`);
-    print(`paper's Table 1 says. Network: ${conn.networkName} (chain ${chainId}).`);
+    print(
+      `paper's Table 1 says. Network: ${
+        conn.networkConfig.type === "http"
+          ? `${conn.networkName} (${(conn.networkConfig as { url?: unknown }).url ?? "JSON-RPC"})`
+          : "Hardhat's in-process network"
+      }, chain ${chainId}.`
+    );
     print("");
     print("[1/5] Deploying the contracts");
     const signers = await ethers.getSigners();
@@ -274,8 +280,21 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const serverC = await serveReceipts(storeC);
     servers.push(serverC);
     const activeBars = new Map<string, cliProgress.SingleBar>();
+    const plainStarted = new Set<string>();
     const genProgress = (who: string) => (p: { jobId: bigint; done: number; total: number }) => {
-      if (!bars) return;
+      if (!bars) {
+        // Plain lines (not a TTY): the start and the end of each generation.
+        const key = `${who}:${p.jobId}`;
+        if (!plainStarted.has(key)) {
+          plainStarted.add(key);
+          say(`      … ${who} is generating job ${p.jobId} (${p.total} positions: prompt + tokens to generate)`);
+        }
+        if (p.done >= p.total && !plainStarted.has(`${key}:done`)) {
+          plainStarted.add(`${key}:done`);
+          say(`      … ${who} finished generating job ${p.jobId}: ${p.done}/${p.total}`);
+        }
+        return;
+      }
       multibar ??= new cliProgress.MultiBar(
         { format: "      {who} generating job {job} [{bar}] {value}/{total} tokens", hideCursor: true, clearOnComplete: true, stopOnComplete: false },
         cliProgress.Presets.shades_classic
@@ -361,6 +380,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       n: number,
       spec: {
         title: string;
+        short: string;
         generator: typeof gen;
         challenge: boolean;
         beforeChallenge?: (jobId: bigint) => Promise<void>;
@@ -394,12 +414,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           spec.generator === cheat ? " WITH THE SUBSTITUTED MODEL (claiming the requested one)" : ""
         }, staked βCg = ${fmt(amounts.bCg)} and committed`
       );
+      const samples = genRec ? Number(genRec.samples) : h.committed.numChecks - maxTokens;
       say(
-        `      receipt ${h.committed.receiptRoot.slice(0, 18)}… (${receipt.length} bytes, ${
+        `      receipt ${h.committed.receiptRoot.slice(0, 18)}…: ${maxTokens} generated tokens + ${samples} sampled K/V vectors = ${
           h.committed.numChecks
-        } checks) served at ${h.committed.receiptUri.replace(/\/receipts\/.*/, "/receipts/…")}  [${secs(
+        } checks, ${(receipt.length / 1024).toFixed(1)} kB, served at ${h.committed.receiptUri.replace(/\/receipts\/.*/, "/receipts/…")} (generation ${secs(
           genRec ? Number(genRec.ms) : performance.now() - tGen
-        )} generation]`
+        )})`
       );
       if (!spec.challenge) {
         say(
@@ -427,7 +448,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
               const tampered = records.some((x) => x.event === "tampered" && x.jobId === jobId.toString() && Number(x.stage) === r.stage);
               const how = tampered
                 ? `replayed (${Number(replay?.matched ?? 0)}/${Number(replay?.checks ?? 0)} matched) but submitted a WRONG bitmap`
-                : `replayed the job in ${secs(Number(replay?.replayMs ?? 0))}`;
+                : `replayed the job in ${secs(Number(replay?.replayMs ?? 0))}${
+                    replay?.agrees === false ? " (a replay stops at the lowest layer whose sampled K/V differ)" : ""
+                  }`;
               say(
                 `    stage ${r.stage}: ${nameOf(r.verifier)} ${how}: ${r.matched}/${h.committed!.numChecks} checks matched → ${describeKind(r.result, nameOf)}`
               );
@@ -499,16 +522,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       if (!conserved) problems.push(`payouts ${fmt(total)} differ from what the job held (${fmt(held)})`);
 
       say(`    outcome: ${outcome} — ${OUTCOME_TEXT[h.state] ?? ""}`);
-      const w1 = Math.max(...rows.map((r) => r.party.length), 10);
-      const w2 = Math.max(...rows.map((r) => r.formula.length), 10);
-      say(`      ${"party".padEnd(w1)}  ${"credited".padStart(9)}   ${"Table 1".padEnd(w2)} ${"".padStart(9)}`);
+      const w1 = Math.max(...rows.map((r) => r.party.length), 12);
+      say(`      ${"party".padEnd(w1)}  ${"pool paid".padStart(9)}  ${"Table 1".padStart(9)}  formula`);
       for (const r of rows)
-        say(
-          `      ${r.party.padEnd(w1)}  ${fmt(r.credited).padStart(9)}   ${r.formula.padEnd(w2)} ${("= " + fmt(r.expected)).padStart(9)}  ${
-            r.ok ? "✓" : "✗ DIFFERS"
-          }`
-        );
-      say(`      ${"total".padEnd(w1)}  ${fmt(total).padStart(9)}   = everything the job held (${fmt(held)})${conserved ? "  ✓" : "  ✗"}`);
+        say(`      ${r.party.padEnd(w1)}  ${fmt(r.credited).padStart(9)}  ${fmt(r.expected).padStart(9)}  ${r.formula}  ${r.ok ? "✓" : "✗ DIFFERS"}`);
+      say(`      ${"total".padEnd(w1)}  ${fmt(total).padStart(9)}  ${fmt(held).padStart(9)}  everything the job held  ${conserved ? "✓" : "✗"}`);
       for (const p of problems) say(`    PROBLEM: ${p}`);
       const ms = performance.now() - t0;
       jobs.push({
@@ -530,11 +548,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         problems,
         ms,
       });
-      lap(`job ${n} (${spec.title})`);
+      lap(`job ${n}: ${spec.short}`);
     };
 
     await runJob(1, {
       title: "honest generator, no challenge",
+      short: "no challenge, finalized",
       generator: gen,
       challenge: false,
       row: { kind: "noChallenge" },
@@ -543,6 +562,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     });
     await runJob(2, {
       title: "honest generator, challenged",
+      short: "challenged, the verifier agrees",
       generator: gen,
       challenge: true,
       row: { kind: "generatorUpheld", k: 1 },
@@ -551,6 +571,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     });
     await runJob(3, {
       title: "cheating generator (substituted model), challenged",
+      short: "cheater caught, slashed",
       generator: cheat,
       challenge: true,
       row: { kind: "verifierUpheld", k: 2, j: 1 },
@@ -581,6 +602,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     started.push(dWorker);
     await runJob(4, {
       title: "honest generator, challenged; the first verifier drawn is dishonest",
+      short: "dishonest verifier slashed",
       generator: gen,
       challenge: true,
       beforeChallenge: async (jobId) => {
@@ -617,7 +639,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     for (const j of jobs) print(`  job ${j.n}: ${j.outcome.padEnd(16)} ${j.ok ? "as the paper says ✓" : `DIFFERS ✗ (${j.problems.join("; ")})`}`);
     print("");
     print("Time per part");
-    for (const t of timings) print(`  ${t.part.padEnd(72)} ${secs(t.ms).padStart(8)}`);
+    for (const t of timings) print(`  ${t.part.padEnd(40)} ${secs(t.ms).padStart(8)}`);
     print("");
     print(ok ? "Every payout equals the paper's Table 1." : "SOME PAYOUTS OR OUTCOMES DIFFER FROM THE PAPER (see PROBLEM lines above).");
     if (conn.networkConfig.type === "http") {
