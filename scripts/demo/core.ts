@@ -195,7 +195,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     print(
       `paper's Table 1 says. Network: ${
         conn.networkConfig.type === "http"
-          ? `${conn.networkName} (${(conn.networkConfig as { url?: unknown }).url ?? "JSON-RPC"})`
+          ? `"${conn.networkName}" over JSON-RPC`
           : "Hardhat's in-process network"
       }, chain ${chainId}.`
     );
