@@ -18,12 +18,21 @@ const tokens = Number(process.env.POC_DEMO_TOKENS ?? 96);
 if (!Number.isInteger(tokens) || tokens < 2 || tokens > 1024) throw new Error("POC_DEMO_TOKENS must be an integer in 2..1024");
 
 const connection = await network.create();
-const result = await runDemo({
-  connection,
-  preset,
-  maxTokens: tokens,
-  ...(process.env.POC_DEMO_MODELS ? { modelsDir: process.env.POC_DEMO_MODELS } : {}),
-  ...(process.env.POC_DEMO_DIR ? { workDir: process.env.POC_DEMO_DIR } : {}),
-});
-await connection.close();
-if (!result.ok) process.exitCode = 1;
+try {
+  const result = await runDemo({
+    connection,
+    preset,
+    maxTokens: tokens,
+    ...(process.env.POC_DEMO_MODELS ? { modelsDir: process.env.POC_DEMO_MODELS } : {}),
+    ...(process.env.POC_DEMO_DIR ? { workDir: process.env.POC_DEMO_DIR } : {}),
+  });
+  if (!result.ok) process.exitCode = 1;
+} catch (e) {
+  // A fault of the demo itself (a node without hardhat_* methods, a job that never settles, …):
+  // the message without a stack trace unless POC_DEBUG=1.
+  if (e instanceof Error && process.env.POC_DEBUG !== "1") console.error(`\ndemo failed: ${e.message}`);
+  else console.error(e);
+  process.exitCode = 1;
+} finally {
+  await connection.close();
+}

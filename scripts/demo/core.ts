@@ -611,7 +611,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         if (idx < 0) throw new DemoError("verifier D is not in the verifier set");
         let r = 1n;
         while (drawStart(r, chainId, poolAddress, jobId, 1, list.length) !== idx) r++;
-        await networkHelpers.setPrevRandao(r);
+        try {
+          await networkHelpers.setPrevRandao(r);
+        } catch (e) {
+          throw new DemoError(
+            `this node does not support hardhat_setPrevRandao (${(e as Error).message.split("\n")[0]}), so job 4 cannot make the pool draw the dishonest verifier first; run the demo on Hardhat's in-process network or \`npx hardhat node\``
+          );
+        }
         say(`    (the draw is random: for this demo the next block's PREVRANDAO is set to ${r}, which makes the pool draw D, entry ${idx} of ${list.length})`);
       },
       row: { kind: "generatorUpheld", k: 2 },
