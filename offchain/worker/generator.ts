@@ -4,8 +4,8 @@
  *
  * ## What it does, per job
  * 1. **Watch**: every `pollMs` it reads the `JobOpened` events that name its account (from the last
- *    block it has seen, in bounded ranges) and queues the jobs, oldest first, one at a time (generation
- *    is CPU-bound).
+ *    block it has seen, re-reading the last `reorgOverlap` blocks for re-orgs, in bounded ranges) and
+ *    handles the jobs oldest first, one at a time (generation is CPU-bound).
  * 2. **Check**: the job must still be `Open` on-chain and its commit deadline not passed (otherwise it
  *    is done: already committed, cancelled, or too late).
  * 3. **Request**: `fetchJobRequest(requestUri, requestHash)` — the content must hash to the on-chain
@@ -138,6 +138,8 @@ export interface GeneratorWorkerOptions {
   fromBlock?: number;
   /** Seconds of margin before the commit deadline below which a job is not started (default 5). */
   deadlineMarginSec?: number;
+  /** Blocks re-read on every poll, for re-orgs (default 12). */
+  reorgOverlap?: number;
   /**
    * DEMONSTRATIONS OF DETECTION ONLY (module comment): generate with `model` instead of the job's
    * model and claim the job's model id in the receipt.
@@ -208,6 +210,7 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
   const log = (level: LogLevel, event: string, msg: string, fields: Record<string, unknown> = {}) => logger.log(level, event, msg, fields);
   const pollMs = o.pollMs ?? 2000;
   const margin = o.deadlineMarginSec ?? 5;
+  const overlap = Math.max(0, o.reorgOverlap ?? 12);
   const base = o.receiptBaseUrl.replace(/\/+$/, "");
   if (!/^https?:\/\//.test(base)) throw new GeneratorWorkerError(`receiptBaseUrl must be an http(s) URL (got ${o.receiptBaseUrl})`);
   const ownsModels = typeof o.models === "string";
@@ -456,7 +459,10 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
   const poll = async () => {
     const head = await client.blockNumber();
     if (head > state.lastBlock) {
-      const events = await client.jobsForGenerator(account, { fromBlock: state.lastBlock + 1, toBlock: head });
+      // Re-read the last `reorgOverlap` blocks too (jobs already known are skipped), so a JobOpened
+      // that a shallow re-org moved to a later block is not missed.
+      const from = Math.max(client.deployBlock, o.fromBlock ?? 0, state.lastBlock + 1 - overlap);
+      const events = await client.jobsForGenerator(account, { fromBlock: from, toBlock: head });
       for (const e of events as PoolEventOf<"JobOpened">[]) {
         const id = e.jobId.toString();
         if (state.jobs[id]) continue;
