@@ -56,7 +56,7 @@ export function verifierWorkerCommand(): Command {
     .option("--store <dir>", "a local receipt store to look in before the commit's URI")
     .option("--concurrency <n>", "jobs replayed at once (replays are CPU-heavy)", positiveInt, 1)
     .option("--poll <ms>", "poll interval for new assignments", positiveInt, 2000)
-    .option("--from-block <n>", "first block to scan on a fresh state (default: the pool's deployment block)", nonNegativeInt)
+    .option("--from-block <n>", "first block scanned: assignments before it are ignored (default: the pool's deployment block)", nonNegativeInt)
     .option("--no-auto-bond", "do not bond automatically when the bond is below the pool's minimum")
     .option("--bond <tokens>", "amount to bond when topping up (whole tokens; default: up to the minimum)")
     .option("--fetch-budget <s>", "longest time spent fetching one receipt (also capped at a quarter of the time left)", positiveNumber, 120)

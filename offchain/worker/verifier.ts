@@ -70,7 +70,7 @@ export interface VerifierWorkerOptions {
   pollMs?: number;
   /** Jobs replayed at once (default 1: replays are CPU-heavy). */
   concurrency?: number;
-  /** First block to scan on a fresh state (default: the pool's deployment block). */
+  /** First block ever scanned (default: the pool's deployment block): assignments before it are ignored. */
   fromBlock?: number;
   /** Blocks re-scanned on every poll and restart, for re-orgs (default 12). */
   reorgOverlap?: number;
@@ -87,6 +87,8 @@ export interface VerifierWorkerOptions {
   logger?: Logger;
   /** Stops the worker like stop(). */
   signal?: AbortSignal;
+  /** Tests only: aborting it is a simulated crash, like kill() (synchronous: nothing is recorded after it). */
+  crashSignal?: AbortSignal;
   /**
    * Demos and tests only: replace the bitmap before it is submitted (a dishonest verifier). The
    * returned bytes must have the right length.
@@ -188,6 +190,7 @@ class Worker {
     this.#pollMs = o.pollMs ?? DEFAULTS.pollMs;
     this.#overlap = o.reorgOverlap ?? DEFAULTS.reorgOverlap;
     o.signal?.addEventListener("abort", () => void this.stop(), { once: true });
+    o.crashSignal?.addEventListener("abort", () => void this.kill(), { once: true });
   }
 
   handle(): VerifierWorker {
@@ -289,16 +292,18 @@ class Worker {
     const s = this.state.data;
     const c = this.client;
     const latest = await c.latestBlock();
+    // never below the configured start (the re-org overlap and a rescan included)
+    const floor = this.o.fromBlock ?? c.deployBlock;
     let from: number;
-    if (s.lastBlock === null) from = this.o.fromBlock ?? c.deployBlock;
+    if (s.lastBlock === null) from = floor;
     else {
       const hashThen = s.lastBlock <= latest.number ? await c.blockHash(s.lastBlock) : undefined;
       if (hashThen === undefined || (s.lastBlockHash !== null && hashThen.toLowerCase() !== s.lastBlockHash.toLowerCase())) {
-        this.log.warn("reorg", `block ${s.lastBlock} is no longer the one scanned (a deep re-org or a restarted node): rescanning from block ${c.deployBlock}`, {
+        this.log.warn("reorg", `block ${s.lastBlock} is no longer the one scanned (a deep re-org or a restarted node): rescanning from block ${floor}`, {
           lastBlock: s.lastBlock,
         });
-        from = c.deployBlock;
-      } else from = Math.max(c.deployBlock, s.lastBlock + 1 - this.#overlap);
+        from = floor;
+      } else from = Math.max(floor, s.lastBlock + 1 - this.#overlap);
     }
     if (from > latest.number) return;
     const events = await c.assignmentsOf(this.me, { fromBlock: from, toBlock: latest.number });
@@ -339,7 +344,7 @@ class Worker {
   }
 
   #enqueue(key: string, delayMs = 0): void {
-    if (this.#stopped || this.#inQueue.has(key)) return;
+    if (this.#stopped) return;
     if (delayMs > 0) {
       if (this.#timers.has(key)) return;
       const t = setTimeout(() => {
@@ -350,17 +355,25 @@ class Worker {
       this.#timers.set(key, t);
       return;
     }
+    if (this.#inQueue.has(key)) return;
     this.#inQueue.add(key);
-    const p = this.#queue.push(async () => {
+    // Every job runs at once (fetching, chain calls); only model loads and replays take one of the
+    // `concurrency` slots (#replaySlot), so a slow receipt server never holds up other jobs.
+    const p = (async () => {
       try {
         await this.#process(key);
       } finally {
         this.#inQueue.delete(key);
       }
-    });
+    })();
     const tracked = p.catch((e: unknown) => {
       if (e instanceof Stopped || this.#stopped) return;
-      this.log.error("job-error", `job ${key}: ${describeError(e)}`, { key, error: describeError(e) });
+      // A failure (RPC down past the client's retries, a model runtime error…) is retried with
+      // backoff while the job is open; the on-chain checks at the top of #process make that safe.
+      const j = this.state.data.jobs[key];
+      const delay = Math.min(30_000, this.#pollMs * 2 ** Math.min(8, j?.attempts ?? 1));
+      this.log.error("job-error", `job ${key}: ${describeError(e)}; trying again in ${delay} ms`, { key, error: describeError(e), attempt: j?.attempts });
+      if (j && j.status !== "done") this.#enqueue(key, delay);
     });
     this.#tasks.add(tracked);
     void tracked.finally(() => this.#tasks.delete(tracked));
@@ -463,8 +476,6 @@ class Worker {
 
   /** Fills j.result; false when the job must wait (model missing) or the worker stopped. */
   async #computeResult(j: JobRecord, chainNow: number): Promise<boolean> {
-    const jobId = BigInt(j.jobId);
-    const opened = j.opened!;
     const committed = j.committed!;
     const lg = { jobId: j.jobId, stage: j.stage };
     const zero = () => hexlify(new Uint8Array(Math.ceil(committed.numChecks / 8)));
@@ -486,7 +497,16 @@ class Worker {
     const binding = await this.#checkBinding(j, receipt);
     if (binding) return fault(binding);
 
-    // Model.
+    return this.#queue.push(() => this.#replay(j, receipt));
+  }
+
+  /** Load the model and replay (in one of the `concurrency` slots); false when the model is missing. */
+  async #replay(j: JobRecord, receipt: Receipt): Promise<boolean> {
+    if (this.#stopped) throw new Stopped();
+    const jobId = BigInt(j.jobId);
+    const opened = j.opened!;
+    const committed = j.committed!;
+    const lg = { jobId: j.jobId, stage: j.stage };
     let model;
     try {
       model = await this.models.get(opened.modelId);
@@ -500,7 +520,7 @@ class Worker {
       }
       this.log.error(
         "model-missing",
-        `job ${j.jobId} stage ${j.stage}: MODEL ${opened.modelId} IS NOT IN THE MODELS DIRECTORY — NOT SUBMITTING. Unless the model is added before ${iso(j.deadline)}, this assignment times out and the locked stake (${j.stake}) is forfeited to the user. Looking again in ${Math.round(retry / 1000)} s. (${e.shortMessage})`,
+        `job ${j.jobId} stage ${j.stage}: MODEL ${opened.modelId} IS NOT IN THE MODELS DIRECTORY — NOT SUBMITTING. Unless the model is added before ${iso(j.deadline)}, this assignment times out and the locked stake (${j.stake}) is forfeited to the user. Looking again in ${retry >= 1000 ? `${Math.round(retry / 1000)} s` : `${retry} ms`}. (${e.shortMessage})`,
         { ...lg, modelId: opened.modelId, deadline: j.deadline },
       );
       this.#enqueue(`${j.jobId}:${j.stage}`, retry);
@@ -707,7 +727,10 @@ class Worker {
   async idle(): Promise<void> {
     await this.#pollMutex.run(() => this.poll());
     for (;;) {
-      await this.#queue.drained();
+      if (this.#tasks.size > 0) {
+        await Promise.allSettled([...this.#tasks]);
+        continue;
+      }
       // a retry scheduled by a failed task (not a model wait) is still work to do
       const busy = [...this.#timers.keys()].some((k) => this.state.data.jobs[k]?.status === "queued");
       if (!busy || this.#stopped) return;

@@ -1,0 +1,180 @@
+/**
+ * Shared set-up for the worker fault tests: one in-process Hardhat network per file with TestToken +
+ * MockRandomness + StakePool (short windows), the tiny model built once into a temp directory, a
+ * receipt store served over HTTP, and helpers that drive a job to a challenge with the verifier of the
+ * test's choice drawn. Every on-chain action goes through the PoolClient (offchain/chain).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { network } from "hardhat";
+import type { Signer } from "ethers";
+import { buildModel, loadModel, type LoadedModel } from "../../offchain/model/index.js";
+import { generate } from "../../offchain/generate/index.js";
+import { ReceiptStore, numChecks, serveReceipts, type ReceiptServer } from "../../offchain/receipt/index.js";
+import { requestHash, requestToDataUri, samplerSeedFor, type JobRequest, parseJobRequest } from "../../offchain/request/index.js";
+import { PoolClient, type PoolEvent } from "../../offchain/chain/index.js";
+import { paramsTuple, type PoolParams } from "../../scripts/lib/params.js";
+import type { LogRecord } from "../../offchain/worker/log.js";
+
+export const E18 = 10n ** 18n;
+export const VERIFY_WINDOW = 600;
+
+export const WORKER_TEST_PARAMS: PoolParams = {
+  alphaBps: 5_000,
+  betaBps: 15_000,
+  commitWindow: 3600,
+  challengeWindow: 3600,
+  verifyWindow: VERIFY_WINDOW,
+  drawWindow: 3600,
+  maxStages: 3,
+  unbondDelay: 3600,
+  minBond: 10n * E18,
+};
+export const CG = 10n * E18;
+export const CV = 2n * E18;
+export const BOND = 100n * E18;
+
+export const PROMPT = Array.from({ length: 16 }, (_, i) => 32 + ((i * 37 + 11) % 95));
+
+export function tinyRequest(modelId: string, seed = 1): JobRequest {
+  return parseJobRequest({
+    version: 1,
+    modelId,
+    promptTokens: PROMPT,
+    decoding: { seed, temperature: 0, topK: 0, topP: 1, maxTokens: 12, stopAtEos: false },
+    sampler: { ratePpm: 250_000, layersPerToken: 2, scope: "all" },
+  });
+}
+
+/** Poll `cond` until it returns a truthy value (or throw after `timeoutMs`). */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 25): Promise<NonNullable<T>> {
+  const start = Date.now();
+  for (;;) {
+    const v = await cond();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Collects a worker's log records (pass `logs.push` as onRecord). */
+export class LogTap {
+  readonly records: LogRecord[] = [];
+  readonly push = (r: LogRecord) => {
+    this.records.push(r);
+  };
+  events(name: string): LogRecord[] {
+    return this.records.filter((r) => r.event === name);
+  }
+  has(name: string, pred: (r: LogRecord) => boolean = () => true): boolean {
+    return this.records.some((r) => r.event === name && pred(r));
+  }
+}
+
+export async function createWorkerContext() {
+  const connection = await network.create();
+  const { ethers, networkHelpers } = connection;
+  const tmp = await mkdtemp(join(tmpdir(), "poc-worker-test-"));
+  const modelsDir = join(tmp, "models");
+  await buildModel(join(modelsDir, "tiny"), { preset: "tiny" });
+  const model: LoadedModel = await loadModel(join(modelsDir, "tiny"), { threads: 1 });
+  const store = new ReceiptStore(join(tmp, "store"));
+  const server: ReceiptServer = await serveReceipts(store);
+
+  const signers = await ethers.getSigners();
+  const [owner, user, generator, v1, v2, v3, v4, stranger] = signers;
+  if (!owner || !user || !generator || !v1 || !v2 || !v3 || !v4 || !stranger) throw new Error("need 8 accounts");
+  const token = await ethers.deployContract("TestToken");
+  const rnd = await ethers.deployContract("MockRandomness");
+  const deployBlock = await ethers.provider.getBlockNumber();
+  const poolContract = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsTuple(WORKER_TEST_PARAMS), await rnd.getAddress()]);
+  const poolAddress = await poolContract.getAddress();
+  const client = await PoolClient.create({ runner: ethers.provider, pool: poolAddress, deployBlock, pollMs: 20 });
+  const as = (s: Signer) => client.connect(s);
+  for (const s of [user, generator, v1, v2, v3, v4, stranger]) await as(owner).mintTestTokens(s.address, 1_000_000n * E18);
+  // v1..v4 bonded in this order (verifierAt 0..3)
+  for (const v of [v1, v2, v3, v4]) await as(v).bond(BOND, { approve: true });
+
+  /** Make the next draw start at `verifier`. */
+  async function pick(verifier: { address: string }) {
+    const list = await client.verifiers();
+    const i = list.findIndex((a) => a.toLowerCase() === verifier.address.toLowerCase());
+    if (i < 0) throw new Error(`${verifier.address} is not in the verifier set`);
+    await rnd.set(i);
+  }
+
+  /**
+   * Open an honest job, generate its receipt with the tiny model (the job's sampler seed), store it,
+   * commit with `receiptUri` (default: the HTTP store), and challenge with `verifier` drawn.
+   */
+  async function challengedJob(o: { verifier: { address: string }; receiptUri?: (root: string) => string; seed?: number }) {
+    const req = tinyRequest(model.modelId, o.seed ?? 1);
+    const opened = await as(user!).openJob({
+      generator: generator!.address,
+      modelId: model.modelId,
+      cg: CG,
+      cv: CV,
+      requestHash: requestHash(req),
+      requestUri: requestToDataUri(req),
+      approve: true,
+    });
+    const jobId = opened.jobId;
+    const g = await generate(model, {
+      promptTokens: req.promptTokens,
+      decoding: req.decoding,
+      sampler: { ...req.sampler, seed: samplerSeedFor({ chainId: client.chainId, pool: poolAddress, jobId }) },
+    });
+    const root = await store.put(g.bytes);
+    const uri = o.receiptUri ? o.receiptUri(root) : `${server.url}/receipts/${root}`;
+    await as(generator!).commit(jobId, { receiptRoot: root, numChecks: numChecks(g.receipt), receiptUri: uri, approve: true });
+    await pick(o.verifier);
+    const ch = await as(user!).challenge(jobId);
+    const assigned = ch.events.find((e) => e.name === "VerifierAssigned");
+    if (!assigned || assigned.name !== "VerifierAssigned" || assigned.verifier !== o.verifier.address) throw new Error("the expected verifier was not drawn");
+    return { jobId, root, bytes: g.bytes, receipt: g.receipt, numChecks: numChecks(g.receipt), deadline: assigned.deadline, request: req };
+  }
+
+  /** ResultSubmitted events of a job. */
+  async function results(jobId: bigint): Promise<Extract<PoolEvent, { name: "ResultSubmitted" }>[]> {
+    return (await client.jobEvents(jobId)).filter((e): e is Extract<PoolEvent, { name: "ResultSubmitted" }> => e.name === "ResultSubmitted");
+  }
+
+  async function cleanup() {
+    await server.close().catch(() => {});
+    await model.release().catch(() => {});
+    await rm(tmp, { recursive: true, force: true });
+  }
+
+  return {
+    connection,
+    ethers,
+    networkHelpers,
+    tmp,
+    modelsDir,
+    model,
+    store,
+    server,
+    signers,
+    owner,
+    user,
+    generator,
+    v1,
+    v2,
+    v3,
+    v4,
+    stranger,
+    token,
+    rnd,
+    poolAddress,
+    deployBlock,
+    client,
+    as,
+    pick,
+    challengedJob,
+    results,
+    cleanup,
+  };
+}
+
+export type WorkerContext = Awaited<ReturnType<typeof createWorkerContext>>;
