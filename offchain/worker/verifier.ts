@@ -459,7 +459,7 @@ class Worker {
       return true;
     }
     if (st.status === StageStatus.Submitted) {
-      const recorded = j.txs.length > 0 ? ` (sent before a restart: ${j.txs.length} transaction(s) recorded)` : "";
+      const recorded = j.txs.length > 0 ? ` (${j.txs.length} transaction(s) of ours recorded for it)` : "";
       await this.#finish(j, "already-submitted", `our result is on-chain (hash ${st.resultHash})${recorded}: nothing more to send`, "info", { resultHash: st.resultHash });
       return true;
     }
@@ -705,6 +705,7 @@ class Worker {
         if (this.o.autoBond ?? true) this.#topUpLater(`after job ${j.jobId}`);
       } catch (e) {
         if (e instanceof Stopped || this.#stopped) throw new Stopped();
+        this.log.warn("tx-error", `job ${j.jobId} stage ${j.stage}: submitResult: ${describeError(e)}; checking the chain`, { jobId: j.jobId, error: describeError(e) });
         if (await this.#settledOnChain(j).catch(() => false)) return;
         if (e instanceof TxUncertainError) {
           this.log.warn("tx-uncertain", `job ${j.jobId}: ${describeError(e)}; will check again`, { jobId: j.jobId });

@@ -15,8 +15,12 @@ export interface RpcProxy {
   url: string;
   /** Requests seen (including failed ones). */
   readonly calls: { method: string; failed: boolean }[];
-  /** Fail the next `n` requests with HTTP `status` (default 503). */
-  failNext(n: number, status?: number): void;
+  /**
+   * Fail the next `n` requests (of `methods`, when given) with HTTP `status` (default 503). With
+   * `afterForward` the request is executed first and only its response is lost (a gateway timing out
+   * after the node accepted a transaction).
+   */
+  failNext(n: number, o?: { status?: number; methods?: string[]; afterForward?: boolean }): void;
   /** Requests still to fail. */
   readonly failing: number;
   close(): Promise<void>;
@@ -25,6 +29,8 @@ export interface RpcProxy {
 export async function startRpcProxy(target: Eip1193): Promise<RpcProxy> {
   let failLeft = 0;
   let failStatus = 503;
+  let failMethods: string[] | undefined;
+  let afterForward = false;
   const calls: { method: string; failed: boolean }[] = [];
   const handle = async (body: { id?: unknown; method?: string; params?: unknown[] }) => {
     try {
@@ -54,9 +60,11 @@ export async function startRpcProxy(target: Eip1193): Promise<RpcProxy> {
         }
         const list = Array.isArray(parsed) ? parsed : [parsed];
         const methods = list.map((b) => String((b as { method?: unknown }).method));
-        if (failLeft > 0) {
+        const hit = failLeft > 0 && (!failMethods || methods.some((m) => failMethods!.includes(m)));
+        if (hit) {
           failLeft--;
           for (const m of methods) calls.push({ method: m, failed: true });
+          if (afterForward) await Promise.all(list.map((b) => handle(b as { id?: unknown; method?: string; params?: unknown[] })));
           res.statusCode = failStatus;
           res.end("service unavailable");
           return;
@@ -74,9 +82,11 @@ export async function startRpcProxy(target: Eip1193): Promise<RpcProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
-    failNext(n: number, status = 503) {
+    failNext(n: number, o: { status?: number; methods?: string[]; afterForward?: boolean } = {}) {
       failLeft = n;
-      failStatus = status;
+      failStatus = o.status ?? 503;
+      failMethods = o.methods;
+      afterForward = o.afterForward ?? false;
     },
     get failing() {
       return failLeft;
