@@ -57,17 +57,24 @@ export async function connectRpc(o: RpcConnectOptions = {}): Promise<RpcConnecti
   const req = new FetchRequest(rpcUrl);
   req.timeout = o.requestTimeoutMs ?? 30_000;
   req.setThrottleParams({ maxAttempts: 1 });
-  const probe = new JsonRpcProvider(req.clone(), undefined, { staticNetwork: true, batchMaxCount: 1 });
+  // eth_chainId by hand: a JsonRpcProvider without a known network would keep "detecting" it forever
+  const probe = async () => {
+    const r = req.clone();
+    r.body = { jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] };
+    const resp = await r.send();
+    resp.assertOk();
+    const json = resp.bodyJson as { result?: unknown; error?: { message?: string } };
+    if (typeof json?.result !== "string") throw new ChainConfigError(`eth_chainId gave no chain id: ${json?.error?.message ?? JSON.stringify(json).slice(0, 200)}`);
+    return json.result;
+  };
   let chainId: bigint;
   try {
-    chainId = BigInt((await withRetry("eth_chainId", () => probe.send("eth_chainId", []), o.retry)) as string);
+    chainId = BigInt(await withRetry("eth_chainId", probe, o.retry));
   } catch (cause) {
     throw new ChainConfigError(`cannot reach the JSON-RPC endpoint ${rpcUrl}`, {
       details: `${describeError(cause)}${rpcUrl === DEFAULT_RPC_URL ? "; start a local node with `npx hardhat node --hostname 127.0.0.1`, or pass --rpc URL / set POC_RPC_URL" : ""}`,
       cause,
     });
-  } finally {
-    probe.destroy();
   }
   const provider = new JsonRpcProvider(req, Network.from(chainId), { staticNetwork: true, batchMaxCount: 1, pollingInterval: 1000, cacheTimeout: -1 });
   const key = o.privateKey ?? env.POC_PRIVATE_KEY;
