@@ -58,7 +58,7 @@ export function verifierWorkerCommand(): Command {
     .option("--poll <ms>", "poll interval for new assignments", positiveInt, 2000)
     .option("--from-block <n>", "first block scanned: assignments before it are ignored (default: the pool's deployment block)", nonNegativeInt)
     .option("--no-auto-bond", "do not bond automatically when the bond is below the pool's minimum")
-    .option("--bond <tokens>", "amount to bond when topping up (whole tokens; default: up to the minimum)")
+    .option("--bond <tokens>", "amount to bond when topping up (whole tokens; at least what reaches the minimum)")
     .option("--fetch-budget <s>", "longest time spent fetching one receipt (also capped at a quarter of the time left)", positiveNumber, 120)
     .addOption(new Option("--provider <name>", "onnxruntime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
     .option("--threads <n>", "CPU threads per replay (default: onnxruntime's choice)", positiveInt)

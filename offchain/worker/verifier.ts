@@ -22,7 +22,7 @@
  * 5. Replay (`verifyReceipt`) → the canonical bitmap, saved in the state file, then `submitResult`
  *    (nonce and hash recorded as they become known), even when the deadline is close.
  */
-import { hexlify, keccak256, type Signer } from "ethers";
+import { formatUnits, hexlify, keccak256, type Signer } from "ethers";
 import { PocError } from "../errors.js";
 import type { LoadOptions } from "../model/index.js";
 import {
@@ -216,6 +216,7 @@ class Worker {
       chainId: this.client.chainId,
       lastBlock: s.lastBlock,
     });
+    this.#decimals = await this.client.tokenDecimals();
     if (this.o.autoBond ?? true) await this.ensureBond("start");
     for (const [key, j] of Object.entries(s.jobs)) {
       if (j.status === "done") continue;
@@ -239,15 +240,24 @@ class Worker {
     void p.finally(() => this.#tasks.delete(p));
   }
 
+  #decimals = 18;
+  /** Token units as whole tokens (for messages; fields keep base units). */
+  #fmt(v: bigint): string {
+    const t = formatUnits(v, this.#decimals);
+    return t.endsWith(".0") ? t.slice(0, -2) : t;
+  }
+
   async ensureBond(when: string): Promise<void> {
     if (this.#stopped) return;
     try {
       const [{ params }, b] = await Promise.all([this.client.params(), this.client.bondOf(this.me)]);
       if (b.bond >= params.minBond) return;
-      const amount = this.o.bondAmount ?? params.minBond - b.bond;
+      const short = params.minBond - b.bond;
+      const amount = this.o.bondAmount !== undefined && this.o.bondAmount > short ? this.o.bondAmount : short;
       const balance = await this.client.tokenBalance(this.me);
+      const f = (v: bigint) => this.#fmt(v);
       if (balance < amount) {
-        this.log.warn("bond-short", `bond ${b.bond} is below the minimum ${params.minBond} and the wallet holds only ${balance} (needs ${amount}): not bonding${b.listed ? "" : " — this verifier is NOT in the verifier set and will not be drawn"}`, {
+        this.log.warn("bond-short", `bond ${f(b.bond)} is below the minimum ${f(params.minBond)} and the wallet holds only ${f(balance)} (needs ${f(amount)}): not bonding${b.listed ? "" : " — this verifier is NOT in the verifier set and will not be drawn"}`, {
           bond: b.bond,
           minBond: params.minBond,
           balance,
@@ -256,7 +266,7 @@ class Worker {
       }
       await this.client.approveIfNeeded(amount);
       const r = await this.client.bond(amount);
-      this.log.info("bonded", `bonded ${amount} (${when}); bond now ${b.bond + amount} (tx ${r.hash})`, { amount, tx: r.hash });
+      this.log.info("bonded", `bonded ${this.#fmt(amount)} (${when}); bond now ${this.#fmt(b.bond + amount)} (tx ${r.hash})`, { amount, tx: r.hash });
     } catch (e) {
       if (this.#stopped) return;
       this.log.error("bond-failed", `could not bond: ${describeError(e)}`, { error: describeError(e) });
@@ -333,7 +343,7 @@ class Worker {
     };
     this.state.data.jobs[key] = rec;
     this.#stats.assignments++;
-    this.log.info("assigned", `job ${e.jobId} stage ${e.stage}: assigned to us in block ${e.blockNumber}, stake ${e.stake}, deadline ${iso(e.deadline)}`, {
+    this.log.info("assigned", `job ${e.jobId} stage ${e.stage}: assigned to us in block ${e.blockNumber}, stake ${this.#fmt(e.stake)}, deadline ${iso(e.deadline)}`, {
       jobId: e.jobId,
       stage: e.stage,
       deadline: e.deadline,
@@ -520,7 +530,7 @@ class Worker {
       }
       this.log.error(
         "model-missing",
-        `job ${j.jobId} stage ${j.stage}: MODEL ${opened.modelId} IS NOT IN THE MODELS DIRECTORY — NOT SUBMITTING. Unless the model is added before ${iso(j.deadline)}, this assignment times out and the locked stake (${j.stake}) is forfeited to the user. Looking again in ${retry >= 1000 ? `${Math.round(retry / 1000)} s` : `${retry} ms`}. (${e.shortMessage})`,
+        `job ${j.jobId} stage ${j.stage}: MODEL ${opened.modelId} IS NOT IN THE MODELS DIRECTORY — NOT SUBMITTING. Unless the model is added before ${iso(j.deadline)}, this assignment times out and the locked stake (${this.#fmt(BigInt(j.stake))} tokens) is forfeited to the user. Looking again in ${retry >= 1000 ? `${Math.round(retry / 1000)} s` : `${retry} ms`}. (${e.shortMessage})`,
         { ...lg, modelId: opened.modelId, deadline: j.deadline },
       );
       this.#enqueue(`${j.jobId}:${j.stage}`, retry);
