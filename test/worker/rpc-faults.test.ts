@@ -34,10 +34,10 @@ describe("verifier worker: RPC faults", function () {
   });
 
   /** A worker for `verifier` whose every RPC call goes through the proxy. */
-  async function proxiedWorker(verifier: { address: string }) {
+  async function proxiedWorker(verifier: { address: string }, privateKey?: string) {
     const index = ctx.signers.findIndex((s) => s.address === verifier.address);
     const retry = { attempts: 4, baseDelayMs: 20, maxDelayMs: 100 };
-    const conn = await connectRpc({ rpcUrl: proxy.url, account: index, retry });
+    const conn = await connectRpc({ rpcUrl: proxy.url, retry, ...(privateKey ? { privateKey } : { account: index }) });
     conns.push(conn);
     const client = await PoolClient.create({ runner: conn.signer!, pool: ctx.poolAddress, deployBlock: ctx.deployBlock, retry, pollMs: 20 });
     const tap = new LogTap();
@@ -97,5 +97,22 @@ describe("verifier worker: RPC faults", function () {
     const id = job.jobId.toString();
     expect(tap.has("job-already-submitted", (r) => r.jobId === id) || tap.has("job-submitted", (r) => r.jobId === id)).to.equal(true);
     expect(tap.events("tx-sending").filter((r) => r.jobId === id)).to.have.length(1);
+  });
+
+  it("with a local key (signed before the broadcast): the hash is on disk first; a broadcast whose response is lost is not sent twice", async () => {
+    // Hardhat's well-known dev account #6 (= v4): POC_PRIVATE_KEY on a real network
+    const key = "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e";
+    const { w, tap } = await proxiedWorker(ctx.v4, key);
+    await w.idle();
+    proxy.failNext(1, { status: 504, methods: ["eth_sendRawTransaction"], afterForward: true });
+    const job = await ctx.challengedJob({ verifier: ctx.v4 });
+    await w.idle();
+    const id = job.jobId.toString();
+    expect(proxy.calls.filter((c) => c.failed && c.method === "eth_sendRawTransaction")).to.have.length(1);
+    expect(await ctx.results(job.jobId)).to.have.length(1);
+    const sent = tap.events("tx-sent").filter((r) => r.jobId === id);
+    expect(sent).to.have.length(1);
+    const done = tap.events("job-submitted").find((r) => r.jobId === id);
+    expect(done?.tx, "the hash known before the broadcast is the mined one").to.equal(sent[0]!.tx);
   });
 });
