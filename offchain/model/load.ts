@@ -424,7 +424,15 @@ class OrtModel implements LoadedModel {
     // external data: inline what the pruned graph needs; past the protobuf limit, fall back to the
     // full graph (correct, only without the saving)
     if (this.externalData.length > 0 && !(await inlineExternalData(pruned, dirname(path)))) return null;
-    return createSession(encodeModel(pruned), path, this.sessionOptions, this.provider);
+    // A pruned session runs briefly between runs of the main one. onnxruntime's intra-op threads spin
+    // after a run by default; on a small CPU the probe's spinning threads then take cores from the
+    // full replay that follows (measured on 2 cores: 287-token prefill 120–155 ms after a probe,
+    // 88–102 ms with the probe's spinning off). The main session keeps spinning (decode latency).
+    const options: InferenceSession.SessionOptions = {
+      ...this.sessionOptions,
+      extra: { session: { intra_op: { allow_spinning: "0" } } },
+    };
+    return createSession(encodeModel(pruned), path, options, this.provider);
   }
 
   async release(): Promise<void> {
