@@ -15,15 +15,20 @@ export interface LogMeta {
   logIndex: number;
 }
 
+/** The pool's `Params` struct (also `PoolParams` of scripts/lib/params.ts). */
 export interface PoolParamsRecord {
+  /** α in basis points (10_000 = 1.0). */
   alphaBps: number;
+  /** β in basis points; must be >= alphaBps. */
   betaBps: number;
+  /** Seconds. */
   commitWindow: number;
   challengeWindow: number;
   verifyWindow: number;
   drawWindow: number;
   maxStages: number;
   unbondDelay: number;
+  /** Token units. */
   minBond: bigint;
 }
 

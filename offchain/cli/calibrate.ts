@@ -2,22 +2,12 @@
  * `poc calibrate`: measure honest and adversarial KV error distributions for a model built by this
  * project and print them with the margins around the thresholds in use (offchain/verify/calibrate.ts).
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { calibrate, formatCalibration } from "../verify/calibrate.js";
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
-  return n;
-}
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (v.trim() === "" || !(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("a positive number");
-  return n;
-}
+import { positiveInt, positiveNumber } from "./options.js";
 
 export function calibrateCommand(): Command {
   return new Command("calibrate")

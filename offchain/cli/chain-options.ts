@@ -10,22 +10,13 @@
  *                        scripts/deploy.ts, or POC_DEPLOYMENT / POC_POOL_ADDRESS)
  *   --deploy-block N     with --pool: the block to scan events from (default 0)
  *   --deployment FILE    a deployment record JSON to use
+ *
+ * `withClient(opts, needSigner, fn)` connects, runs `fn` and closes the provider afterwards.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { formatUnits, parseUnits } from "ethers";
 import { ChainConfigError, connectPool, type PoolClient } from "../chain/index.js";
-
-export function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("a non-negative integer");
-  return n;
-}
-
-export function positiveInt(v: string): number {
-  const n = nonNegativeInt(v);
-  if (n < 1) throw new InvalidArgumentError("a positive integer");
-  return n;
-}
+import { nonNegativeInt } from "./options.js";
 
 function address(v: string): string {
   if (!/^0x[0-9a-fA-F]{40}$/.test(v)) throw new InvalidArgumentError("an address (0x + 40 hex digits)");
@@ -85,4 +76,14 @@ export function formatTokens(v: bigint, decimals: number): string {
 /** Close the provider's polling so the process can exit. */
 export function closeClient(client: PoolClient): void {
   (client.provider as { destroy?: () => void }).destroy?.();
+}
+
+/** Run `fn` with a connected client and close its provider afterwards (so the process can exit). */
+export async function withClient<T>(o: ChainCliOptions, needSigner: boolean, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const { client } = await connectFromOptions(o, needSigner);
+  try {
+    return await fn(client);
+  } finally {
+    closeClient(client);
+  }
 }

@@ -12,31 +12,11 @@ import { access, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import { EXECUTION_PROVIDERS, loadModel, type ExecutionProvider, type LoadedModel } from "../model/index.js";
-import { HEX32_RE, parseRatePpm, toSeed64, type Hex } from "../sampling/index.js";
+import { parseRatePpm, toSeed64, type Hex } from "../sampling/index.js";
 import { ReceiptStore, numChecks, writeFileAtomic, type KvDtype } from "../receipt/index.js";
 import { defaultSamplerSeed, generate, GenerateError, PromptError } from "../generate/index.js";
+import { hex32, nonNegativeInt, positiveInt, REQUEST_DEFAULTS } from "./options.js";
 
-/** Defaults of the CLI (see README.md in offchain/generate for the reasoning and the sizes they give). */
-export const GENERATE_DEFAULTS = Object.freeze({
-  seed: "0",
-  temperature: 0,
-  topK: 0,
-  topP: 1,
-  sampleRate: "1/16",
-  layersPerToken: 2,
-  scope: "all" as const,
-});
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
-  return n;
-}
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("a non-negative integer");
-  return n;
-}
 function seed(v: string): string {
   try {
     return toSeed64(v.trim()).toString();
@@ -60,10 +40,6 @@ function rate(v: string): number {
   } catch {
     throw new InvalidArgumentError("a fraction of positions in (0, 1]: 0.0625, 1/16 or 6.25%");
   }
-}
-function hex32(v: string): Hex {
-  if (!HEX32_RE.test(v)) throw new InvalidArgumentError("0x followed by 64 hex digits");
-  return v.toLowerCase() as Hex;
 }
 function tokenList(v: string): number[] {
   const parts = v.split(/[\s,]+/).filter((s) => s !== "");
@@ -230,15 +206,15 @@ export function generateCommand(): Command {
     .option("--no-special-tokens", "do not let the tokenizer add special tokens (e.g. <bos>) to --prompt")
     .requiredOption("--max-tokens <n>", "tokens to generate at most", positiveInt)
     .requiredOption("--out <file>", "receipt file to write (atomically)")
-    .option("--seed <n>", "decoding seed, an unsigned 64-bit integer", seed, GENERATE_DEFAULTS.seed)
-    .option("--temperature <t>", "0 = greedy", temperature, GENERATE_DEFAULTS.temperature)
-    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", nonNegativeInt, GENERATE_DEFAULTS.topK)
-    .option("--top-p <p>", "nucleus mass in (0, 1] (1 = off)", topP, GENERATE_DEFAULTS.topP)
+    .option("--seed <n>", "decoding seed, an unsigned 64-bit integer", seed, REQUEST_DEFAULTS.seed)
+    .option("--temperature <t>", "0 = greedy", temperature, REQUEST_DEFAULTS.temperature)
+    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", nonNegativeInt, REQUEST_DEFAULTS.topK)
+    .option("--top-p <p>", "nucleus mass in (0, 1] (1 = off)", topP, REQUEST_DEFAULTS.topP)
     .option("--stop-at-eos", "stop after the model's end-of-sequence token", false)
-    .option("--sample-rate <r>", "fraction of positions whose K/V is sampled: 0.0625, 1/16 or 6.25%", rate, parseRatePpm(GENERATE_DEFAULTS.sampleRate))
-    .option("--layers-per-token <n>", "layers sampled at each sampled position", positiveInt, GENERATE_DEFAULTS.layersPerToken)
+    .option("--sample-rate <r>", "fraction of positions whose K/V is sampled: 0.0625, 1/16 or 6.25%", rate, parseRatePpm(REQUEST_DEFAULTS.sampleRate))
+    .option("--layers-per-token <n>", "layers sampled at each sampled position", positiveInt, REQUEST_DEFAULTS.layersPerToken)
     .option("--sampler-seed <hex32>", "sampler seed (default: keccak256 of the prompt tokens and decoding configuration)", hex32)
-    .addOption(new Option("--scope <scope>", "candidate positions: prompt and output, or output only").choices(["all", "generated"]).default(GENERATE_DEFAULTS.scope))
+    .addOption(new Option("--scope <scope>", "candidate positions: prompt and output, or output only").choices(["all", "generated"]).default(REQUEST_DEFAULTS.scope))
     .addOption(new Option("--kv-dtype <dtype>", "how K/V numbers are stored (default: the model's dtype)").choices(["float32", "float16"]))
     .option("--threads <n>", "CPU threads (default: onnxruntime's choice)", positiveInt)
     .addOption(new Option("--provider <name>", "execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))

@@ -10,13 +10,14 @@
  * --public-url or, by default, the server's own http://host:port. Verifiers on other machines need a
  * public URL they can reach (e.g. --serve-host 0.0.0.0 --public-url http://gen.example:8547).
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { z } from "zod";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../model/index.js";
 import { ReceiptStore, serveReceipts } from "../receipt/index.js";
 import { GeneratorWorkerError, startGeneratorWorker } from "../worker/generator.js";
 import { createLogger, type LogFormat, type LogLevel } from "../worker/log.js";
-import { addChainOptions, closeClient, connectFromOptions, nonNegativeInt, positiveInt, type ChainCliOptions } from "./chain-options.js";
+import { addChainOptions, closeClient, connectFromOptions, type ChainCliOptions } from "./chain-options.js";
+import { nonNegativeInt, port, positiveInt } from "./options.js";
 import { runUntilSignal } from "./worker.js";
 
 const optionsSchema = z.object({
@@ -35,12 +36,6 @@ const optionsSchema = z.object({
   once: z.boolean(),
   mint: z.boolean(),
 });
-
-function port(v: string): number {
-  const n = nonNegativeInt(v);
-  if (n > 65535) throw new InvalidArgumentError("a port number 0..65535");
-  return n;
-}
 
 export function generatorWorkerCommand(): Command {
   const cmd = new Command("generator")

@@ -29,22 +29,12 @@ import { modelIdOf } from "../model/index.js";
 import { wrapTokenizer } from "../model/tokenizer.js";
 import { type JobRequest, parseJobRequest, requestHash, requestToDataUri } from "../request/index.js";
 import { HEX32_RE, parseRatePpm, toSeed64 } from "../sampling/index.js";
-import { addChainOptions, closeClient, connectFromOptions, formatTokens, parseTokenAmount, type ChainCliOptions } from "./chain-options.js";
+import { addChainOptions, formatTokens, parseTokenAmount, withClient, type ChainCliOptions } from "./chain-options.js";
+import { REQUEST_DEFAULTS } from "./options.js";
 
 export class JobCliError extends PocError {
   override name = "JobCliError";
 }
-
-/** Defaults of `job open` (as `poc generate`'s: greedy, sample 1/16 of positions × 2 layers). */
-export const JOB_DEFAULTS = Object.freeze({
-  seed: "0",
-  temperature: 0,
-  topK: 0,
-  topP: 1,
-  sampleRate: "1/16",
-  layersPerToken: 2,
-  scope: "all" as const,
-});
 
 // ------------------------------------------------------------------------------------------------
 // Library
@@ -73,17 +63,17 @@ export function buildJobRequest(p: JobRequestParams): JobRequest {
     modelId: p.modelId,
     promptTokens: p.promptTokens,
     decoding: {
-      seed: (p.seed ?? JOB_DEFAULTS.seed).toString(),
-      temperature: p.temperature ?? JOB_DEFAULTS.temperature,
-      topK: p.topK ?? JOB_DEFAULTS.topK,
-      topP: p.topP ?? JOB_DEFAULTS.topP,
+      seed: (p.seed ?? REQUEST_DEFAULTS.seed).toString(),
+      temperature: p.temperature ?? REQUEST_DEFAULTS.temperature,
+      topK: p.topK ?? REQUEST_DEFAULTS.topK,
+      topP: p.topP ?? REQUEST_DEFAULTS.topP,
       maxTokens: p.maxTokens,
       stopAtEos: p.stopAtEos ?? false,
     },
     sampler: {
-      ratePpm: parseRatePpm(p.sampleRate ?? JOB_DEFAULTS.sampleRate),
-      layersPerToken: p.layersPerToken ?? JOB_DEFAULTS.layersPerToken,
-      scope: p.scope ?? JOB_DEFAULTS.scope,
+      ratePpm: parseRatePpm(p.sampleRate ?? REQUEST_DEFAULTS.sampleRate),
+      layersPerToken: p.layersPerToken ?? REQUEST_DEFAULTS.layersPerToken,
+      scope: p.scope ?? REQUEST_DEFAULTS.scope,
     },
     ...(p.kvDtype ? { kvDtype: p.kvDtype } : {}),
   });
@@ -404,16 +394,6 @@ async function tokenUnits(client: PoolClient) {
   };
 }
 
-/** Run `fn` with a connected client and close its provider afterwards (so the process can exit). */
-async function withClient<T>(o: ChainCliOptions, needSigner: boolean, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const { client } = await connectFromOptions(o, needSigner);
-  try {
-    return await fn(client);
-  } finally {
-    closeClient(client);
-  }
-}
-
 type OpenCli = ChainCliOptions & Record<string, unknown>;
 
 async function runOpen(raw: OpenCli): Promise<void> {
@@ -565,15 +545,15 @@ export function jobCommand(): Command {
         .requiredOption("--max-tokens <n>", "tokens to generate")
         .requiredOption("--cg <amount>", "generation cost unit Cg, in tokens (the user pays αCg)")
         .requiredOption("--cv <amount>", "verification cost unit Cv, in tokens (the user pays αCv)")
-        .option("--seed <n>", "decoding seed, an unsigned 64-bit integer", JOB_DEFAULTS.seed)
-        .option("--temperature <t>", "0 = greedy", String(JOB_DEFAULTS.temperature))
-        .option("--top-k <k>", "keep the k most likely tokens (0 = off)", String(JOB_DEFAULTS.topK))
-        .option("--top-p <p>", "nucleus mass in (0, 1] (1 = off)", String(JOB_DEFAULTS.topP))
+        .option("--seed <n>", "decoding seed, an unsigned 64-bit integer", REQUEST_DEFAULTS.seed)
+        .option("--temperature <t>", "0 = greedy", String(REQUEST_DEFAULTS.temperature))
+        .option("--top-k <k>", "keep the k most likely tokens (0 = off)", String(REQUEST_DEFAULTS.topK))
+        .option("--top-p <p>", "nucleus mass in (0, 1] (1 = off)", String(REQUEST_DEFAULTS.topP))
         .option("--stop-at-eos", "stop after the model's end-of-sequence token", false)
-        .option("--sample-rate <r>", "fraction of positions whose K/V the generator must sample", JOB_DEFAULTS.sampleRate)
-        .option("--layers-per-token <n>", "layers sampled at each sampled position", String(JOB_DEFAULTS.layersPerToken))
+        .option("--sample-rate <r>", "fraction of positions whose K/V the generator must sample", REQUEST_DEFAULTS.sampleRate)
+        .option("--layers-per-token <n>", "layers sampled at each sampled position", String(REQUEST_DEFAULTS.layersPerToken))
         .addOption(
-          new Option("--scope <scope>", "candidate positions: prompt and output, or output only").choices(["all", "generated"]).default(JOB_DEFAULTS.scope)
+          new Option("--scope <scope>", "candidate positions: prompt and output, or output only").choices(["all", "generated"]).default(REQUEST_DEFAULTS.scope)
         )
         .addOption(new Option("--kv-dtype <dtype>", "how the receipt stores K/V (default: the generator's choice)").choices(["float32", "float16"]))
         .option("--mint", "local TestToken only: mint the deposit's shortfall to the wallet first", false)

@@ -3,34 +3,13 @@
  * time its forward pass.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { PocError } from "../errors.js";
 import { buildModel, EXECUTION_PROVIDERS, loadModel, PRESETS, type ExecutionProvider } from "../model/index.js";
 import { benchModel } from "../model/bench.js";
+import { positiveInt } from "./options.js";
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
-  return n;
-}
 function seed(v: string): string {
   if (!/^\d+$/.test(v) || BigInt(v) >= 1n << 64n) throw new InvalidArgumentError("an integer in [0, 2^64)");
   return v;
-}
-
-/** Run an action; a PocError prints its message and sets a non-zero exit code (no stack trace). */
-function run<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (e) {
-      if (e instanceof PocError) {
-        console.error(`error: ${e.message}`);
-        process.exitCode = 1;
-        return;
-      }
-      throw e;
-    }
-  };
 }
 
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
@@ -59,82 +38,78 @@ export function modelCommand(): Command {
     .option("--external-data", "store the weights in model.onnx_data", false)
     .option("--force", "replace a non-empty output directory", false)
     .option("--json", "print the result as JSON", false)
-    .action(
-      run(async (o) => {
-        const r = await buildModel(
-          o.out,
-          {
-            preset: o.preset,
-            weightSeed: o.weightSeed,
-            layers: o.layers,
-            hiddenSize: o.hidden,
-            heads: o.heads,
-            kvHeads: o.kvHeads,
-            headDim: o.headDim,
-            intermediateSize: o.intermediate,
-            maxPositions: o.maxPositions,
-            dtype: o.dtype,
-            tied: o.tied,
-            positionIds: o.positionIds,
-            useCacheBranch: o.useCacheBranch,
-            externalData: o.externalData,
-          },
-          { force: o.force },
-        );
-        if (o.json) {
-          console.log(JSON.stringify({ ...r, spec: { ...r.spec, weightSeed: r.spec.weightSeed.toString() } }, null, 2));
-          return;
-        }
-        const s = r.spec;
-        console.log(`model id   ${r.modelId}`);
-        console.log(`directory  ${r.dir}`);
-        console.log(`params     ${mparams(r.params)} (${r.params})`);
-        console.log(`size       ${mb(r.bytes)} (${r.files.map((f) => `${f.path} ${mb(f.bytes)}`).join(", ")})`);
-        console.log(
-          `shape      ${s.layers} layers, hidden ${s.hiddenSize}, ${s.heads} heads / ${s.kvHeads} kv heads × ${s.headDim}, ` +
-            `mlp ${s.intermediateSize}, vocab ${s.vocabSize}, ${s.dtype}${s.tied ? ", tied head" : ""}, seed ${s.weightSeed}`,
-        );
-        console.log(`built in   ${r.seconds.toFixed(2)} s`);
-      }),
-    );
+    .action(async (o) => {
+      const r = await buildModel(
+        o.out,
+        {
+          preset: o.preset,
+          weightSeed: o.weightSeed,
+          layers: o.layers,
+          hiddenSize: o.hidden,
+          heads: o.heads,
+          kvHeads: o.kvHeads,
+          headDim: o.headDim,
+          intermediateSize: o.intermediate,
+          maxPositions: o.maxPositions,
+          dtype: o.dtype,
+          tied: o.tied,
+          positionIds: o.positionIds,
+          useCacheBranch: o.useCacheBranch,
+          externalData: o.externalData,
+        },
+        { force: o.force },
+      );
+      if (o.json) {
+        console.log(JSON.stringify({ ...r, spec: { ...r.spec, weightSeed: r.spec.weightSeed.toString() } }, null, 2));
+        return;
+      }
+      const s = r.spec;
+      console.log(`model id   ${r.modelId}`);
+      console.log(`directory  ${r.dir}`);
+      console.log(`params     ${mparams(r.params)} (${r.params})`);
+      console.log(`size       ${mb(r.bytes)} (${r.files.map((f) => `${f.path} ${mb(f.bytes)}`).join(", ")})`);
+      console.log(
+        `shape      ${s.layers} layers, hidden ${s.hiddenSize}, ${s.heads} heads / ${s.kvHeads} kv heads × ${s.headDim}, ` +
+          `mlp ${s.intermediateSize}, vocab ${s.vocabSize}, ${s.dtype}${s.tied ? ", tied head" : ""}, seed ${s.weightSeed}`,
+      );
+      console.log(`built in   ${r.seconds.toFixed(2)} s`);
+    });
 
   cmd
     .command("info")
     .description("load a model directory and print its config, files and model id")
     .requiredOption("--model <dir>", "model directory (Optimum decoder export)")
     .option("--json", "print as JSON", false)
-    .action(
-      run(async (o) => {
-        const m = await loadModel(o.model);
-        try {
-          const info = {
-            modelId: m.modelId,
-            dir: m.dir,
-            onnxFile: m.onnxFile,
-            config: m.config,
-            files: m.files,
-            inputs: m.inputNames,
-            outputs: m.outputNames,
-          };
-          if (o.json) {
-            console.log(JSON.stringify(info, null, 2));
-            return;
-          }
-          const c = m.config;
-          console.log(`model id   ${m.modelId}`);
-          console.log(`directory  ${m.dir} (graph ${m.onnxFile})`);
-          console.log(
-            `shape      ${c.layers} layers, hidden ${c.hiddenSize}, ${c.heads} heads / ${c.kvHeads} kv heads × ${c.headDim}, ` +
-              `vocab ${c.vocabSize}, ${c.dtype}, context ${c.maxPositions ?? "?"}, bos ${c.bosId ?? "-"}, eos ${c.eosIds.join("/") || "-"}`,
-          );
-          console.log(`inputs     ${m.inputNames.filter((n) => !n.startsWith("past_key_values.")).join(", ")}, past_key_values.{0..${c.layers - 1}}.key|value`);
-          console.log(`outputs    logits, present.{0..${c.layers - 1}}.key|value`);
-          for (const f of m.files) console.log(`file       ${f.path}  ${mb(f.bytes)}  sha256 ${f.sha256}`);
-        } finally {
-          await m.release();
+    .action(async (o) => {
+      const m = await loadModel(o.model);
+      try {
+        const info = {
+          modelId: m.modelId,
+          dir: m.dir,
+          onnxFile: m.onnxFile,
+          config: m.config,
+          files: m.files,
+          inputs: m.inputNames,
+          outputs: m.outputNames,
+        };
+        if (o.json) {
+          console.log(JSON.stringify(info, null, 2));
+          return;
         }
-      }),
-    );
+        const c = m.config;
+        console.log(`model id   ${m.modelId}`);
+        console.log(`directory  ${m.dir} (graph ${m.onnxFile})`);
+        console.log(
+          `shape      ${c.layers} layers, hidden ${c.hiddenSize}, ${c.heads} heads / ${c.kvHeads} kv heads × ${c.headDim}, ` +
+            `vocab ${c.vocabSize}, ${c.dtype}, context ${c.maxPositions ?? "?"}, bos ${c.bosId ?? "-"}, eos ${c.eosIds.join("/") || "-"}`,
+        );
+        console.log(`inputs     ${m.inputNames.filter((n) => !n.startsWith("past_key_values.")).join(", ")}, past_key_values.{0..${c.layers - 1}}.key|value`);
+        console.log(`outputs    logits, present.{0..${c.layers - 1}}.key|value`);
+        for (const f of m.files) console.log(`file       ${f.path}  ${mb(f.bytes)}  sha256 ${f.sha256}`);
+      } finally {
+        await m.release();
+      }
+    });
 
   cmd
     .command("bench")
@@ -147,28 +122,26 @@ export function modelCommand(): Command {
     .option("--repeats <n>", "prefill repeats (median)", positiveInt, 3)
     .option("--fetch-layers <n...>", "fetchLayers values for the early-stop timing (default 1, layers/2, layers)")
     .option("--json", "print as JSON", false)
-    .action(
-      run(async (o) => {
-        const r = await benchModel(o.model, {
-          provider: o.provider as ExecutionProvider,
-          threads: o.threads,
-          prefillTokens: o.prefill,
-          decodeSteps: o.steps,
-          repeats: o.repeats,
-          fetchLayers: o.fetchLayers?.map((v: string) => positiveInt(v)),
-        });
-        if (o.json) {
-          console.log(JSON.stringify(r, null, 2));
-          return;
-        }
-        console.log(`model ${r.modelId} on ${r.provider}, threads ${r.threads ?? "default"} (load ${r.loadMs.toFixed(0)} ms)`);
-        console.log(`prefill ${r.prefillTokens} tokens: ${r.prefillMs.toFixed(1)} ms (${((r.prefillTokens / r.prefillMs) * 1000).toFixed(0)} tokens/s)`);
-        console.log(`decode step: ${r.decodeStepMs.toFixed(2)} ms (${(1000 / r.decodeStepMs).toFixed(1)} tokens/s)`);
-        for (const f of r.fetch)
-          console.log(
-            `prefill with fetchLayers=${f.layers}: ${f.prefillMs.toFixed(1)} ms (${((100 * f.prefillMs) / r.prefillMs).toFixed(0)}% of full; first call incl. pruned session ${f.firstMs.toFixed(0)} ms)`,
-          );
-      }),
-    );
+    .action(async (o) => {
+      const r = await benchModel(o.model, {
+        provider: o.provider as ExecutionProvider,
+        threads: o.threads,
+        prefillTokens: o.prefill,
+        decodeSteps: o.steps,
+        repeats: o.repeats,
+        fetchLayers: o.fetchLayers?.map((v: string) => positiveInt(v)),
+      });
+      if (o.json) {
+        console.log(JSON.stringify(r, null, 2));
+        return;
+      }
+      console.log(`model ${r.modelId} on ${r.provider}, threads ${r.threads ?? "default"} (load ${r.loadMs.toFixed(0)} ms)`);
+      console.log(`prefill ${r.prefillTokens} tokens: ${r.prefillMs.toFixed(1)} ms (${((r.prefillTokens / r.prefillMs) * 1000).toFixed(0)} tokens/s)`);
+      console.log(`decode step: ${r.decodeStepMs.toFixed(2)} ms (${(1000 / r.decodeStepMs).toFixed(1)} tokens/s)`);
+      for (const f of r.fetch)
+        console.log(
+          `prefill with fetchLayers=${f.layers}: ${f.prefillMs.toFixed(1)} ms (${((100 * f.prefillMs) / r.prefillMs).toFixed(0)}% of full; first call incl. pruned session ${f.firstMs.toFixed(0)} ms)`,
+        );
+    });
   return cmd;
 }

@@ -2,9 +2,8 @@
  * `poc receipts …`: serve a receipt store over HTTP, inspect a receipt file, add a file to a store,
  * fetch a receipt by root.
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { readFile } from "node:fs/promises";
-import { PocError } from "../errors.js";
 import {
   ReceiptFetchError,
   ReceiptStore,
@@ -16,34 +15,7 @@ import {
   serveReceipts,
   writeFileAtomic,
 } from "../receipt/index.js";
-
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("a port number in [0, 65535]");
-  return n;
-}
-
-function parsePositiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
-  return n;
-}
-
-/** Run an action; a PocError prints its message and sets a non-zero exit code (no stack trace). */
-function run<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (e) {
-      if (e instanceof PocError) {
-        console.error(`error: ${e.message}`);
-        process.exitCode = 1;
-        return;
-      }
-      throw e;
-    }
-  };
-}
+import { port, positiveInt } from "./options.js";
 
 async function readReceiptFile(file: string): Promise<Uint8Array> {
   try {
@@ -83,73 +55,67 @@ export function receiptsCommand(): Command {
     .command("serve")
     .description("serve a receipt directory over HTTP at /receipts/<root>")
     .requiredOption("--dir <dir>", "receipt store directory (<root>.pocr files)")
-    .option("--port <port>", "TCP port (0 = any free port)", parsePort, 8547)
+    .option("--port <port>", "TCP port (0 = any free port)", port, 8547)
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--quiet", "do not log requests")
-    .action(
-      run(async (opts: { dir: string; port: number; host: string; quiet?: boolean }) => {
-        const store = new ReceiptStore(opts.dir);
-        const srv = await serveReceipts(store, {
-          port: opts.port,
-          host: opts.host,
-          ...(opts.quiet ? {} : { onRequest: (m: string, p: string, s: number) => console.log(`${new Date().toISOString()} ${m} ${p} ${s}`) }),
-        });
-        const count = (await store.list()).length;
-        console.log(`serving ${count} receipt(s) from ${store.dir} at ${srv.url}/receipts/<root> (Ctrl-C to stop)`);
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.off("SIGINT", stop);
-            process.off("SIGTERM", stop);
-            srv.close().then(resolve, resolve);
-          };
-          process.on("SIGINT", stop);
-          process.on("SIGTERM", stop);
-        });
-      }),
-    );
+    .action(async (opts: { dir: string; port: number; host: string; quiet?: boolean }) => {
+      const store = new ReceiptStore(opts.dir);
+      const srv = await serveReceipts(store, {
+        port: opts.port,
+        host: opts.host,
+        ...(opts.quiet ? {} : { onRequest: (m: string, p: string, s: number) => console.log(`${new Date().toISOString()} ${m} ${p} ${s}`) }),
+      });
+      const count = (await store.list()).length;
+      console.log(`serving ${count} receipt(s) from ${store.dir} at ${srv.url}/receipts/<root> (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          srv.close().then(resolve, resolve);
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+    });
 
   cmd
     .command("inspect")
     .description("decode and validate a receipt file; print its header, root and sizes")
     .argument("<file>", "receipt file (.pocr)")
     .option("--json", "print JSON")
-    .action(
-      run(async (file: string, opts: { json?: boolean }) => {
-        const info = describe(await readReceiptFile(file));
-        if (opts.json) {
-          console.log(JSON.stringify(info, null, 2));
-          return;
-        }
-        const d = info.decoding;
-        const s = info.sampler;
-        const lines: [string, string | number][] = [
-          ["root", info.root],
-          ["version", info.version],
-          ["model id", info.modelId],
-          ["tokens", `${info.promptTokens} prompt + ${info.outputTokens} generated`],
-          ["decoding", `seed ${d.seed}, temperature ${d.temperature}, top-k ${d.topK || "off"}, top-p ${d.topP === 1 ? "off" : d.topP}, max tokens ${d.maxTokens}${d.stopAtEos ? ", stop at EOS" : ""}`],
-          ["sampler", `seed ${s.seed}, rate ${s.ratePpm} ppm (${(s.ratePpm / 1e6).toPrecision(4)}), ${s.layersPerToken}/${s.numLayers} layers per sampled token, scope ${s.scope}`],
-          ["kv", `${info.kvDtype}, vector length ${info.vectorLength}`],
-          ["samples", `${info.samples} at ${info.sampledPositions} positions`],
-          ["checks", info.numChecks],
-          ["bytes", `${info.bytes} (header ${info.headerBytes}, ${info.bytesPerSample} per sample)`],
-          ["bytes/generated token", info.bytesPerGeneratedToken === null ? "n/a" : info.bytesPerGeneratedToken.toFixed(2)],
-        ];
-        const w = Math.max(...lines.map(([k]) => k.length));
-        for (const [k, v] of lines) console.log(`${k.padEnd(w)}  ${v}`);
-      }),
-    );
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const info = describe(await readReceiptFile(file));
+      if (opts.json) {
+        console.log(JSON.stringify(info, null, 2));
+        return;
+      }
+      const d = info.decoding;
+      const s = info.sampler;
+      const lines: [string, string | number][] = [
+        ["root", info.root],
+        ["version", info.version],
+        ["model id", info.modelId],
+        ["tokens", `${info.promptTokens} prompt + ${info.outputTokens} generated`],
+        ["decoding", `seed ${d.seed}, temperature ${d.temperature}, top-k ${d.topK || "off"}, top-p ${d.topP === 1 ? "off" : d.topP}, max tokens ${d.maxTokens}${d.stopAtEos ? ", stop at EOS" : ""}`],
+        ["sampler", `seed ${s.seed}, rate ${s.ratePpm} ppm (${(s.ratePpm / 1e6).toPrecision(4)}), ${s.layersPerToken}/${s.numLayers} layers per sampled token, scope ${s.scope}`],
+        ["kv", `${info.kvDtype}, vector length ${info.vectorLength}`],
+        ["samples", `${info.samples} at ${info.sampledPositions} positions`],
+        ["checks", info.numChecks],
+        ["bytes", `${info.bytes} (header ${info.headerBytes}, ${info.bytesPerSample} per sample)`],
+        ["bytes/generated token", info.bytesPerGeneratedToken === null ? "n/a" : info.bytesPerGeneratedToken.toFixed(2)],
+      ];
+      const w = Math.max(...lines.map(([k]) => k.length));
+      for (const [k, v] of lines) console.log(`${k.padEnd(w)}  ${v}`);
+    });
 
   cmd
     .command("put")
     .description("validate a receipt file and add it to a store; prints its root")
     .argument("<file>", "receipt file")
     .requiredOption("--dir <dir>", "receipt store directory")
-    .action(
-      run(async (file: string, opts: { dir: string }) => {
-        console.log(await new ReceiptStore(opts.dir).put(await readReceiptFile(file)));
-      }),
-    );
+    .action(async (file: string, opts: { dir: string }) => {
+      console.log(await new ReceiptStore(opts.dir).put(await readReceiptFile(file)));
+    });
 
   cmd
     .command("fetch")
@@ -158,20 +124,18 @@ export function receiptsCommand(): Command {
     .requiredOption("--root <root>", "expected receipt root (0x + 64 hex)")
     .option("--out <file>", "write the verified bytes here")
     .option("--dir <dir>", "add the verified receipt to this store")
-    .option("--timeout <ms>", "timeout in milliseconds", parsePositiveInt, 30_000)
-    .option("--max-bytes <n>", "size limit", parsePositiveInt, 256 * 1024 * 1024)
-    .action(
-      run(async (uri: string, opts: { root: string; out?: string; dir?: string; timeout: number; maxBytes: number }) => {
-        const got = await fetchReceipt(uri, opts.root, { timeoutMs: opts.timeout, maxBytes: opts.maxBytes });
-        if (opts.out) {
-          await writeFileAtomic(opts.out, got.bytes).catch((e: unknown) => {
-            throw new ReceiptStoreError(`cannot write ${opts.out}`, { details: (e as Error).message, cause: e });
-          });
-        }
-        if (opts.dir) await new ReceiptStore(opts.dir).put(got.bytes);
-        console.log(`ok ${got.root} (${got.bytes.length} bytes, ${got.receipt.samples.length} samples)`);
-      }),
-    );
+    .option("--timeout <ms>", "timeout in milliseconds", positiveInt, 30_000)
+    .option("--max-bytes <n>", "size limit", positiveInt, 256 * 1024 * 1024)
+    .action(async (uri: string, opts: { root: string; out?: string; dir?: string; timeout: number; maxBytes: number }) => {
+      const got = await fetchReceipt(uri, opts.root, { timeoutMs: opts.timeout, maxBytes: opts.maxBytes });
+      if (opts.out) {
+        await writeFileAtomic(opts.out, got.bytes).catch((e: unknown) => {
+          throw new ReceiptStoreError(`cannot write ${opts.out}`, { details: (e as Error).message, cause: e });
+        });
+      }
+      if (opts.dir) await new ReceiptStore(opts.dir).put(got.bytes);
+      console.log(`ok ${got.root} (${got.bytes.length} bytes, ${got.receipt.samples.length} samples)`);
+    });
 
   return cmd;
 }

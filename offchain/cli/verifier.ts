@@ -9,15 +9,11 @@
  */
 import { Command } from "commander";
 import { ChainError, type PoolClient } from "../chain/index.js";
-import { addChainOptions, closeClient, connectFromOptions, formatTokens, parseTokenAmount, type ChainCliOptions } from "./chain-options.js";
+import { addChainOptions, formatTokens, parseTokenAmount, withClient, type ChainCliOptions } from "./chain-options.js";
 
-async function withClient(o: ChainCliOptions, needSigner: boolean, fn: (c: PoolClient, decimals: number) => Promise<void>): Promise<void> {
-  const { client } = await connectFromOptions(o, needSigner);
-  try {
-    await fn(client, await client.tokenDecimals());
-  } finally {
-    closeClient(client);
-  }
+/** `withClient` (./chain-options.ts) that also hands `fn` the token's decimals. */
+function withDecimals(o: ChainCliOptions, needSigner: boolean, fn: (c: PoolClient, decimals: number) => Promise<void>): Promise<void> {
+  return withClient(o, needSigner, async (client) => fn(client, await client.tokenDecimals()));
 }
 
 /** The lines `status` prints for `account`. */
@@ -57,7 +53,7 @@ export function verifierCommand(): Command {
         .argument("[tokens]", "amount in whole tokens")
         .option("--mint", "local TestToken only: mint the shortfall to the wallet first", false),
     ).action(async (tokens: string | undefined, o: ChainCliOptions & { mint: boolean }) =>
-      withClient(o, true, async (c, dec) => {
+      withDecimals(o, true, async (c, dec) => {
         const me = await c.account();
         const [{ params }, b] = await Promise.all([c.params(), c.bondOf(me)]);
         const amount = tokens !== undefined ? parseTokenAmount(tokens, dec) : params.minBond > b.bond ? params.minBond - b.bond : 0n;
@@ -86,7 +82,7 @@ export function verifierCommand(): Command {
         .description("move part of the bond to unbonding (withdrawable after the pool's unbond delay); \"all\" leaves the verifier set")
         .argument("<tokens>", 'amount in whole tokens, or "all"'),
     ).action(async (tokens: string, o: ChainCliOptions) =>
-      withClient(o, true, async (c, dec) => {
+      withDecimals(o, true, async (c, dec) => {
         const me = await c.account();
         const b = await c.bondOf(me);
         const amount = tokens === "all" ? b.bond : parseTokenAmount(tokens, dec);
@@ -103,7 +99,7 @@ export function verifierCommand(): Command {
     addChainOptions(
       new Command("withdraw").description("withdraw unbonded tokens (once the delay has passed) and the credit from jobs"),
     ).action(async (o: ChainCliOptions) =>
-      withClient(o, true, async (c, dec) => {
+      withDecimals(o, true, async (c, dec) => {
         const me = await c.account();
         const [b, head] = await Promise.all([c.bondOf(me), c.latestBlock()]);
         let did = false;
@@ -132,7 +128,7 @@ export function verifierCommand(): Command {
         .option("--address <address>", "show this address (no account needed)")
         .option("--all", "list every verifier in the set", false),
     ).action(async (o: ChainCliOptions & { address?: string; all: boolean }) =>
-      withClient(o, !o.address, async (c, dec) => {
+      withDecimals(o, !o.address, async (c, dec) => {
         const who = o.address ?? (await c.account());
         for (const l of await verifierStatusLines(c, who, dec)) console.log(l);
         if (o.all) {

@@ -6,27 +6,12 @@
  * receipt file, a receipt for another model id (ModelMismatchError), a root that does not match
  * `--root`, a model directory that does not load, bad options.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { readFile } from "node:fs/promises";
 import { EXECUTION_PROVIDERS, loadModel, type ExecutionProvider, type GraphOptimizationLevel } from "../model/index.js";
-import { HEX32_RE } from "../sampling/index.js";
 import { ReceiptFetchError, decodeReceipt } from "../receipt/index.js";
 import { verifyReceipt, type Verdict } from "../verify/index.js";
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
-  return n;
-}
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (v.trim() === "" || !(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("a positive number");
-  return n;
-}
-function root(v: string): string {
-  if (!HEX32_RE.test(v)) throw new InvalidArgumentError("0x followed by 64 hex digits");
-  return v.toLowerCase();
-}
+import { hex32, positiveInt, positiveNumber } from "./options.js";
 
 /** The verdict as one JSON-ready object (bitmap as hex, no typed arrays). */
 export function verdictJson(v: Verdict): Record<string, unknown> {
@@ -87,7 +72,7 @@ export function verifyCommand(): Command {
     .description("replay a receipt with one prefill pass and print the verdict and the match bitmap (exit code 0 whatever the verdict)")
     .requiredOption("--model <dir>", "model directory (Optimum decoder export) whose id the receipt names")
     .requiredOption("--receipt <file>", "receipt file (canonical .pocr bytes)")
-    .option("--root <hex>", "committed root: refuse a receipt whose root differs", root)
+    .option("--root <hex>", "committed root: refuse a receipt whose root differs", hex32)
     .option("--json", "print one JSON object", false)
     .option("--threads <n>", "CPU threads (default: onnxruntime's choice)", positiveInt)
     .addOption(new Option("--provider <name>", "execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))

@@ -8,18 +8,13 @@
  * to `verifierWorkerCommand()`. Chain flags come from ./chain-options.ts (`addChainOptions`,
  * `connectFromOptions`); `runUntilSignal` below handles SIGINT/SIGTERM the same way for every worker.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../model/index.js";
 import { createLogger, type LogFormat, type LogLevel } from "../worker/log.js";
 import { startVerifierWorker } from "../worker/verifier.js";
 import { generatorWorkerCommand } from "./generator-worker.js";
-import { addChainOptions, closeClient, connectFromOptions, nonNegativeInt, parseTokenAmount, positiveInt, type ChainCliOptions } from "./chain-options.js";
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (v.trim() === "" || !(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("a positive number");
-  return n;
-}
+import { addChainOptions, closeClient, connectFromOptions, parseTokenAmount, type ChainCliOptions } from "./chain-options.js";
+import { nonNegativeInt, positiveInt, positiveNumber } from "./options.js";
 
 /**
  * Wait for `done`, stopping on the first SIGINT/SIGTERM with `stop()`; a second signal exits at once

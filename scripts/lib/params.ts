@@ -2,21 +2,10 @@
  * StakePool parameters as TypeScript sees them, the defaults used by the deploy script, the Ignition
  * module, the benchmark and the tests, and a reader for overrides from environment variables.
  */
-export interface PoolParams {
-  /** α in basis points (10_000 = 1.0). */
-  alphaBps: number;
-  /** β in basis points; must be >= alphaBps. */
-  betaBps: number;
-  /** Seconds. */
-  commitWindow: number;
-  challengeWindow: number;
-  verifyWindow: number;
-  drawWindow: number;
-  maxStages: number;
-  unbondDelay: number;
-  /** Token units. */
-  minBond: bigint;
-}
+import type { PoolParamsRecord } from "../../offchain/chain/events.js";
+
+/** The pool's `Params` struct: the same shape as the chain client reads and writes (type-only import). */
+export type PoolParams = PoolParamsRecord;
 
 export const BPS = 10_000n;
 
