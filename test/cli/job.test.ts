@@ -18,22 +18,10 @@ import { JobState, PoolClient } from "../../offchain/chain/index.js";
 import { buildModel } from "../../offchain/model/index.js";
 import { createLogger } from "../../offchain/worker/log.js";
 import { startVerifierWorker } from "../../offchain/worker/verifier.js";
-import { paramsStruct, type PoolParams } from "../../scripts/lib/params.js";
+import { paramsStruct } from "../../scripts/lib/params.js";
+import { E18, HOUR, HOURLY_PARAMS } from "../worker/helpers.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "poc.js");
-const E18 = 10n ** 18n;
-const HOUR = 3600;
-const PARAMS: PoolParams = {
-  alphaBps: 10_000,
-  betaBps: 20_000,
-  commitWindow: HOUR,
-  challengeWindow: HOUR,
-  verifyWindow: HOUR,
-  drawWindow: HOUR,
-  maxStages: 3,
-  unbondDelay: HOUR,
-  minBond: 10n * E18,
-};
 
 function poc(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
@@ -110,7 +98,7 @@ describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () 
     verifierAddress = v!.address;
     const token = await ethers.deployContract("TestToken");
     const rnd = await ethers.deployContract("MockRandomness");
-    const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner!.address, paramsStruct(PARAMS), await rnd.getAddress()]);
+    const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner!.address, paramsStruct(HOURLY_PARAMS), await rnd.getAddress()]);
     const deployBlock = (await pool.deploymentTransaction()!.wait())!.blockNumber;
     client = await PoolClient.create({ runner: owner!, pool: await pool.getAddress(), deployBlock, pollMs: 20 });
     await client.mintTestTokens(verifierAddress, 100n * E18);

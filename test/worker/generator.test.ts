@@ -19,23 +19,8 @@ import { verifyReceipt } from "../../offchain/verify/index.js";
 import { startGeneratorWorker, type GeneratorWorker, type GeneratorWorkerOptions } from "../../offchain/worker/generator.js";
 import { createLogger, type LogRecord } from "../../offchain/worker/log.js";
 import { LoadedModels } from "../../offchain/worker/models.js";
-import { paramsStruct, type PoolParams } from "../../scripts/lib/params.js";
-
-const E18 = 10n ** 18n;
-const HOUR = 3600;
-const PARAMS: PoolParams = {
-  alphaBps: 10_000,
-  betaBps: 20_000,
-  commitWindow: HOUR,
-  challengeWindow: HOUR,
-  verifyWindow: HOUR,
-  drawWindow: HOUR,
-  maxStages: 3,
-  unbondDelay: HOUR,
-  minBond: 10n * E18,
-};
-const CG = 10n * E18;
-const CV = 2n * E18;
+import { paramsStruct } from "../../scripts/lib/params.js";
+import { CG, CV, E18, HOUR, HOURLY_PARAMS } from "./helpers.js";
 
 function request(modelId: string, seed = 1, maxTokens = 10): JobRequest {
   return parseJobRequest({
@@ -78,7 +63,7 @@ describe("generator worker", function () {
     genAddress = await gen.getAddress();
     const token = await ethers.deployContract("TestToken");
     const rnd = await ethers.deployContract("MockRandomness");
-    const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsStruct(PARAMS), await rnd.getAddress()]);
+    const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsStruct(HOURLY_PARAMS), await rnd.getAddress()]);
     const deployBlock = (await pool.deploymentTransaction()!.wait())!.blockNumber;
     client = await PoolClient.create({ runner: owner, pool: await pool.getAddress(), deployBlock, pollMs: 20 });
     for (const s of [user, gen]) await client.mintTestTokens(await s.getAddress(), 1_000n * E18);

@@ -33,6 +33,20 @@ export const WORKER_TEST_PARAMS: PoolParams = {
 };
 export const CG = 10n * E18;
 export const CV = 2n * E18;
+
+export const HOUR = 3600;
+/** α = 1, β = 2, every window and the unbond delay one hour: the CLI and generator-worker tests. */
+export const HOURLY_PARAMS: PoolParams = {
+  alphaBps: 10_000,
+  betaBps: 20_000,
+  commitWindow: HOUR,
+  challengeWindow: HOUR,
+  verifyWindow: HOUR,
+  drawWindow: HOUR,
+  maxStages: 3,
+  unbondDelay: HOUR,
+  minBond: 10n * E18,
+};
 export const BOND = 100n * E18;
 
 export const PROMPT = Array.from({ length: 16 }, (_, i) => 32 + ((i * 37 + 11) % 95));
