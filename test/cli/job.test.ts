@@ -6,13 +6,11 @@
  * withdraw; a finalize after the challenge window; and bad input answered with a clear message.
  */
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { network } from "hardhat";
 import { JobState, PoolClient } from "../../offchain/chain/index.js";
 import { buildModel } from "../../offchain/model/index.js";
@@ -20,27 +18,10 @@ import { createLogger } from "../../offchain/worker/log.js";
 import { startVerifierWorker } from "../../offchain/worker/verifier.js";
 import { paramsStruct } from "../../scripts/lib/params.js";
 import { E18, HOUR, HOURLY_PARAMS } from "../worker/helpers.js";
+import { poc as pocAsync } from "../poc-cli.js";
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "poc.js");
-
-function poc(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, POC_DEBUG: "", POC_PRIVATE_KEY: "", POC_RPC_URL: "", POC_DEPLOYMENT: "", POC_POOL_ADDRESS: "" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolvePromise({ status, stdout, stderr });
-    });
-  });
-}
+/** The CLI with no chain settings from the environment: every test names its own. */
+const poc = (...args: string[]) => pocAsync(args, { POC_PRIVATE_KEY: "", POC_RPC_URL: "", POC_DEPLOYMENT: "", POC_POOL_ADDRESS: "" });
 
 const connection = await network.create();
 const { ethers, networkHelpers } = connection;

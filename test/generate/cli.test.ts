@@ -1,31 +1,14 @@
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { buildModel, type BuildResult } from "../../offchain/model/build.js";
 import { decodeReceipt, numChecks, receiptRoot } from "../../offchain/receipt/index.js";
 import { defaultSamplerSeed } from "../../offchain/generate/index.js";
-
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "poc.js");
+import { poc as pocAsync } from "../poc-cli.js";
 
 /** Run `node bin/poc.js …` (async, so several can run at once). */
-function poc(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, POC_DEBUG: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolvePromise({ status, stdout, stderr });
-    });
-  });
-}
+const poc = (...args: string[]) => pocAsync(args);
 
 describe("poc generate CLI", function () {
   this.timeout(180_000);

@@ -1,11 +1,7 @@
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { pocSync as poc } from "../poc-cli.js";
 import { tempRoot } from "./helpers.js";
-
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "poc.js");
-const poc = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000 });
 
 describe("poc model CLI", function () {
   this.timeout(60_000);

@@ -1,15 +1,12 @@
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { pocSync as poc } from "../poc-cli.js";
 import { loadModel } from "../../offchain/model/index.js";
 import { generate } from "../../offchain/generate/index.js";
 import { encodeReceipt, parseReceipt } from "../../offchain/receipt/index.js";
 import { GREEDY, PROMPT, SAMPLER, buildTiny, tempRoot } from "./helpers.js";
-
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "poc.js");
-const poc = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000 });
 
 describe("poc verify / poc calibrate CLI", function () {
   this.timeout(60_000);
