@@ -50,7 +50,8 @@ const TRANSIENT_NODE_CODES = new Set([
   "UND_ERR_CLOSED",
 ]);
 
-function* chain(e: unknown): Generator<Record<string, unknown>> {
+/** An error and the objects nested in it under `keys` (depth first, each once): where ethers and fetch keep the details. */
+export function* errorChain(e: unknown, keys: readonly string[] = ["cause", "error", "info"]): Generator<Record<string, unknown>> {
   const seen = new Set<unknown>();
   const stack: unknown[] = [e];
   while (stack.length > 0) {
@@ -59,13 +60,13 @@ function* chain(e: unknown): Generator<Record<string, unknown>> {
     seen.add(x);
     const o = x as Record<string, unknown>;
     yield o;
-    for (const k of ["cause", "error", "info"]) if (o[k] && typeof o[k] === "object") stack.push(o[k]);
+    for (const k of keys) if (o[k] && typeof o[k] === "object") stack.push(o[k]);
   }
 }
 
 /** Whether an error is a revert (never retried). */
 export function isRevertError(e: unknown): boolean {
-  for (const o of chain(e)) {
+  for (const o of errorChain(e)) {
     if (o.code === "CALL_EXCEPTION" || o.code === 3) return true;
     if (typeof o.data === "string" && /^0x[0-9a-fA-F]{8}/.test(o.data)) return true;
     if (typeof o.message === "string" && /execution reverted|reverted with/i.test(o.message)) return true;
@@ -76,7 +77,7 @@ export function isRevertError(e: unknown): boolean {
 /** Whether an error is worth retrying (module comment). */
 export function isTransientError(e: unknown): boolean {
   if (isRevertError(e)) return false;
-  for (const o of chain(e)) {
+  for (const o of errorChain(e)) {
     const code = o.code;
     if (typeof code === "string") {
       if (TRANSIENT_NODE_CODES.has(code)) return true;

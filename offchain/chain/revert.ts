@@ -5,20 +5,12 @@
 import { ErrorDescription, type Interface, type ParamType } from "ethers";
 import { JobState } from "../../scripts/lib/state.js";
 import { ContractRevertError } from "./errors.js";
-import { isRevertError } from "./retry.js";
+import { errorChain, isRevertError } from "./retry.js";
 
 /** The first revert data (0x + selector …) found in an error and its causes. */
 export function revertDataOf(e: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const stack: unknown[] = [e];
-  while (stack.length > 0) {
-    const x = stack.pop();
-    if (!x || typeof x !== "object" || seen.has(x)) continue;
-    seen.add(x);
-    const o = x as Record<string, unknown>;
+  for (const o of errorChain(e, ["error", "info", "cause", "revert", "payload"]))
     if (typeof o.data === "string" && /^0x([0-9a-fA-F]{2})*$/.test(o.data) && o.data.length >= 10) return o.data;
-    for (const k of ["error", "info", "cause", "revert", "payload"]) if (o[k] && typeof o[k] === "object") stack.push(o[k]);
-  }
   return undefined;
 }
 

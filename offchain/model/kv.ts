@@ -3,7 +3,7 @@
  * [1, kvHeads, length, headDim] (fp32 or fp16), fed back unchanged as `past_key_values.{i}.*`.
  */
 import type { Tensor } from "onnxruntime-node";
-import { fromHalfBits } from "./fp16.js";
+import { f16BitsToF32 } from "../receipt/float16.js";
 import { ModelInputError } from "./errors.js";
 
 export type KvKind = "key" | "value";
@@ -36,7 +36,7 @@ export function kvRow(cache: KvCache, layer: number, kind: KvKind, position: num
     const base = (h * len + position) * headDim;
     for (let j = 0; j < headDim; j++) {
       const v = data[base + j]!;
-      out[h * headDim + j] = half ? fromHalfBits(v) : v;
+      out[h * headDim + j] = half ? f16BitsToF32(v) : v;
     }
   }
   return out;
