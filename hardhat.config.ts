@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { defineConfig } from "hardhat/config";
+import { configVariable, defineConfig } from "hardhat/config";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 
 const require = createRequire(import.meta.url);
@@ -35,6 +35,15 @@ export default defineConfig({
       type: "http",
       chainType: "l1",
       url: process.env.POC_RPC_URL ?? "http://127.0.0.1:8545",
+    },
+    // Any EVM JSON-RPC endpoint: `--network rpc`. Both values are configuration variables, read from
+    // the environment first, else from Hardhat's keystore (`npx hardhat keystore set POC_PRIVATE_KEY`);
+    // `poc … --keystore` resolves the key through this same entry (offchain/chain/keystore.ts).
+    rpc: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("POC_RPC_URL"),
+      accounts: [configVariable("POC_PRIVATE_KEY")],
     },
   },
 });

@@ -6,6 +6,8 @@
  *                        i.e. `npx hardhat node --hostname 127.0.0.1`)
  *   --account N          act as the node's unlocked account N (local dev nodes only); otherwise the
  *                        private key in POC_PRIVATE_KEY (never a flag: it would show in `ps` and history)
+ *   --keystore           take POC_PRIVATE_KEY from Hardhat's keystore when it is not in the environment
+ *                        (`npx hardhat keystore set POC_PRIVATE_KEY`; offchain/chain/keystore.ts)
  *   --pool ADDRESS       StakePool address (default: the chain's deployment record written by
  *                        scripts/deploy.ts, or POC_DEPLOYMENT / POC_POOL_ADDRESS)
  *   --deploy-block N     with --pool: the block to scan events from (default 0)
@@ -16,6 +18,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { formatUnits, parseUnits } from "ethers";
 import { ChainConfigError, connectPool, type PoolClient } from "../chain/index.js";
+import { privateKeyFromKeystore } from "../chain/keystore.js";
 import { nonNegativeInt } from "./options.js";
 
 function address(v: string): string {
@@ -26,6 +29,7 @@ function address(v: string): string {
 export interface ChainCliOptions {
   rpc?: string;
   account?: number;
+  keystore?: boolean;
   pool?: string;
   deployBlock?: number;
   deployment?: string;
@@ -36,6 +40,7 @@ export function addChainOptions(cmd: Command): Command {
   return cmd
     .option("--rpc <url>", "JSON-RPC endpoint (default: POC_RPC_URL or http://127.0.0.1:8545)")
     .option("--account <n>", "use the node's unlocked account N (local dev node); default: the key in POC_PRIVATE_KEY", nonNegativeInt)
+    .option("--keystore", "read POC_PRIVATE_KEY from Hardhat's keystore when the environment has none (npx hardhat keystore set POC_PRIVATE_KEY)")
     .option("--pool <address>", "StakePool address (default: the chain's deployment record)", address)
     .option("--deploy-block <n>", "with --pool: first block to scan for events", nonNegativeInt)
     .option("--deployment <file>", "deployment record JSON (default: ignition/deployments/chain-<id>/poc-deployment.json)");
@@ -43,8 +48,10 @@ export function addChainOptions(cmd: Command): Command {
 
 /** Connect as the options say; `needSigner` fails early (with a hint) when no account was given. */
 export async function connectFromOptions(o: ChainCliOptions, needSigner = true) {
+  if (o.keystore && o.account !== undefined) throw new ChainConfigError("--keystore and --account name two different accounts: pass one");
   const conn = await connectPool({
     ...(o.rpc ? { rpcUrl: o.rpc } : {}),
+    ...(o.keystore ? { privateKey: await privateKeyFromKeystore() } : {}),
     ...(o.account !== undefined ? { account: o.account } : {}),
     ...(o.pool ? { pool: o.pool } : {}),
     ...(o.deployBlock !== undefined ? { deployBlock: o.deployBlock } : {}),
@@ -52,7 +59,7 @@ export async function connectFromOptions(o: ChainCliOptions, needSigner = true) 
   });
   if (needSigner && !conn.signer) {
     conn.provider.destroy();
-    throw new ChainConfigError("no account: pass --account N (one of a local node's accounts) or set POC_PRIVATE_KEY");
+    throw new ChainConfigError("no account: pass --account N (one of a local node's accounts), set POC_PRIVATE_KEY, or store it in Hardhat's keystore and pass --keystore");
   }
   return conn;
 }
