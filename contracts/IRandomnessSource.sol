@@ -2,20 +2,37 @@
 pragma solidity ^0.8.28;
 
 /// @title IRandomnessSource
-/// @notice The source of the random word that the StakePool uses to draw a verifier for a stage.
-/// @dev Kept deliberately small so that the default source (block.prevrandao, see
-/// {PrevrandaoRandomness}) can be replaced by a stronger one without touching the pool, for example
-/// a contract that serves words delivered by a VRF or a randomness beacon. The pool calls it
-/// synchronously (STATICCALL, at most 100,000 gas) at the moment of the draw. A source that cannot
-/// answer should revert: the pool treats a revert (or running out of that gas) as a draw that found
-/// no verifier, so the job waits in AwaitingVerifier, anyone can retry, and it ends as a stalemate at
-/// the draw deadline if no draw succeeds. A broken source therefore delays jobs but never locks them.
+/// @notice Request/fulfil randomness for the StakePool's verifier draws.
+/// @dev The pool asks for a word with {requestRandomness} at a moment when the verifier set the draw
+/// will use is already fixed (StakePool freezes its draw weights from the request until the draws
+/// are done), and reads it later with {randomness}. The word must be unknown to everyone when
+/// {requestRandomness} returns; that is what makes a draw impossible to steer by choosing when to
+/// trigger it or by changing the verifier set first. Two shapes fit:
+/// - a future block's hash ({FutureBlockRandomness}): the request names block `block.number + 1`,
+///   the word is its hash once that block exists (and for 256 blocks after, then `Expired`);
+/// - a VRF (Chainlink VRF v2.5): `requestRandomness` calls the coordinator's `requestRandomWords`
+///   and returns its request id; the coordinator's callback stores the word; `randomness` reports
+///   `Ready` once it is stored. An adapter contract implementing this interface drops in through
+///   {StakePool-setRandomnessSource}.
+/// The pool calls {randomness} with a gas cap and treats a revert, running out of gas or malformed
+/// return data as `Pending`, so a broken source delays draws (jobs then settle at their draw
+/// deadline) but never locks a job.
 interface IRandomnessSource {
-    /// @notice A random word for drawing the verifier of `stage` of job `jobId`.
-    /// @dev Must vary between jobs and stages within one block and between blocks. The pool reduces it
-    /// modulo the number of bonded verifiers, so every bit counts.
-    /// @param jobId The job whose verifier is being drawn.
-    /// @param stage The stage (1-based) for which the verifier is being drawn.
-    /// @return word A uniformly distributed 256-bit word (as far as the source can promise).
-    function randomness(uint256 jobId, uint256 stage) external view returns (uint256 word);
+    /// @notice What {randomness} knows about a request.
+    enum Status {
+        /// The word does not exist yet.
+        Pending,
+        /// The word exists and is final.
+        Ready,
+        /// The word can no longer be read (a block hash older than 256 blocks); request again.
+        Expired
+    }
+
+    /// @notice Ask for a new random word; returns the id to read it with.
+    function requestRandomness() external returns (uint256 requestId);
+
+    /// @notice The word of request `requestId` and whether it can be used.
+    /// @return status See {Status}; `word` is meaningful only when `status` is `Ready`.
+    /// @return word A uniformly distributed 256-bit word.
+    function randomness(uint256 requestId) external view returns (Status status, uint256 word);
 }

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IRandomnessSource} from "./IRandomnessSource.sol";
+import {IVerifierRegistry} from "./IVerifierRegistry.sol";
 
 /// @title IStakePool
 /// @notice The unified stake pool of Proof of Cache (paper, section 3.3): a user pays a generator for one
@@ -25,7 +26,14 @@ import {IRandomnessSource} from "./IRandomnessSource.sol";
 ///
 /// Every state that is not final has a deadline, and once it has passed anyone can move the job on
 /// (see {State}), so no job can be stuck and no deposit locked forever.
-interface IStakePool {
+///
+/// Version 2 (rules this project adds to the paper, each with its reason in {StakePool}):
+/// stake-weighted draws among the verifiers that serve the job's model, with randomness requested
+/// before it exists ({drawVerifiers}); a job only for a model with enough draw weight; forfeits and
+/// decline fees to the treasury, never to a party of the job; amounts constrained so that confirming
+/// an earlier verifier pays more than agreeing with the generator; a challenge that finds no verifier
+/// pays the generator; a stalemate pays neither the user nor the generator.
+interface IStakePool is IVerifierRegistry {
     // ------------------------------------------------------------------------------------------------
     // Types
     // ------------------------------------------------------------------------------------------------
@@ -43,13 +51,15 @@ interface IStakePool {
         /// anyone may call {finalize}.
         Committed,
         /// Stage `stage` has a drawn verifier whose `betaCv` is locked in the job; it must
-        /// {submitResult} by the result deadline (`assignedAt + verifyWindow`). Way forward after the
-        /// deadline: anyone may call {timeoutVerifier}; the verifier forfeits its stake to the user and
-        /// a new verifier is drawn for the same stage.
+        /// {submitResult} by the result deadline (`assignedAt + verifyWindow`), or may
+        /// {declineAssignment} early. Way forward after the deadline: anyone may call
+        /// {timeoutVerifier}; the verifier forfeits its stake to the treasury and the stage waits for
+        /// a new draw.
         Verifying,
-        /// Stage `stage` needs a verifier but none was eligible when one was drawn. Anyone may retry
-        /// with {drawVerifier} until the draw deadline (`failedDrawAt + drawWindow`). Way forward after
-        /// the deadline: anyone may call {timeoutDraw}, which settles the job as a {State.Stalemate}.
+        /// Stage `stage` waits in the draw queue for a verifier ({drawVerifiers}, anyone); a draw that
+        /// finds no eligible verifier puts it back for the next draw epoch. Deadline: the draw
+        /// deadline (`enteredAt + drawWindow`). Way forward after it: anyone may call {timeoutDraw}
+        /// ({State.Unverified} at stage 1, {State.Stalemate} later).
         AwaitingVerifier,
         /// Final. No challenge: generator got `alphaCg + betaCg`, user got `alphaCv` back.
         Finalized,
@@ -63,9 +73,15 @@ interface IStakePool {
         /// `betaCg`, the user got `alphaCg + alphaCv` back, verifier j got `alphaCv + betaCv`, verifier k
         /// got `betaCg + (k - 1) * betaCv - alphaCv`, the other k - 2 verifiers lost their stakes.
         VerifierUpheld,
-        /// Final. No agreement after `maxStages` stages, or no verifier could be drawn in time: every
-        /// party got back exactly what it had put into the job (see {StakePool} for why).
-        Stalemate
+        /// Final. No agreement after `maxStages` stages (every verifier's stake and the generator's
+        /// `alphaCg + betaCg` went to the treasury), or no verifier for a later stage could be drawn in
+        /// time (the dissenters got their stakes back; the generator's `alphaCg + betaCg` went to the
+        /// treasury). The user got `alphaCv` back in both. See {StakePool} for why.
+        Stalemate,
+        /// Final. The challenge found no verifier for stage 1 before the draw deadline: settled as if
+        /// unchallenged (generator `alphaCg + betaCg`, user `alphaCv`), so that making one's own challenge
+        /// unverifiable never pays.
+        Unverified
     }
 
     /// @notice Protocol parameters. Changes apply only to jobs opened afterwards: a job remembers the
@@ -81,7 +97,12 @@ interface IStakePool {
     /// as a stalemate. 60 s..30 days.
     /// @param maxStages The last stage; a disagreement at this stage is a stalemate. 1..16.
     /// @param unbondDelay Seconds between {requestUnbond} and {withdrawUnbonded}. 0..365 days.
-    /// @param minBond The least bond with which a verifier may join (or stay in) the verifier set. ≥ 1.
+    /// @param minBond The least free bond that gives a verifier a draw weight. ≥ 1.
+    /// @param minModelStake The least total draw weight a model needs for {openJob}. ≥ 1.
+    /// @param maxStakeBps `betaCv` may be at most `minBond * maxStakeBps / 10_000`, so one job never locks
+    /// more than that share of a minimum bond. 1..10_000.
+    /// @param declineFeeBps The share of `betaCv` a verifier pays (to the treasury) to
+    /// {declineAssignment}. 0..10_000.
     struct Params {
         uint32 alphaBps;
         uint32 betaBps;
@@ -92,6 +113,9 @@ interface IStakePool {
         uint8 maxStages;
         uint32 unbondDelay;
         uint96 minBond;
+        uint96 minModelStake;
+        uint16 maxStakeBps;
+        uint16 declineFeeBps;
     }
 
     /// @notice A job as a dApp sees it (see {getJob}).
@@ -130,20 +154,24 @@ interface IStakePool {
         Pending,
         /// The verifier submitted a result; its hash is `resultHash`.
         Submitted,
-        /// The verifier missed its deadline and forfeited its stake to the user.
-        NoShow
+        /// The verifier missed its deadline and forfeited its stake to the treasury.
+        NoShow,
+        /// The verifier declined the assignment and paid the decline fee.
+        Declined
     }
 
-    /// @notice A verifier's bond (see {bondOf}).
-    /// @param bond Tokens bonded and available to be locked into jobs.
-    /// @param unbonding Tokens requested for unbonding, withdrawable from `unbondReadyAt`.
-    /// @param unbondReadyAt When `unbonding` becomes withdrawable (unix seconds; 0 if nothing pending).
-    /// @param listed Whether the verifier is in the set that draws pick from.
-    struct BondView {
-        uint256 bond;
-        uint256 unbonding;
-        uint64 unbondReadyAt;
-        bool listed;
+    /// @notice The draw queue and the current draw epoch (see {drawEpoch}).
+    /// @param frozen Whether an epoch is in progress (randomness requested; draw weights frozen).
+    /// @param requestId The randomness request of the epoch.
+    /// @param head The next queue entry to draw.
+    /// @param epochEnd The epoch covers queue entries `head..epochEnd-1`.
+    /// @param tail The number of entries ever queued.
+    struct DrawEpochView {
+        bool frozen;
+        uint256 requestId;
+        uint256 head;
+        uint256 epochEnd;
+        uint256 tail;
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -177,25 +205,22 @@ interface IStakePool {
     error StakePoolBadBitmapLength(uint256 jobId, uint256 length, uint256 expected);
     /// @notice The bits of the bitmap's last byte beyond `numChecks` must be zero.
     error StakePoolBitmapTrailingBits(uint256 jobId);
-    /// @notice No eligible verifier was found by this draw (see {drawVerifier}).
-    error StakePoolNoEligibleVerifier(uint256 jobId, uint8 stage);
-    /// @notice The token moved `received` into the pool where `expected` was sent: fee-on-transfer,
-    /// rebasing and other non-standard tokens are not supported.
-    error StakePoolTransferAmountMismatch(uint256 expected, uint256 received);
-    /// @notice `account` has nothing to withdraw.
-    error StakePoolNothingToWithdraw(address account);
-    /// @notice An amount of zero was given where a positive amount is needed.
-    error StakePoolZeroAmount();
-    /// @notice `verifier` asked for `requested` but has only `bond` bonded.
-    error StakePoolInsufficientBond(address verifier, uint256 bond, uint256 requested);
-    /// @notice The bond left (`bond`) would be positive but below the minimum `minBond`.
-    error StakePoolBondBelowMinimum(address verifier, uint256 bond, uint256 minBond);
-    /// @notice A bond larger than 2^96 - 1 tokens cannot be held.
-    error StakePoolBondTooLarge(address verifier, uint256 bond);
-    /// @notice The verifier set is full (2^24 - 1 verifiers).
-    error StakePoolTooManyVerifiers();
-    /// @notice `verifier`'s unbonding tokens are withdrawable only from `readyAt`.
-    error StakePoolUnbondNotReady(address verifier, uint64 readyAt);
+    /// @notice Confirming an earlier verifier must pay more than agreeing with the generator:
+    /// `betaCg` must exceed `2 * alphaCv + betaCv` (for α = 1, β = 2: Cg > 2 Cv).
+    error StakePoolCostRatio(uint256 cg, uint256 cv);
+    /// @notice `betaCv` = `betaCv` exceeds `max` = minBond * maxStakeBps / 10_000.
+    error StakePoolVerifierStakeTooLarge(uint256 betaCv, uint256 max);
+    /// @notice Model `modelId` has draw weight `stake` from `verifiers` verifiers; a job needs at least
+    /// `minStake` from at least `minVerifiers` (maxStages + 2: the user and generator may be among them).
+    error StakePoolModelUnderserved(bytes32 modelId, uint256 stake, uint256 verifiers, uint256 minStake, uint256 minVerifiers);
+    /// @notice The randomness of the current draw epoch is not available yet (request `requestId`).
+    error StakePoolRandomnessPending(uint256 requestId);
+    /// @notice The draw queue is empty: nothing to draw.
+    error StakePoolNothingToDraw();
+    /// @notice A verifier may decline only until `until` (a quarter of its verify window).
+    error StakePoolDeclineTooLate(uint256 jobId, uint64 until);
+    /// @notice A zero treasury address.
+    error StakePoolZeroTreasury();
     /// @notice Parameter `name` = `value` is outside `[min, max]`.
     error StakePoolParamOutOfRange(string name, uint256 value, uint256 min, uint256 max);
     /// @notice β (`betaBps`) must be at least α (`alphaBps`).
@@ -210,7 +235,8 @@ interface IStakePool {
     // ------------------------------------------------------------------------------------------------
 
     /// @notice `user` opened job `jobId` for `generator` and deposited `alphaCg + alphaCv`.
-    /// @param modelId The model the user asks for (a hash of the model's files); stored only here.
+    /// @param modelId The model the user asks for (a hash of the model's files); stored as its registry
+    /// index (see {modelOf}): draws pick among the verifiers that declared it.
     /// @param alphaCg The user's payment for the generation.
     /// @param alphaCv The user's payment for verification.
     /// @param betaCg The stake the generator must deposit at commit.
@@ -280,9 +306,19 @@ interface IStakePool {
         uint64 deadline
     );
 
-    /// @notice No eligible verifier could be drawn for `stage`; anyone may retry with {drawVerifier}
-    /// until `drawDeadline`, after which anyone may settle with {timeoutDraw}.
+    /// @notice Stage `stage` of job `jobId` joined the draw queue at position `queueIndex`; if no
+    /// verifier is drawn by `drawDeadline`, anyone may settle with {timeoutDraw}.
+    event DrawQueued(uint256 indexed jobId, uint8 indexed stage, uint256 queueIndex, uint64 drawDeadline);
+
+    /// @notice A draw for `stage` found no eligible verifier this epoch; the stage was queued again.
     event VerifierUnavailable(uint256 indexed jobId, uint8 indexed stage, uint64 drawDeadline);
+
+    /// @notice A draw epoch began: randomness `requestId` was requested for queue entries up to `epochEnd`.
+    event DrawEpochStarted(uint256 indexed requestId, uint256 head, uint256 epochEnd);
+
+    /// @notice `verifier` declined `stage` of job `jobId`, paying `fee` to the treasury; the rest of its
+    /// stake (`refund`) was credited to it.
+    event VerifierDeclined(uint256 indexed jobId, uint8 indexed stage, address indexed verifier, uint256 fee, uint256 refund);
 
     /// @notice `verifier` submitted its result for `stage`.
     /// @param resultHash keccak256 of `matchBitmap`; results are compared by this hash.
@@ -296,7 +332,7 @@ interface IStakePool {
     );
 
     /// @notice `verifier` missed its deadline for `stage`; its locked stake `forfeited` (= betaCv) is
-    /// credited to the job's user, and a new verifier is drawn for the same stage.
+    /// credited to the treasury (never to a party of the job), and the stage waits for a new draw.
     event VerifierTimedOut(uint256 indexed jobId, uint8 indexed stage, address indexed verifier, uint256 forfeited);
 
     /// @notice Settlement of a challenged job. Lists every payout; together they are exactly what the
@@ -308,6 +344,8 @@ interface IStakePool {
     /// @param generatorPayout Credited to the generator.
     /// @param verifiers The verifiers that had a stake in the job, in stage order (stage 1 first).
     /// @param verifierPayouts What each of `verifiers` was credited (0 for a slashed stake).
+    /// @param treasuryPayout Credited to the treasury (slashed stakes of a stalemate, the generator's
+    /// deposits in a stalemate); 0 in Table 1's rows.
     event JobSettled(
         uint256 indexed jobId,
         State indexed outcome,
@@ -315,24 +353,15 @@ interface IStakePool {
         uint256 userPayout,
         uint256 generatorPayout,
         address[] verifiers,
-        uint256[] verifierPayouts
+        uint256[] verifierPayouts,
+        uint256 treasuryPayout
     );
-
-    /// @notice `account` withdrew `amount` of its credit.
-    event Withdrawn(address indexed account, uint256 amount);
-    /// @notice `verifier` bonded `amount` more; its bond is now `bond`.
-    event Bonded(address indexed verifier, uint256 amount, uint256 bond);
-    /// @notice `verifier` moved `amount` from its bond to unbonding; `unbonding` in total is
-    /// withdrawable from `readyAt`.
-    event UnbondRequested(address indexed verifier, uint256 amount, uint256 unbonding, uint64 readyAt);
-    /// @notice `verifier` withdrew `amount` of unbonded tokens.
-    event UnbondWithdrawn(address indexed verifier, uint256 amount);
-    /// @notice `verifier` joined (`listed` = true) or left the set of verifiers that draws pick from.
-    event VerifierListed(address indexed verifier, bool listed);
     /// @notice A new parameter set `paramsId` is in force for jobs opened from now on.
     event ParamsUpdated(uint16 indexed paramsId, Params params);
     /// @notice The randomness source used for draws changed.
     event RandomnessSourceUpdated(address indexed previous, address indexed current);
+    /// @notice Forfeits, decline fees and stalemate deposits are credited to `current` from now on.
+    event TreasuryUpdated(address indexed previous, address indexed current);
 
     // ------------------------------------------------------------------------------------------------
     // Job life cycle
@@ -341,7 +370,9 @@ interface IStakePool {
     /// @notice Open a job: ask `generator` for one inference of model `modelId` and deposit
     /// `alphaCg + alphaCv` (see the contract notes); needs an allowance for that amount.
     /// @param generator The generator that must commit; not the caller, not zero.
-    /// @param modelId The model (a hash of its files); emitted, not stored.
+    /// Also: `betaCg > 2 * alphaCv + betaCv` and `betaCv <= minBond * maxStakeBps / 10_000`.
+    /// @param modelId The model (a hash of its files); some verifier must have declared it, and its draw
+    /// weight must reach `minModelStake` from at least `maxStages + 2` verifiers.
     /// @param cg The generation cost unit Cg.
     /// @param cv The verification cost unit Cv.
     /// @param requestHash keccak256 of the job request the generator must answer; emitted, not stored.
@@ -371,7 +402,8 @@ interface IStakePool {
     function finalize(uint256 jobId) external;
 
     /// @notice Dispute the generator's result; only the user, in {State.Committed}, by the challenge
-    /// deadline. Draws the stage-1 verifier (or moves to {State.AwaitingVerifier}).
+    /// deadline. Queues the stage-1 draw ({State.AwaitingVerifier}) and, outside a draw epoch,
+    /// requests the randomness for it.
     function challenge(uint256 jobId) external;
 
     /// @notice The current stage's verifier submits its match bitmap; in {State.Verifying}, by the
@@ -381,38 +413,27 @@ interface IStakePool {
     /// trailing bits zero. The generator's claim is every check set.
     function submitResult(uint256 jobId, bytes calldata matchBitmap) external;
 
-    /// @notice The current verifier missed its deadline: forfeit its stake to the user and draw a new
-    /// verifier for the same stage; anyone, in {State.Verifying}, after the result deadline.
+    /// @notice The current verifier missed its deadline: forfeit its stake to the treasury and queue a
+    /// new draw for the same stage; anyone, in {State.Verifying}, after the result deadline.
     function timeoutVerifier(uint256 jobId) external;
 
-    /// @notice Retry the draw of a verifier; anyone, in {State.AwaitingVerifier}, by the draw deadline.
-    /// Reverts with {StakePoolNoEligibleVerifier} if the draw finds none again.
-    function drawVerifier(uint256 jobId) external;
+    /// @notice The current verifier gives its assignment back, within the first quarter of its verify
+    /// window: it pays `betaCv * declineFeeBps / 10_000` to the treasury, gets the rest of its stake
+    /// credited, and the stage is queued for a new draw.
+    function declineAssignment(uint256 jobId) external;
 
-    /// @notice Settle a job that found no verifier in time as a {State.Stalemate}; anyone, in
-    /// {State.AwaitingVerifier}, after the draw deadline.
+    /// @notice Advance the draw queue; anyone. Outside a draw epoch (and with a non-empty queue) it
+    /// requests randomness and starts an epoch covering the queue as it is. Inside an epoch whose
+    /// randomness is ready it draws up to `maxDraws` queued stages in queue order (each: up to
+    /// {StakePool-DRAW_ATTEMPTS} stake-weighted picks among the verifiers of the job's model; a stage
+    /// with no eligible pick is queued again), and ends the epoch after its last entry. Reverts with
+    /// {StakePoolRandomnessPending} while the word does not exist yet; an expired word is requested again.
+    /// @return drawn How many queue entries were processed.
+    function drawVerifiers(uint256 maxDraws) external returns (uint256 drawn);
+
+    /// @notice Settle a job whose stage found no verifier by the draw deadline; anyone, in
+    /// {State.AwaitingVerifier}, after it: {State.Unverified} at stage 1, {State.Stalemate} later.
     function timeoutDraw(uint256 jobId) external;
-
-    /// @notice Withdraw the caller's whole credit. The credit is zeroed before the transfer.
-    /// @return amount The amount transferred.
-    function withdraw() external returns (uint256 amount);
-
-    // ------------------------------------------------------------------------------------------------
-    // Verifier bonds
-    // ------------------------------------------------------------------------------------------------
-
-    /// @notice Bond `amount` more tokens as a verifier (joins the verifier set if not in it); the
-    /// resulting bond must be at least `minBond`; needs an allowance for `amount`.
-    function bond(uint256 amount) external;
-
-    /// @notice Move `amount` of the caller's bond to unbonding, withdrawable after `unbondDelay` (the
-    /// delay restarts for everything pending). What is left must be zero (the caller leaves the
-    /// verifier set) or at least `minBond`. Stakes locked in jobs are not part of the bond.
-    function requestUnbond(uint256 amount) external;
-
-    /// @notice Withdraw all of the caller's unbonding tokens once the delay has passed.
-    /// @return amount The amount transferred.
-    function withdrawUnbonded() external returns (uint256 amount);
 
     // ------------------------------------------------------------------------------------------------
     // Governance
@@ -421,8 +442,12 @@ interface IStakePool {
     /// @notice Put a new parameter set in force for jobs opened from now on (owner only).
     function setParams(Params calldata newParams) external;
 
-    /// @notice Replace the randomness source used for draws (owner only); applies to draws from now on.
+    /// @notice Replace the randomness source used for draws (owner only); applies to epochs started
+    /// from now on.
     function setRandomnessSource(IRandomnessSource source) external;
+
+    /// @notice Set where forfeits, decline fees and stalemate deposits are credited (owner only).
+    function setTreasury(address treasury) external;
 
     // ------------------------------------------------------------------------------------------------
     // Views
@@ -433,6 +458,12 @@ interface IStakePool {
 
     /// @notice The randomness source used for draws.
     function randomnessSource() external view returns (IRandomnessSource);
+
+    /// @notice Where forfeits, decline fees and stalemate deposits are credited.
+    function treasury() external view returns (address);
+
+    /// @notice The draw queue and the current epoch.
+    function drawEpoch() external view returns (DrawEpochView memory);
 
     /// @notice The parameters in force for new jobs, and their id.
     function params() external view returns (Params memory current, uint16 paramsId);
@@ -464,15 +495,11 @@ interface IStakePool {
     /// `ceil(numChecks / 8)` bytes with the first `numChecks` bits set.
     function claimHash(uint32 numChecks) external pure returns (bytes32);
 
-    /// @notice The credit `account` can {withdraw}.
-    function creditOf(address account) external view returns (uint256);
+    /// @notice The verifier a draw word `r` picks from model `modelId`'s tree (before eligibility
+    /// checks). A stage's attempt `a` uses `r = uint256(keccak256(abi.encode(word, jobId, stage, a)))`
+    /// with the epoch's word; tools use this to show or reproduce draws.
+    function drawAt(bytes32 modelId, uint256 r) external view returns (address);
 
-    /// @notice `verifier`'s bond.
-    function bondOf(address verifier) external view returns (BondView memory);
-
-    /// @notice The number of verifiers in the set that draws pick from.
-    function verifierCount() external view returns (uint256);
-
-    /// @notice The verifier at `index` of the set (order changes when verifiers leave).
-    function verifierAt(uint256 index) external view returns (address);
+    /// @notice The model id job `jobId` was opened for (zero if none).
+    function modelOf(uint256 jobId) external view returns (bytes32);
 }

@@ -2,101 +2,111 @@
 pragma solidity ^0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IStakePool} from "./IStakePool.sol";
 import {IRandomnessSource} from "./IRandomnessSource.sol";
+import {VerifierRegistry} from "./VerifierRegistry.sol";
+import {SortitionTrees} from "./lib/SortitionTrees.sol";
 
 /// @title StakePool
 /// @notice The Proof of Cache unified stake pool (paper section 3.3, made exact; see {IStakePool}).
-/// @dev Design notes.
+/// @dev Design notes. Verifier bonds, models and draw weights live in {VerifierRegistry}; credits in
+/// {CreditLedger}; sortition in {SortitionTrees}. This contract holds jobs, the draw queue and
+/// settlement.
 ///
 /// Exactness. A job stores the four amounts alphaCg, alphaCv, betaCg, betaCv, computed once at
-/// {openJob}. Deposits are exactly these amounts (each pull checks the pool's balance delta, so a
-/// token that delivers less is rejected), and each settlement credits sums and differences of them
-/// whose total equals the job's escrow: for stage k the escrow is
-/// `alphaCg + alphaCv + betaCg + k * betaCv` and
-/// - generator upheld:  (alphaCg + betaCg) + (alphaCv + k * betaCv)
+/// {openJob}. Deposits are exactly these amounts (each pull checks the pool's balance delta) and each
+/// settlement credits sums and differences of them whose total equals the job's escrow: for stage k
+/// the escrow is `alphaCg + alphaCv + betaCg + k * betaCv` and
+/// - generator upheld:  (alphaCg + betaCg) + (alphaCv + k * betaCv)                (Table 1, rows 2-3)
 /// - verifier j upheld: (alphaCg + alphaCv) + (alphaCv + betaCv) + (betaCg + (k - 1) * betaCv - alphaCv)
-///   where the last term is ≥ betaCg because k ≥ 2 and betaCv ≥ alphaCv (β ≥ α, same rounding);
-/// - stalemate: (alphaCg + alphaCv) + betaCg + k * betaCv.
-/// A verifier that misses its deadline forfeits its betaCv to the user at once; the replacement
-/// deposits a fresh betaCv, so the formulas above still hold.
+///   (Table 1, row 4; the last term is ≥ betaCg because k ≥ 2 and betaCv ≥ alphaCv);
+/// - stalemate at maxStages: alphaCv to the user, the rest (alphaCg + betaCg + k * betaCv) to the treasury;
+/// - no verifier for stage k ≥ 2 in time: alphaCv to the user, betaCv back to each of the k - 1
+///   verifiers, alphaCg + betaCg to the treasury;
+/// - no verifier for stage 1 in time ({State.Unverified}): as unchallenged.
+/// A verifier that misses its deadline forfeits its betaCv to the treasury at once and one that
+/// declines splits its betaCv between the treasury (the fee) and itself; the replacement deposits a
+/// fresh betaCv, so the formulas above still hold.
 ///
-/// The user never loses more than alphaCv: it deposits alphaCg + alphaCv; it gets alphaCv back when it
-/// does not challenge, everything back when the generator is found wrong or in a stalemate, and
-/// loses alphaCv (beyond the alphaCg paid for the inference it received) only when the generator is
-/// upheld. Forfeits of no-show verifiers only add to what it gets.
+/// Rules of version 2 and why (issue 10; each closes a strategy that paid a dishonest party):
+/// - Forfeits never go to a party of the job (C-1). Version 1 credited a no-show's stake to the user,
+///   and the user chooses the model and Cv: a user that is also the generator could open jobs no
+///   verifier can replay and collect every drawn bond. Forfeits and decline fees now go to the
+///   treasury, a job can only be opened for a model that verifiers declared, with draw weight
+///   ≥ `minModelStake` from ≥ maxStages + 2 verifiers, and `betaCv ≤ minBond * maxStakeBps / 10_000`
+///   so one job never locks more than that share of a minimum bond. A drawn verifier that cannot
+///   serve the job can {declineAssignment} early for a fee instead of forfeiting all.
+/// - Draws cannot be steered (H-1, I-1). A draw is stake-weighted over the model's sortition tree
+///   and uses randomness requested when the stage was queued and available only later
+///   ({IRandomnessSource}); from the request until the epoch's draws are done the trees are frozen
+///   ({VerifierRegistry}), so neither the trigger's timing nor bonding in front of it moves the pick.
+///   Stages are drawn strictly in queue order with words `keccak(word, jobId, stage, attempt)`, so
+///   who calls {drawVerifiers} and in what batches changes nothing.
+/// - Confirming the truth pays (M-1). `betaCg > 2 alphaCv + betaCv` at {openJob}: then confirming an
+///   earlier verifier (βCg + ((k−1)β − α)Cv) pays strictly more than agreeing with the generator
+///   ((α + kβ)Cv) at every stage k ≥ 2, and more than the confirmer's own stake.
+/// - A challenge nobody can verify pays the generator (M-2). If stage 1 finds no verifier by the
+///   draw deadline, the job settles as unchallenged: a user gains nothing by making its own
+///   challenge unverifiable. Draws that find nobody are retried every epoch until then (anyone
+///   advances the queue), so a transiently busy set does not end a job.
+/// - A stalemate pays neither side (I-2, M-2). Version 1 refunded everyone, which let a user get an
+///   inference for free and a cheater keep its stake when the verifier set was small. Now the user
+///   gets alphaCv back and has paid alphaCg (as with no challenge, no better), the generator gets
+///   nothing and its alphaCg + betaCg go to the treasury (as if slashed, no better than being caught),
+///   and after maxStages mutually disagreeing results every verifier stake goes to the treasury (at
+///   most one of them can be honest: two honest verifiers produce the same canonical bitmap).
+///   Causing a stalemate therefore never pays the user, the generator or a verifier; the price is
+///   that an honest party caught in one loses its stake.
+/// Still open (issue 10, documented in docs/PROTOCOL.md): a verifier that agrees with the generator
+/// without replaying, or copies an earlier dissent, is not yet detected (H-2; commit–reveal with
+/// replay fingerprints is the planned rule). Exclusion from draws is by address: a party's second
+/// address is drawn with its share of stake.
 ///
-/// Stalemate. When `maxStages` verifiers have all disagreed with the generator and with each other,
-/// the pool has no agreement it could act on: every further rule (slash everyone, majority of
-/// disagreeing parties, pay the last verifier) would punish at least one party that may well be
-/// honest, and would give the parties a reason to manufacture disagreement. Refunding every deposit
-/// exactly leaves everyone where it started (minus gas and time), bounds the game at `maxStages`
-/// stages (and therefore its gas and latency), keeps the user's cost at zero, and is neutral until a
-/// stronger arbiter exists (the committee arbitration sketched in section 4 of the paper could later
-/// replace this branch). The same refund ends a job whose next verifier cannot be drawn before the
-/// draw deadline. Note the consequence: a user whose challenge meets an empty (or fully excluded)
-/// verifier set gets its payment back, so operators must keep enough verifiers bonded.
-///
-/// Draw. The verifier of a stage is drawn from the verifier set with {IRandomnessSource}: a random
-/// start index, then at most {MAX_PROBES} consecutive entries are probed (wrapping around); the first
-/// that is not the user, not the generator, not an earlier (or no-show) verifier of the job, and has
-/// at least betaCv bonded is drawn. Gas is therefore bounded. When fewer than MAX_PROBES verifiers are
-/// bonded every one of them is probed; in larger sets a draw may miss an eligible verifier, in which
-/// case the job waits and anyone can retry in a later block (new randomness). Probing consecutive
-/// entries favours a verifier that follows ineligible ones in the list; see {PrevrandaoRandomness}
-/// for the bias of the default randomness. Every listed address has the same chance whatever its
-/// bond (the draw is not stake-weighted), and the user and the generator are excluded by address
-/// only: resistance to a party that bonds many verifier identities rests on `minBond` (each identity
-/// costs that much capital for `unbondDelay`). A stake-weighted draw (a sum tree over bonds) would
-/// be stronger and is left for later.
-///
-/// Storage. A job takes three slots (plus one for the receipt root), packed so that each transition
-/// writes as few slots as possible; amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token
-/// units. Credits are stored plus one once an account was first credited, so that crediting an
-/// account that withdrew before costs a warm-slot write instead of a fresh one (the same trick as
-/// OpenZeppelin's ReentrancyGuard 1/2 flags); {creditOf} reports the real credit.
-contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
-    using SafeERC20 for IERC20;
+/// Storage. A job takes three slots, packed so that each transition writes as few slots as possible;
+/// amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token units.
+contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
+    using SortitionTrees for SortitionTrees.Tree;
 
     /// @notice Basis points: α and β are given in units of 1/10_000.
     uint256 public constant BPS = 10_000;
     /// @notice Upper bound of `maxStages`.
     uint8 public constant MAX_STAGES = 16;
-    /// @notice How many verifiers one draw looks at, at most.
-    uint256 public constant MAX_PROBES = 8;
-    /// @notice Gas given to the randomness source per draw.
+    /// @notice Stake-weighted picks one queued stage gets per epoch before it waits for the next.
+    uint256 public constant DRAW_ATTEMPTS = 8;
+    /// @notice Verifiers synchronised by a {drawVerifiers} call that starts an epoch.
+    uint256 public constant SYNCS_PER_EPOCH = 2;
+    /// @notice Gas given to the randomness source per call.
     uint256 public constant RANDOMNESS_GAS = 100_000;
     /// @notice Upper bound of α in basis points (10×).
     uint256 public constant MAX_ALPHA_BPS = 100_000;
     /// @notice Upper bound of β in basis points (100×).
     uint256 public constant MAX_BETA_BPS = 1_000_000;
-    /// @notice Bounds of the commit, challenge, verify and draw windows.
+    /// @notice Lower bound of the commit, challenge, verify and draw windows.
     uint256 public constant MIN_WINDOW = 1 minutes;
     /// @notice Upper bound of the commit, challenge, verify and draw windows.
     uint256 public constant MAX_WINDOW = 30 days;
     /// @notice Upper bound of the unbond delay.
     uint256 public constant MAX_UNBOND_DELAY = 365 days;
-    /// @notice Upper bound of `numChecks`: 2^18 checks make a 32 KiB bitmap, whose submission costs
-    /// about 1.3 M gas (measured, including the draw of the next stage). The bound keeps every result
-    /// submittable in one transaction; without it a generator could commit a receipt whose result no
-    /// verifier can submit, and every drawn verifier would forfeit its stake to the user.
+    /// @notice Upper bound of `numChecks`: 2^18 checks make a 32 KiB bitmap, still submittable in one
+    /// transaction; without a bound a generator could commit a receipt whose result no verifier can
+    /// submit.
     uint256 public constant MAX_NUM_CHECKS = 1 << 18;
 
-    /// @dev Markers in `_resultOf` for a verifier that was drawn and has no result (yet). keccak256
-    /// never yields these values in practice, so they cannot be confused with a result hash.
+    /// @dev Markers in `_resultOf` for a verifier that was drawn and has no result. keccak256 never
+    /// yields these values in practice, so they cannot be confused with a result hash.
     bytes32 private constant PENDING = bytes32(uint256(1));
     bytes32 private constant NO_SHOW = bytes32(uint256(2));
+    bytes32 private constant DECLINED = bytes32(uint256(3));
 
     /// @dev Job storage, three slots. Field order is the packing order.
     struct Job {
         // slot 0
         address user;
         uint80 alphaCg;
+        uint16 modelIndex;
         // slot 1
         address generator;
         uint80 alphaCv;
@@ -110,57 +120,70 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         uint24 numChecks;
     }
 
-    /// @dev A verifier's bond, one slot. `listPos` is the index in `_verifierList` plus one (0: not listed).
-    struct Verifier {
-        uint96 bond;
-        uint96 unbonding;
-        uint40 unbondReadyAt;
-        uint24 listPos;
-    }
-
-    IERC20 private immutable _token;
-
-    /// @dev One slot (a struct, so that it does not share a slot with inherited state), read and
-    /// written by every openJob: the next job id, the id of the parameters in force, and a copy of
-    /// the fields of `_params[paramsId]` that openJob needs (kept in step by `_setParams`).
+    /// @dev What {openJob} reads, one slot: the next job id, the parameters in force and copies of
+    /// their fields openJob needs (kept in step by `_setParams`).
     struct Head {
         uint64 nextJobId;
         uint16 paramsId;
         uint32 alphaBps;
         uint32 betaBps;
         uint32 commitWindow;
+        uint8 maxStages;
+    }
+
+    /// @dev The rest of what {openJob} checks, one slot.
+    struct Limits {
+        uint96 maxBetaCv;
+        uint96 minModelStake;
+        uint96 minBond;
+    }
+
+    /// @dev The draw queue and the epoch, one slot (plus the request id).
+    struct Epoch {
+        bool frozen;
+        uint64 head;
+        uint64 epochEnd;
+        uint64 tail;
     }
 
     Head private _head;
-
+    Limits private _limits;
+    Epoch private _epoch;
+    uint256 private _requestId;
     IRandomnessSource private _randomness;
+    address private _treasury;
 
     mapping(uint16 paramsId => Params) private _params;
     mapping(uint256 jobId => Job) private _jobs;
+    /// @dev Queue entries: jobId << 8 | stage.
+    mapping(uint256 index => uint256) private _queue;
     /// @dev The (latest) verifier drawn for each stage of a job.
     mapping(uint256 jobId => mapping(uint256 stage => address)) private _stageVerifier;
-    /// @dev Per job and verifier: 0 = never drawn, PENDING, NO_SHOW, or the hash of its result.
+    /// @dev Per job and verifier: 0 = never drawn, PENDING, NO_SHOW, DECLINED, or its result's hash.
     /// Non-zero means "excluded from further draws for this job".
     mapping(uint256 jobId => mapping(address verifier => bytes32)) private _resultOf;
-    /// @dev Credit plus one (0 = never credited).
-    mapping(address account => uint256) private _creditPlusOne;
-    mapping(address verifier => Verifier) private _verifiers;
-    address[] private _verifierList;
 
     /// @param token The stake token (a plain ERC-20: no fee on transfer, no rebasing).
     /// @param initialOwner Who may change parameters (two-step ownership transfer).
     /// @param initialParams The first parameter set (id 0).
     /// @param source The randomness source for draws.
-    constructor(IERC20 token, address initialOwner, Params memory initialParams, IRandomnessSource source)
-        Ownable(initialOwner)
-    {
+    /// @param treasury_ Where forfeits, decline fees and stalemate deposits are credited.
+    constructor(
+        IERC20 token,
+        address initialOwner,
+        Params memory initialParams,
+        IRandomnessSource source,
+        address treasury_
+    ) VerifierRegistry(token) Ownable(initialOwner) {
         if (address(token) == address(0) || address(source) == address(0)) revert StakePoolZeroAddress();
+        if (treasury_ == address(0)) revert StakePoolZeroTreasury();
         _validateParams(initialParams);
-        _token = token;
         _setParams(0, initialParams);
         _head.nextJobId = 1;
         _randomness = source;
+        _treasury = treasury_;
         emit RandomnessSourceUpdated(address(0), address(source));
+        emit TreasuryUpdated(address(0), treasury_);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -181,7 +204,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         unchecked {
             _head.nextJobId = uint64(jobId + 1);
         }
-        uint256 deposit = _initJob(jobId, generator, cg, cv);
+        uint256 deposit = _initJob(jobId, generator, modelId, cg, cv);
         _pull(msg.sender, deposit);
         _emitOpened(jobId, modelId, requestHash, requestUri);
     }
@@ -245,15 +268,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         Job storage j = _jobs[jobId];
         _requireState(jobId, j, State.Committed);
         _requireAfterDeadline(jobId, j);
-        j.state = State.Finalized;
-        j.deadline = 0;
-        address user = j.user;
-        address generator = j.generator;
-        uint256 generatorPayout = uint256(j.alphaCg) + j.betaCg;
-        uint256 userPayout = j.alphaCv;
-        _credit(generator, generatorPayout);
-        _credit(user, userPayout);
-        emit JobFinalized(jobId, generator, user, generatorPayout, userPayout);
+        _settleAsUnchallenged(jobId, j, State.Finalized);
     }
 
     /// @inheritdoc IStakePool
@@ -264,7 +279,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         _requireBeforeDeadline(jobId, j);
         j.stage = 1;
         emit JobChallenged(jobId, msg.sender);
-        _drawAndAssign(jobId, j, 1);
+        _enqueue(jobId, j, 1);
     }
 
     /// @inheritdoc IStakePool
@@ -298,11 +313,11 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
             }
         }
         if (k >= _params[j.paramsId].maxStages) {
-            _settleStalemate(jobId, j, k, k);
+            _settleStalemate(jobId, j, k, true);
             return;
         }
         j.stage = uint8(k + 1);
-        _drawAndAssign(jobId, j, k + 1);
+        _enqueue(jobId, j, k + 1);
     }
 
     /// @inheritdoc IStakePool
@@ -314,20 +329,62 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         address verifier = _stageVerifier[jobId][k];
         _resultOf[jobId][verifier] = NO_SHOW;
         uint256 forfeited = j.betaCv;
-        _credit(j.user, forfeited);
+        // INVARIANT: a forfeit never goes to a party of the job (C-1).
+        _credit(_treasury, forfeited);
         emit VerifierTimedOut(jobId, uint8(k), verifier, forfeited);
-        _drawAndAssign(jobId, j, k);
+        _enqueue(jobId, j, k);
     }
 
     /// @inheritdoc IStakePool
-    function drawVerifier(uint256 jobId) external nonReentrant {
+    function declineAssignment(uint256 jobId) external nonReentrant {
         Job storage j = _jobs[jobId];
-        _requireState(jobId, j, State.AwaitingVerifier);
-        _requireBeforeDeadline(jobId, j);
+        _requireState(jobId, j, State.Verifying);
         uint256 k = j.stage;
-        address verifier = _draw(jobId, j, k);
-        if (verifier == address(0)) revert StakePoolNoEligibleVerifier(jobId, uint8(k));
-        _assign(jobId, j, k, verifier);
+        if (msg.sender != _stageVerifier[jobId][k]) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
+        Params storage p = _params[j.paramsId];
+        uint256 window = p.verifyWindow;
+        uint64 until = uint64(j.deadline - window + window / 4);
+        if (block.timestamp > until) revert StakePoolDeclineTooLate(jobId, until);
+        _resultOf[jobId][msg.sender] = DECLINED;
+        uint256 stake = j.betaCv;
+        uint256 fee = stake * p.declineFeeBps / BPS;
+        uint256 refund = stake - fee;
+        if (fee != 0) _credit(_treasury, fee);
+        if (refund != 0) _credit(msg.sender, refund);
+        emit VerifierDeclined(jobId, uint8(k), msg.sender, fee, refund);
+        _enqueue(jobId, j, k);
+    }
+
+    /// @inheritdoc IStakePool
+    function drawVerifiers(uint256 maxDraws) external nonReentrant returns (uint256 drawn) {
+        Epoch memory e = _epoch;
+        if (!e.frozen) {
+            if (e.head == e.tail) revert StakePoolNothingToDraw();
+            _syncPending(SYNCS_PER_EPOCH);
+            _startEpoch(e);
+            return 0;
+        }
+        (IRandomnessSource.Status status, uint256 word) = _readRandomness(_requestId);
+        if (status == IRandomnessSource.Status.Pending) revert StakePoolRandomnessPending(_requestId);
+        if (status == IRandomnessSource.Status.Expired) {
+            // The word can no longer be read: ask again for the same entries (weights stay frozen).
+            _request(e);
+            return 0;
+        }
+        uint256 head = e.head;
+        uint256 end = e.epochEnd;
+        while (drawn < maxDraws && head < end) {
+            uint256 entry = _queue[head];
+            delete _queue[head];
+            ++head;
+            ++drawn;
+            _drawEntry(entry >> 8, uint8(entry), word);
+        }
+        // Entries re-queued by failed draws went to the tail (read it again).
+        e = _epoch;
+        e.head = uint64(head);
+        if (head == end) e.frozen = false;
+        _epoch = e;
     }
 
     /// @inheritdoc IStakePool
@@ -336,72 +393,9 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         _requireState(jobId, j, State.AwaitingVerifier);
         _requireAfterDeadline(jobId, j);
         uint256 k = j.stage;
-        _settleStalemate(jobId, j, k, k - 1);
-    }
-
-    /// @inheritdoc IStakePool
-    function withdraw() external nonReentrant returns (uint256 amount) {
-        uint256 stored = _creditPlusOne[msg.sender];
-        if (stored <= 1) revert StakePoolNothingToWithdraw(msg.sender);
-        amount = stored - 1;
-        _creditPlusOne[msg.sender] = 1;
-        _token.safeTransfer(msg.sender, amount);
-        emit Withdrawn(msg.sender, amount);
-    }
-
-    // ------------------------------------------------------------------------------------------------
-    // Verifier bonds
-    // ------------------------------------------------------------------------------------------------
-
-    /// @inheritdoc IStakePool
-    function bond(uint256 amount) external nonReentrant {
-        if (amount == 0) revert StakePoolZeroAmount();
-        Verifier storage v = _verifiers[msg.sender];
-        uint256 newBond = uint256(v.bond) + amount;
-        if (newBond > type(uint96).max) revert StakePoolBondTooLarge(msg.sender, newBond);
-        uint256 minBond = _params[_head.paramsId].minBond;
-        if (newBond < minBond) revert StakePoolBondBelowMinimum(msg.sender, newBond, minBond);
-        v.bond = uint96(newBond);
-        if (v.listPos == 0) {
-            uint256 len = _verifierList.length;
-            if (len >= type(uint24).max) revert StakePoolTooManyVerifiers();
-            _verifierList.push(msg.sender);
-            v.listPos = uint24(len + 1);
-            emit VerifierListed(msg.sender, true);
-        }
-        _pull(msg.sender, amount);
-        emit Bonded(msg.sender, amount, newBond);
-    }
-
-    /// @inheritdoc IStakePool
-    function requestUnbond(uint256 amount) external nonReentrant {
-        if (amount == 0) revert StakePoolZeroAmount();
-        Verifier storage v = _verifiers[msg.sender];
-        uint256 current = v.bond;
-        if (amount > current) revert StakePoolInsufficientBond(msg.sender, current, amount);
-        uint256 rest = current - amount;
-        uint256 minBond = _params[_head.paramsId].minBond;
-        if (rest != 0 && rest < minBond) revert StakePoolBondBelowMinimum(msg.sender, rest, minBond);
-        uint256 unbonding = uint256(v.unbonding) + amount; // ≤ bonded total, fits uint96
-        uint40 readyAt = uint40(block.timestamp + _params[_head.paramsId].unbondDelay);
-        v.bond = uint96(rest);
-        v.unbonding = uint96(unbonding);
-        v.unbondReadyAt = readyAt;
-        if (rest == 0) _unlist(msg.sender, v);
-        emit UnbondRequested(msg.sender, amount, unbonding, readyAt);
-    }
-
-    /// @inheritdoc IStakePool
-    function withdrawUnbonded() external nonReentrant returns (uint256 amount) {
-        Verifier storage v = _verifiers[msg.sender];
-        amount = v.unbonding;
-        if (amount == 0) revert StakePoolNothingToWithdraw(msg.sender);
-        uint40 readyAt = v.unbondReadyAt;
-        if (block.timestamp < readyAt) revert StakePoolUnbondNotReady(msg.sender, readyAt);
-        v.unbonding = 0;
-        v.unbondReadyAt = 0;
-        _token.safeTransfer(msg.sender, amount);
-        emit UnbondWithdrawn(msg.sender, amount);
+        if (k == 1) _settleAsUnchallenged(jobId, j, State.Unverified);
+        else _settleStalemate(jobId, j, k, false);
+        // The job's queue entry, if still queued, is skipped when reached.
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -424,6 +418,16 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         if (address(source) == address(0)) revert StakePoolZeroAddress();
         emit RandomnessSourceUpdated(address(_randomness), address(source));
         _randomness = source;
+        // An epoch in progress asks the new source (the old request id means nothing to it).
+        Epoch memory e = _epoch;
+        if (e.frozen) _request(e);
+    }
+
+    /// @inheritdoc IStakePool
+    function setTreasury(address treasury_) external onlyOwner {
+        if (treasury_ == address(0)) revert StakePoolZeroTreasury();
+        emit TreasuryUpdated(_treasury, treasury_);
+        _treasury = treasury_;
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -438,6 +442,17 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IStakePool
     function randomnessSource() external view returns (IRandomnessSource) {
         return _randomness;
+    }
+
+    /// @inheritdoc IStakePool
+    function treasury() external view returns (address) {
+        return _treasury;
+    }
+
+    /// @inheritdoc IStakePool
+    function drawEpoch() external view returns (DrawEpochView memory) {
+        Epoch memory e = _epoch;
+        return DrawEpochView({frozen: e.frozen, requestId: _requestId, head: e.head, epochEnd: e.epochEnd, tail: e.tail});
     }
 
     /// @inheritdoc IStakePool
@@ -474,6 +489,17 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IStakePool
+    function drawAt(bytes32 modelId, uint256 r) external view returns (address) {
+        return _trees[modelId].draw(r);
+    }
+
+    /// @inheritdoc IStakePool
+    function modelOf(uint256 jobId) external view returns (bytes32) {
+        uint256 idx = _jobs[jobId].modelIndex;
+        return idx == 0 ? bytes32(0) : _modelIds[idx - 1];
+    }
+
+    /// @inheritdoc IStakePool
     function escrowOf(uint256 jobId) external view returns (uint256) {
         return _escrow(_jobs[jobId]);
     }
@@ -497,6 +523,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         bytes32 r = _resultOf[jobId][verifier];
         if (r == PENDING) return (verifier, StageStatus.Pending, bytes32(0));
         if (r == NO_SHOW) return (verifier, StageStatus.NoShow, bytes32(0));
+        if (r == DECLINED) return (verifier, StageStatus.Declined, bytes32(0));
         return (verifier, StageStatus.Submitted, r);
     }
 
@@ -505,83 +532,113 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         return _claimHash(numChecks);
     }
 
-    /// @inheritdoc IStakePool
-    function creditOf(address account) external view returns (uint256) {
-        uint256 stored = _creditPlusOne[account];
-        return stored == 0 ? 0 : stored - 1;
-    }
-
-    /// @inheritdoc IStakePool
-    function bondOf(address verifier) external view returns (BondView memory) {
-        Verifier storage v = _verifiers[verifier];
-        return BondView({bond: v.bond, unbonding: v.unbonding, unbondReadyAt: v.unbondReadyAt, listed: v.listPos != 0});
-    }
-
-    /// @inheritdoc IStakePool
-    function verifierCount() external view returns (uint256) {
-        return _verifierList.length;
-    }
-
-    /// @inheritdoc IStakePool
-    function verifierAt(uint256 index) external view returns (address) {
-        return _verifierList[index];
-    }
-
     // ------------------------------------------------------------------------------------------------
-    // Internals: draws
+    // Internals: the draw queue
     // ------------------------------------------------------------------------------------------------
 
-    /// @dev Draw a verifier for stage `k` and lock its stake, or move the job to AwaitingVerifier.
-    function _drawAndAssign(uint256 jobId, Job storage j, uint256 k) private {
-        address verifier = _draw(jobId, j, k);
-        if (verifier != address(0)) {
-            _assign(jobId, j, k, verifier);
+    /// @dev Queue stage `k` of the job for a draw (a new draw deadline) and, outside an epoch, request
+    /// the randomness for it at once.
+    function _enqueue(uint256 jobId, Job storage j, uint256 k) private {
+        uint40 deadline = uint40(block.timestamp + _params[j.paramsId].drawWindow);
+        j.state = State.AwaitingVerifier;
+        j.deadline = deadline;
+        Epoch memory e = _epoch;
+        uint256 index = e.tail;
+        _queue[index] = (jobId << 8) | k;
+        e.tail = uint64(index + 1);
+        emit DrawQueued(jobId, uint8(k), index, deadline);
+        if (!e.frozen) _startEpoch(e);
+        else _epoch = e;
+    }
+
+    /// @dev Freeze the weights and request the randomness for the queue as it is (`e` is written).
+    function _startEpoch(Epoch memory e) private {
+        e.epochEnd = e.tail;
+        _request(e);
+    }
+
+    /// @dev Request a word for epoch `e` (written). A source that fails leaves the epoch unstarted:
+    /// the next {drawVerifiers} call tries again, and jobs settle at their draw deadlines meanwhile.
+    function _request(Epoch memory e) private {
+        (bool ok, uint256 id) = _callRequest();
+        if (ok) {
+            e.frozen = true;
+            _requestId = id;
+            emit DrawEpochStarted(id, e.head, e.epochEnd);
         } else {
-            uint40 deadline = uint40(block.timestamp + _params[j.paramsId].drawWindow);
-            j.state = State.AwaitingVerifier;
-            j.deadline = deadline;
-            emit VerifierUnavailable(jobId, uint8(k), deadline);
+            e.frozen = false;
+        }
+        _epoch = e;
+    }
+
+    /// @dev `requestRandomness()` with a gas cap, reading exactly one word of return data (L-1: short
+    /// or malformed data counts as a failure instead of reverting the caller).
+    function _callRequest() private returns (bool ok, uint256 id) {
+        address source = address(_randomness);
+        bytes4 sel = IRandomnessSource.requestRandomness.selector;
+        uint256 gasCap = RANDOMNESS_GAS;
+        assembly ("memory-safe") {
+            mstore(0, sel)
+            ok := call(gasCap, source, 0, 0, 4, 0, 32)
+            if lt(returndatasize(), 32) { ok := 0 }
+            id := mload(0)
         }
     }
 
-    /// @dev Probe at most MAX_PROBES consecutive entries of the verifier list from a random start; return
-    /// the first eligible one or address(0).
-    function _draw(uint256 jobId, Job storage j, uint256 k) private view returns (address) {
-        uint256 n = _verifierList.length;
-        if (n == 0) return address(0);
+    /// @dev `randomness(requestId)` with a gas cap; a revert, out-of-gas, short data or an unknown
+    /// status counts as Pending (L-1).
+    function _readRandomness(uint256 requestId) private view returns (IRandomnessSource.Status, uint256) {
+        address source = address(_randomness);
+        bytes4 sel = IRandomnessSource.randomness.selector;
+        uint256 gasCap = RANDOMNESS_GAS;
+        bool ok;
+        uint256 status;
         uint256 word;
-        // A source that reverts or burns its gas allowance counts as a draw that found nobody: the job
-        // then waits (and ends as a stalemate at the draw deadline), so no source can leave it stuck.
-        try _randomness.randomness{gas: RANDOMNESS_GAS}(jobId, k) returns (uint256 w) {
-            word = w;
-        } catch {
-            return address(0);
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, sel)
+            mstore(add(ptr, 4), requestId)
+            ok := staticcall(gasCap, source, ptr, 36, ptr, 64)
+            if lt(returndatasize(), 64) { ok := 0 }
+            status := mload(ptr)
+            word := mload(add(ptr, 32))
         }
-        uint256 idx = word % n;
-        uint256 probes = n < MAX_PROBES ? n : MAX_PROBES;
-        address user = j.user;
-        address generator = j.generator;
-        uint256 stake = j.betaCv;
-        for (uint256 i; i < probes; ++i) {
-            address candidate = _verifierList[idx];
-            if (
-                candidate != user && candidate != generator && _verifiers[candidate].bond >= stake
-                    && _resultOf[jobId][candidate] == bytes32(0)
-            ) return candidate;
-            unchecked {
-                idx = idx + 1 == n ? 0 : idx + 1;
+        if (!ok || status > uint256(IRandomnessSource.Status.Expired)) return (IRandomnessSource.Status.Pending, 0);
+        return (IRandomnessSource.Status(status), word);
+    }
+
+    /// @dev Draw a verifier for stage `k` of the job, or queue the stage again.
+    function _drawEntry(uint256 jobId, uint256 k, uint256 word) private {
+        Job storage j = _jobs[jobId];
+        // A stale entry (the job was settled by timeoutDraw) is skipped.
+        if (j.state != State.AwaitingVerifier || j.stage != k) return;
+        bytes32 modelId = _modelIds[j.modelIndex - 1];
+        SortitionTrees.Tree storage tree = _trees[modelId];
+        if (tree.total != 0) {
+            address user = j.user;
+            address generator = j.generator;
+            uint256 stake = j.betaCv;
+            mapping(address => bytes32) storage excluded = _resultOf[jobId];
+            for (uint256 attempt; attempt < DRAW_ATTEMPTS; ++attempt) {
+                address c = tree.draw(uint256(keccak256(abi.encode(word, jobId, k, attempt))));
+                if (c != user && c != generator && excluded[c] == bytes32(0) && _eligible(c, modelId, stake)) {
+                    _assign(jobId, j, k, c, stake);
+                    return;
+                }
             }
         }
-        return address(0);
+        // Nobody eligible this epoch: wait for the next one (same draw deadline).
+        Epoch memory e = _epoch;
+        uint256 index = e.tail;
+        _queue[index] = (jobId << 8) | k;
+        e.tail = uint64(index + 1);
+        _epoch = e;
+        emit VerifierUnavailable(jobId, uint8(k), j.deadline);
     }
 
-    /// @dev Lock betaCv of `verifier`'s bond into the job and make it the verifier of stage `k`.
-    function _assign(uint256 jobId, Job storage j, uint256 k, address verifier) private {
-        uint256 stake = j.betaCv;
-        Verifier storage v = _verifiers[verifier];
-        uint96 rest = v.bond - uint96(stake); // the draw checked bond >= stake
-        v.bond = rest;
-        if (rest == 0) _unlist(verifier, v);
+    /// @dev Lock `stake` of `verifier`'s bond into the job and make it the verifier of stage `k`.
+    function _assign(uint256 jobId, Job storage j, uint256 k, address verifier, uint256 stake) private {
+        _lock(verifier, stake);
         _stageVerifier[jobId][k] = verifier;
         _resultOf[jobId][verifier] = PENDING;
         uint40 deadline = uint40(block.timestamp + _params[j.paramsId].verifyWindow);
@@ -590,24 +647,26 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         emit VerifierAssigned(jobId, uint8(k), verifier, stake, deadline);
     }
 
-    /// @dev Remove `verifier` from the verifier list (swap with the last entry and pop). Only called
-    /// when its bond has just reached zero; a verifier is listed exactly while its bond is positive.
-    function _unlist(address verifier, Verifier storage v) private {
-        uint256 pos = v.listPos;
-        uint256 last = _verifierList.length;
-        if (pos != last) {
-            address moved = _verifierList[last - 1];
-            _verifierList[pos - 1] = moved;
-            _verifiers[moved].listPos = uint24(pos);
-        }
-        _verifierList.pop();
-        v.listPos = 0;
-        emit VerifierListed(verifier, false);
-    }
-
     // ------------------------------------------------------------------------------------------------
     // Internals: settlement
     // ------------------------------------------------------------------------------------------------
+
+    /// @dev Table 1, row 1 (and {State.Unverified}): the generator gets alphaCg + betaCg, the user alphaCv.
+    function _settleAsUnchallenged(uint256 jobId, Job storage j, State outcome) private {
+        j.state = outcome;
+        j.deadline = 0;
+        address user = j.user;
+        address generator = j.generator;
+        uint256 generatorPayout = uint256(j.alphaCg) + j.betaCg;
+        uint256 userPayout = j.alphaCv;
+        _credit(generator, generatorPayout);
+        _credit(user, userPayout);
+        if (outcome == State.Finalized) {
+            emit JobFinalized(jobId, generator, user, generatorPayout, userPayout);
+        } else {
+            emit JobSettled(jobId, outcome, 1, userPayout, generatorPayout, new address[](0), new uint256[](0), 0);
+        }
+    }
 
     /// @dev Table 1, rows 2 and 3: verifier k agrees with the generator.
     function _settleGeneratorUpheld(uint256 jobId, Job storage j, uint256 k) private {
@@ -620,7 +679,7 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, k);
         payouts[k - 1] = verifierPayout;
         _credit(verifiers[k - 1], verifierPayout);
-        emit JobSettled(jobId, State.GeneratorUpheld, uint8(k), 0, generatorPayout, verifiers, payouts);
+        emit JobSettled(jobId, State.GeneratorUpheld, uint8(k), 0, generatorPayout, verifiers, payouts, 0);
     }
 
     /// @dev Table 1, row 4: verifier k agrees with the earlier verifier `agreed`.
@@ -639,25 +698,32 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         payouts[k - 1] = lastPayout;
         _credit(verifiers[agreed - 1], agreedPayout);
         _credit(verifiers[k - 1], lastPayout);
-        emit JobSettled(jobId, State.VerifierUpheld, uint8(k), userPayout, 0, verifiers, payouts);
+        emit JobSettled(jobId, State.VerifierUpheld, uint8(k), userPayout, 0, verifiers, payouts, 0);
     }
 
-    /// @dev No agreement (or no verifier in time): refund every deposit. `staked` verifiers (stages
-    /// 1..staked) have a stake in the job.
-    function _settleStalemate(uint256 jobId, Job storage j, uint256 k, uint256 staked) private {
+    /// @dev No agreement: the user gets alphaCv back, the generator's deposits go to the treasury.
+    /// After `maxStages` results (`slashVerifiers`) every verifier stake goes to the treasury too;
+    /// when stage k found no verifier in time, the k - 1 verifiers get their stakes back.
+    function _settleStalemate(uint256 jobId, Job storage j, uint256 k, bool slashVerifiers) private {
         j.state = State.Stalemate;
         j.deadline = 0;
         uint256 bV = j.betaCv;
-        uint256 userPayout = uint256(j.alphaCg) + j.alphaCv;
-        uint256 generatorPayout = j.betaCg;
+        uint256 staked = slashVerifiers ? k : k - 1;
+        uint256 userPayout = j.alphaCv;
+        uint256 toTreasury = uint256(j.alphaCg) + j.betaCg;
         _credit(j.user, userPayout);
-        _credit(j.generator, generatorPayout);
         (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, staked);
-        for (uint256 i; i < staked; ++i) {
-            payouts[i] = bV;
-            _credit(verifiers[i], bV);
+        if (slashVerifiers) {
+            toTreasury += staked * bV;
+        } else {
+            for (uint256 i; i < staked; ++i) {
+                payouts[i] = bV;
+                _credit(verifiers[i], bV);
+            }
         }
-        emit JobSettled(jobId, State.Stalemate, uint8(k), userPayout, generatorPayout, verifiers, payouts);
+        // INVARIANT: a stalemate pays neither the user (beyond its alphaCv) nor the generator.
+        _credit(_treasury, toTreasury);
+        emit JobSettled(jobId, State.Stalemate, uint8(k), userPayout, 0, verifiers, payouts, toTreasury);
     }
 
     /// @dev The verifiers of stages 1..count and a zeroed payout array of the same length.
@@ -675,56 +741,54 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
     }
 
     // ------------------------------------------------------------------------------------------------
-    // Internals: money
+    // Internals: jobs and parameters
     // ------------------------------------------------------------------------------------------------
 
     /// @dev Fill a new job for the caller under the current parameters; return the user's deposit.
-    function _initJob(uint256 jobId, address generator, uint256 cg, uint256 cv) private returns (uint256) {
+    function _initJob(uint256 jobId, address generator, bytes32 modelId, uint256 cg, uint256 cv)
+        private
+        returns (uint256)
+    {
         if (cg > type(uint128).max || cv > type(uint128).max) revert StakePoolCostTooLarge(cg, cv);
-        uint256 alphaBps = _head.alphaBps;
-        uint256 betaBps = _head.betaBps;
-        uint256 aG = cg * alphaBps / BPS;
-        uint256 aV = cv * alphaBps / BPS;
+        Head memory h = _head;
+        uint256 aG = cg * h.alphaBps / BPS;
+        uint256 aV = cv * h.alphaBps / BPS;
         if (aG == 0 || aV == 0) revert StakePoolCostTooSmall(cg, cv);
-        uint256 bG = cg * betaBps / BPS;
-        uint256 bV = cv * betaBps / BPS;
+        uint256 bG = cg * h.betaBps / BPS;
+        uint256 bV = cv * h.betaBps / BPS;
         if (aG > type(uint80).max || aV > type(uint80).max || bG > type(uint88).max || bV > type(uint88).max) {
             revert StakePoolCostTooLarge(cg, cv);
+        }
+        // INVARIANT: confirming an earlier verifier pays more than agreeing with the generator (M-1).
+        if (bG <= 2 * aV + bV) revert StakePoolCostRatio(cg, cv);
+        Limits memory lim = _limits;
+        // INVARIANT: one job locks at most maxStakeBps of a minimum bond (C-1).
+        if (bV > lim.maxBetaCv) revert StakePoolVerifierStakeTooLarge(bV, lim.maxBetaCv);
+        uint16 modelIndex = _modelIndex[modelId];
+        {
+            SortitionTrees.Tree storage t = _trees[modelId];
+            uint256 minVerifiers = uint256(h.maxStages) + 2;
+            // INVARIANT: a job only for a model that enough verifiers replay (C-1, I-2).
+            if (modelIndex == 0 || t.total < lim.minModelStake || t.active < minVerifiers) {
+                revert StakePoolModelUnderserved(modelId, t.total, t.active, lim.minModelStake, minVerifiers);
+            }
         }
         _jobs[jobId] = Job({
             user: msg.sender,
             alphaCg: uint80(aG),
+            modelIndex: modelIndex,
             generator: generator,
             alphaCv: uint80(aV),
-            paramsId: _head.paramsId,
+            paramsId: h.paramsId,
             betaCg: uint88(bG),
             betaCv: uint88(bV),
-            deadline: uint40(block.timestamp + _head.commitWindow),
+            deadline: uint40(block.timestamp + h.commitWindow),
             state: State.Open,
             stage: 0,
             numChecks: 0
         });
         return aG + aV;
     }
-
-    /// @dev Pull exactly `amount` from `from`; reject tokens that deliver a different amount.
-    function _pull(address from, uint256 amount) private {
-        IERC20 token = _token;
-        uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(from, address(this), amount);
-        uint256 received = token.balanceOf(address(this)) - before;
-        if (received != amount) revert StakePoolTransferAmountMismatch(amount, received);
-    }
-
-    /// @dev Credit `amount` to `account` (see the note on the stored-plus-one credits).
-    function _credit(address account, uint256 amount) private {
-        uint256 stored = _creditPlusOne[account];
-        _creditPlusOne[account] = (stored == 0 ? 1 : stored) + amount;
-    }
-
-    // ------------------------------------------------------------------------------------------------
-    // Internals: checks and helpers
-    // ------------------------------------------------------------------------------------------------
 
     function _requireState(uint256 jobId, Job storage j, State expected) private view {
         State s = j.state;
@@ -774,7 +838,13 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
             paramsId: id,
             alphaBps: p.alphaBps,
             betaBps: p.betaBps,
-            commitWindow: p.commitWindow
+            commitWindow: p.commitWindow,
+            maxStages: p.maxStages
+        });
+        _limits = Limits({
+            maxBetaCv: uint96(uint256(p.minBond) * p.maxStakeBps / BPS),
+            minModelStake: p.minModelStake,
+            minBond: p.minBond
         });
         emit ParamsUpdated(id, p);
     }
@@ -790,9 +860,28 @@ contract StakePool is IStakePool, Ownable2Step, ReentrancyGuardTransient {
         _checkRange("maxStages", p.maxStages, 1, MAX_STAGES);
         _checkRange("unbondDelay", p.unbondDelay, 0, MAX_UNBOND_DELAY);
         _checkRange("minBond", p.minBond, 1, type(uint96).max);
+        _checkRange("minModelStake", p.minModelStake, 1, type(uint96).max);
+        _checkRange("maxStakeBps", p.maxStakeBps, 1, BPS);
+        _checkRange("declineFeeBps", p.declineFeeBps, 0, BPS);
     }
 
     function _checkRange(string memory name, uint256 value, uint256 min, uint256 max) private pure {
         if (value < min || value > max) revert StakePoolParamOutOfRange(name, value, min, max);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Registry hooks
+    // ------------------------------------------------------------------------------------------------
+
+    function _drawsFrozen() internal view override returns (bool) {
+        return _epoch.frozen;
+    }
+
+    function _minBond() internal view override returns (uint256) {
+        return _limits.minBond;
+    }
+
+    function _unbondDelay() internal view override returns (uint256) {
+        return _params[_head.paramsId].unbondDelay;
     }
 }
