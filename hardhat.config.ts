@@ -16,7 +16,7 @@ export default defineConfig({
         path: require.resolve("solc/soljson.js"),
         settings: {
           evmVersion: "cancun",
-          optimizer: { enabled: true, runs: 10_000 },
+          optimizer: { enabled: true, runs: 200 },
         },
       },
     },
@@ -26,7 +26,7 @@ export default defineConfig({
   },
   test: {
     solidity: {
-      fuzz: { runs: 256 },
+      fuzz: { runs: 200 },
       invariant: { runs: 64, depth: 32, failOnRevert: false },
     },
   },

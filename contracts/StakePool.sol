@@ -9,6 +9,7 @@ import {IStakePool} from "./IStakePool.sol";
 import {IRandomnessSource} from "./IRandomnessSource.sol";
 import {VerifierRegistry} from "./VerifierRegistry.sol";
 import {SortitionTrees} from "./lib/SortitionTrees.sol";
+import {RegistryLogic} from "./lib/RegistryLogic.sol";
 
 /// @title StakePool
 /// @notice The Proof of Cache unified stake pool (paper section 3.3, made exact; see {IStakePool}).
@@ -69,6 +70,7 @@ import {SortitionTrees} from "./lib/SortitionTrees.sol";
 /// amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token units.
 contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     using SortitionTrees for SortitionTrees.Tree;
+    using RegistryLogic for RegistryLogic.Layout;
 
     /// @notice Basis points: α and β are given in units of 1/10_000.
     uint256 public constant BPS = 10_000;
@@ -490,13 +492,13 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function drawAt(bytes32 modelId, uint256 r) external view returns (address) {
-        return _trees[modelId].draw(r);
+        return _reg.trees[modelId].draw(r);
     }
 
     /// @inheritdoc IStakePool
     function modelOf(uint256 jobId) external view returns (bytes32) {
         uint256 idx = _jobs[jobId].modelIndex;
-        return idx == 0 ? bytes32(0) : _modelIds[idx - 1];
+        return idx == 0 ? bytes32(0) : _reg.modelIds[idx - 1];
     }
 
     /// @inheritdoc IStakePool
@@ -612,8 +614,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         Job storage j = _jobs[jobId];
         // A stale entry (the job was settled by timeoutDraw) is skipped.
         if (j.state != State.AwaitingVerifier || j.stage != k) return;
-        bytes32 modelId = _modelIds[j.modelIndex - 1];
-        SortitionTrees.Tree storage tree = _trees[modelId];
+        bytes32 modelId = _reg.modelIds[j.modelIndex - 1];
+        SortitionTrees.Tree storage tree = _reg.trees[modelId];
         if (tree.total != 0) {
             address user = j.user;
             address generator = j.generator;
@@ -621,7 +623,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             mapping(address => bytes32) storage excluded = _resultOf[jobId];
             for (uint256 attempt; attempt < DRAW_ATTEMPTS; ++attempt) {
                 address c = tree.draw(uint256(keccak256(abi.encode(word, jobId, k, attempt))));
-                if (c != user && c != generator && excluded[c] == bytes32(0) && _eligible(c, modelId, stake)) {
+                if (c != user && c != generator && excluded[c] == bytes32(0) && _reg.eligible(c, modelId, stake)) {
                     _assign(jobId, j, k, c, stake);
                     return;
                 }
@@ -638,7 +640,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @dev Lock `stake` of `verifier`'s bond into the job and make it the verifier of stage `k`.
     function _assign(uint256 jobId, Job storage j, uint256 k, address verifier, uint256 stake) private {
-        _lock(verifier, stake);
+        _reg.lock(verifier, stake);
         _stageVerifier[jobId][k] = verifier;
         _resultOf[jobId][verifier] = PENDING;
         uint40 deadline = uint40(block.timestamp + _params[j.paramsId].verifyWindow);
@@ -764,9 +766,9 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         Limits memory lim = _limits;
         // INVARIANT: one job locks at most maxStakeBps of a minimum bond (C-1).
         if (bV > lim.maxBetaCv) revert StakePoolVerifierStakeTooLarge(bV, lim.maxBetaCv);
-        uint16 modelIndex = _modelIndex[modelId];
+        uint16 modelIndex = _reg.modelIndex[modelId];
         {
-            SortitionTrees.Tree storage t = _trees[modelId];
+            SortitionTrees.Tree storage t = _reg.trees[modelId];
             uint256 minVerifiers = uint256(h.maxStages) + 2;
             // INVARIANT: a job only for a model that enough verifiers replay (C-1, I-2).
             if (modelIndex == 0 || t.total < lim.minModelStake || t.active < minVerifiers) {
@@ -872,6 +874,10 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     // ------------------------------------------------------------------------------------------------
     // Registry hooks
     // ------------------------------------------------------------------------------------------------
+
+    function _syncPending(uint256 max) private {
+        _reg.syncPending(max, _limits.minBond);
+    }
 
     function _drawsFrozen() internal view override returns (bool) {
         return _epoch.frozen;

@@ -10,6 +10,7 @@ export enum JobState {
   GeneratorUpheld = 7,
   VerifierUpheld = 8,
   Stalemate = 9,
+  Unverified = 10,
 }
 
 export enum StageStatus {
@@ -17,6 +18,7 @@ export enum StageStatus {
   Pending = 1,
   Submitted = 2,
   NoShow = 3,
+  Declined = 4,
 }
 
 /** States after which nothing can change any more. */
@@ -26,6 +28,7 @@ export const FINAL_STATES: ReadonlySet<JobState> = new Set([
   JobState.GeneratorUpheld,
   JobState.VerifierUpheld,
   JobState.Stalemate,
+  JobState.Unverified,
 ]);
 
 /** The match bitmap of the generator's claim: ceil(n/8) bytes, the first n bits set (MSB first). */

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IVerifierRegistry} from "../IVerifierRegistry.sol";
+import {SortitionTrees} from "./SortitionTrees.sol";
+
+/// @title RegistryLogic
+/// @notice The rules of {VerifierRegistry} (bonds, declared models, draw weights, unbond requests),
+/// as an external library over the pool's storage.
+/// @dev External so that its code is deployed once beside the pool instead of inside it (the pool
+/// would otherwise pass the 24 KiB code limit); it runs by delegatecall on the pool's storage, and
+/// its events and errors are the pool's ({IVerifierRegistry}). Token transfers stay in the pool.
+library RegistryLogic {
+    using SortitionTrees for SortitionTrees.Tree;
+
+    /// @notice How many models one verifier may declare.
+    uint256 internal constant MAX_MODELS_PER_VERIFIER = 8;
+    /// @notice How many unbond requests one verifier may have pending.
+    uint256 internal constant MAX_UNBOND_REQUESTS = 16;
+
+    /// @dev One slot per verifier.
+    struct Verifier {
+        uint96 bond;
+        uint96 pendingBond;
+        uint16 unbondHead;
+        uint16 unbondTail;
+        bool dirty;
+    }
+
+    struct UnbondRequest {
+        uint96 amount;
+        uint40 readyAt;
+    }
+
+    struct Layout {
+        mapping(address verifier => Verifier) verifiers;
+        mapping(address verifier => mapping(uint256 index => UnbondRequest)) unbonds;
+        /// What the verifier declared, and the models whose trees hold its weight (they differ only
+        /// between a {setModels} during an epoch and the next {sync}).
+        mapping(address verifier => bytes32[]) modelsOf;
+        mapping(address verifier => bytes32[]) treeModelsOf;
+        mapping(address verifier => mapping(bytes32 modelId => bool)) serves;
+        mapping(bytes32 modelId => SortitionTrees.Tree) trees;
+        /// Model ids get a 16-bit index (1-based) the first time a verifier declares them, so that a
+        /// job stores its model in a slot it already writes.
+        mapping(bytes32 modelId => uint16) modelIndex;
+        bytes32[] modelIds;
+        /// Verifiers waiting for {sync}.
+        address[] syncQueue;
+        uint256 syncHead;
+    }
+
+    /// @dev Add `amount` to `verifier`'s bond: pending during an epoch, at once (and synchronised)
+    /// outside one.
+    function addBond(Layout storage r, address verifier, uint256 amount, bool fromCredit, bool frozen, uint256 minBond)
+        external
+    {
+        if (amount == 0) revert IVerifierRegistry.StakePoolZeroAmount();
+        Verifier storage v = r.verifiers[verifier];
+        uint256 total = uint256(v.bond) + v.pendingBond + amount;
+        if (total > type(uint96).max) revert IVerifierRegistry.StakePoolBondTooLarge(verifier, total);
+        if (total < minBond) revert IVerifierRegistry.StakePoolBondBelowMinimum(verifier, total, minBond);
+        if (frozen) {
+            v.pendingBond += uint96(amount);
+            _markDirty(r, verifier, v);
+        } else {
+            v.bond += uint96(amount);
+            _sync(r, verifier, v, minBond);
+        }
+        emit IVerifierRegistry.Bonded(verifier, amount, v.bond, v.pendingBond, fromCredit);
+    }
+
+    /// @dev Replace `verifier`'s declared models (see {IVerifierRegistry-setModels}).
+    function setModels(Layout storage r, address verifier, bytes32[] calldata models, bool frozen, uint256 minBond)
+        external
+    {
+        uint256 n = models.length;
+        if (n > MAX_MODELS_PER_VERIFIER) revert IVerifierRegistry.StakePoolBadModelList(n, MAX_MODELS_PER_VERIFIER);
+        for (uint256 i; i < n; ++i) {
+            bytes32 m = models[i];
+            if (m == bytes32(0)) revert IVerifierRegistry.StakePoolBadModelList(n, MAX_MODELS_PER_VERIFIER);
+            for (uint256 k; k < i; ++k) {
+                if (models[k] == m) revert IVerifierRegistry.StakePoolBadModelList(n, MAX_MODELS_PER_VERIFIER);
+            }
+            if (r.modelIndex[m] == 0) {
+                uint256 next = r.modelIds.length + 1;
+                if (next > type(uint16).max) revert IVerifierRegistry.StakePoolTooManyModels();
+                r.modelIds.push(m);
+                r.modelIndex[m] = uint16(next);
+            }
+        }
+        bytes32[] storage old = r.modelsOf[verifier];
+        mapping(bytes32 => bool) storage serving = r.serves[verifier];
+        for (uint256 i; i < old.length; ++i) {
+            serving[old[i]] = false;
+        }
+        for (uint256 i; i < n; ++i) {
+            serving[models[i]] = true;
+        }
+        r.modelsOf[verifier] = models;
+        Verifier storage v = r.verifiers[verifier];
+        if (frozen) _markDirty(r, verifier, v);
+        else _sync(r, verifier, v, minBond);
+        emit IVerifierRegistry.ModelsSet(verifier, models);
+    }
+
+    /// @dev Move `amount` of the free bond into a new unbond request (see {IVerifierRegistry-requestUnbond}).
+    function requestUnbond(Layout storage r, address verifier, uint256 amount, bool frozen, uint256 minBond, uint256 delay)
+        external
+    {
+        if (amount == 0) revert IVerifierRegistry.StakePoolZeroAmount();
+        Verifier storage v = r.verifiers[verifier];
+        uint256 current = v.bond;
+        if (amount > current) revert IVerifierRegistry.StakePoolInsufficientBond(verifier, current, amount);
+        uint256 rest = current - amount;
+        if (rest != 0 && rest < minBond) revert IVerifierRegistry.StakePoolBondBelowMinimum(verifier, rest, minBond);
+        uint16 tail = v.unbondTail;
+        uint16 count;
+        unchecked {
+            count = tail - v.unbondHead; // both wrap at 2^16; they are at most 16 apart
+        }
+        if (count >= MAX_UNBOND_REQUESTS) revert IVerifierRegistry.StakePoolTooManyUnbondRequests(verifier, count);
+        uint40 readyAt = uint40(block.timestamp + delay);
+        // L-3: each request keeps its own time; an earlier request is never delayed by a later one.
+        // L-2: each request holds at most one bond (< 2^96), so no sum of requests is ever stored.
+        r.unbonds[verifier][tail] = UnbondRequest({amount: uint96(amount), readyAt: readyAt});
+        unchecked {
+            v.unbondTail = tail + 1;
+        }
+        v.bond = uint96(rest);
+        // Lowering one's own bond during an epoch can only make oneself ineligible: the bond changes
+        // at once, the weights at the next synchronisation.
+        if (frozen) _markDirty(r, verifier, v);
+        else _sync(r, verifier, v, minBond);
+        emit IVerifierRegistry.UnbondRequested(verifier, amount, rest, readyAt);
+    }
+
+    /// @dev Remove every ready unbond request (oldest first) and return their total; the pool transfers it.
+    function takeUnbonded(Layout storage r, address verifier) external returns (uint256 amount) {
+        Verifier storage v = r.verifiers[verifier];
+        uint16 head = v.unbondHead;
+        uint16 tail = v.unbondTail;
+        if (head == tail) revert IVerifierRegistry.StakePoolNothingToWithdraw(verifier);
+        mapping(uint256 => UnbondRequest) storage q = r.unbonds[verifier];
+        while (head != tail) {
+            UnbondRequest memory u = q[head];
+            if (u.readyAt > block.timestamp) break;
+            amount += u.amount;
+            delete q[head];
+            unchecked {
+                ++head;
+            }
+        }
+        if (amount == 0) revert IVerifierRegistry.StakePoolUnbondNotReady(verifier, q[head].readyAt);
+        v.unbondHead = head;
+        emit IVerifierRegistry.UnbondWithdrawn(verifier, amount);
+    }
+
+    /// @dev Synchronise `verifier` (outside epochs only: the pool checks).
+    function sync(Layout storage r, address verifier, uint256 minBond) external {
+        _sync(r, verifier, r.verifiers[verifier], minBond);
+    }
+
+    /// @dev Synchronise up to `max` queued verifiers, oldest first (outside epochs only).
+    function syncPending(Layout storage r, uint256 max, uint256 minBond) external returns (uint256 processed) {
+        uint256 head = r.syncHead;
+        uint256 len = r.syncQueue.length;
+        while (processed < max && head < len) {
+            address a = r.syncQueue[head];
+            delete r.syncQueue[head];
+            ++head;
+            ++processed;
+            Verifier storage v = r.verifiers[a];
+            if (v.dirty) _sync(r, a, v, minBond);
+        }
+        r.syncHead = head;
+    }
+
+    /// @dev Lock `stake` of `verifier`'s free bond (the draw checked it is there); its weights follow
+    /// at the next synchronisation.
+    function lock(Layout storage r, address verifier, uint256 stake) internal {
+        Verifier storage v = r.verifiers[verifier];
+        v.bond -= uint96(stake);
+        _markDirty(r, verifier, v);
+    }
+
+    /// @dev Whether `verifier` serves `modelId` now and has `stake` free.
+    function eligible(Layout storage r, address verifier, bytes32 modelId, uint256 stake) internal view returns (bool) {
+        return r.serves[verifier][modelId] && r.verifiers[verifier].bond >= stake;
+    }
+
+    /// @dev `verifier`'s bond, unbonding and models.
+    function bondOf(Layout storage r, address verifier) external view returns (IVerifierRegistry.BondView memory view_) {
+        Verifier storage v = r.verifiers[verifier];
+        view_.bond = v.bond;
+        view_.pendingBond = v.pendingBond;
+        view_.models = r.modelsOf[verifier];
+        view_.needsSync = v.dirty;
+        mapping(uint256 => UnbondRequest) storage q = r.unbonds[verifier];
+        for (uint16 i = v.unbondHead; i != v.unbondTail;) {
+            UnbondRequest memory u = q[i];
+            view_.unbonding += u.amount;
+            if (u.readyAt <= block.timestamp) view_.unbondable += u.amount;
+            unchecked {
+                ++i;
+            }
+        }
+    }
+
+    /// @dev Apply the pending bond and write the verifier's weight (its free bond, or 0 below
+    /// `minBond`) into the tree of every model it declared, and 0 into trees it left.
+    function _sync(Layout storage r, address verifier, Verifier storage v, uint256 minBond) private {
+        uint256 pending = v.pendingBond;
+        uint256 b = v.bond;
+        if (pending != 0) {
+            b += pending;
+            v.bond = uint96(b);
+            v.pendingBond = 0;
+        }
+        v.dirty = false;
+        uint256 w = b >= minBond ? b : 0;
+        _leaveTrees(r, verifier);
+        _writeWeights(r, verifier, w);
+        emit IVerifierRegistry.VerifierSynced(verifier, w);
+    }
+
+    /// @dev Weight 0 in the trees of models the verifier no longer declares.
+    function _leaveTrees(Layout storage r, address verifier) private {
+        bytes32[] storage inTrees = r.treeModelsOf[verifier];
+        mapping(bytes32 => bool) storage serving = r.serves[verifier];
+        uint256 nOld = inTrees.length;
+        for (uint256 i; i < nOld; ++i) {
+            bytes32 m = inTrees[i];
+            if (!serving[m]) r.trees[m].set(verifier, 0);
+        }
+    }
+
+    /// @dev Weight `w` in the tree of every declared model; remember which trees hold it.
+    function _writeWeights(Layout storage r, address verifier, uint256 w) private {
+        bytes32[] storage declared = r.modelsOf[verifier];
+        bytes32[] storage inTrees = r.treeModelsOf[verifier];
+        uint256 n = declared.length;
+        bool same = n == inTrees.length;
+        for (uint256 i; i < n; ++i) {
+            bytes32 m = declared[i];
+            r.trees[m].set(verifier, w);
+            if (same && inTrees[i] != m) same = false;
+        }
+        if (!same) r.treeModelsOf[verifier] = declared;
+    }
+
+    function _markDirty(Layout storage r, address verifier, Verifier storage v) private {
+        if (!v.dirty) {
+            v.dirty = true;
+            r.syncQueue.push(verifier);
+        }
+    }
+}
