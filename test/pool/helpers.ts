@@ -1,18 +1,19 @@
 /**
  * Shared set-up for the StakePool mocha tests: one in-process network per test file, a fixture that
- * deploys TestToken + MockRandomness + StakePool and funds the actors, and helpers that drive a job
- * through its life cycle with the draws under the test's control.
+ * deploys TestToken + MockRandomness + StakePool, funds the actors and registers five verifiers for
+ * MODEL_ID, and helpers that drive a job through its life cycle with the draws under the test's
+ * control (a draw word is searched so that the stake-weighted pick lands on the verifier a test names).
  */
 import { network } from "hardhat";
-import type { PoolParams } from "../../scripts/lib/params.js";
-import { paramsStruct } from "../../scripts/lib/params.js";
 import { bitmapWithMisses, claimBitmap } from "../../scripts/lib/state.js";
 import { keepFloatCloseTo } from "./float-close-to.js";
+import { deployStakePool } from "../../scripts/lib/pool-deploy.js";
 
 export const E18 = 10n ** 18n;
 export const HOUR = 3600;
 export const DAY = 24 * HOUR;
 export const MODEL_ID = "0x" + "11".repeat(32);
+export const OTHER_MODEL = "0x" + "33".repeat(32);
 /** A job request hash and where to fetch it (offchain/request); the pool only emits them. */
 export const REQUEST_HASH = "0x" + "22".repeat(32);
 export const REQUEST_URI = "https://requests.example/0x" + "22".repeat(32);
@@ -20,8 +21,27 @@ export const ROOT = "0x" + "22".repeat(32);
 export const URI = "http://127.0.0.1:8787/receipts/root";
 export const NUM_CHECKS = 20; // 3 bytes, 4 unused trailing bits
 
-/** α = 0.5, β = 1.5: with Cg = 100 and Cv = 20 tokens the amounts are 50, 10, 150 and 30 tokens. */
-export const TEST_PARAMS: PoolParams = {
+/** The pool's Params struct, as the tests write it. */
+export interface TestParams {
+  alphaBps: number;
+  betaBps: number;
+  commitWindow: number;
+  challengeWindow: number;
+  verifyWindow: number;
+  drawWindow: number;
+  maxStages: number;
+  unbondDelay: number;
+  minBond: bigint;
+  minModelStake: bigint;
+  maxStakeBps: number;
+  declineFeeBps: number;
+}
+
+/**
+ * α = 0.5, β = 1.5: with Cg = 100 and Cv = 20 tokens the amounts are 50, 10, 150 and 30 tokens
+ * (βCg = 150 > 2αCv + βCv = 50; βCv = 30 ≤ minBond · 50 % = 50).
+ */
+export const TEST_PARAMS: TestParams = {
   alphaBps: 5_000,
   betaBps: 15_000,
   commitWindow: HOUR,
@@ -30,7 +50,10 @@ export const TEST_PARAMS: PoolParams = {
   drawWindow: DAY,
   maxStages: 3,
   unbondDelay: 7 * DAY,
-  minBond: 10n * E18,
+  minBond: 100n * E18,
+  minModelStake: 300n * E18,
+  maxStakeBps: 5_000,
+  declineFeeBps: 1_000,
 };
 export const CG = 100n * E18;
 export const CV = 20n * E18;
@@ -40,47 +63,68 @@ export const claim = claimBitmap(NUM_CHECKS);
 /** A result that differs from the claim (and from other `miss(j)` for j != i): check i unmatched. */
 export const miss = (i: number) => bitmapWithMisses(NUM_CHECKS, [i]);
 
+export type Addressable = { address: string };
+
 export async function createPoolContext() {
   const connection = await network.create();
   keepFloatCloseTo();
   const { ethers, networkHelpers } = connection;
+  const abi = ethers.AbiCoder.defaultAbiCoder();
 
   async function deployFixture() {
     const signers = await ethers.getSigners();
-    const [owner, user, generator, v1, v2, v3, v4, v5, stranger, other] = signers;
-    if (!owner || !user || !generator || !v1 || !v2 || !v3 || !v4 || !v5 || !stranger || !other) {
-      throw new Error("need 10 accounts");
+    const [owner, user, generator, v1, v2, v3, v4, v5, stranger, other, treasury, v6] = signers;
+    if (!owner || !user || !generator || !v1 || !v2 || !v3 || !v4 || !v5 || !stranger || !other || !treasury || !v6) {
+      throw new Error("need 12 accounts");
     }
     const token = await ethers.deployContract("TestToken");
     const rnd = await ethers.deployContract("MockRandomness");
-    const pool = await ethers.deployContract("StakePool", [
+    const pool = await deployStakePool(ethers, [
       await token.getAddress(),
       owner.address,
-      paramsStruct(TEST_PARAMS),
+      { ...TEST_PARAMS },
       await rnd.getAddress(),
+      treasury.address,
     ]);
     const poolAddress = await pool.getAddress();
-    for (const s of [user, generator, v1, v2, v3, v4, v5, stranger, other]) {
+    for (const s of [user, generator, v1, v2, v3, v4, v5, stranger, other, v6]) {
       await token.mint(s.address, 1_000_000n * E18);
       await token.connect(s).approve(poolAddress, ethers.MaxUint256);
     }
-    // v1..v4 are bonded verifiers (list order v1, v2, v3, v4); v5 is not.
-    for (const v of [v1, v2, v3, v4]) await pool.connect(v).bond(BOND);
-    return { token, rnd, pool, poolAddress, owner, user, generator, v1, v2, v3, v4, v5, stranger, other, signers };
+    // v1..v5 serve MODEL_ID with BOND each (tree order v1..v5); v6 is not bonded.
+    for (const v of [v1, v2, v3, v4, v5]) {
+      await pool.connect(v).setModels([MODEL_ID]);
+      await pool.connect(v).bond(BOND);
+    }
+    return { token, rnd, pool, poolAddress, owner, user, generator, v1, v2, v3, v4, v5, v6, stranger, other, treasury, signers };
   }
 
   type Fixture = Awaited<ReturnType<typeof deployFixture>>;
 
-  /** Make the next draw start at `verifier` (it is drawn if eligible). */
-  async function pick(f: Fixture, verifier: { address: string }) {
-    const n = await f.pool.verifierCount();
-    for (let i = 0n; i < n; i++) {
-      if ((await f.pool.verifierAt(i)).toLowerCase() === verifier.address.toLowerCase()) {
-        await f.rnd.set(i);
-        return;
-      }
+  /** The tree pick of attempt `attempt` for stage `stage` of job `jobId` with epoch word `word`. */
+  async function pickOf(f: Fixture, jobId: bigint, stage: bigint, word: bigint, attempt = 0n, model = MODEL_ID) {
+    const r = BigInt(ethers.keccak256(abi.encode(["uint256", "uint256", "uint256", "uint256"], [word, jobId, stage, attempt])));
+    return (await f.pool.drawAt(model, r)) as string;
+  }
+
+  /** A word whose first attempt for (jobId, stage) picks `verifier` (the trees must be as at the draw). */
+  async function wordFor(f: Fixture, jobId: bigint, stage: bigint, verifier: Addressable, model = MODEL_ID) {
+    for (let w = 0n; w < 4096n; w++) {
+      if ((await pickOf(f, jobId, stage, w, 0n, model)).toLowerCase() === verifier.address.toLowerCase()) return w;
     }
-    throw new Error(`${verifier.address} is not in the verifier set`);
+    throw new Error(`no word picks ${verifier.address} for job ${jobId} stage ${stage}`);
+  }
+
+  /**
+   * Draw the job's waiting stage with `verifier` as the first pick: starts an epoch if none runs,
+   * sets the mock's word and calls drawVerifiers (by `caller`, default the stranger).
+   */
+  async function drawFor(f: Fixture, jobId: bigint, verifier: Addressable, caller?: Addressable) {
+    const by = f.signers.find((s) => s.address === (caller ?? f.stranger).address)!;
+    if (!(await f.pool.drawEpoch()).frozen) await f.pool.connect(by).drawVerifiers(0);
+    const job = await f.pool.getJob(jobId);
+    await f.rnd.set(await wordFor(f, jobId, job.stage, verifier));
+    return f.pool.connect(by).drawVerifiers(100);
   }
 
   async function openJob(f: Fixture, cg = CG, cv = CV) {
@@ -95,26 +139,27 @@ export async function createPoolContext() {
   }
 
   /** Open, commit and challenge with `first` drawn for stage 1. */
-  async function challenged(f: Fixture, first: { address: string }, cg = CG, cv = CV) {
+  async function challenged(f: Fixture, first: Addressable, cg = CG, cv = CV) {
     const jobId = await openAndCommit(f, cg, cv);
-    await pick(f, first);
     await f.pool.connect(f.user).challenge(jobId);
+    await drawFor(f, jobId, first);
     return jobId;
   }
 
   /** The current stage's verifier submits `bitmap`; `next` (if given) is drawn for the next stage. */
-  async function submit(f: Fixture, jobId: bigint, bitmap: Uint8Array, next?: { address: string }) {
-    if (next) await pick(f, next);
+  async function submit(f: Fixture, jobId: bigint, bitmap: Uint8Array, next?: Addressable) {
     const [, verifier] = await f.pool.currentStage(jobId);
     const signer = f.signers.find((s) => s.address === verifier);
     if (!signer) throw new Error(`no signer for the current verifier ${verifier}`);
-    return f.pool.connect(signer).submitResult(jobId, bitmap);
+    const tx = await f.pool.connect(signer).submitResult(jobId, bitmap);
+    if (next) await drawFor(f, jobId, next);
+    return tx;
   }
 
   /** Everyone withdraws its credit; returns what each got. */
   async function withdrawAll(f: Fixture) {
     const got = new Map<string, bigint>();
-    for (const s of f.signers.slice(0, 10)) {
+    for (const s of f.signers.slice(0, 12)) {
       const c = await f.pool.creditOf(s.address);
       if (c > 0n) {
         await f.pool.connect(s).withdraw();
@@ -124,15 +169,15 @@ export async function createPoolContext() {
     return got;
   }
 
-  /** Sum of bonded + unbonding tokens of the first ten accounts. */
+  /** Sum of bonded, pending and unbonding tokens of the first twelve accounts. */
   async function totalBonds(f: Fixture) {
     let sum = 0n;
-    for (const s of f.signers.slice(0, 10)) {
+    for (const s of f.signers.slice(0, 12)) {
       const b = await f.pool.bondOf(s.address);
-      sum += b.bond + b.unbonding;
+      sum += b.bond + b.pendingBond + b.unbonding;
     }
     return sum;
   }
 
-  return { connection, ethers, networkHelpers, deployFixture, pick, openJob, openAndCommit, challenged, submit, withdrawAll, totalBonds };
+  return { connection, ethers, networkHelpers, deployFixture, pickOf, wordFor, drawFor, openJob, openAndCommit, challenged, submit, withdrawAll, totalBonds };
 }

@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, REQUEST_HASH, REQUEST_URI, TEST_PARAMS, BOND } from "./helpers.js";
 import { JobState } from "../../scripts/lib/state.js";
-import { paramsStruct, type PoolParams } from "../../scripts/lib/params.js";
+import type { TestParams as PoolParams } from "./helpers.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
 
@@ -187,29 +187,71 @@ describe("StakePool: reverts", function () {
       .withArgs(jobId, deadline);
   });
 
-  it("drawVerifier: only while AwaitingVerifier, only by the draw deadline, only if someone is eligible", async function () {
+  it("drawVerifiers: nothing to draw with an empty queue, pending randomness reverts, draws nothing before an epoch starts", async function () {
     const f = await load();
+    await expect(f.pool.drawVerifiers(10)).to.be.revertedWithCustomError(f.pool, "StakePoolNothingToDraw");
+    const jobId = await openAndCommit(f);
+    await f.rnd.setMode(1);
+    await f.pool.connect(f.user).challenge(jobId);
+    await expect(f.pool.drawVerifiers(10)).to.be.revertedWithCustomError(f.pool, "StakePoolRandomnessPending").withArgs(1n);
+    await f.rnd.setMode(0);
+    expect(await f.pool.drawVerifiers.staticCall(0)).to.equal(0n); // maxDraws 0 draws nothing
+  });
+
+  it("declineAssignment: only the drawn verifier, only while Verifying, only early", async function () {
+    const f = await load();
+    const committed = await openAndCommit(f);
+    await expect(f.pool.connect(f.v1).declineAssignment(committed)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(committed, JobState.Committed);
     const jobId = await challenged(f, f.v1);
-    await expect(f.pool.drawVerifier(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(jobId, JobState.Verifying);
-    for (const v of [f.v2, f.v3, f.v4]) await f.pool.connect(v).requestUnbond(BOND);
-    await submit(f, jobId, miss(0)); // stage 2 finds nobody
-    await expect(f.pool.drawVerifier(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolNoEligibleVerifier").withArgs(jobId, 2);
+    await expect(f.pool.connect(f.v2).declineAssignment(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolNotAssignedVerifier").withArgs(jobId, f.v2.address);
     const { deadline } = await f.pool.getJob(jobId);
-    await time.increaseTo(deadline + 1n);
-    await expect(f.pool.drawVerifier(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolDeadlinePassed").withArgs(jobId, deadline);
+    const until = deadline - BigInt(HOUR) + BigInt(HOUR / 4);
+    await time.increaseTo(until + 1n);
+    await expect(f.pool.connect(f.v1).declineAssignment(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolDeclineTooLate").withArgs(jobId, until);
   });
 
   it("timeoutDraw: only while AwaitingVerifier, only after the draw deadline", async function () {
     const f = await load();
     const committed = await openAndCommit(f);
     await expect(f.pool.timeoutDraw(committed)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(committed, JobState.Committed);
-    for (const v of [f.v1, f.v2, f.v3, f.v4]) await f.pool.connect(v).requestUnbond(BOND);
     await f.pool.connect(f.user).challenge(committed);
     const { deadline } = await f.pool.getJob(committed);
     await expect(f.pool.timeoutDraw(committed)).to.be.revertedWithCustomError(f.pool, "StakePoolDeadlineNotReached").withArgs(committed, deadline);
     await time.increase(DAY + 1);
     await f.pool.timeoutDraw(committed);
-    await expect(f.pool.timeoutDraw(committed)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(committed, JobState.Stalemate);
+    await expect(f.pool.timeoutDraw(committed)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState").withArgs(committed, JobState.Unverified);
+  });
+
+  it("openJob: rejects amounts where confirming would pay less than agreeing, a βCv above the cap and an underserved model", async function () {
+    const f = await load();
+    // βCg = 1.5·Cg must exceed 2αCv + βCv = 2.5·Cv: Cg = 50, Cv = 30 gives 75 ≤ 75
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(50), T(30), REQUEST_HASH, REQUEST_URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolCostRatio")
+      .withArgs(T(50), T(30));
+    // βCv = 1.5·40 = 60 > 50 (minBond 100 · 50 %)
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(1000), T(40), REQUEST_HASH, REQUEST_URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolVerifierStakeTooLarge")
+      .withArgs(T(60), T(50));
+    const unknown = "0x" + "44".repeat(32);
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, unknown, T(100), T(20), REQUEST_HASH, REQUEST_URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolModelUnderserved")
+      .withArgs(unknown, 0n, 0n, T(300), 5n);
+    await f.pool.connect(f.v1).requestUnbond(BOND);
+    await expect(f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(100), T(20), REQUEST_HASH, REQUEST_URI))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolModelUnderserved")
+      .withArgs(MODEL_ID, T(400), 4n, T(300), 5n);
+  });
+
+  it("setModels: at most 8, non-zero, distinct; sync and syncPending refuse during an epoch", async function () {
+    const f = await load();
+    const ids = Array.from({ length: 9 }, (_, i) => "0x" + (i + 1).toString(16).padStart(64, "0"));
+    await expect(f.pool.connect(f.v6).setModels(ids)).to.be.revertedWithCustomError(f.pool, "StakePoolBadModelList").withArgs(9, 8);
+    await expect(f.pool.connect(f.v6).setModels([ethers.ZeroHash])).to.be.revertedWithCustomError(f.pool, "StakePoolBadModelList");
+    await expect(f.pool.connect(f.v6).setModels([MODEL_ID, MODEL_ID])).to.be.revertedWithCustomError(f.pool, "StakePoolBadModelList");
+    const jobId = await openAndCommit(f);
+    await f.pool.connect(f.user).challenge(jobId);
+    await expect(f.pool.sync(f.v1.address)).to.be.revertedWithCustomError(f.pool, "StakePoolDrawEpochInProgress");
+    await expect(f.pool.syncPending(1)).to.be.revertedWithCustomError(f.pool, "StakePoolDrawEpochInProgress");
   });
 
   it("withdraw: reverts when there is nothing to withdraw", async function () {
@@ -221,15 +263,15 @@ describe("StakePool: reverts", function () {
 
   it("bond: rejects zero, a bond below the minimum and a bond beyond 96 bits", async function () {
     const f = await load();
-    await expect(f.pool.connect(f.v5).bond(0)).to.be.revertedWithCustomError(f.pool, "StakePoolZeroAmount");
-    await expect(f.pool.connect(f.v5).bond(T(9)))
+    await expect(f.pool.connect(f.v6).bond(0)).to.be.revertedWithCustomError(f.pool, "StakePoolZeroAmount");
+    await expect(f.pool.connect(f.v6).bond(T(99)))
       .to.be.revertedWithCustomError(f.pool, "StakePoolBondBelowMinimum")
-      .withArgs(f.v5.address, T(9), T(10));
+      .withArgs(f.v6.address, T(99), T(100));
     const tooMuch = 2n ** 96n;
-    await f.token.mint(f.v5.address, tooMuch);
-    await expect(f.pool.connect(f.v5).bond(tooMuch))
+    await f.token.mint(f.v6.address, tooMuch);
+    await expect(f.pool.connect(f.v6).bond(tooMuch))
       .to.be.revertedWithCustomError(f.pool, "StakePoolBondTooLarge")
-      .withArgs(f.v5.address, tooMuch);
+      .withArgs(f.v6.address, tooMuch);
   });
 
   it("requestUnbond: rejects zero, more than the bond, and a remainder below the minimum", async function () {
@@ -240,7 +282,12 @@ describe("StakePool: reverts", function () {
       .withArgs(f.v1.address, T(100), T(101));
     await expect(f.pool.connect(f.v1).requestUnbond(T(95)))
       .to.be.revertedWithCustomError(f.pool, "StakePoolBondBelowMinimum")
-      .withArgs(f.v1.address, T(5), T(10));
+      .withArgs(f.v1.address, T(5), T(100));
+    await f.pool.connect(f.v1).bond(T(17));
+    for (let i = 0; i < 16; i++) await f.pool.connect(f.v1).requestUnbond(T(1));
+    await expect(f.pool.connect(f.v1).requestUnbond(T(1)))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolTooManyUnbondRequests")
+      .withArgs(f.v1.address, 16);
     await expect(f.pool.connect(f.stranger).requestUnbond(1))
       .to.be.revertedWithCustomError(f.pool, "StakePoolInsufficientBond")
       .withArgs(f.stranger.address, 0n, 1n);
@@ -251,16 +298,17 @@ describe("StakePool: reverts", function () {
     await expect(f.pool.connect(f.v1).withdrawUnbonded())
       .to.be.revertedWithCustomError(f.pool, "StakePoolNothingToWithdraw")
       .withArgs(f.v1.address);
+    await f.pool.connect(f.v1).bond(T(10));
     await f.pool.connect(f.v1).requestUnbond(T(10));
-    const { unbondReadyAt } = await f.pool.bondOf(f.v1.address);
+    const readyAt = BigInt((await time.latest()) + 7 * DAY);
     await expect(f.pool.connect(f.v1).withdrawUnbonded())
       .to.be.revertedWithCustomError(f.pool, "StakePoolUnbondNotReady")
-      .withArgs(f.v1.address, unbondReadyAt);
+      .withArgs(f.v1.address, readyAt);
   });
 
   it("setParams: owner only; every field bounded; β ≥ α", async function () {
     const f = await load();
-    await expect(f.pool.connect(f.user).setParams(paramsStruct(TEST_PARAMS)))
+    await expect(f.pool.connect(f.user).setParams((TEST_PARAMS)))
       .to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount")
       .withArgs(f.user.address);
     const bad: [keyof PoolParams, number | bigint, bigint, bigint][] = [
@@ -275,15 +323,19 @@ describe("StakePool: reverts", function () {
       ["maxStages", 17, 1n, 16n],
       ["unbondDelay", 366 * 86_400, 0n, 365n * 86_400n],
       ["minBond", 0n, 1n, 2n ** 96n - 1n],
+      ["minModelStake", 0n, 1n, 2n ** 96n - 1n],
+      ["maxStakeBps", 0, 1n, 10_000n],
+      ["maxStakeBps", 10_001, 1n, 10_000n],
+      ["declineFeeBps", 10_001, 0n, 10_000n],
     ];
     for (const [name, value, min, max] of bad) {
       const p = { ...TEST_PARAMS, [name]: value } as PoolParams;
       if (name === "alphaBps" && Number(value) > TEST_PARAMS.betaBps) p.betaBps = 1_000_000;
-      await expect(f.pool.connect(f.owner).setParams(paramsStruct(p)), name)
+      await expect(f.pool.connect(f.owner).setParams((p)), name)
         .to.be.revertedWithCustomError(f.pool, "StakePoolParamOutOfRange")
         .withArgs(name, BigInt(value), min, max);
     }
-    await expect(f.pool.connect(f.owner).setParams(paramsStruct({ ...TEST_PARAMS, alphaBps: 20_000, betaBps: 19_999 })))
+    await expect(f.pool.connect(f.owner).setParams(({ ...TEST_PARAMS, alphaBps: 20_000, betaBps: 19_999 })))
       .to.be.revertedWithCustomError(f.pool, "StakePoolBetaBelowAlpha")
       .withArgs(20_000, 19_999);
   });
@@ -299,25 +351,30 @@ describe("StakePool: reverts", function () {
     );
   });
 
-  it("constructor: rejects a zero token or randomness source and invalid parameters", async function () {
+  it("constructor: rejects a zero token, randomness source or treasury and invalid parameters", async function () {
     const f = await load();
-    const factory = await ethers.getContractFactory("StakePool");
+    const lib = await ethers.deployContract("RegistryLogic");
+    const factory = await ethers.getContractFactory("StakePool", { libraries: { RegistryLogic: await lib.getAddress() } });
     const token = await f.token.getAddress();
     const rnd = await f.rnd.getAddress();
-    await expect(factory.deploy(ethers.ZeroAddress, f.owner.address, paramsStruct(TEST_PARAMS), rnd)).to.be.revertedWithCustomError(
-      f.pool,
-      "StakePoolZeroAddress",
-    );
-    await expect(factory.deploy(token, f.owner.address, paramsStruct(TEST_PARAMS), ethers.ZeroAddress)).to.be.revertedWithCustomError(
-      f.pool,
-      "StakePoolZeroAddress",
-    );
-    await expect(factory.deploy(token, f.owner.address, paramsStruct({ ...TEST_PARAMS, betaBps: 1 }), rnd))
+    const t = f.treasury.address;
+    await expect(factory.deploy(ethers.ZeroAddress, f.owner.address, TEST_PARAMS, rnd, t)).to.be.revertedWithCustomError(f.pool, "StakePoolZeroAddress");
+    await expect(factory.deploy(token, f.owner.address, TEST_PARAMS, ethers.ZeroAddress, t)).to.be.revertedWithCustomError(f.pool, "StakePoolZeroAddress");
+    await expect(factory.deploy(token, f.owner.address, TEST_PARAMS, rnd, ethers.ZeroAddress)).to.be.revertedWithCustomError(f.pool, "StakePoolZeroTreasury");
+    await expect(factory.deploy(token, f.owner.address, { ...TEST_PARAMS, betaBps: 1 }, rnd, t))
       .to.be.revertedWithCustomError(f.pool, "StakePoolBetaBelowAlpha")
       .withArgs(5_000, 1);
-    await expect(factory.deploy(token, ethers.ZeroAddress, paramsStruct(TEST_PARAMS), rnd))
+    await expect(factory.deploy(token, ethers.ZeroAddress, TEST_PARAMS, rnd, t))
       .to.be.revertedWithCustomError(f.pool, "OwnableInvalidOwner")
       .withArgs(ethers.ZeroAddress);
+  });
+
+  it("setTreasury: owner only, non-zero", async function () {
+    const f = await load();
+    await expect(f.pool.connect(f.user).setTreasury(f.user.address)).to.be.revertedWithCustomError(f.pool, "OwnableUnauthorizedAccount");
+    await expect(f.pool.connect(f.owner).setTreasury(ethers.ZeroAddress)).to.be.revertedWithCustomError(f.pool, "StakePoolZeroTreasury");
+    await expect(f.pool.connect(f.owner).setTreasury(f.other.address)).to.emit(f.pool, "TreasuryUpdated").withArgs(f.treasury.address, f.other.address);
+    expect(await f.pool.treasury()).to.equal(f.other.address);
   });
 
   it("ownership: only the owner transfers or renounces, only the pending owner accepts", async function () {

@@ -6,7 +6,6 @@
  */
 import { expect } from "chai";
 import { createPoolContext, E18, claim, miss, HOUR, TEST_PARAMS } from "./helpers.js";
-import { paramsStruct } from "../../scripts/lib/params.js";
 import { JobState } from "../../scripts/lib/state.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
@@ -30,7 +29,7 @@ describe("StakePool: Table 1 payouts, to the wei", function () {
     expect((await f.pool.getJob(jobId)).state).to.equal(JobState.Finalized);
     await withdrawAll(f);
     expect(await f.token.balanceOf(f.poolAddress)).to.equal(await totalBonds(f));
-    expect(await f.token.balanceOf(f.poolAddress)).to.equal(T(400)); // the four bonds of 100
+    expect(await f.token.balanceOf(f.poolAddress)).to.equal(T(500)); // the five bonds of 100
   });
 
   it("settles one-stage verification when G and V agree: generator 200, V1 (α+β)Cv = 40, user pays αCv", async function () {
@@ -41,7 +40,7 @@ describe("StakePool: Table 1 payouts, to the wei", function () {
     expect((await f.pool.bondOf(f.v1.address)).bond).to.equal(T(70)); // 30 locked in the job
     await expect(submit(f, jobId, claim))
       .to.emit(f.pool, "JobSettled")
-      .withArgs(jobId, JobState.GeneratorUpheld, 1, 0n, T(200), [f.v1.address], [T(40)]);
+      .withArgs(jobId, JobState.GeneratorUpheld, 1, 0n, T(200), [f.v1.address], [T(40)], 0n);
     expect(await f.pool.creditOf(f.generator.address)).to.equal(T(200));
     expect(await f.pool.creditOf(f.v1.address)).to.equal(T(40));
     expect(await f.pool.creditOf(f.user.address)).to.equal(0n);
@@ -60,15 +59,15 @@ describe("StakePool: Table 1 payouts, to the wei", function () {
     expect(await f.pool.escrowOf(jobId)).to.equal(T(50 + 10 + 150 + 2 * 30));
     await expect(submit(f, jobId, claim))
       .to.emit(f.pool, "JobSettled")
-      .withArgs(jobId, JobState.GeneratorUpheld, 2, 0n, T(200), [f.v1.address, f.v2.address], [0n, T(70)]);
+      .withArgs(jobId, JobState.GeneratorUpheld, 2, 0n, T(200), [f.v1.address, f.v2.address], [0n, T(70)], 0n);
     expect(await f.pool.creditOf(f.generator.address)).to.equal(T(200));
     expect(await f.pool.creditOf(f.v2.address)).to.equal(T(70));
     expect(await f.pool.creditOf(f.v1.address)).to.equal(0n);
     expect(await f.pool.creditOf(f.user.address)).to.equal(0n);
     await withdrawAll(f);
     expect(await f.token.balanceOf(f.poolAddress)).to.equal(await totalBonds(f));
-    // stakes leave the bonds when locked; payouts are credits: bonds are now 70, 70, 100, 100
-    expect(await f.token.balanceOf(f.poolAddress)).to.equal(T(340));
+    // stakes leave the bonds when locked; payouts are credits: bonds are now 70, 70, 100, 100, 100
+    expect(await f.token.balanceOf(f.poolAddress)).to.equal(T(440));
   });
 
   it("settles k-stage when V_k confirms G, k = 3: generator 200, V3 (α+3β)Cv = 100, V1 and V2 lose their stakes", async function () {
@@ -87,6 +86,7 @@ describe("StakePool: Table 1 payouts, to the wei", function () {
         T(200),
         [f.v1.address, f.v2.address, f.v3.address],
         [0n, 0n, T(100)],
+        0n,
       );
     expect(await f.pool.creditOf(f.generator.address)).to.equal(T(200));
     expect(await f.pool.creditOf(f.v3.address)).to.equal(T(100));
@@ -105,7 +105,7 @@ describe("StakePool: Table 1 payouts, to the wei", function () {
     await submit(f, jobId, miss(0), f.v2);
     await expect(submit(f, jobId, miss(0)))
       .to.emit(f.pool, "JobSettled")
-      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)]);
+      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
     expect(await f.pool.creditOf(f.user.address)).to.equal(T(60));
     expect(await f.pool.creditOf(f.v1.address)).to.equal(T(40));
     expect(await f.pool.creditOf(f.v2.address)).to.equal(T(170));
@@ -132,6 +132,7 @@ describe("StakePool: Table 1 payouts, to the wei", function () {
         0n,
         [f.v1.address, f.v2.address, f.v3.address],
         [T(40), 0n, T(200)],
+        0n,
       );
     expect(await f.pool.creditOf(f.user.address)).to.equal(T(60));
     expect(await f.pool.creditOf(f.v1.address)).to.equal(T(40));
@@ -157,6 +158,7 @@ describe("StakePool: Table 1 payouts, to the wei", function () {
         0n,
         [f.v1.address, f.v2.address, f.v3.address],
         [0n, T(40), T(200)],
+        0n,
       );
     expect(await f.pool.creditOf(f.v1.address)).to.equal(0n);
     expect(await f.pool.creditOf(f.v2.address)).to.equal(T(40));
@@ -168,7 +170,7 @@ describe("StakePool: Table 1 payouts, to the wei", function () {
   it("pays out exactly the pool when basis-point rounding truncates every amount", async function () {
     const f = await load();
     // α = 0.3333, β = 0.7777 and costs that are not multiples of 10_000 wei
-    await f.pool.connect(f.owner).setParams(paramsStruct({ ...TEST_PARAMS, alphaBps: 3_333, betaBps: 7_777 }));
+    await f.pool.connect(f.owner).setParams({ ...TEST_PARAMS, alphaBps: 3_333, betaBps: 7_777 });
     const cg = 1_000_000_000_000_000_007n;
     const cv = 123_456_789_012_345n;
     const aG = (cg * 3_333n) / 10_000n;

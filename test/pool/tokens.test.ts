@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { keepFloatCloseTo } from "./float-close-to.js";
 import { E18, HOUR, MODEL_ID, REQUEST_HASH, REQUEST_URI, NUM_CHECKS, ROOT, URI, TEST_PARAMS } from "./helpers.js";
-import { paramsStruct } from "../../scripts/lib/params.js";
+import { deployStakePool } from "../../scripts/lib/pool-deploy.js";
 import type { ReentrantToken } from "../../types/ethers-contracts/index.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
@@ -15,16 +15,26 @@ const { ethers, networkHelpers } = await network.create();
 keepFloatCloseTo();
 
 async function poolWith(tokenName: "FeeOnTransferToken" | "ReentrantToken") {
-  const [owner, user, generator, verifier] = await ethers.getSigners();
-  if (!owner || !user || !generator || !verifier) throw new Error("need 4 accounts");
+  const signers = await ethers.getSigners();
+  const [owner, user, generator, verifier] = signers;
+  const registered = signers.slice(4, 9);
+  if (!owner || !user || !generator || !verifier || registered.length < 5) throw new Error("need 9 accounts");
   // both mocks are ERC-20s with mint(); ReentrantToken adds arm() and the probes
   const token = (await ethers.deployContract(tokenName as "ReentrantToken")) as unknown as ReentrantToken;
   const rnd = await ethers.deployContract("MockRandomness");
-  const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsStruct(TEST_PARAMS), await rnd.getAddress()]);
-  for (const s of [user, generator, verifier]) {
+  const pool = await deployStakePool(ethers, [await token.getAddress(), owner.address, { ...TEST_PARAMS }, await rnd.getAddress(), owner.address]);
+  for (const s of [user, generator, verifier, ...registered]) {
     await token.mint(s.address, T(1_000_000));
     await token.connect(s).approve(await pool.getAddress(), ethers.MaxUint256);
   }
+  // five verifiers serve MODEL_ID, so that jobs can be opened (a fee-on-transfer token lets them bond first)
+  const fee = tokenName === "FeeOnTransferToken" ? (token as unknown as { setFeeOn(on: boolean): Promise<unknown> }) : null;
+  if (fee) await fee.setFeeOn(false);
+  for (const v of registered) {
+    await pool.connect(v).setModels([MODEL_ID]);
+    await pool.connect(v).bond(T(100));
+  }
+  if (fee) await fee.setFeeOn(true);
   return { token, pool, owner, user, generator, verifier };
 }
 
@@ -96,6 +106,6 @@ describe("StakePool: hostile tokens", function () {
     expect(await token.reentered()).to.equal(false);
     // the deposits went through exactly once each
     expect(await pool.nextJobId()).to.equal(BigInt(calls.length + 1));
-    expect(await token.balanceOf(poolAddress)).to.equal(T(60) * BigInt(calls.length) + T(100));
+    expect(await token.balanceOf(poolAddress)).to.equal(T(60) * BigInt(calls.length) + T(100) + T(500)); // + the five bonds of the fixture
   });
 });
