@@ -123,9 +123,9 @@ describe("StakePool v2: the findings of the adversarial review", function () {
     await f.pool.timeoutDraw(jobId);
     expect((await f.pool.getJob(jobId)).state).to.equal(JobState.Unverified);
     await withdrawAll(f);
-    // the generator was paid (α+β)Cg; the user paid αCg as without a challenge
+    // the generator was paid (α+β)Cg; the user paid αCg + αCv: more than without a challenge (αCg)
     expect(await f.token.balanceOf(f.generator.address)).to.equal(T(1_000_000) + T(50));
-    expect(userBefore - (await f.token.balanceOf(f.user.address))).to.equal(T(50));
+    expect(userBefore - (await f.token.balanceOf(f.user.address))).to.equal(T(60));
     expect(await f.token.balanceOf(f.poolAddress)).to.equal(await totalBonds(f));
   });
 

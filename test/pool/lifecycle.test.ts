@@ -232,7 +232,7 @@ describe("StakePool: life cycle", function () {
       expect((await f.pool.currentStage(jobId))[1]).to.equal(f.v6.address);
     });
 
-    it("settles as Unverified, paid as unchallenged, when stage 1 finds nobody by the draw deadline (anyone may call)", async function () {
+    it("settles as Unverified when stage 1 finds nobody by the draw deadline: generator paid, the user's αCv to the treasury (anyone may call)", async function () {
       const f = await load();
       const jobId = await openAndCommit(f);
       await f.pool.connect(f.user).challenge(jobId);
@@ -242,7 +242,7 @@ describe("StakePool: life cycle", function () {
       await time.increase(DAY + 1);
       await expect(f.pool.connect(f.stranger).timeoutDraw(jobId))
         .to.emit(f.pool, "JobSettled")
-        .withArgs(jobId, JobState.Unverified, 1, T(10), T(200), [], [], 0n);
+        .withArgs(jobId, JobState.Unverified, 1, 0n, T(200), [], [], T(10));
       expect((await f.pool.getJob(jobId)).state).to.equal(JobState.Unverified);
       // the stale queue entry is skipped
       await f.pool.syncPending(10);
