@@ -1,0 +1,420 @@
+/**
+ * Bench section "economics": a strategy simulator on the real StakePool (issue 10).
+ *
+ * It deploys the pool on a fresh in-process network for every (strategy, stake share), plays many
+ * jobs with randomised α, β and Cg/Cv through the contract's own transactions, and measures the
+ * mean profit per job of the party that uses the strategy against the same party playing honestly
+ * over the same jobs and the same draw words (common random numbers: both runs use one seed).
+ *
+ * Model (what is off-chain is stated here, the rest is the contract):
+ * - Wealth of an address = wallet + credit + bond + pending bond + unbonding, read from the chain
+ *   after each job; profit = the change of wealth minus off-chain costs.
+ * - Off-chain costs per job: honest generation 0.5·αCg, a cheating (cheaper) generation 0.1·αCg,
+ *   one replay 0.25·αCv. Gas is not counted.
+ * - The randomness source is MockRandomness fed by a seeded PRNG: the word of each draw epoch is
+ *   uniform and unknown to every party before the request (what FutureBlockRandomness / a VRF
+ *   provide on a real chain; the H-1 tests check that the pool only ever uses such a word).
+ * - Verifier behaviours: honest (replays; claim if the generator was honest, else the canonical
+ *   dissent), lazy (no replay, submits the claim), copier (no replay; copies an earlier dissent if
+ *   there is one, else submits the claim), liar (a false dissent of its own), colluder (the
+ *   generator's second address: submits the claim), sybil-dissenter (the user's second address:
+ *   one shared false dissent, so that two of them confirm each other).
+ * - Users cannot tell a cheat from an honest answer: they challenge (audit) 50 % of jobs at random;
+ *   strategies that change this say so.
+ * - 8 honest verifiers bond 1,000 tokens each; the strategy's identities (4 addresses) together hold
+ *   the stated share of the model's stake.
+ *
+ * JSON: `economics.strategies[name] = { jobs, meanProfit, honestMeanProfit, stakeAtRisk }` at the
+ * default share (20 %), plus `economics.sweep[name][share] = { meanProfit, honestMeanProfit }`.
+ */
+import { network } from "hardhat";
+import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js";
+import { deployStakePool } from "../lib/pool-deploy.js";
+import { bitmapWithMisses, claimBitmap, JobState } from "../lib/state.js";
+
+const E18 = 10n ** 18n;
+const HOUR = 3600;
+const NUM_CHECKS = 20;
+const MODEL = "0x" + "cd".repeat(32);
+const ROOT = "0x" + "ab".repeat(32);
+const URI = "http://127.0.0.1:8787/receipts/root";
+const REQUEST_HASH = "0x" + "ef".repeat(32);
+const REQUEST_URI = "https://requests.example/job";
+const CLAIM = claimBitmap(NUM_CHECKS);
+/** The canonical dissent two honest verifiers produce for a cheat (the same bytes). */
+const TRUE_DISSENT = bitmapWithMisses(NUM_CHECKS, [0]);
+/** The false dissent the user's sybils share. */
+const SYBIL_DISSENT = bitmapWithMisses(NUM_CHECKS, [1]);
+
+type Behaviour = "honest" | "lazy" | "copier" | "liar" | "colluder" | "sybil-dissenter" | "agree-not-confirm" | "no-show";
+type Party = "subjects" | "generator+subjects" | "user+subjects" | "user+generator" | "generator";
+
+interface Scenario {
+  /** Whether the generator cheats on a job (fixed by the job's random draw in `cheatRate`). */
+  cheatRate: number;
+  /** Probability that the user audits (challenges) a job; it cannot tell cheats apart. */
+  auditRate: number;
+  /** The subjects' behaviour (the strategy) and what they do in the honest counterfactual. */
+  subjects: Behaviour;
+  /** One of the honest verifiers lies (to give copiers an earlier dissent to copy). */
+  oneLiar?: boolean;
+  /** Whose profit is measured. */
+  party: Party;
+  /** The user challenges every job (its own strategy). */
+  userChallengesAll?: boolean;
+  /** The subjects bond only after the challenge (set-size front-running). */
+  bondAfterChallenge?: boolean;
+  /** The user and the generator are one party (it profits from both). */
+  userIsGenerator?: boolean;
+}
+
+interface StrategySpec {
+  name: string;
+  description: string;
+  deviation: Scenario;
+  honest: Scenario;
+}
+
+const base: Scenario = { cheatRate: 0, auditRate: 0.5, subjects: "honest", party: "subjects" };
+
+export const STRATEGIES: StrategySpec[] = [
+  { name: "honest", description: "everyone honest; the subjects are honest verifiers", deviation: base, honest: base },
+  {
+    name: "lazy-agree",
+    description: "subjects submit the claim without replaying; 20 % of jobs are cheats",
+    deviation: { ...base, cheatRate: 0.2, subjects: "lazy" },
+    honest: { ...base, cheatRate: 0.2 },
+  },
+  {
+    name: "copy-dissent",
+    description: "subjects copy an earlier dissent without replaying (one honest-set verifier lies)",
+    deviation: { ...base, subjects: "copier", oneLiar: true },
+    honest: { ...base, oneLiar: true },
+  },
+  {
+    name: "liar-verifier",
+    description: "subjects dissent falsely",
+    deviation: { ...base, subjects: "liar" },
+    honest: base,
+  },
+  {
+    name: "sybil-verifier",
+    description: "the generator cheats on every job; the subjects are its second addresses and uphold it",
+    deviation: { ...base, cheatRate: 1, subjects: "colluder", party: "generator+subjects" },
+    honest: { ...base, party: "generator+subjects" },
+  },
+  {
+    name: "draw-grinding",
+    description: "the user challenges every honest job hoping its sybils are drawn (the word is fixed before anyone sees it)",
+    deviation: { ...base, subjects: "sybil-dissenter", party: "user+subjects", userChallengesAll: true },
+    honest: { ...base, party: "user+subjects" },
+  },
+  {
+    name: "set-size-frontrun",
+    description: "as draw-grinding, with the sybils bonding right after each challenge",
+    deviation: { ...base, subjects: "sybil-dissenter", party: "user+subjects", userChallengesAll: true, bondAfterChallenge: true },
+    honest: { ...base, party: "user+subjects" },
+  },
+  {
+    name: "no-show-drain",
+    description: "user = generator challenges its own jobs hoping drawn verifiers forfeit to it",
+    deviation: { ...base, party: "user+generator", userChallengesAll: true, userIsGenerator: true },
+    honest: { ...base, party: "user+generator", auditRate: 0, userIsGenerator: true },
+  },
+  {
+    name: "confirmer-at-loss",
+    description: "after an honest dissent of a cheat, subjects agree with the generator instead of confirming",
+    deviation: { ...base, cheatRate: 1, subjects: "agree-not-confirm" },
+    honest: { ...base, cheatRate: 1 },
+  },
+  {
+    name: "unverifiable-challenge",
+    description: "the user's sybils leave after its challenge, hoping no verifier is found",
+    deviation: { ...base, party: "user+subjects", userChallengesAll: true, subjects: "no-show" },
+    honest: { ...base, party: "user+subjects" },
+  },
+  {
+    name: "cheating-generator",
+    description: "the generator cheats on every job; verifiers honest; users audit 50 % of jobs",
+    deviation: { ...base, cheatRate: 1, party: "generator" },
+    honest: { ...base, party: "generator" },
+  },
+  {
+    name: "cheating-generator+lazy-agree",
+    description: "the generator cheats on every job; the subjects verify lazily",
+    deviation: { ...base, cheatRate: 1, subjects: "lazy", party: "generator" },
+    honest: { ...base, party: "generator" },
+  },
+];
+
+/** xorshift64*: a small seeded PRNG so both runs of a strategy see the same jobs and words. */
+function prng(seed: bigint) {
+  let s = seed || 0x9e3779b97f4a7c15n;
+  const M = (1n << 64n) - 1n;
+  const next = () => {
+    s ^= s >> 12n;
+    s ^= (s << 25n) & M;
+    s ^= s >> 27n;
+    return (s * 0x2545f4914f6cdd1dn) & M;
+  };
+  return { next, float: () => Number(next() >> 11n) / 2 ** 53, word: () => (next() << 192n) | (next() << 128n) | (next() << 64n) | next() };
+}
+
+interface JobOutcome {
+  profit: number;
+  stakeAtRisk: number;
+  state: JobState;
+}
+
+interface RunResult {
+  jobs: number;
+  meanProfit: number;
+  stakeAtRisk: number;
+  outcomes: Partial<Record<string, number>>;
+}
+
+async function runScenario(sc: Scenario, share: number, jobs: number, seed: bigint): Promise<RunResult> {
+  const { ethers } = await network.create();
+  const signers = await ethers.getSigners();
+  const [owner, user, generator, treasury] = signers;
+  const honest = signers.slice(4, 12);
+  const subjects = signers.slice(12, 16);
+  if (!owner || !user || !generator || !treasury || honest.length < 8 || subjects.length < 4) throw new Error("economics needs 16 accounts");
+  const byAddr = new Map(signers.map((s) => [s.address, s]));
+  const genSigner = sc.userIsGenerator ? generator : generator;
+
+  const token = await ethers.deployContract("TestToken");
+  const rnd = await ethers.deployContract("MockRandomness");
+  const baseParams = {
+    alphaBps: 10_000,
+    betaBps: 20_000,
+    commitWindow: HOUR,
+    challengeWindow: HOUR,
+    verifyWindow: HOUR,
+    drawWindow: HOUR,
+    maxStages: 3,
+    unbondDelay: 0,
+    minBond: 100n * E18,
+    minModelStake: 100n * E18,
+    maxStakeBps: 10_000,
+    declineFeeBps: 1_000,
+  };
+  const pool = await deployStakePool(ethers, [await token.getAddress(), owner.address, baseParams, await rnd.getAddress(), treasury.address]);
+  const poolAddr = await pool.getAddress();
+  for (const s of [user, generator, ...honest, ...subjects]) {
+    await token.mint(s.address, 10n ** 9n * E18);
+    await token.connect(s).approve(poolAddr, ethers.MaxUint256);
+  }
+  const honestBond = 1_000n * E18;
+  const subjectBondEach = BigInt(Math.round(((share / (1 - share)) * 8_000) / 4)) * E18;
+  for (const v of honest) {
+    await pool.connect(v).setModels([MODEL]);
+    await pool.connect(v).bond(honestBond);
+  }
+  for (const v of subjects) await pool.connect(v).setModels([MODEL]);
+  if (!sc.bondAfterChallenge) for (const v of subjects) await pool.connect(v).bond(subjectBondEach);
+  const liar = sc.oneLiar ? honest[0]!.address : null;
+  const subjectSet = new Set(subjects.map((s) => s.address));
+
+  const wealth = async (addr: string) => {
+    const b = await pool.bondOf(addr);
+    return (await token.balanceOf(addr)) + (await pool.creditOf(addr)) + b.bond + b.pendingBond + b.unbonding;
+  };
+  const partyAddrs: string[] =
+    sc.party === "subjects"
+      ? subjects.map((s) => s.address)
+      : sc.party === "generator"
+        ? [generator.address]
+        : sc.party === "generator+subjects"
+          ? [generator.address, ...subjects.map((s) => s.address)]
+          : sc.party === "user+subjects"
+            ? [user.address, ...subjects.map((s) => s.address)]
+            : [user.address, generator.address];
+  const partyWealth = async () => {
+    let w = 0n;
+    for (const a of partyAddrs) w += await wealth(a);
+    return w;
+  };
+  const increase = async (seconds: number) => {
+    await ethers.provider.send("evm_increaseTime", [seconds]);
+    await ethers.provider.send("evm_mine", []);
+  };
+  const tokens = (x: bigint) => Number(x) / 1e18;
+
+  const outcomes: Partial<Record<string, number>> = {};
+  let profitSum = 0;
+  let riskSum = 0;
+  for (let n = 0; n < jobs; n++) {
+    // common random numbers: the job's terms, audit and cheat flags, and its draw words depend only on
+    // (seed, job index), so the deviation and the honest run see the same jobs and the same words
+    const rng = prng(seed * 1_000_003n + BigInt(n) * 2n + 1n);
+    const words = prng(seed * 998_244_353n + BigInt(n) * 2n + 2n);
+    // randomised terms: α ∈ {0.5, 1, 2}, β/α ∈ {1, 2, 3}, Cv ∈ [2, 6], Cg above the M-1 bound by ×1.1 … ×6
+    const alphaBps = [5_000, 10_000, 20_000][Math.floor(rng.float() * 3)]!;
+    const betaBps = alphaBps * (1 + Math.floor(rng.float() * 3));
+    const cv = BigInt(2 + Math.floor(rng.float() * 5)) * E18;
+    const minCg = (cv * BigInt(2 * alphaBps + betaBps)) / BigInt(betaBps); // βCg > (2α + β)Cv
+    const cg = (minCg * BigInt(110 + Math.floor(rng.float() * 490))) / 100n;
+    await pool.connect(owner).setParams({ ...baseParams, alphaBps, betaBps });
+    const aG = (cg * BigInt(alphaBps)) / 10_000n;
+    const aV = (cv * BigInt(alphaBps)) / 10_000n;
+    const bG = (cg * BigInt(betaBps)) / 10_000n;
+    const bV = (cv * BigInt(betaBps)) / 10_000n;
+    const cheat = rng.float() < sc.cheatRate;
+    const audit = rng.float() < sc.auditRate;
+    const challenge = sc.userChallengesAll || audit;
+
+    const before = await partyWealth();
+    let offchain = 0;
+    let risk = 0;
+    const inParty = (a: string) => partyAddrs.includes(a);
+    const genCost = tokens(aG) * (cheat ? 0.1 : 0.5);
+    if (inParty(generator.address)) {
+      offchain += genCost;
+      risk += tokens(bG);
+    }
+    await pool.connect(user).openJob(genSigner.address, MODEL, cg, cv, REQUEST_HASH, REQUEST_URI);
+    const jobId = (await pool.nextJobId()) - 1n;
+    await pool.connect(genSigner).commit(jobId, ROOT, NUM_CHECKS, URI);
+    if (!challenge) {
+      await increase(HOUR + 1);
+      await pool.finalize(jobId);
+    } else {
+      await pool.connect(user).challenge(jobId);
+      if (sc.bondAfterChallenge) for (const v of subjects) await pool.connect(v).bond(subjectBondEach);
+      if (sc.subjects === "no-show") for (const v of subjects) {
+        const b = await pool.bondOf(v.address);
+        if (b.bond > 0n) await pool.connect(v).requestUnbond(b.bond);
+      }
+      const results: Uint8Array[] = [];
+      for (let guard = 0; guard < 40; guard++) {
+        const j = await pool.getJob(jobId);
+        const st = Number(j.state) as JobState;
+        if (st === JobState.AwaitingVerifier) {
+          if (!(await pool.drawEpoch()).frozen) await pool.drawVerifiers(0);
+          await rnd.set(words.word());
+          await pool.drawVerifiers(100);
+          if (Number((await pool.getJob(jobId)).state) === JobState.AwaitingVerifier) {
+            await increase(HOUR + 1);
+            await pool.timeoutDraw(jobId);
+          }
+          continue;
+        }
+        if (st !== JobState.Verifying) break;
+        const [stage, v] = await pool.currentStage(jobId);
+        const signer = byAddr.get(v)!;
+        const behaviour: Behaviour = subjectSet.has(v) ? sc.subjects : v === liar ? "liar" : "honest";
+        const truth = cheat ? TRUE_DISSENT : CLAIM;
+        const earlierDissent = results.find((r) => !r.every((b, i) => b === CLAIM[i]));
+        let bitmap: Uint8Array | null;
+        let replays = false;
+        switch (behaviour) {
+          case "honest":
+            bitmap = truth;
+            replays = true;
+            break;
+          case "lazy":
+          case "colluder":
+            bitmap = CLAIM;
+            break;
+          case "copier":
+            bitmap = earlierDissent ?? CLAIM;
+            break;
+          case "liar":
+            bitmap = bitmapWithMisses(NUM_CHECKS, [2 + Number(stage)]);
+            break;
+          case "sybil-dissenter":
+            bitmap = SYBIL_DISSENT;
+            break;
+          case "agree-not-confirm":
+            bitmap = earlierDissent ? CLAIM : truth;
+            replays = true;
+            break;
+          case "no-show":
+            bitmap = null;
+            break;
+        }
+        if (inParty(v)) {
+          risk += tokens(bV);
+          if (replays) offchain += tokens(aV) * 0.25;
+        }
+        if (bitmap === null) {
+          await increase(HOUR + 1);
+          await pool.timeoutVerifier(jobId);
+          continue;
+        }
+        results.push(bitmap);
+        await pool.connect(signer).submitResult(jobId, bitmap);
+      }
+    }
+    const state = Number((await pool.getJob(jobId)).state) as JobState;
+    outcomes[JobState[state]] = (outcomes[JobState[state]] ?? 0) + 1;
+    // keep the verifiers' bonds topped up from their payouts (wealth unchanged), then sync weights
+    for (const v of [...honest, ...subjects]) {
+      const c = await pool.creditOf(v.address);
+      const b = await pool.bondOf(v.address);
+      if (c > 0n && b.bond + b.pendingBond + c >= baseParams.minBond) await pool.connect(v).bondFromCredit(c);
+    }
+    if (sc.bondAfterChallenge) {
+      // the sybils hold no bond between their challenges (unbondDelay is 0 here)
+      for (const v of subjects) {
+        const b = await pool.bondOf(v.address);
+        if (b.bond > 0n) await pool.connect(v).requestUnbond(b.bond);
+        if ((await pool.bondOf(v.address)).unbondable > 0n) await pool.connect(v).withdrawUnbonded();
+      }
+    }
+    if (!(await pool.drawEpoch()).frozen) await pool.syncPending(100);
+    const after = await partyWealth();
+    profitSum += tokens(after - before) - offchain;
+    riskSum += risk;
+    void aV;
+  }
+  return { jobs, meanProfit: profitSum / jobs, stakeAtRisk: riskSum / jobs, outcomes };
+}
+
+export const economicsSection: BenchSection = {
+  name: "economics",
+  description: "strategy simulator on the real StakePool: mean profit per job of each deviation vs honest play",
+  run: runEconomics,
+};
+
+async function runEconomics(ctx: BenchContext): Promise<BenchSectionResult> {
+  const jobsArg = ctx.args.find((a) => a.startsWith("--economics-jobs="));
+  const jobs = jobsArg ? Number(jobsArg.split("=")[1]) : 24;
+  const shares = [0.1, 0.2, 1 / 3];
+  const strategies: Record<string, { jobs: number; meanProfit: number; honestMeanProfit: number; stakeAtRisk: number; outcomes: RunResult["outcomes"] }> = {};
+  const sweep: Record<string, Record<string, { meanProfit: number; honestMeanProfit: number }>> = {};
+  const rows: (string | number)[][] = [];
+  for (const spec of STRATEGIES) {
+    sweep[spec.name] = {};
+    for (const share of shares) {
+      const seed = BigInt(1 + Math.round(share * 1000)) * 7919n + BigInt(spec.name.length);
+      const dev = await runScenario(spec.deviation, share, jobs, seed);
+      const hon = await runScenario(spec.honest, share, jobs, seed);
+      const key = `${Math.round(share * 100)}%`;
+      sweep[spec.name]![key] = { meanProfit: dev.meanProfit, honestMeanProfit: hon.meanProfit };
+      if (share === 0.2) {
+        strategies[spec.name] = { jobs, meanProfit: dev.meanProfit, honestMeanProfit: hon.meanProfit, stakeAtRisk: dev.stakeAtRisk, outcomes: dev.outcomes };
+      }
+      const diff = dev.meanProfit - hon.meanProfit;
+      const verdict = spec.name === "honest" ? "" : Math.abs(diff) < 1e-9 ? "never played" : diff < 0 ? "loses" : "PAYS";
+      rows.push([spec.name, key, jobs, dev.meanProfit.toFixed(2), hon.meanProfit.toFixed(2), dev.stakeAtRisk.toFixed(1), verdict, Object.entries(dev.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")]);
+      ctx.log(`economics ${spec.name} @${key}: ${dev.meanProfit.toFixed(2)} vs honest ${hon.meanProfit.toFixed(2)} ${verdict}`);
+    }
+  }
+  const paying = rows.filter((r) => r[6] === "PAYS").map((r) => `${r[0]} @${r[1]}`);
+  return {
+    data: { jobsPerRun: jobs, shares, strategies, sweep, paying },
+    tables: [
+      {
+        title: "Strategy simulator (tokens per job, off-chain costs included; the party of each strategy vs the same party honest)",
+        columns: ["strategy", "share", "jobs", "meanProfit", "honestMeanProfit", "stakeAtRisk", "", "outcomes"],
+        rows,
+        notes: [
+          "Model and costs: scripts/bench/economics.ts. 'PAYS' marks a deviation that earned more than honest play over these jobs; 'never played' that the situation did not arise.",
+          paying.length ? `Deviations that pay: ${paying.join("; ")}` : "No deviation pays.",
+        ],
+      },
+    ],
+  };
+}
