@@ -173,7 +173,7 @@ interface RunResult {
   outcomes: Partial<Record<string, number>>;
 }
 
-async function runScenario(sc: Scenario, share: number, jobs: number, seed: bigint): Promise<RunResult> {
+export async function runScenario(sc: Scenario, share: number, jobs: number, seed: bigint): Promise<RunResult> {
   const { ethers } = await network.create();
   const signers = await ethers.getSigners();
   const [owner, user, generator, treasury] = signers;
@@ -349,19 +349,14 @@ async function runScenario(sc: Scenario, share: number, jobs: number, seed: bigi
     }
     const state = Number((await pool.getJob(jobId)).state) as JobState;
     outcomes[JobState[state]] = (outcomes[JobState[state]] ?? 0) + 1;
-    // keep the verifiers' bonds topped up from their payouts (wealth unchanged), then sync weights
+    // reset every verifier's bond to where it started (from or to its wallet; wealth unchanged), so that
+    // every job starts from the same weights in the deviation and the honest run
     for (const v of [...honest, ...subjects]) {
-      const c = await pool.creditOf(v.address);
+      const target = honest.includes(v) ? honestBond : sc.bondAfterChallenge ? 0n : subjectBondEach;
       const b = await pool.bondOf(v.address);
-      if (c > 0n && b.bond + b.pendingBond + c >= baseParams.minBond) await pool.connect(v).bondFromCredit(c);
-    }
-    if (sc.bondAfterChallenge) {
-      // the sybils hold no bond between their challenges (unbondDelay is 0 here)
-      for (const v of subjects) {
-        const b = await pool.bondOf(v.address);
-        if (b.bond > 0n) await pool.connect(v).requestUnbond(b.bond);
-        if ((await pool.bondOf(v.address)).unbondable > 0n) await pool.connect(v).withdrawUnbonded();
-      }
+      if (b.bond < target) await pool.connect(v).bond(target - b.bond);
+      else if (b.bond > target) await pool.connect(v).requestUnbond(b.bond - target);
+      if ((await pool.bondOf(v.address)).unbondable > 0n) await pool.connect(v).withdrawUnbonded();
     }
     if (!(await pool.drawEpoch()).frozen) await pool.syncPending(100);
     const after = await partyWealth();
