@@ -86,6 +86,12 @@ export const STRATEGIES: StrategySpec[] = [
     honest: { ...base, cheatRate: 0.2 },
   },
   {
+    name: "lazy-agree-no-cheats",
+    description: "subjects submit the claim without replaying; no job is a cheat",
+    deviation: { ...base, subjects: "lazy" },
+    honest: base,
+  },
+  {
     name: "copy-dissent",
     description: "subjects copy an earlier dissent without replaying (one honest-set verifier lies)",
     deviation: { ...base, subjects: "copier", oneLiar: true },
@@ -349,6 +355,7 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
     }
     const state = Number((await pool.getJob(jobId)).state) as JobState;
     outcomes[JobState[state]] = (outcomes[JobState[state]] ?? 0) + 1;
+    if (!(await pool.drawEpoch()).frozen) await pool.syncPending(100);
     // reset every verifier's bond to where it started (from or to its wallet; wealth unchanged), so that
     // every job starts from the same weights in the deviation and the honest run
     for (const v of [...honest, ...subjects]) {
