@@ -1,8 +1,10 @@
 /**
  * Shared set-up for the worker fault tests: one in-process Hardhat network per file with TestToken +
  * MockRandomness + StakePool (short windows), the tiny model built once into a temp directory, a
- * receipt store served over HTTP, and helpers that drive a job to a challenge with the verifier of the
- * test's choice drawn. Every on-chain action goes through the PoolClient (offchain/chain).
+ * receipt store served over HTTP, five verifiers bonded for the tiny model (maxStages + 2, the least a
+ * model needs for jobs), and helpers that drive a job to a challenge and draw the verifier of the
+ * test's choice (a MockRandomness word found with `drawWordFor`). Every on-chain action goes through
+ * the PoolClient (offchain/chain).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -30,6 +32,9 @@ export const WORKER_TEST_PARAMS: PoolParams = {
   maxStages: 3,
   unbondDelay: 3600,
   minBond: 10n * E18,
+  minModelStake: 50n * E18,
+  maxStakeBps: 5_000,
+  declineFeeBps: 1_000,
 };
 export const CG = 10n * E18;
 export const CV = 2n * E18;
@@ -46,8 +51,39 @@ export const HOURLY_PARAMS: PoolParams = {
   maxStages: 3,
   unbondDelay: HOUR,
   minBond: 10n * E18,
+  minModelStake: 50n * E18,
+  maxStakeBps: 5_000,
+  declineFeeBps: 1_000,
 };
 export const BOND = 100n * E18;
+
+type HardhatEthers = Awaited<ReturnType<typeof network.create>>["ethers"];
+
+/**
+ * TestToken + MockRandomness + StakePool with `params`; the treasury is `treasury` (default: the
+ * owner). Returns the addresses and the pool's creation block.
+ */
+export async function deployTestPool(ethers: HardhatEthers, owner: string, params: PoolParams, o: { treasury?: string } = {}) {
+  const token = await ethers.deployContract("TestToken");
+  const rnd = await ethers.deployContract("MockRandomness");
+  const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner, paramsTuple(params), await rnd.getAddress(), o.treasury ?? owner]);
+  const deployBlock = (await pool.deploymentTransaction()!.wait())!.blockNumber;
+  return { token, rnd, pool, poolAddress: await pool.getAddress(), tokenAddress: await token.getAddress(), deployBlock };
+}
+
+/**
+ * Mint `amount` to each verifier, bond it and declare `models`: after this a job for one of the
+ * models can be opened (with at least maxStages + 2 verifiers and minModelStake of weight).
+ */
+export async function bondVerifiers(client: PoolClient, verifiers: readonly Signer[], models: readonly string[], amount = BOND): Promise<void> {
+  for (const v of verifiers) {
+    const c = client.connect(v);
+    const me = await c.account();
+    if ((await c.tokenBalance(me)) < amount) await c.mintTestTokens(me, amount);
+    await c.setModels(models);
+    await c.bond(amount, { approve: true });
+  }
+}
 
 export const PROMPT = Array.from({ length: 16 }, (_, i) => 32 + ((i * 37 + 11) % 95));
 
@@ -97,25 +133,40 @@ export async function createWorkerContext() {
   const server: ReceiptServer = await serveReceipts(store);
 
   const signers = await ethers.getSigners();
-  const [owner, user, generator, v1, v2, v3, v4, stranger] = signers;
-  if (!owner || !user || !generator || !v1 || !v2 || !v3 || !v4 || !stranger) throw new Error("need 8 accounts");
-  const token = await ethers.deployContract("TestToken");
-  const rnd = await ethers.deployContract("MockRandomness");
-  const deployBlock = await ethers.provider.getBlockNumber();
-  const poolContract = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsTuple(WORKER_TEST_PARAMS), await rnd.getAddress()]);
-  const poolAddress = await poolContract.getAddress();
+  const [owner, user, generator, v1, v2, v3, v4, stranger, v5, other, treasury] = signers;
+  if (!owner || !user || !generator || !v1 || !v2 || !v3 || !v4 || !stranger || !v5 || !other || !treasury) throw new Error("need 11 accounts");
+  const deployed = await deployTestPool(ethers, owner.address, WORKER_TEST_PARAMS, { treasury: treasury.address });
+  const { token, rnd, poolAddress, deployBlock } = deployed;
   const client = await PoolClient.create({ runner: ethers.provider, pool: poolAddress, deployBlock, pollMs: 20 });
   const as = (s: Signer) => client.connect(s);
-  for (const s of [user, generator, v1, v2, v3, v4, stranger]) await as(owner).mintTestTokens(s.address, 1_000_000n * E18);
-  // v1..v4 bonded in this order (verifierAt 0..3)
-  for (const v of [v1, v2, v3, v4]) await as(v).bond(BOND, { approve: true });
+  for (const s of [user, generator, v1, v2, v3, v4, v5, other, stranger]) await as(owner).mintTestTokens(s.address, 1_000_000n * E18);
+  // v1..v5 replay the tiny model; `other` declared another model only
+  await bondVerifiers(client, [v1, v2, v3, v4, v5], [model.modelId]);
+  const otherModelId = "0x" + "0e".repeat(32);
+  await bondVerifiers(client, [other], [otherModelId]);
 
-  /** Make the next draw start at `verifier`. */
-  async function pick(verifier: { address: string }) {
-    const list = await client.verifiers();
-    const i = list.findIndex((a) => a.toLowerCase() === verifier.address.toLowerCase());
-    if (i < 0) throw new Error(`${verifier.address} is not in the verifier set`);
-    await rnd.set(i);
+  /**
+   * Draw `verifier` for the stage the job waits for: hold the mock's word back (Pending) while the
+   * queueing transaction `queue` starts the epoch (so a worker advancing the queue cannot draw first),
+   * find a word that picks `verifier` in the frozen tree, release it and draw (as `stranger`, unless a
+   * worker was quicker). Returns the job's new VerifierAssigned event.
+   */
+  async function queueAndDraw(jobId: bigint, stage: number, verifier: { address: string }, queue: () => Promise<unknown>) {
+    await rnd.setMode(1); // Pending
+    try {
+      await queue();
+      const epoch = await client.drawEpoch();
+      if (!epoch.frozen) throw new Error("the queueing transaction did not start a draw epoch");
+      const word = await client.drawWordFor(await client.modelOf(jobId), jobId, stage, verifier.address);
+      await rnd.fulfil(epoch.requestId, word);
+    } finally {
+      await rnd.setMode(0); // Value
+    }
+    await as(stranger!).tryDrawVerifiers();
+    const assigned = (await client.jobEvents(jobId)).filter((e): e is Extract<PoolEvent, { name: "VerifierAssigned" }> => e.name === "VerifierAssigned" && e.stage === stage);
+    const last = assigned[assigned.length - 1];
+    if (!last || last.verifier !== verifier.address) throw new Error(`the expected verifier was not drawn (got ${last?.verifier ?? "nobody"})`);
+    return last;
   }
 
   /**
@@ -142,10 +193,7 @@ export async function createWorkerContext() {
     const root = await store.put(g.bytes);
     const uri = o.receiptUri ? o.receiptUri(root) : `${server.url}/receipts/${root}`;
     await as(generator!).commit(jobId, { receiptRoot: root, numChecks: numChecks(g.receipt), receiptUri: uri, approve: true });
-    await pick(o.verifier);
-    const ch = await as(user!).challenge(jobId);
-    const assigned = ch.events.find((e) => e.name === "VerifierAssigned");
-    if (!assigned || assigned.name !== "VerifierAssigned" || assigned.verifier !== o.verifier.address) throw new Error("the expected verifier was not drawn");
+    const assigned = await queueAndDraw(jobId, 1, o.verifier, () => as(user!).challenge(jobId));
     return { jobId, root, bytes: g.bytes, receipt: g.receipt, numChecks: numChecks(g.receipt), deadline: assigned.deadline, request: req };
   }
 
@@ -177,6 +225,10 @@ export async function createWorkerContext() {
     v2,
     v3,
     v4,
+    v5,
+    other,
+    otherModelId,
+    treasury,
     stranger,
     token,
     rnd,
@@ -184,7 +236,7 @@ export async function createWorkerContext() {
     deployBlock,
     client,
     as,
-    pick,
+    queueAndDraw,
     challengedJob,
     results,
     cleanup,
