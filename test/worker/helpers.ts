@@ -16,7 +16,8 @@ import { generate } from "../../offchain/generate/index.js";
 import { ReceiptStore, numChecks, serveReceipts, type ReceiptServer } from "../../offchain/receipt/index.js";
 import { requestHash, requestToDataUri, samplerSeedFor, type JobRequest, parseJobRequest } from "../../offchain/request/index.js";
 import { PoolClient, type PoolEvent } from "../../offchain/chain/index.js";
-import { paramsTuple, type PoolParams } from "../../scripts/lib/params.js";
+import { paramsStruct, type PoolParams } from "../../scripts/lib/params.js";
+import { deployStakePool } from "../../scripts/lib/pool-deploy.js";
 import type { LogRecord } from "../../offchain/worker/log.js";
 
 export const E18 = 10n ** 18n;
@@ -66,7 +67,7 @@ type HardhatEthers = Awaited<ReturnType<typeof network.create>>["ethers"];
 export async function deployTestPool(ethers: HardhatEthers, owner: string, params: PoolParams, o: { treasury?: string } = {}) {
   const token = await ethers.deployContract("TestToken");
   const rnd = await ethers.deployContract("MockRandomness");
-  const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner, paramsTuple(params), await rnd.getAddress(), o.treasury ?? owner]);
+  const pool = await deployStakePool(ethers, [await token.getAddress(), owner, paramsStruct(params), await rnd.getAddress(), o.treasury ?? owner]);
   const deployBlock = (await pool.deploymentTransaction()!.wait())!.blockNumber;
   return { token, rnd, pool, poolAddress: await pool.getAddress(), tokenAddress: await token.getAddress(), deployBlock };
 }
@@ -146,23 +147,46 @@ export async function createWorkerContext() {
   await bondVerifiers(client, [other], [otherModelId]);
 
   /**
-   * Draw `verifier` for the stage the job waits for: hold the mock's word back (Pending) while the
-   * queueing transaction `queue` starts the epoch (so a worker advancing the queue cannot draw first),
-   * find a word that picks `verifier` in the frozen tree, release it and draw (as `stranger`, unless a
-   * worker was quicker). Returns the job's new VerifierAssigned event.
+   * Make the draw of stage `stage` of job `jobId` pick `verifier`: hold the mock's word back
+   * (Pending) while `queue` (the transaction that queues the stage) runs, so that nobody — a worker
+   * advancing the queue included — can draw it first; make sure an epoch covers the entry (finishing
+   * an older epoch first); find a word that picks `verifier` in the frozen tree and give it to the
+   * epoch's request; release the mock. The draw itself is left to whoever calls drawVerifiers next.
    */
-  async function queueAndDraw(jobId: bigint, stage: number, verifier: { address: string }, queue: () => Promise<unknown>) {
+  async function queueForDraw(jobId: bigint, stage: number, verifier: { address: string }, queue: () => Promise<unknown>): Promise<void> {
     await rnd.setMode(1); // Pending
     try {
       await queue();
-      const epoch = await client.drawEpoch();
-      if (!epoch.frozen) throw new Error("the queueing transaction did not start a draw epoch");
-      const word = await client.drawWordFor(await client.modelOf(jobId), jobId, stage, verifier.address);
-      await rnd.fulfil(epoch.requestId, word);
+      const queued = (await client.jobEvents(jobId)).filter((e): e is Extract<PoolEvent, { name: "DrawQueued" }> => e.name === "DrawQueued" && e.stage === stage);
+      const index = queued[queued.length - 1]?.queueIndex;
+      if (index === undefined) throw new Error(`job ${jobId} stage ${stage} was not queued`);
+      for (let i = 0; ; i++) {
+        if (i > 4) throw new Error(`no draw epoch covers queue entry ${index}`);
+        const e = await client.drawEpoch();
+        if (e.frozen && index >= e.head && index < e.epochEnd) {
+          await rnd.fulfil(e.requestId, await client.drawWordFor(await client.modelOf(jobId), jobId, stage, verifier.address));
+          return;
+        }
+        if (e.frozen) {
+          // an older epoch (e.g. a stage queued again by a decline): let it finish first
+          await rnd.setMode(0);
+          await as(stranger!).tryDrawVerifiers(1000);
+          await rnd.setMode(1);
+        } else await as(stranger!).tryDrawVerifiers(); // starts an epoch for the entry
+      }
     } finally {
       await rnd.setMode(0); // Value
     }
+  }
+
+  /** queueForDraw, then draw (as `stranger`, unless a worker was quicker); returns the stage's new VerifierAssigned event. */
+  async function queueAndDraw(jobId: bigint, stage: number, verifier: { address: string }, queue: () => Promise<unknown>) {
+    await queueForDraw(jobId, stage, verifier, queue);
     await as(stranger!).tryDrawVerifiers();
+    return lastAssignment(jobId, stage, verifier);
+  }
+
+  async function lastAssignment(jobId: bigint, stage: number, verifier: { address: string }) {
     const assigned = (await client.jobEvents(jobId)).filter((e): e is Extract<PoolEvent, { name: "VerifierAssigned" }> => e.name === "VerifierAssigned" && e.stage === stage);
     const last = assigned[assigned.length - 1];
     if (!last || last.verifier !== verifier.address) throw new Error(`the expected verifier was not drawn (got ${last?.verifier ?? "nobody"})`);
@@ -173,7 +197,7 @@ export async function createWorkerContext() {
    * Open an honest job, generate its receipt with the tiny model (the job's sampler seed), store it,
    * commit with `receiptUri` (default: the HTTP store), and challenge with `verifier` drawn.
    */
-  async function challengedJob(o: { verifier: { address: string }; receiptUri?: (root: string) => string; seed?: number }) {
+  async function challengedJob(o: { verifier: { address: string }; receiptUri?: (root: string) => string; seed?: number; draw?: boolean }) {
     const req = tinyRequest(model.modelId, o.seed ?? 1);
     const opened = await as(user!).openJob({
       generator: generator!.address,
@@ -193,8 +217,10 @@ export async function createWorkerContext() {
     const root = await store.put(g.bytes);
     const uri = o.receiptUri ? o.receiptUri(root) : `${server.url}/receipts/${root}`;
     await as(generator!).commit(jobId, { receiptRoot: root, numChecks: numChecks(g.receipt), receiptUri: uri, approve: true });
-    const assigned = await queueAndDraw(jobId, 1, o.verifier, () => as(user!).challenge(jobId));
-    return { jobId, root, bytes: g.bytes, receipt: g.receipt, numChecks: numChecks(g.receipt), deadline: assigned.deadline, request: req };
+    let deadline = 0;
+    if (o.draw === false) await queueForDraw(jobId, 1, o.verifier, () => as(user!).challenge(jobId));
+    else deadline = (await queueAndDraw(jobId, 1, o.verifier, () => as(user!).challenge(jobId))).deadline;
+    return { jobId, root, bytes: g.bytes, receipt: g.receipt, numChecks: numChecks(g.receipt), deadline, request: req };
   }
 
   /** ResultSubmitted events of a job. */
@@ -236,7 +262,9 @@ export async function createWorkerContext() {
     deployBlock,
     client,
     as,
+    queueForDraw,
     queueAndDraw,
+    lastAssignment,
     challengedJob,
     results,
     cleanup,
