@@ -188,7 +188,7 @@ const OUTCOME_WORDS: Record<number, string> = {
   [JobState.VerifierUpheld]: "settled: a verifier confirmed an earlier verifier, the generator was slashed",
   [JobState.Stalemate]:
     "settled as a stalemate: the user got αCv back, the generator's deposits went to the treasury (and, after the last stage, every verifier's stake)",
-  [JobState.Unverified]: "settled as unchallenged: no verifier could be drawn for the challenge in time, the generator was paid",
+  [JobState.Unverified]: "no verifier could be drawn for the challenge in time: the generator was paid as if unchallenged, the user's αCv went to the treasury",
 };
 
 const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;
@@ -246,7 +246,7 @@ export function describeJob(h: JobHistory, o: { decimals: number; now: number; s
         `  next        stage ${v.stage} waits for a draw: anyone advances the queue (\`poc pool draw\`; verifier workers do it) until ${when(
           v.deadline,
           o.now
-        )}; after that \`poc job timeout-draw ${h.jobId}\` settles it (${v.stage === 1 ? "as unchallenged: Unverified" : "as a stalemate"})`
+        )}; after that \`poc job timeout-draw ${h.jobId}\` settles it (${v.stage === 1 ? "Unverified: the generator is paid, the user's αCv goes to the treasury" : "as a stalemate"})`
       );
       break;
     default:
