@@ -48,11 +48,12 @@ describe("StakePool: deployment", function () {
     expect(id).to.equal(0n);
     expect([p.minModelStake, p.maxStakeBps, p.declineFeeBps]).to.deep.equal([DEFAULT_POOL_PARAMS.minModelStake, BigInt(DEFAULT_POOL_PARAMS.maxStakeBps), BigInt(DEFAULT_POOL_PARAMS.declineFeeBps)]);
     expect(await pool.treasury()).to.equal(deployer!.address);
-    // the default source answers Pending until the block after the request exists
+    // the default source: request id = the next block; its word is readable once a block after it exists
     const src = await ethers.getContractAt("FutureBlockRandomness", await randomness.getAddress());
     const n = BigInt(await ethers.provider.getBlockNumber());
     expect((await src.randomness(n + 1n))[0]).to.equal(0n); // Pending
-    expect((await src.randomness(n))[0]).to.equal(1n); // Ready
+    expect((await src.randomness(n))[0]).to.equal(0n); // Pending: a call runs in block n itself
+    expect((await src.randomness(n - 1n))[0]).to.equal(1n); // Ready
     expect([p.alphaBps, p.betaBps, p.commitWindow, p.challengeWindow, p.verifyWindow, p.drawWindow, p.maxStages, p.unbondDelay, p.minBond]).to.deep.equal([
       BigInt(DEFAULT_POOL_PARAMS.alphaBps),
       BigInt(DEFAULT_POOL_PARAMS.betaBps),
@@ -148,7 +149,7 @@ describe("StakePool: deployment", function () {
     expect(amountProblem(D, 100n * E18, 10n * E18)).to.equal(undefined); // the demo's Cg, Cv
     expect(amountProblem(D, 100n * E18, 20n * E18)).to.match(/βCv .* exceeds/);
     expect(amountProblem(D, 20n * E18, 10n * E18)).to.match(/must exceed 2αCv \+ βCv/);
-    expect(amountProblem(D, 1n, 1n)).to.match(/must be positive/);
+    expect(amountProblem(D, 0n, 10n * E18)).to.match(/must be positive/);
   });
 
   it("builds bitmaps the way docs/PROTOCOL.md defines them (MSB first, unused bits zero)", function () {
