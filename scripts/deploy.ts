@@ -8,7 +8,10 @@
  *   POC_TOKEN         stake token address; without it (local chains only, chain id 31337) a TestToken
  *                     is deployed as the stake token
  *   POC_ALPHA_BPS, POC_BETA_BPS, POC_COMMIT_WINDOW, POC_CHALLENGE_WINDOW, POC_VERIFY_WINDOW,
- *   POC_DRAW_WINDOW, POC_MAX_STAGES, POC_UNBOND_DELAY, POC_MIN_BOND_WEI   parameters (scripts/lib/params.ts)
+ *   POC_DRAW_WINDOW, POC_MAX_STAGES, POC_UNBOND_DELAY, POC_MIN_BOND_WEI, POC_MIN_MODEL_STAKE_WEI,
+ *   POC_MAX_STAKE_BPS, POC_DECLINE_FEE_BPS   parameters (scripts/lib/params.ts)
+ *   POC_TREASURY      where forfeits, decline fees and stalemate deposits go (default: the deployer;
+ *                     set with setTreasury after the deployment)
  *
  * On an HTTP network it writes ignition/deployments/chain-<id>/poc-deployment.json (see
  * scripts/lib/deployment.ts). A local chain that was restarted leaves a stale Ignition journal
@@ -71,6 +74,9 @@ const deployed = await ignition.deploy(module, {
       maxStages: params.maxStages,
       unbondDelay: params.unbondDelay,
       minBond: params.minBond.toString(),
+      minModelStake: params.minModelStake.toString(),
+      maxStakeBps: params.maxStakeBps,
+      declineFeeBps: params.declineFeeBps,
     },
   },
   deploymentId,
@@ -86,6 +92,10 @@ const deployBlock =
   (await findCreationBlock(send, stakePool, Math.min(startBlock, latest), latest));
 
 const pool = await ethers.getContractAt("StakePool", stakePool);
+const wantTreasury = process.env.POC_TREASURY;
+if (wantTreasury && (await pool.treasury()).toLowerCase() !== wantTreasury.toLowerCase()) {
+  await (await pool.setTreasury(wantTreasury)).wait();
+}
 const [onChain, paramsId] = await pool.params();
 const record: PocDeployment = {
   chainId: Number(chainId),
@@ -107,12 +117,16 @@ const record: PocDeployment = {
     maxStages: Number(onChain.maxStages),
     unbondDelay: Number(onChain.unbondDelay),
     minBond: onChain.minBond.toString(),
+    minModelStake: onChain.minModelStake.toString(),
+    maxStakeBps: Number(onChain.maxStakeBps),
+    declineFeeBps: Number(onChain.declineFeeBps),
   },
 };
 
 console.log(`StakePool     ${stakePool}  (block ${deployBlock}, network ${networkName}, chain ${chainId})`);
 console.log(`stake token   ${token}${tokenAddress ? "" : "  (TestToken: anyone can mint)"}`);
-console.log(`randomness    ${randomness}  (PrevrandaoRandomness)`);
+console.log(`randomness    ${randomness}  (FutureBlockRandomness)`);
+console.log(`treasury     ${await pool.treasury()}`);
 console.log(`owner         ${await pool.owner()}`);
 console.log(`params        ${JSON.stringify(record.params)}`);
 if (persistent) console.log(`recorded in   ${await writeDeployment(record)}`);

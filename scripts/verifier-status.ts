@@ -1,9 +1,10 @@
 /**
- * Show a verifier's bond, pending unbond, credit and wallet, and the pool's verifier set.
+ * Show a verifier's bond, unbonding, credit, wallet and draw weight per declared model, the pool's
+ * parameters and its draw queue.
  *
  *   npx hardhat run scripts/verifier-status.ts --network localhost
  *
- * Environment: POC_ACCOUNT (index or address, default 0); POC_ALL=1 lists every verifier in the set.
+ * Environment: POC_ACCOUNT (index or address, default 0).
  */
 import { formatUnits, openSession, verifierStatus } from "./lib/session.js";
 
@@ -11,13 +12,7 @@ const s = await openSession();
 for (const line of await verifierStatus(s, s.signer.address)) console.log(line);
 const [p, id] = await s.pool.params();
 console.log(
-  `params #${id}      α ${Number(p.alphaBps) / 100}%  β ${Number(p.betaBps) / 100}%  commit ${p.commitWindow}s  challenge ${p.challengeWindow}s  verify ${p.verifyWindow}s  draw ${p.drawWindow}s  maxStages ${p.maxStages}  unbondDelay ${p.unbondDelay}s  minBond ${formatUnits(p.minBond, s.decimals)}`,
+  `params #${id}      α ${Number(p.alphaBps) / 100}%  β ${Number(p.betaBps) / 100}%  commit ${p.commitWindow}s  challenge ${p.challengeWindow}s  verify ${p.verifyWindow}s  draw ${p.drawWindow}s  maxStages ${p.maxStages}  unbondDelay ${p.unbondDelay}s  minBond ${formatUnits(p.minBond, s.decimals)}  minModelStake ${formatUnits(p.minModelStake, s.decimals)}  maxStakeBps ${p.maxStakeBps}  declineFeeBps ${p.declineFeeBps}`,
 );
-if (process.env.POC_ALL === "1") {
-  const n = await s.pool.verifierCount();
-  for (let i = 0n; i < n; i++) {
-    const v = await s.pool.verifierAt(i);
-    const b = await s.pool.bondOf(v);
-    console.log(`  #${i}  ${v}  bond ${formatUnits(b.bond, s.decimals)}  unbonding ${formatUnits(b.unbonding, s.decimals)}`);
-  }
-}
+const e = await s.pool.drawEpoch();
+console.log(`draws          ${e.frozen ? `epoch in progress (request ${e.requestId})` : "no epoch in progress"}; ${e.tail - e.head} stage(s) queued; ${await s.pool.pendingSyncs()} verifier(s) wait for a sync`);

@@ -5,9 +5,9 @@
  *   POC_AMOUNT=all npx hardhat run scripts/verifier-unbond.ts --network localhost   # request everything
  *   npx hardhat run scripts/verifier-unbond.ts --network localhost                  # withdraw what is ready
  *
- * Without POC_AMOUNT it withdraws the unbonded tokens if the delay has passed (and says when it will
- * have otherwise). With POC_AMOUNT it first withdraws anything already ready, then requests the new
- * unbond (which restarts the delay for everything pending). POC_ACCOUNT picks the account (default 0).
+ * Without POC_AMOUNT it withdraws the unbonded tokens whose delay has passed. With POC_AMOUNT it first
+ * withdraws anything already ready, then requests the new unbond (each request keeps its own delay).
+ * POC_ACCOUNT picks the account (default 0).
  * POC_WITHDRAW_CREDIT=1 also withdraws the account's credit (rewards and refunds).
  */
 import { amountFromEnv, formatUnits, openSession, verifierStatus } from "./lib/session.js";
@@ -15,23 +15,21 @@ import { amountFromEnv, formatUnits, openSession, verifierStatus } from "./lib/s
 const s = await openSession();
 const me = s.signer.address;
 const f = (v: bigint) => formatUnits(v, s.decimals);
-const now = Number((await s.ethers.provider.getBlock("latest"))!.timestamp);
-
 const before = await s.pool.bondOf(me);
-if (before.unbonding > 0n && Number(before.unbondReadyAt) <= now) {
+if (before.unbondable > 0n) {
   const r = await (await s.pool.withdrawUnbonded()).wait();
-  console.log(`withdrew ${f(before.unbonding)} unbonded tokens (tx ${r?.hash})`);
-} else if (before.unbonding > 0n) {
-  console.log(`${f(before.unbonding)} unbonding, withdrawable in ${Number(before.unbondReadyAt) - now} s`);
+  console.log(`withdrew ${f(before.unbondable)} unbonded tokens (tx ${r?.hash})`);
 }
+if (before.unbonding > before.unbondable) console.log(`${f(before.unbonding - before.unbondable)} still unbonding (delay not passed)`);
 
 const raw = process.env.POC_AMOUNT;
 const amount = raw === "all" ? (await s.pool.bondOf(me)).bond : amountFromEnv(s.decimals);
 if (amount !== undefined) {
   if (amount === 0n) throw new Error(`${me} has no bond to unbond`);
   const r = await (await s.pool.requestUnbond(amount)).wait();
-  const after = await s.pool.bondOf(me);
-  console.log(`requested unbond of ${f(amount)} (tx ${r?.hash}); ${f(after.unbonding)} withdrawable from ${new Date(Number(after.unbondReadyAt) * 1000).toISOString()}`);
+  const ev = r?.logs.map((l) => s.pool.interface.parseLog(l)).find((x) => x?.name === "UnbondRequested");
+  const readyAt = ev ? Number(ev.args.readyAt) : undefined;
+  console.log(`requested unbond of ${f(amount)} (tx ${r?.hash})${readyAt ? `; withdrawable from ${new Date(readyAt * 1000).toISOString()}` : ""}`);
 }
 
 if (process.env.POC_WITHDRAW_CREDIT === "1") {

@@ -2,14 +2,17 @@
  * Ignition modules for the StakePool.
  *
  * - `StakePoolModule` (default export, id "StakePool"): the pool for an existing ERC-20 given as the
- *   `token` parameter, plus the default randomness source (PrevrandaoRandomness).
+ *   `token` parameter, plus the default randomness source (FutureBlockRandomness: the hash of the
+ *   block after each request) and the pool's external library RegistryLogic (linked).
  * - `LocalStakePoolModule` (id "LocalStakePool"): the same with a freshly deployed TestToken (anyone
  *   can mint it) as the stake token, for local networks, demos and tests.
  *
  * Parameters (all optional except `token` for StakePoolModule; defaults in scripts/lib/params.ts):
  * alphaBps, betaBps, commitWindow, challengeWindow, verifyWindow, drawWindow, maxStages, unbondDelay,
- * minBond (token units, as a decimal string or number). The owner is the deploying account; hand
- * ownership over later with transferOwnership + acceptOwnership (two steps).
+ * minBond and minModelStake (token units, as a decimal string or number), maxStakeBps, declineFeeBps.
+ * The treasury (where forfeits, decline fees and stalemate deposits are credited) starts as the
+ * deploying account; the owner moves it with setTreasury. The owner is the deploying account; hand ownership over later with
+ * transferOwnership + acceptOwnership (two steps).
  *
  *   npx hardhat ignition deploy ignition/modules/StakePool.ts --network <net> --parameters params.json
  *   with params.json = { "StakePool": { "token": "0x…", "alphaBps": 10000, "minBond": "100000000000000000000" } }
@@ -32,10 +35,16 @@ function poolFutures(m: IgnitionModuleBuilder, token: ArgumentType) {
     m.getParameter("maxStages", D.maxStages),
     m.getParameter("unbondDelay", D.unbondDelay),
     m.getParameter("minBond", D.minBond),
+    m.getParameter("minModelStake", D.minModelStake),
+    m.getParameter("maxStakeBps", D.maxStakeBps),
+    m.getParameter("declineFeeBps", D.declineFeeBps),
   ];
-  const randomness = m.contract("PrevrandaoRandomness");
-  const stakePool = m.contract("StakePool", [token, m.getAccount(0), params, randomness]);
-  return { randomness, stakePool };
+  // The treasury starts as the deploying account; the owner moves it with setTreasury (scripts/deploy.ts: POC_TREASURY).
+  const treasury = m.getAccount(0);
+  const randomness = m.contract("FutureBlockRandomness");
+  const registryLogic = m.library("RegistryLogic");
+  const stakePool = m.contract("StakePool", [token, m.getAccount(0), params, randomness, treasury], { libraries: { RegistryLogic: registryLogic } });
+  return { randomness, registryLogic, stakePool };
 }
 
 export const StakePoolModule = buildModule("StakePool", (m) => {

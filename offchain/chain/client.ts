@@ -18,6 +18,7 @@
  * - Logs are read in bounded block ranges (`logRange`, halved when a node refuses a range).
  */
 import {
+  AbiCoder,
   BaseWallet,
   getAddress,
   hexlify,
@@ -70,10 +71,37 @@ export interface CurrentStage {
 }
 
 export interface BondView {
+  /** Free tokens, lockable into jobs. */
   bond: bigint;
+  /** Bonded during a draw epoch: added to `bond` at the next synchronisation. */
+  pendingBond: bigint;
+  /** Requested for unbonding and not yet withdrawn (all requests). */
   unbonding: bigint;
-  unbondReadyAt: number;
-  listed: boolean;
+  /** The part of `unbonding` whose delay has passed. */
+  unbondable: bigint;
+  /** The model ids the verifier declared (lower-case hex). */
+  models: string[];
+  /** Whether a change waits for the next synchronisation (sync / syncPending). */
+  needsSync: boolean;
+}
+
+/** The draw queue and the current draw epoch (IStakePool.DrawEpochView). */
+export interface DrawEpochView {
+  /** An epoch is in progress: randomness requested, draw weights frozen. */
+  frozen: boolean;
+  requestId: bigint;
+  /** The next queue entry to draw. */
+  head: bigint;
+  /** The epoch covers entries head..epochEnd-1. */
+  epochEnd: bigint;
+  /** Entries ever queued: the queue is empty when head == tail. */
+  tail: bigint;
+}
+
+/** One model's draw weights: the total and how many verifiers have a positive weight. */
+export interface ModelStake {
+  total: bigint;
+  verifiers: number;
 }
 
 export interface TxInfo {
@@ -452,18 +480,71 @@ export class PoolClient {
   }
   async bondOf(verifier: string): Promise<BondView> {
     const b = (await this.#view("bondOf", [verifier]))[0] as Record<string, unknown>;
-    return { bond: BigInt(b.bond as bigint), unbonding: BigInt(b.unbonding as bigint), unbondReadyAt: Number(b.unbondReadyAt), listed: Boolean(b.listed) };
+    return {
+      bond: BigInt(b.bond as bigint),
+      pendingBond: BigInt(b.pendingBond as bigint),
+      unbonding: BigInt(b.unbonding as bigint),
+      unbondable: BigInt(b.unbondable as bigint),
+      models: (b.models as string[]).map((m) => String(m).toLowerCase()),
+      needsSync: Boolean(b.needsSync),
+    };
   }
-  async verifierCount(): Promise<number> {
-    return Number((await this.#view("verifierCount"))[0]);
+  /** Draw weights of model `modelId`. */
+  async modelStake(modelId: string): Promise<ModelStake> {
+    const r = await this.#view("modelStake", [modelId]);
+    return { total: BigInt(r[0] as bigint), verifiers: Number(r[1]) };
   }
-  async verifierAt(index: number): Promise<string> {
-    return getAddress((await this.#view("verifierAt", [index]))[0] as string);
+  /** `verifier`'s draw weight for model `modelId` (0 when it does not serve it or its bond is below minBond). */
+  async weightOf(modelId: string, verifier: string): Promise<bigint> {
+    return BigInt((await this.#view("weightOf", [modelId, verifier]))[0] as bigint);
   }
-  /** Every verifier in the set (verifierCount + verifierAt). */
-  async verifiers(): Promise<string[]> {
-    const n = await this.verifierCount();
-    return Promise.all(Array.from({ length: n }, (_, i) => this.verifierAt(i)));
+  /** Whether `verifier` declared model `modelId`. */
+  async serves(verifier: string, modelId: string): Promise<boolean> {
+    return Boolean((await this.#view("serves", [verifier, modelId]))[0]);
+  }
+  /** The model id job `jobId` was opened for (lower-case; zero hash if none). */
+  async modelOf(jobId: bigint | number): Promise<string> {
+    return String((await this.#view("modelOf", [jobId]))[0]).toLowerCase();
+  }
+  /** The verifier the draw value `r` picks from model `modelId`'s tree (before eligibility checks). */
+  async drawAt(modelId: string, r: bigint): Promise<string> {
+    return getAddress((await this.#view("drawAt", [modelId, r]))[0] as string);
+  }
+  /** The draw queue and the current epoch. */
+  async drawEpoch(): Promise<DrawEpochView> {
+    const e = (await this.#view("drawEpoch"))[0] as Record<string, unknown>;
+    return {
+      frozen: Boolean(e.frozen),
+      requestId: BigInt(e.requestId as bigint),
+      head: BigInt(e.head as bigint),
+      epochEnd: BigInt(e.epochEnd as bigint),
+      tail: BigInt(e.tail as bigint),
+    };
+  }
+  /** Where forfeits, decline fees and stalemate deposits are credited. */
+  async treasury(): Promise<string> {
+    return getAddress((await this.#view("treasury"))[0] as string);
+  }
+  /** How many verifiers wait for synchronisation (syncPending). */
+  async pendingSyncs(): Promise<number> {
+    return Number((await this.#view("pendingSyncs"))[0]);
+  }
+  /**
+   * A draw word that makes the pool's first pick for stage `stage` of job `jobId` land on `verifier`
+   * (`drawAt(model, keccak256(abi.encode(word, jobId, stage, 0)))`, searched from `start` upwards), for
+   * tests and demos with a settable randomness source (MockRandomness). Searches while the tree stays
+   * as it is: call it inside the draw epoch, when the weights are frozen. ChainError after `maxTries`.
+   */
+  async drawWordFor(modelId: string, jobId: bigint | number, stage: number, verifier: string, o: { start?: bigint; maxTries?: number } = {}): Promise<bigint> {
+    const want = getAddress(verifier);
+    const coder = AbiCoder.defaultAbiCoder();
+    let w = o.start ?? 1n;
+    const maxTries = o.maxTries ?? 2000;
+    for (let i = 0; i < maxTries; i++, w++) {
+      const r = BigInt(keccak256(coder.encode(["uint256", "uint256", "uint256", "uint256"], [w, jobId, stage, 0])));
+      if ((await this.drawAt(modelId, r)) === want) return w;
+    }
+    throw new ChainError(`no draw word in ${maxTries} tries picks ${want} for job ${jobId} stage ${stage} (is it in model ${modelId}'s tree?)`);
   }
 
   /** The latest block's number, hash and timestamp. */
@@ -479,6 +560,17 @@ export class PoolClient {
   }
   async blockNumber(): Promise<number> {
     return this.retry("eth_blockNumber", () => this.provider.getBlockNumber());
+  }
+  /**
+   * Local development chains only (chain id 31337: Hardhat, Anvil): mine one empty block (`evm_mine`),
+   * so that a future-block randomness word exists on a node that mines only on transactions.
+   * ChainConfigError elsewhere.
+   */
+  async devMine(): Promise<void> {
+    if (this.chainId !== 31337n) throw new ChainConfigError(`devMine: chain ${this.chainId} is not a local development chain (31337)`);
+    const send = (this.provider as unknown as { send?: (m: string, p: unknown[]) => Promise<unknown> }).send;
+    if (typeof send !== "function") throw new ChainConfigError("devMine: the provider cannot send raw JSON-RPC");
+    await this.retry("evm_mine", () => send.call(this.provider, "evm_mine", []));
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -556,8 +648,30 @@ export class PoolClient {
   timeoutVerifier(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
     return this.sendTx("timeoutVerifier", [jobId], { ...tx, label: `timeoutVerifier(job ${jobId})` });
   }
-  drawVerifier(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
-    return this.sendTx("drawVerifier", [jobId], { ...tx, label: `drawVerifier(job ${jobId})` });
+  /** The assigned verifier gives its stage back (early in its window, paying the decline fee). */
+  declineAssignment(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("declineAssignment", [jobId], { ...tx, label: `declineAssignment(job ${jobId})` });
+  }
+  /**
+   * Advance the draw queue (anyone): starts an epoch outside one, or draws up to `maxDraws` queued
+   * stages once the epoch's randomness exists. Reverts (before sending) with StakePoolRandomnessPending
+   * or StakePoolNothingToDraw; `tryDrawVerifiers` turns those into a result.
+   */
+  drawVerifiers(maxDraws = 16, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("drawVerifiers", [maxDraws], { ...tx, label: `drawVerifiers(${maxDraws})` });
+  }
+  /**
+   * drawVerifiers, with the two normal refusals as results: `pending` (the epoch's randomness does not
+   * exist yet: a later block) and `empty` (nothing queued). Other reverts are thrown.
+   */
+  async tryDrawVerifiers(maxDraws = 16, tx: TxOptions = {}): Promise<{ kind: "sent"; tx: TxResult } | { kind: "pending"; requestId: bigint } | { kind: "empty" }> {
+    try {
+      return { kind: "sent", tx: await this.drawVerifiers(maxDraws, tx) };
+    } catch (e) {
+      if (e instanceof ContractRevertError && e.errorName === "StakePoolRandomnessPending") return { kind: "pending", requestId: BigInt(e.errorArgs.requestId as bigint) };
+      if (e instanceof ContractRevertError && e.errorName === "StakePoolNothingToDraw") return { kind: "empty" };
+      throw e;
+    }
   }
   timeoutDraw(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
     return this.sendTx("timeoutDraw", [jobId], { ...tx, label: `timeoutDraw(job ${jobId})` });
@@ -579,6 +693,22 @@ export class PoolClient {
     if (o.approve) await this.approveIfNeeded(amount);
     return this.sendTx("bond", [amount], { ...o, label: `bond(${amount})` });
   }
+  /** Bond `amount` of the account's credit (payouts of jobs) without a token transfer. */
+  bondFromCredit(amount: bigint, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("bondFromCredit", [amount], { ...tx, label: `bondFromCredit(${amount})` });
+  }
+  /** Declare the model ids the account replays (at most 8, distinct, non-zero; replaces the list). */
+  setModels(models: readonly string[], tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("setModels", [[...models]], { ...tx, label: `setModels(${models.length} model(s))` });
+  }
+  /** Apply `verifier`'s pending changes and refresh its weights (anyone, outside a draw epoch). */
+  sync(verifier: string, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("sync", [verifier], { ...tx, label: `sync(${verifier})` });
+  }
+  /** Synchronise up to `max` marked verifiers (anyone, outside a draw epoch). */
+  syncPending(max: number, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("syncPending", [max], { ...tx, label: `syncPending(${max})` });
+  }
   requestUnbond(amount: bigint, tx: TxOptions = {}): Promise<TxResult> {
     return this.sendTx("requestUnbond", [amount], { ...tx, label: `requestUnbond(${amount})` });
   }
@@ -586,8 +716,24 @@ export class PoolClient {
     return this.sendTx("withdrawUnbonded", [], { ...tx, label: "withdrawUnbonded()" });
   }
   setParams(p: PoolParamsRecord, tx: TxOptions = {}): Promise<TxResult> {
-    const t = [p.alphaBps, p.betaBps, p.commitWindow, p.challengeWindow, p.verifyWindow, p.drawWindow, p.maxStages, p.unbondDelay, p.minBond];
+    const t = [
+      p.alphaBps,
+      p.betaBps,
+      p.commitWindow,
+      p.challengeWindow,
+      p.verifyWindow,
+      p.drawWindow,
+      p.maxStages,
+      p.unbondDelay,
+      p.minBond,
+      p.minModelStake,
+      p.maxStakeBps,
+      p.declineFeeBps,
+    ];
     return this.sendTx("setParams", [t], { ...tx, label: "setParams(…)" });
+  }
+  setTreasury(treasury: string, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("setTreasury", [treasury], tx);
   }
   setRandomnessSource(source: string, tx: TxOptions = {}): Promise<TxResult> {
     return this.sendTx("setRandomnessSource", [source], tx);

@@ -28,8 +28,14 @@ export interface PoolParamsRecord {
   drawWindow: number;
   maxStages: number;
   unbondDelay: number;
-  /** Token units. */
+  /** Token units: the least free bond that gives a verifier a draw weight. */
   minBond: bigint;
+  /** Token units: the least total draw weight a model needs for openJob. */
+  minModelStake: bigint;
+  /** βCv may be at most minBond · maxStakeBps / 10⁴. */
+  maxStakeBps: number;
+  /** The share of βCv (basis points) a verifier pays to the treasury to decline an assignment. */
+  declineFeeBps: number;
 }
 
 export type PoolEventBody =
@@ -63,6 +69,9 @@ export type PoolEventBody =
   | { name: "JobChallenged"; jobId: bigint; user: string }
   | { name: "VerifierAssigned"; jobId: bigint; stage: number; verifier: string; stake: bigint; deadline: number }
   | { name: "VerifierUnavailable"; jobId: bigint; stage: number; drawDeadline: number }
+  | { name: "DrawQueued"; jobId: bigint; stage: number; queueIndex: bigint; drawDeadline: number }
+  | { name: "DrawEpochStarted"; requestId: bigint; head: bigint; epochEnd: bigint }
+  | { name: "VerifierDeclined"; jobId: bigint; stage: number; verifier: string; fee: bigint; refund: bigint }
   | { name: "ResultSubmitted"; jobId: bigint; stage: number; verifier: string; resultHash: string; matchBitmap: string }
   | { name: "VerifierTimedOut"; jobId: bigint; stage: number; verifier: string; forfeited: bigint }
   | {
@@ -74,14 +83,18 @@ export type PoolEventBody =
       generatorPayout: bigint;
       verifiers: string[];
       verifierPayouts: bigint[];
+      /** Credited to the treasury (a stalemate's deposits); 0 in Table 1's rows. */
+      treasuryPayout: bigint;
     }
   | { name: "Withdrawn"; account: string; amount: bigint }
-  | { name: "Bonded"; verifier: string; amount: bigint; bond: bigint }
-  | { name: "UnbondRequested"; verifier: string; amount: bigint; unbonding: bigint; readyAt: number }
+  | { name: "Bonded"; verifier: string; amount: bigint; bond: bigint; pendingBond: bigint; fromCredit: boolean }
+  | { name: "UnbondRequested"; verifier: string; amount: bigint; bond: bigint; readyAt: number }
   | { name: "UnbondWithdrawn"; verifier: string; amount: bigint }
-  | { name: "VerifierListed"; verifier: string; listed: boolean }
+  | { name: "ModelsSet"; verifier: string; models: string[] }
+  | { name: "VerifierSynced"; verifier: string; weight: bigint }
   | { name: "ParamsUpdated"; paramsId: number; params: PoolParamsRecord }
-  | { name: "RandomnessSourceUpdated"; previous: string; current: string };
+  | { name: "RandomnessSourceUpdated"; previous: string; current: string }
+  | { name: "TreasuryUpdated"; previous: string; current: string };
 
 export type PoolEventName = PoolEventBody["name"];
 export type PoolEvent = PoolEventBody & LogMeta;
@@ -96,7 +109,9 @@ export const JOB_EVENTS = [
   "JobFinalized",
   "JobChallenged",
   "VerifierAssigned",
+  "DrawQueued",
   "VerifierUnavailable",
+  "VerifierDeclined",
   "ResultSubmitted",
   "VerifierTimedOut",
   "JobSettled",
@@ -108,9 +123,12 @@ export const POOL_EVENTS = [
   "Bonded",
   "UnbondRequested",
   "UnbondWithdrawn",
-  "VerifierListed",
+  "ModelsSet",
+  "VerifierSynced",
+  "DrawEpochStarted",
   "ParamsUpdated",
   "RandomnessSourceUpdated",
+  "TreasuryUpdated",
 ] as const satisfies readonly PoolEventName[];
 
 const KNOWN = new Set<string>(POOL_EVENTS);
@@ -185,6 +203,12 @@ export function eventBody(d: LogDescription): PoolEventBody | undefined {
       };
     case "VerifierUnavailable":
       return { name: "VerifierUnavailable", jobId: big(d, "jobId"), stage: num(d, "stage"), drawDeadline: num(d, "drawDeadline") };
+    case "DrawQueued":
+      return { name: "DrawQueued", jobId: big(d, "jobId"), stage: num(d, "stage"), queueIndex: big(d, "queueIndex"), drawDeadline: num(d, "drawDeadline") };
+    case "DrawEpochStarted":
+      return { name: "DrawEpochStarted", requestId: big(d, "requestId"), head: big(d, "head"), epochEnd: big(d, "epochEnd") };
+    case "VerifierDeclined":
+      return { name: "VerifierDeclined", jobId: big(d, "jobId"), stage: num(d, "stage"), verifier: addr(d, "verifier"), fee: big(d, "fee"), refund: big(d, "refund") };
     case "ResultSubmitted":
       return {
         name: "ResultSubmitted",
@@ -206,17 +230,27 @@ export function eventBody(d: LogDescription): PoolEventBody | undefined {
         generatorPayout: big(d, "generatorPayout"),
         verifiers: (field(d, "verifiers") as string[]).map((a) => getAddress(a)),
         verifierPayouts: (field(d, "verifierPayouts") as bigint[]).map((v) => BigInt(v)),
+        treasuryPayout: big(d, "treasuryPayout"),
       };
     case "Withdrawn":
       return { name: "Withdrawn", account: addr(d, "account"), amount: big(d, "amount") };
     case "Bonded":
-      return { name: "Bonded", verifier: addr(d, "verifier"), amount: big(d, "amount"), bond: big(d, "bond") };
+      return {
+        name: "Bonded",
+        verifier: addr(d, "verifier"),
+        amount: big(d, "amount"),
+        bond: big(d, "bond"),
+        pendingBond: big(d, "pendingBond"),
+        fromCredit: Boolean(field(d, "fromCredit")),
+      };
     case "UnbondRequested":
-      return { name: "UnbondRequested", verifier: addr(d, "verifier"), amount: big(d, "amount"), unbonding: big(d, "unbonding"), readyAt: num(d, "readyAt") };
+      return { name: "UnbondRequested", verifier: addr(d, "verifier"), amount: big(d, "amount"), bond: big(d, "bond"), readyAt: num(d, "readyAt") };
     case "UnbondWithdrawn":
       return { name: "UnbondWithdrawn", verifier: addr(d, "verifier"), amount: big(d, "amount") };
-    case "VerifierListed":
-      return { name: "VerifierListed", verifier: addr(d, "verifier"), listed: Boolean(field(d, "listed")) };
+    case "ModelsSet":
+      return { name: "ModelsSet", verifier: addr(d, "verifier"), models: (field(d, "models") as string[]).map((m) => String(m).toLowerCase()) };
+    case "VerifierSynced":
+      return { name: "VerifierSynced", verifier: addr(d, "verifier"), weight: big(d, "weight") };
     case "ParamsUpdated": {
       const p = field(d, "params") as Record<string, bigint>;
       return {
@@ -227,6 +261,8 @@ export function eventBody(d: LogDescription): PoolEventBody | undefined {
     }
     case "RandomnessSourceUpdated":
       return { name: "RandomnessSourceUpdated", previous: addr(d, "previous"), current: addr(d, "current") };
+    case "TreasuryUpdated":
+      return { name: "TreasuryUpdated", previous: addr(d, "previous"), current: addr(d, "current") };
     default:
       return undefined;
   }
@@ -244,6 +280,9 @@ export function paramsRecord(p: Record<string, unknown>): PoolParamsRecord {
     maxStages: Number(p.maxStages),
     unbondDelay: Number(p.unbondDelay),
     minBond: BigInt(p.minBond as bigint),
+    minModelStake: BigInt(p.minModelStake as bigint),
+    maxStakeBps: Number(p.maxStakeBps),
+    declineFeeBps: Number(p.declineFeeBps),
   };
 }
 

@@ -3,10 +3,11 @@
  *
  * Events give what the contract does not store (the model id, request and receipt URIs, every
  * verifier drawn, every result's bitmap, timeouts, payouts); views give the present (state, current
- * deadline, escrow). Stages are rebuilt from VerifierAssigned / ResultSubmitted / VerifierTimedOut /
- * VerifierUnavailable, settlement from JobCancelled / JobFinalized / JobSettled.
+ * deadline, escrow). Stages are rebuilt from DrawQueued / VerifierAssigned / ResultSubmitted /
+ * VerifierTimedOut / VerifierDeclined / VerifierUnavailable, settlement from JobCancelled /
+ * JobFinalized / JobSettled (with the treasury's share: forfeits and stalemate deposits).
  */
-import { JobState, StageStatus } from "../../scripts/lib/state.js";
+import { FINAL_STATES, JobState, StageStatus } from "../../scripts/lib/state.js";
 import type { CurrentStage, JobView, PoolClient } from "./client.js";
 import { ChainError } from "./errors.js";
 import type { LogMeta, PoolEvent, PoolEventOf } from "./events.js";
@@ -23,21 +24,27 @@ export interface AssignmentHistory {
   stake: bigint;
   deadline: number;
   assigned: Where;
-  /** pending: drawn, no result yet; submitted: result on-chain; timedOut: missed the deadline (stake forfeited to the user). */
-  outcome: "pending" | "submitted" | "timedOut";
+  /**
+   * pending: drawn, no result yet; submitted: result on-chain; timedOut: missed the deadline (stake
+   * forfeited to the treasury); declined: gave the assignment back (paid the decline fee).
+   */
+  outcome: "pending" | "submitted" | "timedOut" | "declined";
   resultHash?: string;
   matchBitmap?: string;
   /** The result equals the generator's claim (every check matched). */
   agreesWithGenerator?: boolean;
   submitted?: Where;
   timedOut?: Where & { forfeited: bigint };
+  declined?: Where & { fee: bigint; refund: bigint };
 }
 
 export interface StageHistory {
   stage: number;
   /** Every verifier drawn for this stage, in order (more than one after timeouts). */
   assignments: AssignmentHistory[];
-  /** No eligible verifier at some draw (anyone may retry with drawVerifier until drawDeadline). */
+  /** Every time the stage joined the draw queue (challenge, a non-settling result, a timeout, a decline). */
+  queued?: { queueIndex: bigint; drawDeadline: number; at: Where }[];
+  /** No eligible verifier at some draw epoch: queued again for the next one (until drawDeadline). */
   unavailable?: { drawDeadline: number; at: Where }[];
   /** View: the stage's latest verifier and status. */
   status: StageStatus;
@@ -47,7 +54,9 @@ export interface Payouts {
   user: bigint;
   generator: bigint;
   verifiers: { verifier: string; payout: bigint }[];
-  /** Sum of all payouts (equals what the job held). */
+  /** Credited to the treasury at settlement (a stalemate's deposits; 0 in Table 1's rows). */
+  treasury: bigint;
+  /** Sum of all payouts at settlement, the treasury's included (equals what the job held then). */
   total: bigint;
 }
 
@@ -95,7 +104,7 @@ export interface JobHistory {
   events: PoolEvent[];
 }
 
-const FINAL = new Set([JobState.Finalized, JobState.Cancelled, JobState.GeneratorUpheld, JobState.VerifierUpheld, JobState.Stalemate]);
+const FINAL = FINAL_STATES;
 
 export interface JobHistoryOptions {
   /** First block to scan (default: the client's deployment block). */
@@ -185,9 +194,20 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
       case "VerifierAssigned":
         stage(e.stage).assignments.push({ verifier: e.verifier, stake: e.stake, deadline: e.deadline, assigned: at(e), outcome: "pending" });
         break;
+      case "DrawQueued":
+        (stage(e.stage).queued ??= []).push({ queueIndex: e.queueIndex, drawDeadline: e.drawDeadline, at: at(e) });
+        break;
       case "VerifierUnavailable":
         (stage(e.stage).unavailable ??= []).push({ drawDeadline: e.drawDeadline, at: at(e) });
         break;
+      case "VerifierDeclined": {
+        const a = latestOf(e.stage, e.verifier);
+        if (a) {
+          a.outcome = "declined";
+          a.declined = { ...at(e), fee: e.fee, refund: e.refund };
+        }
+        break;
+      }
       case "ResultSubmitted": {
         const a = latestOf(e.stage, e.verifier);
         if (a) {
@@ -207,10 +227,10 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
         break;
       }
       case "JobCancelled":
-        h.settlement = { kind: "cancelled", at: at(e), payouts: payouts(e.userRefund, 0n, [], []) };
+        h.settlement = { kind: "cancelled", at: at(e), payouts: payouts(e.userRefund, 0n, [], [], 0n) };
         break;
       case "JobFinalized":
-        h.settlement = { kind: "finalized", at: at(e), payouts: payouts(e.userPayout, e.generatorPayout, [], []) };
+        h.settlement = { kind: "finalized", at: at(e), payouts: payouts(e.userPayout, e.generatorPayout, [], [], 0n) };
         break;
       case "JobSettled":
         h.settlement = {
@@ -218,7 +238,7 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
           outcome: e.outcome,
           stage: e.stage,
           at: at(e),
-          payouts: payouts(e.userPayout, e.generatorPayout, e.verifiers, e.verifierPayouts),
+          payouts: payouts(e.userPayout, e.generatorPayout, e.verifiers, e.verifierPayouts, e.treasuryPayout),
         };
         break;
       default:
@@ -239,9 +259,9 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
   return h;
 }
 
-function payouts(user: bigint, generator: bigint, verifiers: string[], amounts: bigint[]): Payouts {
+function payouts(user: bigint, generator: bigint, verifiers: string[], amounts: bigint[], treasury: bigint): Payouts {
   const v = verifiers.map((verifier, i) => ({ verifier, payout: amounts[i] ?? 0n }));
-  return { user, generator, verifiers: v, total: user + generator + v.reduce((s, x) => s + x.payout, 0n) };
+  return { user, generator, verifiers: v, treasury, total: user + generator + treasury + v.reduce((s, x) => s + x.payout, 0n) };
 }
 
 /** The assignments of `events` (e.g. from `client.jobEvents`) that name `verifier`. */

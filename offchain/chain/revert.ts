@@ -1,6 +1,8 @@
 /**
  * Revert data → a readable reason, through the ABI: the pool's custom errors read like
- * `StakePoolWrongState(job 3, Committed)` or `StakePoolDeadlinePassed(job 7, deadline 2026-11-22T05:00:00Z)`.
+ * `StakePoolWrongState(job 3, Committed)`, `StakePoolDeadlinePassed(job 7, deadline 2026-11-22T05:00:00Z)`,
+ * `StakePoolDeclineTooLate(job 4, until 2026-11-22T05:15:00Z)` or `StakePoolModelUnderserved(modelId 0x…,
+ * stake 300, verifiers 3, minStake 500, minVerifiers 5)`.
  */
 import { ErrorDescription, type Interface, type ParamType } from "ethers";
 import { JobState } from "../../scripts/lib/state.js";
@@ -18,7 +20,7 @@ function formatArg(p: ParamType, v: unknown): string {
   const name = p.name;
   if (name === "jobId") return `job ${String(v)}`;
   if ((name === "state" || name === "outcome") && p.type === "uint8") return JobState[Number(v)] ?? `state ${String(v)}`;
-  if (/deadline|readyAt/i.test(name) && typeof v === "bigint") {
+  if ((/deadline|readyAt/i.test(name) || name === "until") && typeof v === "bigint") {
     const d = new Date(Number(v) * 1000);
     return `${name} ${Number.isFinite(d.getTime()) ? d.toISOString().replace(".000Z", "Z") : String(v)}`;
   }

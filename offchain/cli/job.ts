@@ -4,9 +4,12 @@
  *
  *   poc job open --generator ADDR (--model DIR | --model-id HEX) (--prompt TEXT | --prompt-tokens IDS)
  *                --max-tokens N --cg AMOUNT --cv AMOUNT [decoding and sampler options]
- *   poc job challenge JOB        the user disputes the committed result (stage 1 verifier is drawn)
+ *   poc job challenge JOB        the user disputes the committed result (stage 1 joins the draw queue)
  *   poc job finalize JOB         anyone, after the challenge window: pays the generator
  *   poc job cancel JOB           anyone, after the commit deadline without a commit: refunds the user
+ *   poc job timeout-verifier JOB anyone, after a verifier's deadline: its stake goes to the treasury, the stage is drawn again
+ *   poc job timeout-draw JOB     anyone, after the draw deadline: stage 1 settles as unchallenged (Unverified), later ones as a stalemate
+ *   poc job decline JOB          the drawn verifier, in the first quarter of its window: give the stage back for the decline fee
  *   poc job status JOB [--json]  state, deadlines, stages, each verifier's result, payouts
  *   poc withdraw                 pay out the account's credit
  *
@@ -31,6 +34,8 @@ import { type JobRequest, parseJobRequest, requestHash, requestToDataUri } from 
 import { HEX32_RE, parseRatePpm, toSeed64 } from "../sampling/index.js";
 import { addChainOptions, formatTokens, parseTokenAmount, withClient, type ChainCliOptions } from "./chain-options.js";
 import { REQUEST_DEFAULTS } from "./options.js";
+import { describeDrawEvents } from "./pool.js";
+import { amountProblem } from "../../scripts/lib/params.js";
 
 export class JobCliError extends PocError {
   override name = "JobCliError";
@@ -101,6 +106,7 @@ export async function openJobWithRequest(client: PoolClient, o: { generator: str
 export type StageResult =
   | { kind: "pending" }
   | { kind: "timedOut" }
+  | { kind: "declined" }
   | { kind: "agreesWithGenerator" }
   | { kind: "agreesWithVerifier"; stage: number; verifier: string }
   | { kind: "none" };
@@ -135,6 +141,7 @@ export function stageResults(h: JobHistory): StageResultRow[] {
       let result: StageResult;
       if (a.outcome === "pending") result = { kind: "pending" };
       else if (a.outcome === "timedOut") result = { kind: "timedOut" };
+      else if (a.outcome === "declined") result = { kind: "declined" };
       else if (a.agreesWithGenerator) result = { kind: "agreesWithGenerator" };
       else {
         const same = earlier.find((e) => e.hash === a.resultHash);
@@ -157,7 +164,9 @@ export function describeStageResult(r: StageResult): string {
     case "pending":
       return "has not submitted yet";
     case "timedOut":
-      return "missed its deadline (its stake went to the user)";
+      return "missed its deadline (its stake went to the treasury)";
+    case "declined":
+      return "declined the assignment (paid the decline fee to the treasury)";
     case "agreesWithGenerator":
       return "agrees with the generator";
     case "agreesWithVerifier":
@@ -172,12 +181,14 @@ const OUTCOME_WORDS: Record<number, string> = {
   [JobState.Open]: "open: waiting for the generator to commit",
   [JobState.Committed]: "committed: the generator staked and committed its receipt",
   [JobState.Verifying]: "being verified",
-  [JobState.AwaitingVerifier]: "waiting for a verifier (none was available)",
+  [JobState.AwaitingVerifier]: "waiting in the draw queue for a verifier",
   [JobState.Finalized]: "finalized without a challenge: the generator was paid",
   [JobState.Cancelled]: "cancelled: the generator never committed, the user was refunded",
   [JobState.GeneratorUpheld]: "settled: a verifier confirmed the generator's result",
   [JobState.VerifierUpheld]: "settled: a verifier confirmed an earlier verifier, the generator was slashed",
-  [JobState.Stalemate]: "settled as a stalemate: no agreement, everyone got back what it put in",
+  [JobState.Stalemate]:
+    "settled as a stalemate: the user got αCv back, the generator's deposits went to the treasury (and, after the last stage, every verifier's stake)",
+  [JobState.Unverified]: "no verifier could be drawn for the challenge in time: the generator was paid as if unchallenged, the user's αCv went to the treasury",
 };
 
 const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;
@@ -227,11 +238,16 @@ export function describeJob(h: JobHistory, o: { decimals: number; now: number; s
         `  next        the verifier of stage ${h.current.stage} (${who(h.current.verifier)}) must submit by ${when(
           v.deadline,
           o.now
-        )}; after that anyone may call timeoutVerifier`
+        )} (or decline early); after that anyone may call \`poc job timeout-verifier ${h.jobId}\` (its stake goes to the treasury)`
       );
       break;
     case JobState.AwaitingVerifier:
-      lines.push(`  next        anyone may retry the draw (drawVerifier) until ${when(v.deadline, o.now)}; after that timeoutDraw settles it as a stalemate`);
+      lines.push(
+        `  next        stage ${v.stage} waits for a draw: anyone advances the queue (\`poc pool draw\`; verifier workers do it) until ${when(
+          v.deadline,
+          o.now
+        )}; after that \`poc job timeout-draw ${h.jobId}\` settles it (${v.stage === 1 ? "Unverified: the generator is paid, the user's αCv goes to the treasury" : "as a stalemate"})`
+      );
       break;
     default:
       break;
@@ -244,6 +260,7 @@ export function describeJob(h: JobHistory, o: { decimals: number; now: number; s
     lines.push(`    user                ${f(p.user)}`);
     lines.push(`    generator           ${f(p.generator)}${slashedGen ? ` (lost its stake βCg ${f(v.betaCg)})` : ""}`);
     for (const x of p.verifiers) lines.push(`    verifier ${who(x.verifier)}  ${f(x.payout)}${x.payout === 0n ? ` (lost its stake βCv ${f(v.betaCv)})` : ""}`);
+    if (p.treasury > 0n) lines.push(`    treasury            ${f(p.treasury)}`);
     lines.push(`    total               ${f(p.total)} = everything the job held`);
   } else if (v.escrow > 0n) {
     lines.push(`  escrow      ${f(v.escrow)} held by the pool for this job`);
@@ -430,6 +447,8 @@ async function runOpen(raw: OpenCli): Promise<void> {
     const units = await tokenUnits(client);
     const cg = units.parse(o.cg, "--cg");
     const cv = units.parse(o.cv, "--cv");
+    const problem = amountProblem((await client.params()).params, cg, cv);
+    if (problem) throw new JobCliError(`--cg ${o.cg} --cv ${o.cv}: ${problem}`);
     const deposit = await client.openDeposit(cg, cv);
     const me = await client.account();
     const wallet = await client.tokenBalance(me);
@@ -483,22 +502,39 @@ async function runOpen(raw: OpenCli): Promise<void> {
   });
 }
 
-async function simpleAction(action: "challenge" | "finalize" | "cancel", jobArg: string, raw: ChainCliOptions): Promise<void> {
+type SimpleAction = "challenge" | "finalize" | "cancel" | "timeoutVerifier" | "timeoutDraw" | "declineAssignment";
+
+async function simpleAction(action: SimpleAction, jobArg: string, raw: ChainCliOptions): Promise<void> {
   const jobId = parseOr(jobIdSchema, jobArg);
   await withClient(raw, true, async (client) => {
     const r = await client[action](jobId);
     const units = await tokenUnits(client);
-    const words: Record<string, string> = {
+    const words: Record<SimpleAction, string> = {
       challenge: "challenged",
       finalize: "finalized",
       cancel: "cancelled",
+      timeoutVerifier: "timed out its verifier",
+      timeoutDraw: "settled after its draw deadline",
+      declineAssignment: "declined",
     };
     console.log(`job ${jobId} ${words[action]} (tx ${r.hash})`);
+    for (const l of describeDrawEvents(r.events)) console.log(l);
     for (const e of r.events) {
-      if (e.name === "VerifierAssigned")
-        console.log(`  stage ${e.stage}: verifier ${e.verifier} drawn; it must submit by ${new Date(e.deadline * 1000).toISOString()}`);
-      if (e.name === "VerifierUnavailable")
-        console.log(`  stage ${e.stage}: no verifier available; anyone may retry with drawVerifier until ${new Date(e.drawDeadline * 1000).toISOString()}`);
+      if (e.name === "DrawQueued")
+        console.log(
+          `  stage ${e.stage} joined the draw queue (entry ${e.queueIndex}); anyone draws it once the randomness exists (\`poc pool draw\`), by ${new Date(
+            e.drawDeadline * 1000
+          ).toISOString()}`
+        );
+      if (e.name === "VerifierTimedOut") console.log(`  stage ${e.stage}: verifier ${e.verifier} forfeited ${units.format(e.forfeited)} to the treasury`);
+      if (e.name === "VerifierDeclined")
+        console.log(`  stage ${e.stage}: verifier ${e.verifier} paid the fee ${units.format(e.fee)} and was credited ${units.format(e.refund)}`);
+      if (e.name === "JobSettled")
+        console.log(
+          `  settled ${JobState[e.outcome]}: user ${units.format(e.userPayout)}, generator ${units.format(e.generatorPayout)}${e.verifiers
+            .map((v, i) => `, verifier ${v} ${units.format(e.verifierPayouts[i] ?? 0n)}`)
+            .join("")}${e.treasuryPayout > 0n ? `, treasury ${units.format(e.treasuryPayout)}` : ""}`
+        );
       if (e.name === "JobFinalized")
         console.log(`  generator credited ${units.format(e.generatorPayout)}, user credited ${units.format(e.userPayout)} (withdraw with \`poc withdraw\`)`);
       if (e.name === "JobCancelled") console.log(`  user credited ${units.format(e.userRefund)} (withdraw with \`poc withdraw\`)`);
@@ -531,7 +567,7 @@ async function runWithdraw(raw: ChainCliOptions): Promise<void> {
 }
 
 export function jobCommand(): Command {
-  const job = new Command("job").description("a user's jobs: open one for a generator, challenge, finalize, cancel, show its status");
+  const job = new Command("job").description("a user's jobs: open one for a generator, challenge, finalize, cancel, time out a verifier or a draw, decline, show its status");
   job.addCommand(
     addChainOptions(
       new Command("open")
@@ -574,6 +610,27 @@ export function jobCommand(): Command {
     addChainOptions(new Command("cancel").description("refund the user when the generator did not commit in time (anyone)").argument("<job>", "job id")).action(
       async (id: string, o: ChainCliOptions) => simpleAction("cancel", id, o)
     )
+  );
+  job.addCommand(
+    addChainOptions(
+      new Command("timeout-verifier")
+        .description("after a drawn verifier's deadline (anyone): its stake goes to the treasury and the stage is queued for a new draw")
+        .argument("<job>", "job id")
+    ).action(async (id: string, o: ChainCliOptions) => simpleAction("timeoutVerifier", id, o))
+  );
+  job.addCommand(
+    addChainOptions(
+      new Command("timeout-draw")
+        .description("after the draw deadline of a queued stage (anyone): stage 1 settles as unchallenged (Unverified), later stages as a stalemate")
+        .argument("<job>", "job id")
+    ).action(async (id: string, o: ChainCliOptions) => simpleAction("timeoutDraw", id, o))
+  );
+  job.addCommand(
+    addChainOptions(
+      new Command("decline")
+        .description("the drawn verifier gives its stage back (first quarter of its window): it pays the decline fee, the stage is drawn again")
+        .argument("<job>", "job id")
+    ).action(async (id: string, o: ChainCliOptions) => simpleAction("declineAssignment", id, o))
   );
   job.addCommand(
     addChainOptions(

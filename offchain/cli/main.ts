@@ -7,6 +7,7 @@ import { calibrateCommand } from "./calibrate.js";
 import { workerCommand } from "./worker.js";
 import { verifierCommand } from "./verifier.js";
 import { jobCommand, withdrawCommand } from "./job.js";
+import { poolCommand } from "./pool.js";
 import { PocError } from "../errors.js";
 
 const program = new Command()
@@ -22,6 +23,7 @@ program.addCommand(calibrateCommand());
 program.addCommand(workerCommand());
 program.addCommand(verifierCommand());
 program.addCommand(jobCommand());
+program.addCommand(poolCommand());
 program.addCommand(withdrawCommand());
 
 // A PocError (bad input, model or receipt fault) prints its message and details, no stack trace,

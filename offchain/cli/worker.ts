@@ -44,7 +44,7 @@ export async function runUntilSignal(w: { stop(): Promise<void>; done: Promise<v
 export function verifierWorkerCommand(): Command {
   const cmd = new Command("verifier")
     .description(
-      "run a verifier: bond if needed, watch for our assignments, fetch and check receipts, replay, submit match bitmaps before the deadline (crash-safe; see offchain/worker/README.md)",
+      "run a verifier: declare the models in --models, keep the bond up (re-bonding payouts), advance the draw queue, watch for our assignments, fetch and check receipts, replay, submit match bitmaps before the deadline (crash-safe; see offchain/worker/README.md)",
     )
     .requiredOption("--models <dir>", "directory of model directories (each subdirectory one model, found by its model id)")
     .option("--state <dir>", "directory for the progress file and the receipt cache", ".poc/verifier-state")
@@ -53,7 +53,12 @@ export function verifierWorkerCommand(): Command {
     .option("--poll <ms>", "poll interval for new assignments", positiveInt, 2000)
     .option("--from-block <n>", "first block scanned: assignments before it are ignored (default: the pool's deployment block)", nonNegativeInt)
     .option("--no-auto-bond", "do not bond automatically when the bond is below the pool's minimum")
-    .option("--bond <tokens>", "amount to bond when topping up (whole tokens; at least what reaches the minimum)")
+    .option("--bond <tokens>", "the bond to keep when topping up (whole tokens; default: the pool's minimum)")
+    .option("--no-rebond", "top the bond up from the wallet only, never from the credit (payouts)")
+    .option("--no-declare-models", "do not declare the models of --models on-chain (setModels)")
+    .option("--no-advance-draws", "do not call drawVerifiers / sync (others advance the draw queue)")
+    .option("--no-decline", "never decline an assignment whose model is missing (it then times out)")
+    .option("--dev-mine", "local development node (chain 31337) only: mine a block when the draw randomness is pending", false)
     .option("--fetch-budget <s>", "longest time spent fetching one receipt (also capped at a quarter of the time left)", positiveNumber, 120)
     .addOption(new Option("--provider <name>", "onnxruntime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
     .option("--threads <n>", "CPU threads per replay (default: onnxruntime's choice)", positiveInt)
@@ -76,6 +81,11 @@ export function verifierWorkerCommand(): Command {
         pollMs: o.poll as number,
         ...(o.fromBlock !== undefined ? { fromBlock: o.fromBlock as number } : {}),
         autoBond: o.autoBond as boolean,
+        rebondCredit: o.rebond as boolean,
+        declareModels: o.declareModels as boolean,
+        advanceDraws: o.advanceDraws as boolean,
+        declineUnservable: o.decline as boolean,
+        devMine: o.devMine as boolean,
         ...(o.bond ? { bondAmount: parseTokenAmount(o.bond as string, await client.tokenDecimals()) } : {}),
         fetchBudgetMs: (o.fetchBudget as number) * 1000,
         loadOptions: { provider: o.provider as ExecutionProvider, ...(o.threads ? { threads: o.threads as number } : {}) },
@@ -86,7 +96,7 @@ export function verifierWorkerCommand(): Command {
         await w.stop();
       } else await runUntilSignal(w, logger);
       const s = w.stats();
-      logger.info("summary", `assignments ${s.assignments}, submitted ${s.submitted}, generator faults ${s.generatorFaults}, skipped ${s.skipped}, waiting for a model ${s.waitingModel}`, { ...s });
+      logger.info("summary", `assignments ${s.assignments}, submitted ${s.submitted}, generator faults ${s.generatorFaults}, skipped ${s.skipped}, waiting for a model ${s.waitingModel}, draws ${s.draws}, top-ups ${s.rebonds}`, { ...s });
     } finally {
       closeClient(client);
     }

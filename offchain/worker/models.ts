@@ -19,6 +19,8 @@ export class ModelNotAvailableError extends PocError {
 export interface ModelSource {
   /** The loaded model with this id; ModelNotAvailableError when there is none. */
   get(modelId: string): Promise<LoadedModel>;
+  /** The ids of every model this source can load (lower-case hex). */
+  list(): Promise<string[]>;
   /** Release every loaded model. */
   close(): Promise<void>;
 }
@@ -60,6 +62,15 @@ export class ModelDirectory implements ModelSource {
     }
     this.#index = out;
     return out;
+  }
+
+  async list(): Promise<string[]> {
+    try {
+      return [...(await this.index(true)).keys()].sort();
+    } catch (e) {
+      if (e instanceof ModelNotAvailableError) return [];
+      throw e;
+    }
   }
 
   /** The directory of model `modelId`, or undefined. */
@@ -111,6 +122,9 @@ export class LoadedModels implements ModelSource {
     const m = this.#byId.get(modelId.toLowerCase());
     if (!m) throw new ModelNotAvailableError(`no model with id ${modelId.toLowerCase()} is loaded`, { details: `loaded: ${[...this.#byId.keys()].join(", ")}` });
     return m;
+  }
+  async list(): Promise<string[]> {
+    return [...this.#byId.keys()].sort();
   }
   async close(): Promise<void> {}
 }

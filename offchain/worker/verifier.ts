@@ -1,5 +1,6 @@
 /**
- * The verifier worker (oracle): watches the pool for its own assignments, replays each challenged
+ * The verifier worker (oracle): declares the models it can replay, keeps its bond up (re-bonding its
+ * payouts), advances the pool's draw queue, watches for its own assignments, replays each challenged
  * job and submits the match bitmap before the deadline. Rules and the state file: README.md.
  *
  *   const w = await startVerifierWorker({ client, modelsDir, stateDir });
@@ -16,11 +17,19 @@
  *    (http(s), file, path), retried within a budget well inside the deadline, checked against the
  *    committed root. Unfetchable, not matching the root, malformed, or not answering the job (model id,
  *    request hash, sampler seed, numChecks) → the generator's fault: the all-zero bitmap.
- * 4. The model by id from the models directory; missing → logged loudly, nothing submitted (the
- *    assignment will time out and the locked stake is forfeited), retried every `modelRetryMs` until
- *    the deadline in case the operator adds it.
+ * 4. The model by id from the models directory; missing → logged loudly and, while the pool still
+ *    allows it (the first quarter of the verify window), the assignment is declined for the small
+ *    decline fee (`declineUnservable`); otherwise nothing is submitted (the assignment times out and
+ *    the locked stake is forfeited to the treasury), retried every `modelRetryMs` until the deadline in
+ *    case the operator adds it.
  * 5. Replay (`verifyReceipt`) → the canonical bitmap, saved in the state file, then `submitResult`
  *    (nonce and hash recorded as they become known), even when the deadline is close.
+ *
+ * Around the assignments, on every poll: the draw queue is advanced (`drawVerifiers` when an epoch's
+ * randomness may be ready or stages wait; "randomness pending" and "nothing to draw" are normal
+ * answers, found by the gas estimate without sending anything), the verifier's own pending changes
+ * are synchronised outside draw epochs (`sync`), and the bond is topped up — from the credit first
+ * (`bondFromCredit`), then from the wallet — when it falls below the pool's minimum bond.
  */
 import { formatUnits, hexlify, keccak256, type Signer } from "ethers";
 import { PocError } from "../errors.js";
@@ -74,10 +83,22 @@ export interface VerifierWorkerOptions {
   fromBlock?: number;
   /** Blocks re-scanned on every poll and restart, for re-orgs (default 12). */
   reorgOverlap?: number;
-  /** Bond (approve + bond) when the bond is below the pool's minimum (default true). */
+  /** Keep the bond at the pool's minimum (or `bondAmount`): re-bond the credit, then bond from the wallet (default true). */
   autoBond?: boolean;
-  /** Amount to bond when topping up (default: minBond − bond). */
+  /** The bond to keep when topping up (default: the pool's minBond). */
   bondAmount?: bigint;
+  /** Top up from the credit (bondFromCredit) before the wallet (default true). */
+  rebondCredit?: boolean;
+  /** Declare the models of `modelsDir` / `models` with setModels when the declared list differs (default true). */
+  declareModels?: boolean;
+  /** Advance the pool's draw queue (drawVerifiers) and sync the verifier's own weights (default true). */
+  advanceDraws?: boolean;
+  /** Queued stages one drawVerifiers call draws at most (default 16). */
+  drawBatch?: number;
+  /** Decline an assignment whose model is missing while the pool still allows it (default true). */
+  declineUnservable?: boolean;
+  /** Local development chain (31337) only: mine a block when the draw randomness is pending (a node that mines only on transactions). */
+  devMine?: boolean;
   /** Longest time spent fetching one receipt (default 120 s; never more than a quarter of the time left). */
   fetchBudgetMs?: number;
   /** How often a job whose model is missing looks again (default 30 s). */
@@ -102,6 +123,10 @@ export interface VerifierWorkerStats {
   generatorFaults: number;
   skipped: number;
   waitingModel: number;
+  /** drawVerifiers transactions this worker sent. */
+  draws: number;
+  /** bondFromCredit / bond top-ups sent. */
+  rebonds: number;
 }
 
 export interface VerifierWorker {
@@ -134,6 +159,7 @@ export type JobOutcome =
   | "already-submitted"
   | "superseded"
   | "no-show"
+  | "declined"
   | "deadline-passed"
   | "not-verifying"
   | "failed";
@@ -166,7 +192,8 @@ class Worker {
   readonly #inQueue = new Set<string>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #tasks = new Set<Promise<unknown>>();
-  readonly #stats: VerifierWorkerStats = { assignments: 0, submitted: 0, generatorFaults: 0, skipped: 0, waitingModel: 0 };
+  readonly #stats: VerifierWorkerStats = { assignments: 0, submitted: 0, generatorFaults: 0, skipped: 0, waitingModel: 0, draws: 0, rebonds: 0 };
+  #polls = 0;
   #stopped = false;
   #loop: Promise<void> = Promise.resolve();
   #wake: (() => void) | undefined;
@@ -217,6 +244,7 @@ class Worker {
       lastBlock: s.lastBlock,
     });
     this.#decimals = await this.client.tokenDecimals();
+    if (this.o.declareModels ?? true) await this.declareModels();
     if (this.o.autoBond ?? true) await this.ensureBond("start");
     for (const [key, j] of Object.entries(s.jobs)) {
       if (j.status === "done") continue;
@@ -247,18 +275,57 @@ class Worker {
     return t.endsWith(".0") ? t.slice(0, -2) : t;
   }
 
+  /** Declare the models the source holds when the on-chain list differs (an empty source declares nothing: that is an operator error). */
+  async declareModels(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      const ids = (await this.models.list()).map((m) => m.toLowerCase()).slice(0, 8);
+      const b = await this.client.bondOf(this.me);
+      if (ids.length === 0) {
+        this.log.error("no-models", `no model found to replay: not declaring any (declared on-chain: ${b.models.join(", ") || "none"}); this verifier is drawn only for models it declared`, {
+          declared: b.models,
+        });
+        return;
+      }
+      const same = ids.length === b.models.length && ids.every((m) => b.models.includes(m));
+      if (same) return;
+      const r = await this.client.setModels(ids);
+      this.log.info("models-set", `declared ${ids.length} model(s): ${ids.join(", ")} (tx ${r.hash})`, { models: ids, tx: r.hash });
+    } catch (e) {
+      if (this.#stopped) return;
+      this.log.error("models-failed", `could not declare the models: ${describeError(e)}`, { error: describeError(e) });
+    }
+  }
+
+  /**
+   * Keep the bond (free + pending) at the target (`bondAmount`, at least minBond): first from the
+   * credit (payouts of jobs; only when the result reaches minBond, as the pool requires), then from the
+   * wallet. A bond below minBond has no draw weight; every job's βCv is at most minBond.
+   */
   async ensureBond(when: string): Promise<void> {
     if (this.#stopped) return;
     try {
       const [{ params }, b] = await Promise.all([this.client.params(), this.client.bondOf(this.me)]);
-      if (b.bond >= params.minBond) return;
-      const short = params.minBond - b.bond;
-      const amount = this.o.bondAmount !== undefined && this.o.bondAmount > short ? this.o.bondAmount : short;
-      const balance = await this.client.tokenBalance(this.me);
+      const target = this.o.bondAmount !== undefined && this.o.bondAmount > params.minBond ? this.o.bondAmount : params.minBond;
+      let have = b.bond + b.pendingBond;
+      if (have >= target) return;
       const f = (v: bigint) => this.#fmt(v);
+      if (this.o.rebondCredit ?? true) {
+        const credit = await this.client.creditOf(this.me);
+        const amount = credit < target - have ? credit : target - have;
+        if (amount > 0n && have + amount >= params.minBond) {
+          const r = await this.client.bondFromCredit(amount);
+          this.#stats.rebonds++;
+          have += amount;
+          this.log.info("rebonded", `bonded ${f(amount)} of the credit (${when}); bond now ${f(have)} (tx ${r.hash})`, { amount, tx: r.hash, fromCredit: true });
+          if (have >= target) return;
+        }
+      }
+      const amount = target - have;
+      const balance = await this.client.tokenBalance(this.me);
       if (balance < amount) {
-        this.log.warn("bond-short", `bond ${f(b.bond)} is below the minimum ${f(params.minBond)} and the wallet holds only ${f(balance)} (needs ${f(amount)}): not bonding${b.listed ? "" : " — this verifier is NOT in the verifier set and will not be drawn"}`, {
-          bond: b.bond,
+        this.log.warn("bond-short", `bond ${f(have)} is below ${f(target)} and the wallet holds only ${f(balance)} (needs ${f(amount)}): not bonding${have < params.minBond ? " — below the minimum bond this verifier has no draw weight and is not drawn" : ""}`, {
+          bond: have,
           minBond: params.minBond,
           balance,
         });
@@ -266,11 +333,56 @@ class Worker {
       }
       await this.client.approveIfNeeded(amount);
       const r = await this.client.bond(amount);
-      this.log.info("bonded", `bonded ${this.#fmt(amount)} (${when}); bond now ${this.#fmt(b.bond + amount)} (tx ${r.hash})`, { amount, tx: r.hash });
+      this.#stats.rebonds++;
+      this.log.info("bonded", `bonded ${this.#fmt(amount)} (${when}); bond now ${this.#fmt(have + amount)} (tx ${r.hash})`, { amount, tx: r.hash });
     } catch (e) {
       if (this.#stopped) return;
       this.log.error("bond-failed", `could not bond: ${describeError(e)}`, { error: describeError(e) });
     }
+  }
+
+  /**
+   * Advance the draw queue: drawVerifiers when an epoch is running (its randomness may be ready) or
+   * stages wait outside one; then, outside an epoch, sync this verifier's own pending changes. Returns
+   * whether a draw transaction was sent.
+   */
+  async advanceDraws(): Promise<boolean> {
+    if (this.#stopped) return false;
+    const c = this.client;
+    let sent = false;
+    try {
+      const e = await c.drawEpoch();
+      if (e.frozen || e.head < e.tail) {
+        let r = await c.tryDrawVerifiers(this.o.drawBatch ?? 16);
+        if (r.kind === "pending" && this.o.devMine && c.chainId === 31337n) {
+          await c.devMine();
+          r = await c.tryDrawVerifiers(this.o.drawBatch ?? 16);
+        }
+        if (r.kind === "sent") {
+          sent = true;
+          this.#stats.draws++;
+          const assigned = r.tx.events.filter((x) => x.name === "VerifierAssigned").length;
+          const again = r.tx.events.filter((x) => x.name === "VerifierUnavailable").length;
+          const started = r.tx.events.some((x) => x.name === "DrawEpochStarted");
+          this.log.info("drew", `advanced the draw queue (tx ${r.tx.hash}): ${started ? "started a draw epoch" : `${assigned} verifier(s) drawn${again ? `, ${again} stage(s) found nobody and wait for the next epoch` : ""}`}`, {
+            tx: r.tx.hash,
+            assigned,
+            unavailable: again,
+            started,
+          });
+        } else if (r.kind === "pending") this.log.debug("draw-pending", `draw randomness pending (request ${r.requestId})`, { requestId: r.requestId });
+      }
+      if (!(await c.drawEpoch()).frozen && (await c.bondOf(this.me)).needsSync) {
+        const r = await c.sync(this.me);
+        const ev = r.events.find((x) => x.name === "VerifierSynced");
+        this.log.debug("synced", `synced our draw weights (tx ${r.hash}): weight ${ev && ev.name === "VerifierSynced" ? this.#fmt(ev.weight) : "?"}`, { tx: r.hash });
+      }
+    } catch (e) {
+      if (this.#stopped) return sent;
+      // Another worker's transaction can win the race between our estimate and our inclusion.
+      this.log.warn("draw-failed", `advancing the draw queue failed (will retry): ${describeError(e)}`, { error: describeError(e) });
+    }
+    return sent;
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -297,8 +409,22 @@ class Worker {
     }
   }
 
-  /** Record every assignment naming this verifier in [last scanned + 1 − overlap, latest]. */
+  /**
+   * One poll: record new assignments; advance the draw queue (and record what our own draw assigned
+   * to us); every tenth poll, top the bond up.
+   */
   async poll(): Promise<void> {
+    await this.scan();
+    if (this.#stopped) return;
+    if (this.o.advanceDraws ?? true) {
+      const drew = await this.#txMutex.run(() => this.advanceDraws());
+      if (drew) await this.scan();
+    }
+    if ((this.o.autoBond ?? true) && ++this.#polls % 10 === 0) await this.#txMutex.run(() => this.ensureBond("periodic check"));
+  }
+
+  /** Record every assignment naming this verifier in [last scanned + 1 − overlap, latest]. */
+  async scan(): Promise<void> {
     const s = this.state.data;
     const c = this.client;
     const latest = await c.latestBlock();
@@ -474,7 +600,11 @@ class Worker {
       return true;
     }
     if (st.status === StageStatus.NoShow) {
-      await this.#finish(j, "no-show", "the deadline passed without our result and timeoutVerifier was called: the locked stake went to the user", "error");
+      await this.#finish(j, "no-show", "the deadline passed without our result and timeoutVerifier was called: the locked stake went to the treasury", "error");
+      return true;
+    }
+    if (st.status === StageStatus.Declined) {
+      await this.#finish(j, "declined", "we declined this assignment (decline fee paid to the treasury): nothing more to do", "warn");
       return true;
     }
     return false;
@@ -522,6 +652,7 @@ class Worker {
       model = await this.models.get(opened.modelId);
     } catch (e) {
       if (!(e instanceof ModelNotAvailableError)) throw e;
+      if ((this.o.declineUnservable ?? true) && (await this.#declineIfAllowed(j, `model ${opened.modelId} is not available (${e.shortMessage})`))) return false;
       const retry = this.o.modelRetryMs ?? DEFAULTS.modelRetryMs;
       if (j.status !== "waiting-model") {
         j.status = "waiting-model";
@@ -530,7 +661,7 @@ class Worker {
       }
       this.log.error(
         "model-missing",
-        `job ${j.jobId} stage ${j.stage}: MODEL ${opened.modelId} IS NOT IN THE MODELS DIRECTORY — NOT SUBMITTING. Unless the model is added before ${iso(j.deadline)}, this assignment times out and the locked stake (${this.#fmt(BigInt(j.stake))} tokens) is forfeited to the user. Looking again in ${retry >= 1000 ? `${Math.round(retry / 1000)} s` : `${retry} ms`}. (${e.shortMessage})`,
+        `job ${j.jobId} stage ${j.stage}: MODEL ${opened.modelId} IS NOT IN THE MODELS DIRECTORY — NOT SUBMITTING. Unless the model is added before ${iso(j.deadline)}, this assignment times out and the locked stake (${this.#fmt(BigInt(j.stake))} tokens) is forfeited to the treasury. Looking again in ${retry >= 1000 ? `${Math.round(retry / 1000)} s` : `${retry} ms`}. (${e.shortMessage})`,
         { ...lg, modelId: opened.modelId, deadline: j.deadline },
       );
       this.#enqueue(`${j.jobId}:${j.stage}`, retry);
@@ -571,6 +702,35 @@ class Worker {
       replayMs: verdict.replayMs,
     });
     return true;
+  }
+
+  /**
+   * Decline the assignment when the pool still allows it (the first quarter of the verify window):
+   * the decline fee instead of the whole stake. True when declined (the job is then finished).
+   */
+  async #declineIfAllowed(j: JobRecord, why: string): Promise<boolean> {
+    const c = this.client;
+    const jobId = BigInt(j.jobId);
+    const job = await c.getJob(jobId);
+    const window = (await c.paramsAt(job.paramsId)).verifyWindow;
+    const until = j.deadline - window + Math.floor(window / 4);
+    const now = (await c.latestBlock()).timestamp;
+    if (now + 2 > until) return false;
+    return this.#txMutex.run(async () => {
+      if (this.#stopped) throw new Stopped();
+      if (await this.#settledOnChain(j)) return true;
+      try {
+        const r = await c.declineAssignment(jobId);
+        const ev = r.events.find((x) => x.name === "VerifierDeclined");
+        const fee = ev && ev.name === "VerifierDeclined" ? ev.fee : 0n;
+        await this.#finish(j, "declined", `${why}: declined the assignment (tx ${r.hash}); fee ${this.#fmt(fee)} to the treasury, the rest of the stake credited back`, "warn", { tx: r.hash, fee });
+        return true;
+      } catch (e) {
+        if (this.#stopped) throw new Stopped();
+        this.log.warn("decline-failed", `job ${j.jobId} stage ${j.stage}: declineAssignment failed: ${describeError(e)}`, { jobId: j.jobId, error: describeError(e) });
+        return false;
+      }
+    });
   }
 
   /** The receipt from the store, the cache or the URI, verified against the root; or why not (generator's fault). */

@@ -3,11 +3,12 @@
  * (test/demo/demo.test.ts) both run.
  *
  * On one Hardhat network connection (the in-process network, or `--network localhost`) it deploys a
- * TestToken and a StakePool (with the real PrevrandaoRandomness source), funds the actors, bonds four
- * honest verifiers, builds the model (and a substituted one: same preset, other weight seed) into a
- * cache directory, starts the workers in-process — two generator workers (one honest, one cheating with
- * the substituted model) serving their receipts over HTTP, and four verifier workers that really replay
- * — and runs four jobs with real inference:
+ * TestToken and a StakePool (with the real FutureBlockRandomness source), funds the actors, bonds five
+ * honest verifiers (maxStages + 2: the least a model needs before jobs can be opened for it), builds the
+ * model (and a substituted one: same preset, other weight seed) into a cache directory, starts the
+ * workers in-process — two generator workers (one honest, one cheating with the substituted model)
+ * serving their receipts over HTTP, and five verifier workers that declare the model, advance the draw
+ * queue and really replay — and runs four jobs with real inference:
  *
  *   1. honest generator, no challenge                → Finalized (Table 1 row 1)
  *   2. honest generator, challenged                  → GeneratorUpheld at stage 1 (row 2)
@@ -15,11 +16,15 @@
  *   4. honest generator, challenged, the stage-1 verifier is dishonest (a wrong bitmap)
  *                                                    → GeneratorUpheld at stage 2 (row 3), the liar loses βCv
  *
+ * Draws are stake-weighted over the verifiers that declared the model, with the hash of the block after
+ * the request as randomness; the workers call drawVerifiers and, on this local chain (id 31337), mine a
+ * block when the word is still pending (`devMine`: a node that mines only on transactions).
+ *
  * The dishonest verifier D bonds only before job 4 (so jobs 2 and 3 can only draw honest verifiers,
- * whichever the randomness picks), and for job 4's challenge the demo sets the next block's PREVRANDAO
- * (`hardhat_setPrevRandao`, through networkHelpers) to a value for which the pool's draw
- * (`keccak256(prevrandao, chainId, pool, jobId, stage) mod n`) lands on D. The stage-2 draw excludes
- * D (an earlier verifier of the job), so any honest verifier follows.
+ * whichever the randomness picks), and for job 4's stage-1 draw the owner swaps in a test randomness
+ * source (MockRandomness) whose word, chosen in the frozen draw epoch with `drawWordFor`, makes the
+ * pool's stake-weighted pick land on D; the real source is put back right after. The stage-2 draw
+ * excludes D (an earlier verifier of the job), so an honest verifier follows.
  *
  * Every party's payout (the credit the pool added, read with creditOf before and after) is printed
  * next to the paper's Table 1 value computed independently from α, β, Cg, Cv and k (table1.ts); the
@@ -29,7 +34,6 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { AbiCoder, keccak256 } from "ethers";
 import type { network } from "hardhat";
 import { JobState, PoolClient, jobHistory, type JobHistory } from "../../offchain/chain/index.js";
 import { buildJobRequest, openJobWithRequest, stageResults, type StageResultRow } from "../../offchain/cli/job.js";
@@ -40,6 +44,7 @@ import { createLogger, type LogRecord, type Logger } from "../../offchain/worker
 import { LoadedModels } from "../../offchain/worker/models.js";
 import { startVerifierWorker, type VerifierWorker } from "../../offchain/worker/verifier.js";
 import { DEFAULT_POOL_PARAMS, paramsStruct, type PoolParams } from "../lib/params.js";
+import { deployStakePool } from "../lib/pool-deploy.js";
 import { table1, type Table1Payouts, type Table1Row } from "./table1.js";
 
 export type Connection = Awaited<ReturnType<typeof network.create>>;
@@ -106,7 +111,8 @@ export interface DemoResult {
 
 const E18 = 10n ** 18n;
 const CG = 100n * E18;
-const CV = 20n * E18;
+/** βCv = 20 ≤ minBond · maxStakeBps / 10⁴ = 25, and βCg = 200 > 2αCv + βCv = 40 (openJob's checks). */
+const CV = 10n * E18;
 const VERIFIER_BOND = 400n * E18;
 
 const PROMPTS = [
@@ -143,14 +149,6 @@ async function ensureModel(dir: string, preset: PresetName, weightSeed: number):
     const r = await buildModel(dir, { preset, weightSeed }, { force: true });
     return { dir, modelId: r.modelId, built: true };
   }
-}
-
-/** The draw index of PrevrandaoRandomness for a given prevrandao (contracts/PrevrandaoRandomness.sol). */
-function drawStart(prevrandao: bigint, chainId: bigint, pool: string, jobId: bigint, stage: number, n: number): number {
-  const word = BigInt(
-    keccak256(AbiCoder.defaultAbiCoder().encode(["uint256", "uint256", "address", "uint256", "uint256"], [prevrandao, chainId, pool, jobId, stage]))
-  );
-  return Number(word % BigInt(n));
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
@@ -202,33 +200,35 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     print("");
     print("[1/5] Deploying the contracts");
     const signers = await ethers.getSigners();
-    if (signers.length < 10) throw new DemoError(`the network has ${signers.length} accounts; the demo needs 10`);
+    if (signers.length < 11) throw new DemoError(`the network has ${signers.length} accounts; the demo needs 11`);
     type S = (typeof signers)[number];
     // Accounts 1..9; the deployer is account 9, not 0, so that on a local node the demo's contracts
     // never land at the addresses scripts/deploy.ts (account 0) uses and its stale-journal check relies on.
-    const [, user, gen, cheat, v1, v2, v3, v4, dis, owner] = signers as [S, S, S, S, S, S, S, S, S, S, ...S[]];
+    const [, user, gen, cheat, v1, v2, v3, v4, dis, owner, v5] = signers as [S, S, S, S, S, S, S, S, S, S, S, ...S[]];
     const params: PoolParams = { ...DEFAULT_POOL_PARAMS };
     const token = await ethers.deployContract("TestToken", [], owner);
-    const rnd = await ethers.deployContract("PrevrandaoRandomness", [], owner);
-    const poolC = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsStruct(params), await rnd.getAddress()], owner);
+    const rnd = await ethers.deployContract("FutureBlockRandomness", [], owner);
+    const poolC = await deployStakePool(ethers, [await token.getAddress(), owner.address, paramsStruct(params), await rnd.getAddress(), owner.address], owner);
     const deployReceipt = await poolC.deploymentTransaction()!.wait();
     const poolAddress = await poolC.getAddress();
     const deployBlock = deployReceipt!.blockNumber;
     const base = await PoolClient.create({ runner: owner, pool: poolAddress, deployBlock, pollMs: 50 });
     const as = (s: typeof owner) => base.connect(s);
     print(`      stake token  ${await token.getAddress()} (TestToken, 18 decimals)`);
-    print(`      StakePool    ${poolAddress} (block ${deployBlock}); randomness: block.prevrandao`);
+    print(`      StakePool    ${poolAddress} (block ${deployBlock}); randomness: the hash of the block after each draw request`);
     print(
       `      parameters   α = ${params.alphaBps / 10_000}, β = ${params.betaBps / 10_000}; commit, challenge and verify windows ${
         params.commitWindow / 60
-      } min; at most ${params.maxStages} stages; minimum bond ${fmt(params.minBond)} tokens`
+      } min; at most ${params.maxStages} stages; minimum bond ${fmt(params.minBond)} tokens; a model needs ${fmt(params.minModelStake)} tokens of draw weight from ≥ ${
+        params.maxStages + 2
+      } verifiers`
     );
     lap("deploy token + pool");
 
     // ---------------------------------------------------------------------------------------------
     // 2. Actors
     // ---------------------------------------------------------------------------------------------
-    print("[2/5] Funding the actors and bonding four honest verifiers");
+    print("[2/5] Funding the actors and bonding five honest verifiers");
     const names = new Map<string, string>([
       [user.address.toLowerCase(), "user"],
       [gen.address.toLowerCase(), "generator G (honest)"],
@@ -237,14 +237,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       [v2.address.toLowerCase(), "verifier V2"],
       [v3.address.toLowerCase(), "verifier V3"],
       [v4.address.toLowerCase(), "verifier V4"],
+      [v5.address.toLowerCase(), "verifier V5"],
       [dis.address.toLowerCase(), "verifier D (dishonest)"],
       [owner.address.toLowerCase(), "deployer"],
     ]);
     const nameOf = (a: string) => names.get(a.toLowerCase()) ?? a;
-    for (const s of [user, gen, cheat, v1, v2, v3, v4, dis]) await base.mintTestTokens(s.address, 10_000n * E18);
-    for (const v of [v1, v2, v3, v4]) await as(v).bond(VERIFIER_BOND, { approve: true });
-    for (const s of [user, gen, cheat, v1, v2, v3, v4, dis]) print(`      ${nameOf(s.address).padEnd(24)} ${s.address}`);
-    print(`      each got 10000 tokens; V1..V4 bonded ${fmt(VERIFIER_BOND)} each (D joins before job 4)`);
+    for (const s of [user, gen, cheat, v1, v2, v3, v4, v5, dis]) await base.mintTestTokens(s.address, 10_000n * E18);
+    for (const v of [v1, v2, v3, v4, v5]) await as(v).bond(VERIFIER_BOND, { approve: true });
+    for (const s of [user, gen, cheat, v1, v2, v3, v4, v5, dis]) print(`      ${nameOf(s.address).padEnd(24)} ${s.address}`);
+    print(`      each got 10000 tokens; V1..V5 bonded ${fmt(VERIFIER_BOND)} each (D joins before job 4); their workers declare the model they replay`);
     lap("fund + bond verifiers");
 
     // ---------------------------------------------------------------------------------------------
@@ -340,20 +341,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     });
     started.push(cWorker);
     const verifierWorkers: VerifierWorker[] = [];
-    for (const [i, v] of [v1, v2, v3, v4].entries()) {
+    for (const [i, v] of [v1, v2, v3, v4, v5].entries()) {
       const w = await startVerifierWorker({
         client: as(v),
         models: new LoadedModels([realModel]),
         stateDir,
         pollMs,
         autoBond: false,
+        devMine: true,
         logger: makeLogger(`V${i + 1}`),
       });
       verifierWorkers.push(w);
       started.push(w);
     }
     print(`      generator G serves receipts at ${serverG.url}; generator C (substituted model) at ${serverC.url}`);
-    print(`      verifier workers V1..V4 replay for real with the requested model; worker logs: ${join(workDir, "workers.log")}`);
+    const stake = await base.modelStake(real.modelId);
+    print(`      verifier workers V1..V5 declared the requested model (draw weight ${fmt(stake.total)} from ${stake.verifiers} verifiers), advance the draw queue and replay for real; worker logs: ${join(workDir, "workers.log")}`);
     lap("start workers");
 
     // ---------------------------------------------------------------------------------------------
@@ -383,7 +386,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         short: string;
         generator: typeof gen;
         challenge: boolean;
-        beforeChallenge?: (jobId: bigint) => Promise<void>;
+        /** Runs before the challenge; its hooks run right after the challenge and once stage 1 is drawn. */
+        beforeChallenge?: (jobId: bigint) => Promise<{ afterChallenge: () => Promise<void>; afterDraw: () => Promise<void> }>;
         row: Table1Row;
         outcome: JobState;
         expectedStages: StageResultRow["result"]["kind"][];
@@ -394,7 +398,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       say("");
       say(`  Job ${n} — ${spec.title}`);
       const request = buildJobRequest({ modelId: real.modelId, promptTokens: tokenizer.encode(PROMPTS[n - 1]!, { addSpecialTokens: true }), maxTokens });
-      const parties = [user.address, spec.generator.address, v1.address, v2.address, v3.address, v4.address, dis.address];
+      const parties = [user.address, spec.generator.address, v1.address, v2.address, v3.address, v4.address, v5.address, dis.address];
       const before = await credits(parties);
       const opened = await openJobWithRequest(userClient, { generator: spec.generator.address, request, cg: CG, cv: CV });
       const jobId = opened.jobId;
@@ -430,11 +434,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         await base.finalize(jobId);
         say(`    anyone may now finalize: the deployer calls finalize(${jobId})`);
       } else {
-        await spec.beforeChallenge?.(jobId);
+        const hooks = await spec.beforeChallenge?.(jobId);
         await userClient.challenge(jobId);
-        h = await jobHistory(base, jobId, { timestamps: false });
+        await hooks?.afterChallenge();
+        say(`    the user challenges: stage 1 joins the draw queue and the pool requests randomness (the hash of the next block)`);
+        await waitUntil(
+          `job ${jobId}'s stage-1 draw`,
+          async () => {
+            h = await jobHistory(base, jobId, { timestamps: false });
+            return h.stages[0]?.assignments[0] !== undefined;
+          },
+          jobTimeoutMs,
+          idleAll
+        );
+        await hooks?.afterDraw();
         const first = h.stages[0]?.assignments[0];
-        say(`    the user challenges: the pool draws ${first ? nameOf(first.verifier) : "nobody"} for stage 1 and locks βCv = ${fmt(amounts.bCv)} of its bond`);
+        say(`    a verifier worker calls drawVerifiers once the word exists: the pool draws ${first ? nameOf(first.verifier) : "nobody"} (stake-weighted among the model's verifiers) and locks βCv = ${fmt(amounts.bCv)} of its bond`);
         const seenStages = new Set<string>();
         await waitUntil(
           `job ${jobId} to settle`,
@@ -589,6 +604,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       stateDir,
       pollMs,
       autoBond: false,
+      devMine: true,
       logger: makeLogger("D"),
       // Demonstration only: clear the last check of the honest bitmap.
       tamperResult: ({ numChecks, bitmap }) => {
@@ -606,19 +622,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       generator: gen,
       challenge: true,
       beforeChallenge: async (jobId) => {
-        const list = await base.verifiers();
-        const idx = list.findIndex((a) => a.toLowerCase() === dis.address.toLowerCase());
-        if (idx < 0) throw new DemoError("verifier D is not in the verifier set");
-        let r = 1n;
-        while (drawStart(r, chainId, poolAddress, jobId, 1, list.length) !== idx) r++;
-        try {
-          await networkHelpers.setPrevRandao(r);
-        } catch (e) {
-          throw new DemoError(
-            `this node does not support hardhat_setPrevRandao (${(e as Error).message.split("\n")[0]}), so job 4 cannot make the pool draw the dishonest verifier first; run the demo on Hardhat's in-process network or \`npx hardhat node\``
-          );
-        }
-        say(`    (the draw is random: for this demo the next block's PREVRANDAO is set to ${r}, which makes the pool draw D, entry ${idx} of ${list.length})`);
+        // A test randomness source for this one draw: the owner swaps it in, holding the word back
+        // (Pending) so that no worker draws before the demo has chosen it.
+        const ownerClient = as(owner);
+        const mock = await ethers.deployContract("MockRandomness", [], owner);
+        await (await mock.setMode(1)).wait();
+        const realSource = await base.randomnessSource();
+        await ownerClient.setRandomnessSource(await mock.getAddress());
+        say(`    (the draw is random: for this demo the owner swaps in a test randomness source whose word makes the pool draw D for stage 1; the real source is put back right after)`);
+        return {
+          afterChallenge: async () => {
+            const epoch = await base.drawEpoch(); // frozen: the weights cannot change until the draw
+            const word = await base.drawWordFor(real.modelId, jobId, 1, dis.address);
+            await (await mock.fulfil(epoch.requestId, word)).wait();
+            await (await mock.setMode(0)).wait();
+          },
+          afterDraw: async () => {
+            await ownerClient.setRandomnessSource(realSource);
+          },
+        };
       },
       row: { kind: "generatorUpheld", k: 2 },
       outcome: JobState.GeneratorUpheld,
@@ -627,7 +649,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         const first = h.stages[0]?.assignments[0]?.verifier;
         return first && first.toLowerCase() === dis.address.toLowerCase()
           ? []
-          : [`stage 1 drew ${first ? nameOf(first) : "nobody"}, not D (the PREVRANDAO steering did not take effect)`];
+          : [`stage 1 drew ${first ? nameOf(first) : "nobody"}, not D (the test word did not take effect)`];
       },
     });
 
@@ -662,10 +684,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 }
 
 const OUTCOME_TEXT: Partial<Record<JobState, string>> = {
+  [JobState.Unverified]: "no verifier could be drawn for the challenge: the generator is paid, the user's αCv goes to the treasury",
   [JobState.Finalized]: "no challenge: the generator is paid, the user gets its verification payment back",
   [JobState.GeneratorUpheld]: "a verifier confirmed the generator: it is paid, the dissenting verifiers lose their stakes",
   [JobState.VerifierUpheld]: "a verifier confirmed an earlier verifier: the generator is slashed, the user is refunded",
-  [JobState.Stalemate]: "no agreement: everyone gets back what it put in",
+  [JobState.Stalemate]: "no agreement: the user gets αCv back, the generator's deposits go to the treasury",
 };
 
 function describeKind(r: StageResultRow["result"], nameOf: (a: string) => string): string {
@@ -678,6 +701,8 @@ function describeKind(r: StageResultRow["result"], nameOf: (a: string) => string
       return "agrees with nobody so far";
     case "timedOut":
       return "missed its deadline";
+    case "declined":
+      return "declined the assignment";
     case "pending":
       return "pending";
   }

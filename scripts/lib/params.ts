@@ -9,6 +9,12 @@ export type PoolParams = PoolParamsRecord;
 
 export const BPS = 10_000n;
 
+/**
+ * Defaults (contracts/IStakePool.sol `Params`): α = 1, β = 2, one-hour windows, a one-day draw window,
+ * three stages, a week's unbond delay, a minimum bond of 100 tokens; a model needs 500 tokens of draw
+ * weight (five minimum bonds: maxStages + 2 verifiers) before jobs can be opened for it; one job locks
+ * at most a quarter of a minimum bond (βCv ≤ 25 tokens); declining an assignment costs 10 % of βCv.
+ */
 export const DEFAULT_POOL_PARAMS: PoolParams = {
   alphaBps: 10_000,
   betaBps: 20_000,
@@ -19,6 +25,9 @@ export const DEFAULT_POOL_PARAMS: PoolParams = {
   maxStages: 3,
   unbondDelay: 7 * 24 * 60 * 60,
   minBond: 100n * 10n ** 18n,
+  minModelStake: 500n * 10n ** 18n,
+  maxStakeBps: 2_500,
+  declineFeeBps: 1_000,
 };
 
 const ENV_KEYS: Record<keyof PoolParams, string> = {
@@ -31,7 +40,12 @@ const ENV_KEYS: Record<keyof PoolParams, string> = {
   maxStages: "POC_MAX_STAGES",
   unbondDelay: "POC_UNBOND_DELAY",
   minBond: "POC_MIN_BOND_WEI",
+  minModelStake: "POC_MIN_MODEL_STAKE_WEI",
+  maxStakeBps: "POC_MAX_STAKE_BPS",
+  declineFeeBps: "POC_DECLINE_FEE_BPS",
 };
+
+const BIG_KEYS = new Set<keyof PoolParams>(["minBond", "minModelStake"]);
 
 /** DEFAULT_POOL_PARAMS with any POC_* environment overrides applied (see ENV_KEYS). */
 export function poolParamsFromEnv(env: NodeJS.ProcessEnv = process.env): PoolParams {
@@ -40,8 +54,8 @@ export function poolParamsFromEnv(env: NodeJS.ProcessEnv = process.env): PoolPar
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
     if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
-    if (key === "minBond") out.minBond = BigInt(raw);
-    else out[key] = Number(raw);
+    if (BIG_KEYS.has(key)) (out as unknown as Record<string, unknown>)[key] = BigInt(raw);
+    else (out as unknown as Record<string, unknown>)[key] = Number(raw);
   }
   return out;
 }
@@ -58,6 +72,9 @@ export function paramsStruct(p: PoolParams) {
     maxStages: p.maxStages,
     unbondDelay: p.unbondDelay,
     minBond: p.minBond,
+    minModelStake: p.minModelStake,
+    maxStakeBps: p.maxStakeBps,
+    declineFeeBps: p.declineFeeBps,
   };
 }
 
@@ -73,6 +90,9 @@ export function paramsTuple(p: PoolParams) {
     p.maxStages,
     p.unbondDelay,
     p.minBond,
+    p.minModelStake,
+    p.maxStakeBps,
+    p.declineFeeBps,
   ] as const;
 }
 
@@ -86,4 +106,23 @@ export function jobAmounts(p: Pick<PoolParams, "alphaBps" | "betaBps">, cg: bigi
     betaCg: (cg * b) / BPS,
     betaCv: (cv * b) / BPS,
   };
+}
+
+/**
+ * Why `openJob(cg, cv)` would revert on its amounts under `p` (the pool's checks, in its order), or
+ * undefined when the amounts are acceptable: αCg and αCv positive, βCg > 2αCv + βCv (confirming an
+ * earlier verifier pays more than agreeing), βCv ≤ minBond · maxStakeBps / 10⁴.
+ */
+export function amountProblem(p: PoolParams, cg: bigint, cv: bigint): string | undefined {
+  const a = jobAmounts(p, cg, cv);
+  if (a.alphaCg === 0n || a.alphaCv === 0n) return "αCg and αCv must be positive (Cg or Cv too small)";
+  if (a.betaCg <= 2n * a.alphaCv + a.betaCv) return `βCg (${a.betaCg}) must exceed 2αCv + βCv (${2n * a.alphaCv + a.betaCv}): raise Cg or lower Cv`;
+  const max = maxBetaCv(p);
+  if (a.betaCv > max) return `βCv (${a.betaCv}) exceeds minBond × maxStakeBps / 10⁴ (${max}): lower Cv`;
+  return undefined;
+}
+
+/** The largest βCv a job may have: minBond · maxStakeBps / 10⁴. */
+export function maxBetaCv(p: Pick<PoolParams, "minBond" | "maxStakeBps">): bigint {
+  return (p.minBond * BigInt(p.maxStakeBps)) / BPS;
 }

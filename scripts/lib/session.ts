@@ -62,23 +62,31 @@ export function formatUnits(v: bigint, decimals: number): string {
   return `${neg ? "-" : ""}${a / base}${frac ? "." + frac : ""}`;
 }
 
-/** A verifier's standing in the pool, as printed by the scripts. */
+/** A verifier's standing in the pool, as printed by the scripts: bond, unbonding, credit, wallet, weight per declared model. */
 export async function verifierStatus(s: Session, address: string) {
-  const [b, credit, balance, count] = await Promise.all([
-    s.pool.bondOf(address),
-    s.pool.creditOf(address),
-    s.token.balanceOf(address),
-    s.pool.verifierCount(),
-  ]);
-  const now = Number((await s.ethers.provider.getBlock("latest"))!.timestamp);
+  const [b, credit, balance, [params]] = await Promise.all([s.pool.bondOf(address), s.pool.creditOf(address), s.token.balanceOf(address), s.pool.params()]);
   const f = (v: bigint) => formatUnits(v, s.decimals);
-  const ready = b.unbonding === 0n ? "-" : Number(b.unbondReadyAt) <= now ? "withdrawable now" : `withdrawable at ${new Date(Number(b.unbondReadyAt) * 1000).toISOString()} (in ${Number(b.unbondReadyAt) - now} s)`;
-  return [
+  const lines = [
     `account        ${address}`,
-    `bond           ${f(b.bond)}${b.listed ? "  (in the verifier set)" : "  (not in the verifier set)"}`,
-    `unbonding      ${f(b.unbonding)}  ${ready}`,
-    `credit         ${f(credit)}  (withdraw() pays it out)`,
+    `bond           ${f(b.bond)}${b.pendingBond > 0n ? ` + ${f(b.pendingBond)} pending (next sync)` : ""}${b.bond < params.minBond ? `  (below the minimum ${f(params.minBond)}: no draw weight)` : ""}${b.needsSync ? "  (waits for a sync)" : ""}`,
+    `unbonding      ${f(b.unbonding)}${b.unbonding > 0n ? `  (${f(b.unbondable)} withdrawable now)` : ""}`,
+    `credit         ${f(credit)}  (withdraw() pays it out, bondFromCredit() bonds it)`,
     `wallet         ${f(balance)}`,
-    `verifiers      ${count} in the set; pool ${s.deployment.stakePool} on chain ${s.chainId}`,
   ];
+  if (b.models.length === 0) lines.push("models         none declared: never drawn (POC_MODELS=0x…,0x… with verifier-bond.ts)");
+  for (const m of b.models) {
+    const [w, [total, n]] = await Promise.all([s.pool.weightOf(m, address), s.pool.modelStake(m)]);
+    lines.push(`model          ${m}  weight ${f(w)} of ${f(total)} (${n} verifier(s))${w > 0n ? "" : "  NOT drawn"}`);
+  }
+  lines.push(`pool           ${s.deployment.stakePool} on chain ${s.chainId}`);
+  return lines;
+}
+
+/** POC_MODELS: comma-separated model ids (0x + 64 hex digits each), or undefined when unset. */
+export function modelsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  const raw = env.POC_MODELS;
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const ids = raw.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
+  for (const id of ids) if (!/^0x[0-9a-f]{64}$/.test(id)) throw new Error(`POC_MODELS: "${id}" is not a model id (0x + 64 hex digits)`);
+  return ids;
 }

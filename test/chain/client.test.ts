@@ -18,7 +18,7 @@ import {
   withRetry,
 } from "../../offchain/chain/index.js";
 import { requestHash, requestToDataUri } from "../../offchain/request/index.js";
-import { CG, CV, createWorkerContext, tinyRequest, type WorkerContext } from "../worker/helpers.js";
+import { BOND, CG, CV, createWorkerContext, tinyRequest, type WorkerContext } from "../worker/helpers.js";
 
 async function rejects(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -97,7 +97,9 @@ describe("chain client", function () {
     const mine = await ctx.client.jobEvents(jobId);
     expect(mine.map((e) => e.name)).to.deep.equal(["JobOpened"]);
     const bonded = all.filter((e) => e.name === "Bonded");
-    expect(bonded.map((e) => e.name === "Bonded" && e.verifier)).to.deep.equal([ctx.v1.address, ctx.v2.address, ctx.v3.address, ctx.v4.address]);
+    expect(bonded.map((e) => e.name === "Bonded" && e.verifier)).to.deep.equal([ctx.v1.address, ctx.v2.address, ctx.v3.address, ctx.v4.address, ctx.v5.address, ctx.other.address]);
+    const models = all.filter((e) => e.name === "ModelsSet");
+    expect(models.map((e) => e.name === "ModelsSet" && e.models)).to.deep.equal([...Array(5).fill([ctx.model.modelId.toLowerCase()]), [ctx.otherModelId]]);
   });
 
   it("jobHistory of a job the generator never committed: cancelled, the user refunded in full", async () => {
@@ -117,8 +119,13 @@ describe("chain client", function () {
 
   it("withdraw and bond views round-trip", async () => {
     const b = await ctx.client.bondOf(ctx.v1.address);
-    expect(b.listed).to.equal(true);
-    expect(await ctx.client.verifiers()).to.include(ctx.v1.address);
+    expect(b.models).to.deep.equal([ctx.model.modelId.toLowerCase()]);
+    expect(b.bond).to.equal(BOND);
+    expect(b.needsSync).to.equal(false);
+    expect(await ctx.client.serves(ctx.v1.address, ctx.model.modelId)).to.equal(true);
+    expect(await ctx.client.weightOf(ctx.model.modelId, ctx.v1.address)).to.equal(BOND);
+    expect(await ctx.client.modelStake(ctx.model.modelId)).to.deep.equal({ total: 5n * BOND, verifiers: 5 });
+    expect(await ctx.client.treasury()).to.equal(ctx.treasury.address);
     const w = await ctx.as(ctx.v4).withdraw();
     expect(w.amount).to.equal(0n); // nothing credited: no transaction
     expect(w.tx).to.equal(null);

@@ -16,8 +16,8 @@ import { JobState, PoolClient } from "../../offchain/chain/index.js";
 import { buildModel } from "../../offchain/model/index.js";
 import { createLogger } from "../../offchain/worker/log.js";
 import { startVerifierWorker } from "../../offchain/worker/verifier.js";
-import { paramsStruct } from "../../scripts/lib/params.js";
-import { E18, HOUR, HOURLY_PARAMS } from "../worker/helpers.js";
+import { E18, HOUR, HOURLY_PARAMS, bondVerifiers, deployTestPool } from "../worker/helpers.js";
+import { modelIdOf } from "../../offchain/model/index.js";
 import { poc as pocAsync } from "../poc-cli.js";
 
 /** The CLI with no chain settings from the environment: every test names its own. */
@@ -69,6 +69,8 @@ describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () 
   let chain: string[];
   let genAddress: string;
   let verifierAddress: string;
+  let rnd: Awaited<ReturnType<typeof deployTestPool>>["rnd"];
+  let modelId: string;
 
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), "poc-job-cli-"));
@@ -77,15 +79,18 @@ describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () 
     const [owner, , gen, v] = signers;
     genAddress = gen!.address;
     verifierAddress = v!.address;
-    const token = await ethers.deployContract("TestToken");
-    const rnd = await ethers.deployContract("MockRandomness");
-    const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner!.address, paramsStruct(HOURLY_PARAMS), await rnd.getAddress()]);
-    const deployBlock = (await pool.deploymentTransaction()!.wait())!.blockNumber;
-    client = await PoolClient.create({ runner: owner!, pool: await pool.getAddress(), deployBlock, pollMs: 20 });
-    await client.mintTestTokens(verifierAddress, 100n * E18);
-    await client.connect(v!).bond(50n * E18, { approve: true });
+    const deployed = await deployTestPool(ethers, owner!.address, HOURLY_PARAMS);
+    rnd = deployed.rnd;
+    client = await PoolClient.create({ runner: owner!, pool: deployed.poolAddress, deployBlock: deployed.deployBlock, pollMs: 20 });
+    modelId = await modelIdOf(join(tmp, "models", "tiny"));
     rpc = await serveRpc();
-    chain = ["--rpc", rpc.url, "--pool", client.address, "--deploy-block", String(deployBlock)];
+    chain = ["--rpc", rpc.url, "--pool", client.address, "--deploy-block", String(deployed.deployBlock)];
+    // account 3 bonds through the CLI (declaring the models of the directory); 6..9 with the helper
+    const bond = await poc("verifier", "bond", "50", ...chain, "--account", "3", "--models", join(tmp, "models"), "--mint");
+    expect(bond.status, bond.stderr).to.equal(0);
+    expect(bond.stdout).to.match(/declared 1 model\(s\)/);
+    expect(bond.stdout).to.match(/bonded 50 /);
+    await bondVerifiers(client, signers.slice(6, 10), [modelId], 50n * E18);
   });
   after(async () => {
     rpc?.server.closeAllConnections();
@@ -152,7 +157,16 @@ describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () 
 
     const ch = await poc("job", "challenge", "1", ...chain, "--account", "1");
     expect(ch.status, ch.stderr).to.equal(0);
-    expect(ch.stdout).to.include(`stage 1: verifier ${verifierAddress} drawn`);
+    expect(ch.stdout).to.match(/stage 1 joined the draw queue/);
+    expect(ch.stdout).to.match(/draw epoch started: randomness request 1/);
+    // the epoch's word (MockRandomness) picks account 3; anyone advances the queue
+    const epoch = await client.drawEpoch();
+    await rnd.fulfil(epoch.requestId, await client.drawWordFor(modelId, 1n, 1, verifierAddress));
+    const draw = await poc("pool", "draw", ...chain, "--account", "5");
+    expect(draw.status, draw.stderr).to.equal(0);
+    expect(draw.stdout).to.include(`job 1 stage 1: verifier ${verifierAddress} drawn`);
+    const empty = await poc("pool", "draw", ...chain, "--account", "5");
+    expect(empty.stdout).to.match(/nothing to draw: the draw queue is empty/);
 
     // The generator's receipt server stopped with `--once`: the verifier reads the receipt from its store
     // (it checks it against the committed root all the same).
@@ -215,6 +229,56 @@ describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () 
     const fin = await poc("job", "finalize", "2", ...chain, "--account", "5");
     expect(fin.status, fin.stderr).to.equal(0);
     expect(fin.stdout).to.match(/generator credited 30, user credited 2/);
+  });
+
+  it("verifier status shows the weight per model and whether it can be drawn; rebond bonds the credit; models --none leaves every draw", async () => {
+    const st = await poc("verifier", "status", ...chain, "--account", "3");
+    expect(st.status, st.stderr).to.equal(0);
+    expect(st.stdout).to.include(`model       ${modelId}: weight`);
+    expect(st.stdout).to.match(/of \d+(\.\d+)? \(\d+(\.\d+)?%, 5 verifier\(s\)\)/);
+    expect(st.stdout).to.match(/credit +6 /); // job 1's stage-1 payout (α + β)Cv
+    const rb = await poc("verifier", "rebond", ...chain, "--account", "3");
+    expect(rb.status, rb.stderr).to.equal(0);
+    expect(rb.stdout).to.match(/bonded 6 of the credit/);
+    expect((await client.bondOf(verifierAddress)).bond).to.equal(50n * E18 - 4n * E18 + 6n * E18);
+    expect(await client.weightOf(modelId, verifierAddress)).to.equal(52n * E18);
+    const none = await poc("verifier", "models", ...chain, "--account", "3", "--none");
+    expect(none.status, none.stderr).to.equal(0);
+    expect(none.stdout).to.match(/none declared: this verifier is never drawn/);
+    expect(await client.weightOf(modelId, verifierAddress)).to.equal(0n);
+    const back = await poc("verifier", "models", modelId, ...chain, "--account", "3");
+    expect(back.stdout).to.match(/can be drawn/);
+    const bad = await poc("verifier", "models", "0x1234", ...chain, "--account", "3");
+    expect(bad.status).to.equal(1);
+    expect(bad.stderr).to.match(/a model id is 0x followed by 64 hex digits/);
+  });
+
+  it("a challenge nobody draws: timeout-draw after the draw window settles it as Unverified; the status says what happened", async () => {
+    const open = await poc("job", "open", ...chain, "--account", "1", "--generator", genAddress, "--model", join(tmp, "models", "tiny"), "--prompt-tokens", "256,72", "--max-tokens", "4", "--cg", "10", "--cv", "2", "--mint", "--json");
+    expect(open.status, open.stderr).to.equal(0);
+    const id = (JSON.parse(open.stdout) as { jobId: string }).jobId;
+    expect((await generatorOnce()).status).to.equal(0);
+    await rnd.setMode(1); // the randomness never arrives
+    try {
+      expect((await poc("job", "challenge", id, ...chain, "--account", "1")).status).to.equal(0);
+      const pending = await poc("pool", "draw", ...chain, "--account", "5");
+      expect(pending.stdout).to.match(/randomness pending \(request \d+\)/);
+      const waiting = await poc("job", "status", id, ...chain);
+      expect(waiting.stdout).to.match(new RegExp(`job ${id}: AwaitingVerifier`));
+      expect(waiting.stdout).to.match(/poc pool draw/);
+      const early = await poc("job", "timeout-draw", id, ...chain, "--account", "5");
+      expect(early.status).to.equal(1);
+      expect(early.stderr).to.match(/StakePoolDeadlineNotReached/);
+      await networkHelpers.time.increase(HOUR + 1);
+      const t = await poc("job", "timeout-draw", id, ...chain, "--account", "5");
+      expect(t.status, t.stderr).to.equal(0);
+      expect(t.stdout).to.match(/settled Unverified: user 0, generator 30/);
+      const s = await poc("job", "status", id, ...chain);
+      expect(s.stdout).to.match(new RegExp(`job ${id}: Unverified`));
+      expect(s.stdout).to.match(/treasury +2\b/);
+    } finally {
+      await rnd.setMode(0);
+    }
   });
 
   it("bad input: a clear message and exit status 1", async () => {

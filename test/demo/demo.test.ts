@@ -55,14 +55,14 @@ describe("demo: four jobs end to end (tiny model, real inference)", function () 
     expect(lines.join("\n")).to.include("Every payout equals the paper's Table 1.");
   });
 
-  it("job 1: honest generator, no challenge → finalized: generator (α+β)Cg = 300, user αCv = 20", function () {
+  it("job 1: honest generator, no challenge → finalized: generator (α+β)Cg = 300, user αCv = 10", function () {
     const j = result.jobs[0]!;
     expect(j.outcome).to.equal("Finalized");
     expect(j.stages).to.deep.equal([]);
-    expect(payouts(1)).to.deep.equal({ user: T(20), "generator G (honest)": T(300) });
+    expect(payouts(1)).to.deep.equal({ user: T(10), "generator G (honest)": T(300) });
   });
 
-  it("job 2: honest generator, challenged → one stage, the verifier agrees: generator 300, V (α+β)Cv = 60, user 0", function () {
+  it("job 2: honest generator, challenged → one stage, the verifier agrees: generator 300, V (α+β)Cv = 30, user 0", function () {
     const j = result.jobs[1]!;
     expect(j.outcome).to.equal("GeneratorUpheld");
     expect(j.stages).to.have.length(1);
@@ -70,10 +70,10 @@ describe("demo: four jobs end to end (tiny model, real inference)", function () 
     const p = payouts(2);
     expect(p.user).to.equal(0n);
     expect(p["generator G (honest)"]).to.equal(T(300));
-    expect(j.payouts[2]!.credited).to.equal(T(60));
+    expect(j.payouts[2]!.credited).to.equal(T(30));
   });
 
-  it("job 3: cheating generator → V1 disagrees, V2 confirms V1, generator slashed: user 120, V1 60, V2 βCg + (β−α)Cv = 220", function () {
+  it("job 3: cheating generator → V1 disagrees, V2 confirms V1, generator slashed: user 110, V1 30, V2 βCg + (β−α)Cv = 210", function () {
     const j = result.jobs[2]!;
     expect(j.outcome).to.equal("VerifierUpheld");
     expect(j.stages.map((s) => s.stage)).to.deep.equal([1, 2]);
@@ -81,13 +81,13 @@ describe("demo: four jobs end to end (tiny model, real inference)", function () 
     expect(j.stages[1]!.result).to.match(/^agrees with stage 1's verifier/);
     expect(j.stages[1]!.matched).to.equal(j.stages[0]!.matched); // the same canonical bitmap from two replays
     const p = payouts(3);
-    expect(p.user).to.equal(T(120));
+    expect(p.user).to.equal(T(110));
     expect(p["generator C (cheats)"]).to.equal(0n);
-    expect(j.payouts[2]!.credited).to.equal(T(60));
-    expect(j.payouts[3]!.credited).to.equal(T(220));
+    expect(j.payouts[2]!.credited).to.equal(T(30));
+    expect(j.payouts[3]!.credited).to.equal(T(210));
   });
 
-  it("job 4: the dishonest verifier drawn first lies, the next one agrees with the generator: D loses βCv, V2 (α+2β)Cv = 100", function () {
+  it("job 4: the dishonest verifier drawn first lies, the next one agrees with the generator: D loses βCv, V2 (α+2β)Cv = 50", function () {
     const j = result.jobs[3]!;
     expect(j.outcome).to.equal("GeneratorUpheld");
     expect(j.stages).to.have.length(2);
@@ -98,7 +98,7 @@ describe("demo: four jobs end to end (tiny model, real inference)", function () 
     expect(p.user).to.equal(0n);
     expect(p["generator G (honest)"]).to.equal(T(300));
     expect(p["verifier D (dishonest)"]).to.equal(0n);
-    expect(j.payouts[3]!.credited).to.equal(T(100));
+    expect(j.payouts[3]!.credited).to.equal(T(50));
   });
 
   it("times each part", function () {

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { keepFloatCloseTo } from "./float-close-to.js";
 import { LocalStakePoolModule, StakePoolModule } from "../../ignition/modules/StakePool.js";
-import { DEFAULT_POOL_PARAMS, paramsStruct, poolParamsFromEnv, jobAmounts } from "../../scripts/lib/params.js";
+import { DEFAULT_POOL_PARAMS, amountProblem, maxBetaCv, paramsStruct, poolParamsFromEnv, jobAmounts } from "../../scripts/lib/params.js";
+import { deployStakePool } from "../../scripts/lib/pool-deploy.js";
 import {
   DeploymentNotFoundError,
   deploymentFile,
@@ -39,12 +40,20 @@ keepFloatCloseTo();
 const send = (m: string, p: unknown[]) => ethers.provider.send(m, p);
 
 describe("StakePool: deployment", function () {
-  it("deploys LocalStakePool (TestToken + randomness + pool) with the default parameters", async function () {
+  it("deploys LocalStakePool (TestToken + FutureBlockRandomness + linked pool) with the default parameters", async function () {
     const [deployer] = await ethers.getSigners();
     const { stakePool, token, randomness } = await ignition.deploy(LocalStakePoolModule, { displayUi: false });
     const pool = await ethers.getContractAt("StakePool", await stakePool.getAddress());
     const [p, id] = await pool.params();
     expect(id).to.equal(0n);
+    expect([p.minModelStake, p.maxStakeBps, p.declineFeeBps]).to.deep.equal([DEFAULT_POOL_PARAMS.minModelStake, BigInt(DEFAULT_POOL_PARAMS.maxStakeBps), BigInt(DEFAULT_POOL_PARAMS.declineFeeBps)]);
+    expect(await pool.treasury()).to.equal(deployer!.address);
+    // the default source: request id = the next block; its word is readable once a block after it exists
+    const src = await ethers.getContractAt("FutureBlockRandomness", await randomness.getAddress());
+    const n = BigInt(await ethers.provider.getBlockNumber());
+    expect((await src.randomness(n + 1n))[0]).to.equal(0n); // Pending
+    expect((await src.randomness(n))[0]).to.equal(0n); // Pending: a call runs in block n itself
+    expect((await src.randomness(n - 1n))[0]).to.equal(1n); // Ready
     expect([p.alphaBps, p.betaBps, p.commitWindow, p.challengeWindow, p.verifyWindow, p.drawWindow, p.maxStages, p.unbondDelay, p.minBond]).to.deep.equal([
       BigInt(DEFAULT_POOL_PARAMS.alphaBps),
       BigInt(DEFAULT_POOL_PARAMS.betaBps),
@@ -65,20 +74,20 @@ describe("StakePool: deployment", function () {
     const token = await ethers.deployContract("TestToken");
     const { stakePool } = await ignition.deploy(StakePoolModule, {
       displayUi: false,
-      parameters: { StakePool: { token: await token.getAddress(), alphaBps: 2_000, betaBps: 30_000, maxStages: 5, minBond: "5" } },
+      parameters: { StakePool: { token: await token.getAddress(), alphaBps: 2_000, betaBps: 30_000, maxStages: 5, minBond: "5", minModelStake: "40", maxStakeBps: 3_000, declineFeeBps: 0 } },
     });
     const pool = await ethers.getContractAt("StakePool", await stakePool.getAddress());
     const [p] = await pool.params();
-    expect([p.alphaBps, p.betaBps, p.maxStages, p.minBond]).to.deep.equal([2_000n, 30_000n, 5n, 5n]);
+    expect([p.alphaBps, p.betaBps, p.maxStages, p.minBond, p.minModelStake, p.maxStakeBps, p.declineFeeBps]).to.deep.equal([2_000n, 30_000n, 5n, 5n, 40n, 3_000n, 0n]);
     expect(await pool.stakeToken()).to.equal(await token.getAddress());
   });
 
   it("records a deployment and reads it back (file, env override, stale address, creation block)", async function () {
     const token = await ethers.deployContract("TestToken");
     const before = await ethers.provider.getBlockNumber();
-    const rnd = await ethers.deployContract("PrevrandaoRandomness");
+    const rnd = await ethers.deployContract("FutureBlockRandomness");
     const [owner] = await ethers.getSigners();
-    const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner!.address, paramsStruct(DEFAULT_POOL_PARAMS), await rnd.getAddress()]);
+    const pool = await deployStakePool(ethers, [await token.getAddress(), owner!.address, paramsStruct(DEFAULT_POOL_PARAMS), await rnd.getAddress(), owner!.address]);
     const poolAddress = await pool.getAddress();
     const latest = await ethers.provider.getBlockNumber();
     const block = await findCreationBlock(send, poolAddress, before, latest);
@@ -122,8 +131,25 @@ describe("StakePool: deployment", function () {
     expect(formatUnits(1_500_000n, 6)).to.equal("1.5");
     expect(formatUnits(10n ** 18n, 18)).to.equal("1");
     expect(poolParamsFromEnv({ POC_ALPHA_BPS: "2500", POC_MIN_BOND_WEI: "7" })).to.deep.equal({ ...DEFAULT_POOL_PARAMS, alphaBps: 2500, minBond: 7n });
+    expect(poolParamsFromEnv({ POC_MIN_MODEL_STAKE_WEI: "9", POC_MAX_STAKE_BPS: "100", POC_DECLINE_FEE_BPS: "0" })).to.deep.equal({
+      ...DEFAULT_POOL_PARAMS,
+      minModelStake: 9n,
+      maxStakeBps: 100,
+      declineFeeBps: 0,
+    });
     expect(() => poolParamsFromEnv({ POC_MAX_STAGES: "three" })).to.throw(/POC_MAX_STAGES/);
     expect(jobAmounts({ alphaBps: 5_000, betaBps: 15_000 }, 100n, 21n)).to.deep.equal({ alphaCg: 50n, alphaCv: 10n, betaCg: 150n, betaCv: 31n });
+  });
+
+  it("the defaults admit sensible jobs: βCg > 2αCv + βCv and βCv ≤ minBond · maxStakeBps, as openJob checks", function () {
+    const E18 = 10n ** 18n;
+    const D = DEFAULT_POOL_PARAMS;
+    expect(maxBetaCv(D)).to.equal(25n * E18);
+    expect(D.minModelStake).to.equal(BigInt(D.maxStages + 2) * D.minBond);
+    expect(amountProblem(D, 100n * E18, 10n * E18)).to.equal(undefined); // the demo's Cg, Cv
+    expect(amountProblem(D, 100n * E18, 20n * E18)).to.match(/βCv .* exceeds/);
+    expect(amountProblem(D, 20n * E18, 10n * E18)).to.match(/must exceed 2αCv \+ βCv/);
+    expect(amountProblem(D, 0n, 10n * E18)).to.match(/must be positive/);
   });
 
   it("builds bitmaps the way docs/PROTOCOL.md defines them (MSB first, unused bits zero)", function () {

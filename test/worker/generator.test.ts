@@ -19,8 +19,7 @@ import { verifyReceipt } from "../../offchain/verify/index.js";
 import { startGeneratorWorker, type GeneratorWorker, type GeneratorWorkerOptions } from "../../offchain/worker/generator.js";
 import { createLogger, type LogRecord } from "../../offchain/worker/log.js";
 import { LoadedModels } from "../../offchain/worker/models.js";
-import { paramsStruct } from "../../scripts/lib/params.js";
-import { CG, CV, E18, HOUR, HOURLY_PARAMS } from "./helpers.js";
+import { CG, CV, E18, HOUR, HOURLY_PARAMS, bondVerifiers, deployTestPool } from "./helpers.js";
 
 function request(modelId: string, seed = 1, maxTokens = 10): JobRequest {
   return parseJobRequest({
@@ -61,12 +60,11 @@ describe("generator worker", function () {
     user = signers[1]!;
     gen = signers[2]!;
     genAddress = await gen.getAddress();
-    const token = await ethers.deployContract("TestToken");
-    const rnd = await ethers.deployContract("MockRandomness");
-    const pool = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsStruct(HOURLY_PARAMS), await rnd.getAddress()]);
-    const deployBlock = (await pool.deploymentTransaction()!.wait())!.blockNumber;
-    client = await PoolClient.create({ runner: owner, pool: await pool.getAddress(), deployBlock, pollMs: 20 });
+    const { poolAddress, deployBlock } = await deployTestPool(ethers, owner.address, HOURLY_PARAMS);
+    client = await PoolClient.create({ runner: owner, pool: poolAddress, deployBlock, pollMs: 20 });
     for (const s of [user, gen]) await client.mintTestTokens(await s.getAddress(), 1_000n * E18);
+    // jobs need maxStages + 2 verifiers serving the model
+    await bondVerifiers(client, signers.slice(3, 3 + HOURLY_PARAMS.maxStages + 2), [model.modelId, fake.modelId]);
   });
   after(async () => {
     await server?.close();

@@ -1,8 +1,10 @@
 /**
  * Shared set-up for the worker fault tests: one in-process Hardhat network per file with TestToken +
  * MockRandomness + StakePool (short windows), the tiny model built once into a temp directory, a
- * receipt store served over HTTP, and helpers that drive a job to a challenge with the verifier of the
- * test's choice drawn. Every on-chain action goes through the PoolClient (offchain/chain).
+ * receipt store served over HTTP, five verifiers bonded for the tiny model (maxStages + 2, the least a
+ * model needs for jobs), and helpers that drive a job to a challenge and draw the verifier of the
+ * test's choice (a MockRandomness word found with `drawWordFor`). Every on-chain action goes through
+ * the PoolClient (offchain/chain).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,7 +16,8 @@ import { generate } from "../../offchain/generate/index.js";
 import { ReceiptStore, numChecks, serveReceipts, type ReceiptServer } from "../../offchain/receipt/index.js";
 import { requestHash, requestToDataUri, samplerSeedFor, type JobRequest, parseJobRequest } from "../../offchain/request/index.js";
 import { PoolClient, type PoolEvent } from "../../offchain/chain/index.js";
-import { paramsTuple, type PoolParams } from "../../scripts/lib/params.js";
+import { paramsStruct, type PoolParams } from "../../scripts/lib/params.js";
+import { deployStakePool } from "../../scripts/lib/pool-deploy.js";
 import type { LogRecord } from "../../offchain/worker/log.js";
 
 export const E18 = 10n ** 18n;
@@ -30,6 +33,9 @@ export const WORKER_TEST_PARAMS: PoolParams = {
   maxStages: 3,
   unbondDelay: 3600,
   minBond: 10n * E18,
+  minModelStake: 50n * E18,
+  maxStakeBps: 5_000,
+  declineFeeBps: 1_000,
 };
 export const CG = 10n * E18;
 export const CV = 2n * E18;
@@ -46,8 +52,39 @@ export const HOURLY_PARAMS: PoolParams = {
   maxStages: 3,
   unbondDelay: HOUR,
   minBond: 10n * E18,
+  minModelStake: 50n * E18,
+  maxStakeBps: 5_000,
+  declineFeeBps: 1_000,
 };
 export const BOND = 100n * E18;
+
+type HardhatEthers = Awaited<ReturnType<typeof network.create>>["ethers"];
+
+/**
+ * TestToken + MockRandomness + StakePool with `params`; the treasury is `treasury` (default: the
+ * owner). Returns the addresses and the pool's creation block.
+ */
+export async function deployTestPool(ethers: HardhatEthers, owner: string, params: PoolParams, o: { treasury?: string } = {}) {
+  const token = await ethers.deployContract("TestToken");
+  const rnd = await ethers.deployContract("MockRandomness");
+  const pool = await deployStakePool(ethers, [await token.getAddress(), owner, paramsStruct(params), await rnd.getAddress(), o.treasury ?? owner]);
+  const deployBlock = (await pool.deploymentTransaction()!.wait())!.blockNumber;
+  return { token, rnd, pool, poolAddress: await pool.getAddress(), tokenAddress: await token.getAddress(), deployBlock };
+}
+
+/**
+ * Mint `amount` to each verifier, bond it and declare `models`: after this a job for one of the
+ * models can be opened (with at least maxStages + 2 verifiers and minModelStake of weight).
+ */
+export async function bondVerifiers(client: PoolClient, verifiers: readonly Signer[], models: readonly string[], amount = BOND): Promise<void> {
+  for (const v of verifiers) {
+    const c = client.connect(v);
+    const me = await c.account();
+    if ((await c.tokenBalance(me)) < amount) await c.mintTestTokens(me, amount);
+    await c.setModels(models);
+    await c.bond(amount, { approve: true });
+  }
+}
 
 export const PROMPT = Array.from({ length: 16 }, (_, i) => 32 + ((i * 37 + 11) % 95));
 
@@ -97,32 +134,70 @@ export async function createWorkerContext() {
   const server: ReceiptServer = await serveReceipts(store);
 
   const signers = await ethers.getSigners();
-  const [owner, user, generator, v1, v2, v3, v4, stranger] = signers;
-  if (!owner || !user || !generator || !v1 || !v2 || !v3 || !v4 || !stranger) throw new Error("need 8 accounts");
-  const token = await ethers.deployContract("TestToken");
-  const rnd = await ethers.deployContract("MockRandomness");
-  const deployBlock = await ethers.provider.getBlockNumber();
-  const poolContract = await ethers.deployContract("StakePool", [await token.getAddress(), owner.address, paramsTuple(WORKER_TEST_PARAMS), await rnd.getAddress()]);
-  const poolAddress = await poolContract.getAddress();
+  const [owner, user, generator, v1, v2, v3, v4, stranger, v5, other, treasury] = signers;
+  if (!owner || !user || !generator || !v1 || !v2 || !v3 || !v4 || !stranger || !v5 || !other || !treasury) throw new Error("need 11 accounts");
+  const deployed = await deployTestPool(ethers, owner.address, WORKER_TEST_PARAMS, { treasury: treasury.address });
+  const { token, rnd, poolAddress, deployBlock } = deployed;
   const client = await PoolClient.create({ runner: ethers.provider, pool: poolAddress, deployBlock, pollMs: 20 });
   const as = (s: Signer) => client.connect(s);
-  for (const s of [user, generator, v1, v2, v3, v4, stranger]) await as(owner).mintTestTokens(s.address, 1_000_000n * E18);
-  // v1..v4 bonded in this order (verifierAt 0..3)
-  for (const v of [v1, v2, v3, v4]) await as(v).bond(BOND, { approve: true });
+  for (const s of [user, generator, v1, v2, v3, v4, v5, other, stranger]) await as(owner).mintTestTokens(s.address, 1_000_000n * E18);
+  // v1..v5 replay the tiny model; `other` declared another model only
+  await bondVerifiers(client, [v1, v2, v3, v4, v5], [model.modelId]);
+  const otherModelId = "0x" + "0e".repeat(32);
+  await bondVerifiers(client, [other], [otherModelId]);
 
-  /** Make the next draw start at `verifier`. */
-  async function pick(verifier: { address: string }) {
-    const list = await client.verifiers();
-    const i = list.findIndex((a) => a.toLowerCase() === verifier.address.toLowerCase());
-    if (i < 0) throw new Error(`${verifier.address} is not in the verifier set`);
-    await rnd.set(i);
+  /**
+   * Make the draw of stage `stage` of job `jobId` pick `verifier`: hold the mock's word back
+   * (Pending) while `queue` (the transaction that queues the stage) runs, so that nobody — a worker
+   * advancing the queue included — can draw it first; make sure an epoch covers the entry (finishing
+   * an older epoch first); find a word that picks `verifier` in the frozen tree and give it to the
+   * epoch's request; release the mock. The draw itself is left to whoever calls drawVerifiers next.
+   */
+  async function queueForDraw(jobId: bigint, stage: number, verifier: { address: string }, queue: () => Promise<unknown>): Promise<void> {
+    await rnd.setMode(1); // Pending
+    try {
+      await queue();
+      const queued = (await client.jobEvents(jobId)).filter((e): e is Extract<PoolEvent, { name: "DrawQueued" }> => e.name === "DrawQueued" && e.stage === stage);
+      const index = queued[queued.length - 1]?.queueIndex;
+      if (index === undefined) throw new Error(`job ${jobId} stage ${stage} was not queued`);
+      for (let i = 0; ; i++) {
+        if (i > 4) throw new Error(`no draw epoch covers queue entry ${index}`);
+        const e = await client.drawEpoch();
+        if (e.frozen && index >= e.head && index < e.epochEnd) {
+          await rnd.fulfil(e.requestId, await client.drawWordFor(await client.modelOf(jobId), jobId, stage, verifier.address));
+          return;
+        }
+        if (e.frozen) {
+          // an older epoch (e.g. a stage queued again by a decline): let it finish first
+          await rnd.setMode(0);
+          await as(stranger!).tryDrawVerifiers(1000);
+          await rnd.setMode(1);
+        } else await as(stranger!).tryDrawVerifiers(); // starts an epoch for the entry
+      }
+    } finally {
+      await rnd.setMode(0); // Value
+    }
+  }
+
+  /** queueForDraw, then draw (as `stranger`, unless a worker was quicker); returns the stage's new VerifierAssigned event. */
+  async function queueAndDraw(jobId: bigint, stage: number, verifier: { address: string }, queue: () => Promise<unknown>) {
+    await queueForDraw(jobId, stage, verifier, queue);
+    await as(stranger!).tryDrawVerifiers();
+    return lastAssignment(jobId, stage, verifier);
+  }
+
+  async function lastAssignment(jobId: bigint, stage: number, verifier: { address: string }) {
+    const assigned = (await client.jobEvents(jobId)).filter((e): e is Extract<PoolEvent, { name: "VerifierAssigned" }> => e.name === "VerifierAssigned" && e.stage === stage);
+    const last = assigned[assigned.length - 1];
+    if (!last || last.verifier !== verifier.address) throw new Error(`the expected verifier was not drawn (got ${last?.verifier ?? "nobody"})`);
+    return last;
   }
 
   /**
    * Open an honest job, generate its receipt with the tiny model (the job's sampler seed), store it,
    * commit with `receiptUri` (default: the HTTP store), and challenge with `verifier` drawn.
    */
-  async function challengedJob(o: { verifier: { address: string }; receiptUri?: (root: string) => string; seed?: number }) {
+  async function challengedJob(o: { verifier: { address: string }; receiptUri?: (root: string) => string; seed?: number; draw?: boolean }) {
     const req = tinyRequest(model.modelId, o.seed ?? 1);
     const opened = await as(user!).openJob({
       generator: generator!.address,
@@ -142,11 +217,10 @@ export async function createWorkerContext() {
     const root = await store.put(g.bytes);
     const uri = o.receiptUri ? o.receiptUri(root) : `${server.url}/receipts/${root}`;
     await as(generator!).commit(jobId, { receiptRoot: root, numChecks: numChecks(g.receipt), receiptUri: uri, approve: true });
-    await pick(o.verifier);
-    const ch = await as(user!).challenge(jobId);
-    const assigned = ch.events.find((e) => e.name === "VerifierAssigned");
-    if (!assigned || assigned.name !== "VerifierAssigned" || assigned.verifier !== o.verifier.address) throw new Error("the expected verifier was not drawn");
-    return { jobId, root, bytes: g.bytes, receipt: g.receipt, numChecks: numChecks(g.receipt), deadline: assigned.deadline, request: req };
+    let deadline = 0;
+    if (o.draw === false) await queueForDraw(jobId, 1, o.verifier, () => as(user!).challenge(jobId));
+    else deadline = (await queueAndDraw(jobId, 1, o.verifier, () => as(user!).challenge(jobId))).deadline;
+    return { jobId, root, bytes: g.bytes, receipt: g.receipt, numChecks: numChecks(g.receipt), deadline, request: req };
   }
 
   /** ResultSubmitted events of a job. */
@@ -177,6 +251,10 @@ export async function createWorkerContext() {
     v2,
     v3,
     v4,
+    v5,
+    other,
+    otherModelId,
+    treasury,
     stranger,
     token,
     rnd,
@@ -184,7 +262,9 @@ export async function createWorkerContext() {
     deployBlock,
     client,
     as,
-    pick,
+    queueForDraw,
+    queueAndDraw,
+    lastAssignment,
     challengedJob,
     results,
     cleanup,

@@ -1,18 +1,21 @@
 /**
  * The verifier worker on Hardhat's in-process network with the tiny model: an honest replay, a crash
- * right after the result was sent, a crash mid-replay, a corrupted receipt, and a verifier that never
- * answers (the pool's no-show path).
+ * right after the result was sent, a crash mid-replay, a corrupted receipt, a worker that advances the
+ * draw queue itself, a verifier that declared another model (never drawn), a worker without the model
+ * (declines early), re-bonding from credit, and a verifier that never answers (the pool's no-show path).
  */
 import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { mkdir } from "node:fs/promises";
 import { allMatchedBitmap } from "../../offchain/receipt/index.js";
-import { JobState, StageStatus, jobHistory } from "../../offchain/chain/index.js";
+import { ContractRevertError, JobState, StageStatus, jobHistory } from "../../offchain/chain/index.js";
+import { requestHash, requestToDataUri } from "../../offchain/request/index.js";
 import { createLogger } from "../../offchain/worker/log.js";
 import { startVerifierWorker, type VerifierWorkerOptions } from "../../offchain/worker/verifier.js";
-import { LogTap, createWorkerContext, waitFor, type WorkerContext } from "./helpers.js";
+import { CG, CV, LogTap, WORKER_TEST_PARAMS, createWorkerContext, tinyRequest, waitFor, type WorkerContext } from "./helpers.js";
 
 describe("verifier worker", function () {
   this.timeout(60_000);
@@ -181,33 +184,141 @@ describe("verifier worker", function () {
     }
   });
 
-  it("no response by the deadline: anyone calls timeoutVerifier, the user gets the stake, another verifier is drawn and answers", async () => {
+  it("advances the draw queue itself: a challenged stage nobody drew is drawn by the worker, which then replays and submits", async () => {
+    const fromBlock = (await ctx.ethers.provider.getBlockNumber()) + 1;
+    const job = await ctx.challengedJob({ verifier: ctx.v5, draw: false });
+    expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.AwaitingVerifier);
+    const { w, tap } = await worker(ctx.v5, { fromBlock });
+    await w.idle();
+    await w.stop();
+    const assigned = await ctx.lastAssignment(job.jobId, 1, ctx.v5);
+    const tx = await ctx.ethers.provider.getTransaction(assigned.transactionHash);
+    expect(tx!.from, "the worker sent the drawVerifiers transaction").to.equal(ctx.v5.address);
+    expect(w.stats().draws).to.be.at.least(1);
+    expect(tap.has("drew")).to.equal(true);
+    const res = await ctx.results(job.jobId);
+    expect(res.map((r) => r.verifier)).to.deep.equal([ctx.v5.address]);
+    expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.GeneratorUpheld);
+  });
+
+  it("a verifier that declared another model is never drawn, and no job can be opened for a model too few verifiers serve", async () => {
+    const tiny = ctx.model.modelId;
+    expect(await ctx.client.serves(ctx.other.address, tiny)).to.equal(false);
+    expect(await ctx.client.weightOf(tiny, ctx.other.address)).to.equal(0n);
+    expect(await ctx.client.modelStake(ctx.otherModelId)).to.deep.equal({ total: (await ctx.client.bondOf(ctx.other.address)).bond, verifiers: 1 });
+    // jobs for the tiny model, drawn with many different words: `other` is never picked
+    const drawn = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const req = tinyRequest(tiny, 100 + i);
+      const { jobId } = await ctx.as(ctx.user).openJob({ generator: ctx.generator.address, modelId: tiny, cg: CG, cv: CV, requestHash: requestHash(req), requestUri: requestToDataUri(req), approve: true });
+      await ctx.as(ctx.generator).commit(jobId, { receiptRoot: "0x" + (i + 1).toString(16).padStart(64, "0"), numChecks: 8, receiptUri: "none", approve: true });
+      await ctx.rnd.set(BigInt(i) * 7919n + 13n);
+      await ctx.as(ctx.user).challenge(jobId);
+      const r = await ctx.as(ctx.stranger).tryDrawVerifiers();
+      expect(r.kind).to.equal("sent");
+      const a = (await ctx.client.jobEvents(jobId)).find((e) => e.name === "VerifierAssigned");
+      expect(a && a.name === "VerifierAssigned", `job ${jobId} drew a verifier`).to.equal(true);
+      if (a && a.name === "VerifierAssigned") drawn.add(a.verifier);
+    }
+    await ctx.rnd.set(0n);
+    expect([...drawn]).to.not.include(ctx.other.address);
+    for (let r = 0n; r < 40n; r++) expect(await ctx.client.drawAt(tiny, r * 0x9e3779b97f4a7c15n)).to.not.equal(ctx.other.address);
+    // the other model has one verifier: opening a job for it is refused, with the reason decoded
+    const req = tinyRequest(ctx.otherModelId);
+    let err: unknown;
+    try {
+      await ctx.as(ctx.user).openJob({ generator: ctx.generator.address, modelId: ctx.otherModelId, cg: CG, cv: CV, requestHash: requestHash(req), requestUri: requestToDataUri(req), approve: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(ContractRevertError);
+    expect((err as ContractRevertError).errorName).to.equal("StakePoolModelUnderserved");
+    expect((err as ContractRevertError).reason).to.match(/verifiers 1, minStake \d+, minVerifiers 5\)$/);
+  });
+
+  it("without the model, it declines the assignment early: the fee goes to the treasury, the rest of the stake is credited back, the stage is drawn again", async () => {
+    const fromBlock = (await ctx.ethers.provider.getBlockNumber()) + 1;
+    const job = await ctx.challengedJob({ verifier: ctx.v3 });
+    const emptyModels = join(ctx.tmp, "no-models-decline");
+    await mkdir(emptyModels, { recursive: true });
+    const treasury0 = await ctx.client.creditOf(ctx.treasury.address);
+    const credit0 = await ctx.client.creditOf(ctx.v3.address);
+    const { w, tap } = await worker(ctx.v3, { modelsDir: emptyModels, fromBlock, advanceDraws: false });
+    await w.idle();
+    await w.stop();
+    expect(tap.has("no-models"), "an empty models directory is reported, nothing declared").to.equal(true);
+    expect((await ctx.client.bondOf(ctx.v3.address)).models).to.deep.equal([ctx.model.modelId.toLowerCase()]);
+    expect(tap.has("job-declined", (r) => r.jobId === job.jobId.toString())).to.equal(true);
+    expect((await ctx.client.getStage(job.jobId, 1)).status).to.equal(StageStatus.Declined);
+    const betaCv = (await ctx.client.getJob(job.jobId)).betaCv;
+    const fee = (betaCv * BigInt(WORKER_TEST_PARAMS.declineFeeBps)) / 10_000n;
+    expect(await ctx.client.creditOf(ctx.treasury.address)).to.equal(treasury0 + fee);
+    expect(await ctx.client.creditOf(ctx.v3.address)).to.equal(credit0 + betaCv - fee);
+    expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.AwaitingVerifier);
+    // settle the re-queued stage with an honest verifier so that later tests start with an empty queue
+    await ctx.queueAndDraw(job.jobId, 1, ctx.v4, async () => {});
+    const h = await jobHistory(ctx.client, job.jobId);
+    expect(h.stages[0]!.assignments.map((a) => [a.verifier, a.outcome])).to.deep.equal([
+      [ctx.v3.address, "declined"],
+      [ctx.v4.address, "pending"],
+    ]);
+    const v4 = await worker(ctx.v4, { fromBlock });
+    await v4.w.idle();
+    await v4.w.stop();
+    expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.GeneratorUpheld);
+  });
+
+  it("re-bonds its payouts when a job's stake takes its bond below the minimum: bondFromCredit, no wallet transfer", async () => {
+    const { params } = await ctx.client.params();
+    const b = await ctx.client.bondOf(ctx.v2.address);
+    if (b.bond > params.minBond) await ctx.as(ctx.v2).requestUnbond(b.bond - params.minBond); // exactly the minimum left
+    const fromBlock = (await ctx.ethers.provider.getBlockNumber()) + 1;
+    const job = await ctx.challengedJob({ verifier: ctx.v2, seed: 9 });
+    const locked = (await ctx.client.bondOf(ctx.v2.address)).bond;
+    expect(locked < params.minBond, "the job's βCv took the bond below the minimum").to.equal(true);
+    const wallet0 = await ctx.client.tokenBalance(ctx.v2.address);
+    const { w, tap } = await worker(ctx.v2, { fromBlock });
+    await w.idle();
+    await w.stop();
+    expect((await ctx.results(job.jobId)).map((r) => r.verifier)).to.deep.equal([ctx.v2.address]);
+    expect(tap.has("rebonded")).to.equal(true);
+    const after = await ctx.client.bondOf(ctx.v2.address);
+    expect(after.bond + after.pendingBond).to.equal(params.minBond);
+    expect(await ctx.client.tokenBalance(ctx.v2.address), "no tokens left the wallet").to.equal(wallet0);
+    expect(await ctx.client.weightOf(ctx.model.modelId, ctx.v2.address)).to.equal(params.minBond);
+  });
+
+  it("no response by the deadline: anyone calls timeoutVerifier, the treasury gets the stake, another verifier is drawn and answers", async () => {
     // (earlier tests left assignments behind, e.g. a second stage of the corrupted job: start after them)
     const fromBlock = (await ctx.ethers.provider.getBlockNumber()) + 1;
     const job = await ctx.challengedJob({ verifier: ctx.v1 });
-    // v1 runs without the model: it logs loudly and submits nothing
-    const { mkdir } = await import("node:fs/promises");
+    // v1 runs without the model and does not decline: it logs loudly and submits nothing
     const emptyModels = join(ctx.tmp, "no-models");
     await mkdir(emptyModels, { recursive: true });
-    const silent = await worker(ctx.v1, { modelsDir: emptyModels, modelRetryMs: 200, fromBlock });
+    const silent = await worker(ctx.v1, { modelsDir: emptyModels, modelRetryMs: 200, fromBlock, declineUnservable: false });
     await silent.w.idle();
     expect(silent.tap.has("model-missing", (r) => r.jobId === job.jobId.toString())).to.equal(true);
     expect(await ctx.results(job.jobId)).to.have.length(0);
 
     const userCredit0 = await ctx.client.creditOf(ctx.user.address);
+    const treasury0 = await ctx.client.creditOf(ctx.treasury.address);
     const jv = await ctx.client.getJob(job.jobId);
     await ctx.networkHelpers.time.increaseTo(job.deadline + 1);
-    await ctx.pick(ctx.v2); // the redraw for the same stage starts at v2
-    const t = await ctx.as(ctx.stranger).timeoutVerifier(job.jobId);
-    const timedOut = t.events.find((e) => e.name === "VerifierTimedOut");
-    const reassigned = t.events.find((e) => e.name === "VerifierAssigned");
-    expect(timedOut && timedOut.name === "VerifierTimedOut" && timedOut.verifier).to.equal(ctx.v1.address);
-    expect(reassigned && reassigned.name === "VerifierAssigned" && reassigned.stage).to.equal(1);
-    expect(reassigned && reassigned.name === "VerifierAssigned" && reassigned.verifier).to.equal(ctx.v2.address);
-    expect(await ctx.client.creditOf(ctx.user.address)).to.equal(userCredit0 + jv.betaCv);
+    let timedOutBy: string | undefined;
+    // the redraw for the same stage picks v2 (v1's own worker may be the one that draws it)
+    const reassigned = await ctx.queueAndDraw(job.jobId, 1, ctx.v2, async () => {
+      const t = await ctx.as(ctx.stranger).timeoutVerifier(job.jobId);
+      const ev = t.events.find((e) => e.name === "VerifierTimedOut");
+      timedOutBy = ev && ev.name === "VerifierTimedOut" ? ev.verifier : undefined;
+      expect(t.events.some((e) => e.name === "DrawQueued")).to.equal(true);
+    });
+    expect(timedOutBy).to.equal(ctx.v1.address);
+    expect(reassigned.stage).to.equal(1);
+    expect(await ctx.client.creditOf(ctx.user.address), "the user gets nothing of the forfeit").to.equal(userCredit0);
+    expect(await ctx.client.creditOf(ctx.treasury.address)).to.equal(treasury0 + jv.betaCv);
 
     // v1's worker sees that its assignment was answered by a timeout (no-show) and drops it
-    await waitFor("v1 to drop the job", () => silent.tap.has("job-superseded", (r) => r.jobId === job.jobId.toString()), 5_000);
+    await waitFor("v1 to drop the job", () => silent.tap.has("job-no-show", (r) => r.jobId === job.jobId.toString()) || silent.tap.has("job-superseded", (r) => r.jobId === job.jobId.toString()), 5_000);
     await silent.w.stop();
 
     const v2w = await worker(ctx.v2, { fromBlock });
@@ -223,5 +334,6 @@ describe("verifier worker", function () {
       [ctx.v2.address, "submitted"],
     ]);
     expect(h.stages[0]!.status).to.equal(StageStatus.Submitted);
+    expect(h.stages[0]!.queued?.length).to.equal(2);
   });
 });
