@@ -287,32 +287,41 @@ class Scorer {
     return this.#key === null || l === -Infinity ? l : l + this.#T * gumbelNoise(this.#key, i);
   }
   /**
-   * Exact argmax of s over the tokens with `flags[i]` (all when null), except `exclude`; ties to the
-   * lowest id. `start` (a member) is scored first so that the upper bound prunes the rest.
+   * Exact argmax of s over the tokens with `flags[i]` (all when null), and the runner-up (the argmax
+   * of the others); ties to the lowest id. `start` (a member) is scored first so that the upper bound
+   * `l_i + T·G_MAX` prunes the rest: a token that cannot beat the runner-up is never hashed.
    */
-  best(flags: Uint8Array | null, start: number, exclude = -1): { id: number; score: number } {
+  best(flags: Uint8Array | null, start: number, withSecond = false): { id: number; score: number; second: number } {
     const logits = this.#logits;
     const V = logits.length;
     const b = this.bound;
     let id = -1;
     let best = -Infinity;
-    if (start >= 0 && start !== exclude && (flags === null || flags[start])) {
+    let id2 = -1;
+    let second = -Infinity;
+    if (start >= 0 && (flags === null || flags[start])) {
       id = start;
       best = this.score(start);
     }
     for (let i = 0; i < V; i++) {
-      if (i === exclude || i === id || (flags !== null && !flags[i])) continue;
+      if (i === id || (flags !== null && !flags[i])) continue;
       const l = logits[i]!;
       if (l === -Infinity) continue;
       const ub = l + b;
-      if (ub < best || (ub === best && i > id)) continue;
+      const floor = withSecond ? second : best;
+      if (ub < floor || (ub === floor && i > (withSecond ? id2 : id))) continue;
       const s = this.score(i);
-      if (s > best || (s === best && (id < 0 || i < id))) {
+      if (s > best || (s === best && i < id)) {
+        second = best;
+        id2 = id;
         best = s;
         id = i;
+      } else if (s > second || (s === second && (id2 < 0 || i < id2))) {
+        second = s;
+        id2 = i;
       }
     }
-    return { id, score: best };
+    return { id, score: best, second };
   }
 }
 
@@ -480,8 +489,10 @@ export interface TokenAnalysis {
   /** δ, the per-logit noise bound used. */
   delta: number;
   temperature: number;
-  /** The verifier's own draw. */
+  /** The verifier's own draw, its score, and the best score of the other kept tokens. */
   drawn: number;
+  drawnScore: number;
+  runnerUp: number;
   /** R, the threshold score: a token passes when possibly kept and s_c ≥ R − 2δ. */
   threshold: number;
   maxLogit: number;
@@ -506,7 +517,7 @@ export function analyseToken(
   const delta = deltaOf(logits, scan.max, T, tol);
   const scorer = new Scorer(logits, T, config.seed, tokenPosition);
   const kept = keptSet(logits, config, scan);
-  const drawn = scorer.best(kept.flags, kept.first);
+  const drawn = scorer.best(kept.flags, kept.first, true);
   const { fMin, fMax } = slackSets(logits, config, scan, delta, tol.cdfAbs);
   let threshold = drawn.score;
   if (fMin !== null) {
@@ -521,6 +532,8 @@ export function analyseToken(
     delta,
     temperature: T,
     drawn: drawn.id,
+    drawnScore: drawn.score,
+    runnerUp: drawn.second,
     threshold,
     maxLogit: scan.max,
     kept: kept.flags,
@@ -623,11 +636,7 @@ export function checkToken(
   }
   const sc = a.score(c);
   const inKept = a.kept === null || a.kept[c] === 1;
-  let margin = -Infinity;
-  if (inKept) {
-    const other = new Scorer(logits, a.temperature, config.seed, tokenPosition).best(a.kept, drawn === c ? -1 : drawn, c);
-    margin = sc - other.score;
-  }
+  const margin = !inKept ? -Infinity : drawn === c ? sc - a.runnerUp : sc - a.drawnScore;
   const exact = drawn === c;
   const possiblyKept = a.fMax === null || a.fMax[c] === 1;
   const deficit = possiblyKept && sc !== -Infinity ? a.threshold - sc : Infinity;
