@@ -234,6 +234,8 @@ export function topKCanonical(logits: Logits, k: number): Uint32Array {
 interface Kept {
   flags: Uint8Array | null;
   first: number;
+  /** The full canonical order, when it was computed (top-p without top-k). */
+  order?: Uint32Array;
 }
 
 function useTopK(cfg: DecodingConfig, V: number): boolean {
@@ -249,7 +251,8 @@ function keptSet(logits: Logits, cfg: DecodingConfig, scan: LogitScan): Kept {
   const useK = useTopK(cfg, V);
   const useP = useTopP(cfg);
   if (!useK && !useP) return { flags: null, first: scan.argmax };
-  let kept = useK ? topKCanonical(logits, cfg.topK) : canonicalOrder(logits);
+  const order = useK ? undefined : canonicalOrder(logits);
+  let kept = order ?? topKCanonical(logits, cfg.topK);
   if (useP) {
     const T = cfg.temperature;
     let Z = 0;
@@ -266,7 +269,7 @@ function keptSet(logits: Logits, cfg: DecodingConfig, scan: LogitScan): Kept {
   }
   const flags = new Uint8Array(V);
   for (const t of kept) flags[t] = 1;
-  return { flags, first: kept[0]! };
+  return { flags, first: kept[0]!, ...(order ? { order } : {}) };
 }
 
 /** Scores s_i = l_i + T·g_i of one position (T = 0: s_i = l_i). */
@@ -402,6 +405,7 @@ function slackSets(
   scan: LogitScan,
   delta: number,
   cdfAbs: number,
+  order?: Uint32Array,
 ): { fMin: Uint8Array | null; fMax: Uint8Array | null } {
   const V = logits.length;
   const useK = useTopK(cfg, V);
@@ -420,7 +424,7 @@ function slackSets(
     for (let i = 0; i < V; i++) if (logits[i]! >= floor) cand.push(i);
     ord = canonicalOrder(logits, cand);
   } else {
-    ord = canonicalOrder(logits);
+    ord = order ?? canonicalOrder(logits);
   }
   const N = ord.length;
   // pS[r] = #tokens surely ahead of ord[r] (a prefix of ord); pP[r] = end of its possibly-ahead prefix (includes itself)
@@ -518,7 +522,7 @@ export function analyseToken(
   const scorer = new Scorer(logits, T, config.seed, tokenPosition);
   const kept = keptSet(logits, config, scan);
   const drawn = scorer.best(kept.flags, kept.first, true);
-  const { fMin, fMax } = slackSets(logits, config, scan, delta, tol.cdfAbs);
+  const { fMin, fMax } = slackSets(logits, config, scan, delta, tol.cdfAbs, kept.order);
   let threshold = drawn.score;
   if (fMin !== null) {
     threshold = scorer.best(fMin, fMin[scan.argmax] ? scan.argmax : -1).score;
