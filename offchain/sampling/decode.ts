@@ -1,46 +1,89 @@
 /**
- * The decoding draw (generator) and the token check (verifier).
+ * The decoding draw (generator) and the token check (verifier): one implementation for both.
  *
- * ## Draw (`drawToken`), exact definition
- * Input: the fp32 logits `l[0..V)` at sequence position `tokenPosition - 1`, the decoding config and
- * `tokenPosition` (the position the drawn token will occupy; output token i has position promptLen + i).
+ * ## Draw (`drawToken`), exact definition: Gumbel-max
+ * Input: the fp32 logits `l[0..V)` at sequence position `p − 1`, the decoding config and the position
+ * `p` of the token being drawn (output token i has position promptLen + i). With `g_i = g(seed, p, i)`
+ * the counter-based Gumbel number of `gumbel.ts` and `T` the temperature, every token gets the score
  *
- * - **Greedy** (`temperature == 0`): argmax of `l`, ties to the lowest token id. top-k/top-p are ignored.
- * - **Sampling** (`temperature = T > 0`), all arithmetic in float64:
- *   1. weights `w_i = exp((l_i - max_j l_j) / T)` (a −∞ logit has weight 0);
- *   2. canonical order: logit descending, then token id ascending;
- *   3. top-k (`topK > 0`): keep the first `topK` tokens of the canonical order;
- *   4. top-p (`topP < 1`): with `Z` = sum of the kept weights (summed in canonical order), walk the
- *      kept tokens in canonical order and keep token t iff the sum of the weights before it is
- *      `< topP * Z` (the smallest prefix whose mass reaches topP; the first token is always kept);
- *   5. inverse CDF **in token-id order** over the kept set F: `u = decodeUniform(seed, tokenPosition)`,
- *      `target = u * Σ_F w` (sum in id order); the drawn token is the first id (ascending) whose
- *      running weight sum exceeds `target` (if rounding leaves none, the last kept id of positive weight).
+ *     s_i = l_i + T·g_i          (float64: l_i widened from float32, one multiply, one add; T = 0: s_i = l_i)
  *
- *   The id-order CDF (rather than canonical order) makes the check robust: two tokens with nearly equal
- *   probability that swap places under numerical noise do not move every interval after them.
+ * and the drawn token is `argmax_{i ∈ F} s_i`, ties to the lowest id, over the kept set F:
+ * - greedy (`T = 0`): F = every token (top-k/top-p are ignored; the draw is the argmax of the logits);
+ * - sampling (`T > 0`), weights `w_i = exp((l_i − max_j l_j)/T)` in float64, canonical order = logit
+ *   descending then id ascending: top-k (`topK > 0`) keeps the first `topK` tokens of the canonical
+ *   order; top-p (`topP < 1`) then keeps, walking the kept tokens in canonical order, each token whose
+ *   preceding kept weight is `< topP · Z` (Z = the kept weight summed in canonical order; the first token
+ *   is always kept). Tokens of logit −∞ have score −∞ and are never drawn.
+ * Since `argmax (l_i + T g_i) = argmax (l_i/T + g_i)` and the g_i are i.i.d. standard Gumbel, token i is
+ * drawn with probability `w_i / Σ_F w` — softmax sampling. One pass over the vocabulary: a token whose
+ * upper bound `l_i + T·G_MAX` cannot beat the best score so far is skipped without hashing (exact: the
+ * result is the argmax; `G_MAX` is the largest value g can take), so at low temperature almost no
+ * Gumbel number is computed (measured costs in offchain/verify/README.md "Token checks").
  *
  * ## Check (`checkToken`), tolerance rule
- * `δ = logitAbs + logitRel * max_i |l_i|` is the assumed bound on |replayed logit − generator's logit|
- * for each token (finite logits only). A claimed token passes when it is the exact draw on the
- * verifier's logits, or when:
- * - greedy: `l_c >= max_i l_i − 2δ` (a near-tie within the noise of a difference of two logits);
- * - sampling: with slack `s = 2δ` on every logit comparison and `εu = cdfAbs + tanh(δ / (2T))` on every
- *   cumulative probability (the largest shift of a CDF boundary when each logit moves by ≤ δ):
- *   - the claimed token is *possibly* in the top-k (fewer than k tokens have a logit > l_c + s) and
- *     *possibly* in the nucleus (the smallest mass that could precede it is `< topP + εu`);
- *   - u lies in the hull of the claimed token's id-order interval over every kept set between the
- *     *surely kept* set F_min and the *possibly kept* set F_max, widened by εu:
- *     `A_min/(A_min + w_c + B_max) − εu <= u < (A_max + w_c)/(A_max + w_c + B_min) + εu`,
- *     where A_* / B_* are the weights of F_min / F_max tokens with ids below / above c.
+ * δ bounds |replayed logit − generator's logit| for the logits that can matter at this position:
  *
- * `margin` reports how clear the verdict was on the verifier's own logits: greedy — `l_c − max_{i≠c} l_i`
- * (> 0: a strict winner); sampling — `min(u − lo, hi − u)` for c's exact interval [lo, hi) (negative when
- * u falls outside it; −Infinity when c is not in the exact kept set).
+ *     δ = logitAbs + logitRel · max{ |l_i| : l_i finite, l_i ≥ l_max − Λ },   Λ = T·G_SPAN + max(1, 4δ)
+ *
+ * (`G_SPAN = G_MAX − G_MIN ≈ 40.3`; solved by widening Λ until it covers 4δ, in practice one pass). A
+ * token below `l_max − Λ` can never reach the acceptance threshold below (its score is at most
+ * `l_i + T·G_MAX < l_max + T·G_MIN − 4δ`), so its own noise is irrelevant: masked or padded logits
+ * (−1e4, −∞) no longer inflate δ (issue 9, finding 2). For T ≤ 1.5 on our models Λ covers every
+ * unmasked logit, so δ is the old `logitAbs + logitRel·max|l|` there; for greedy it is ≈ |l_max|-relative.
+ *
+ * With δ, under any generator logits l' with |l'_i − l_i| ≤ δ:
+ * - **surely kept** F_min and **possibly kept** F_max bracket every kept set the generator can have
+ *   (`F_min ⊆ F' ⊆ F_max`): i is surely ahead of t when `l_i > l_t + 2δ`, possibly ahead when
+ *   `l_i > l_t − 2δ`; top-k: possibly kept when fewer than k tokens are surely ahead, surely kept when
+ *   fewer than k are possibly ahead; top-p: the preceding kept-mass fraction `A/(A+B)` of a token moves
+ *   at most to `A e^{±2δ/T} / (A e^{±2δ/T} + B)` (each weight ratio moves by at most e^{2δ/T}; a
+ *   multiplicative bound, exact for A = 0, so the first token stays surely kept at any T), compared
+ *   with `topP ∓ cdfAbs` (float rounding of the sums);
+ * - the threshold score `R = max( max_{i∈F_min} s_i , min_{t∈P1} s_t )`, with P1 = {t : l_t ≥ l_max − 2δ}
+ *   the tokens that can be first in the generator's canonical order (always kept); R ≤ max_{F'} s for
+ *   every admissible F' (greedy and no top-k/top-p: R = max_i s_i, the verifier's own draw's score).
+ *
+ * The claimed token c **passes** iff `c ∈ F_max` and `s_c ≥ R − 2δ`.
+ *
+ * *Honest tokens pass*: the generator's c maximises s' over F' ⊇ F_min, and |s_i − s'_i| ≤ δ, so for
+ * every i ∈ F_min: s_c ≥ s'_c − δ ≥ s'_i − δ ≥ s_i − 2δ; and F' holds its first token t ∈ P1:
+ * s_c ≥ s_t − 2δ ≥ min_{P1} s − 2δ. Hence s_c ≥ R − 2δ, and c ∈ F' ⊆ F_max.
+ *
+ * ## The bound: how many tokens pass at one position
+ * Let A = {c : c passes} and ε = 2δ/T. Probabilities are over the Gumbel numbers (the seed), which the
+ * generator cannot choose after the job fixes it; logits and δ are fixed.
+ * 1. **Per token** (multiplicative, no band of mass): with Z_min = Σ_{F_min} w,
+ *        P(c ∈ A) ≤ w_c e^ε / (w_c e^ε + Z_min − [c ∈ F_min]·w_c) ≤ e^{2δ/T} · w_c / Z_min,
+ *    because c ∈ A implies `l_c/T + ε + g_c ≥ max_{j ∈ F_min∖c} (l_j/T + g_j)`, the event that c wins the
+ *    Gumbel race against F_min∖c with its logit raised by 2δ. A token the model gives probability ~0 is
+ *    accepted with probability ~0, at every temperature.
+ * 2. **Per position**: E|A| ≤ Σ_{c ∈ F_max} (the bound of 1.) ≤ e^{2δ/T} · Z(F_max) / Z(F_min) (when
+ *    F_min ≠ ∅), and the chance that a position can be steered at all is P(|A| ≥ 2) ≤ E|A| − 1. Without
+ *    top-k/top-p (F_min = F_max = all): E|A| ≤ Σ_c p_c e^ε / (1 + p_c (e^ε − 1)) ≤ e^{2δ/T}, so
+ *    P(steerable) ≤ e^{2δ/T} − 1 ≈ 2δ/T for δ ≪ T. `acceptanceBound` computes the first sum.
+ * 3. **Deterministically**: A ⊆ {c ∈ F_max : l_c ≥ l_max − 4δ − T·G_SPAN} (c ∈ A needs
+ *    `l_c + T·G_MAX ≥ R − 2δ ≥ l_max − 4δ + T·G_MIN`; 2δ instead of 4δ when the argmax is surely kept,
+ *    always so without top-k/top-p). As T → 0 this is the greedy near-tie set {c : l_c ≥ l_max − 2δ}, and
+ *    at T = 0 the check *is* the greedy check `l_c ≥ l_max − 2δ`.
+ * So the check tolerates exactly the logit noise δ, never more than a factor e^{2δ/T} on any token's
+ * probability; at temperatures T ≲ δ it degrades gracefully into the greedy near-tie check instead of
+ * accepting anything (the id-order CDF window it replaces tended to 1 as T → 0: issue 9, finding 1).
+ *
+ * ## Reported numbers
+ * `deficit = R − s_c` (∞ when c is not possibly kept or outside the vocabulary; ≤ 2δ passes), `delta`;
+ * `margin` is how clear the verdict was on the verifier's own logits: `s_c − max_{i∈F, i≠c} s_i` over
+ * the verifier's exact kept set F (> 0: c is the verifier's strict draw; −∞ when c ∉ F). For greedy
+ * this is `l_c − max_{i≠c} l_i` as before.
+ *
+ * Stop tokens: the stop rule is `stopAtEos` with the model's `eosIds` (offchain/verify checks the
+ * receipt's shape); an end-of-sequence token is checked like any other token, so a generator can stop
+ * early only where the EOS token itself passes (bound 1: probability ≤ e^{2δ/T}·p_eos per position).
  */
 import { z } from "zod";
 import { SamplingError, formatIssues } from "./errors.js";
-import { decodeUniform, toSeed64 } from "./rng.js";
+import { toSeed64 } from "./rng.js";
+import { GUMBEL_MAX, GUMBEL_SPAN, type GumbelKey, gumbelKey, gumbelNoise } from "./gumbel.js";
 
 const U32_MAX = 0xffff_ffff;
 
@@ -87,7 +130,6 @@ export type Logits = ArrayLike<number>;
 interface LogitScan {
   max: number;
   argmax: number;
-  absMax: number;
 }
 
 function scanLogits(logits: Logits): LogitScan {
@@ -95,7 +137,6 @@ function scanLogits(logits: Logits): LogitScan {
   if (V === 0) throw new SamplingError("empty logits");
   let max = -Infinity;
   let argmax = -1;
-  let absMax = 0;
   for (let i = 0; i < V; i++) {
     const x = logits[i]!;
     if (Number.isNaN(x) || x === Infinity) {
@@ -105,10 +146,9 @@ function scanLogits(logits: Logits): LogitScan {
       max = x;
       argmax = i;
     }
-    if (x !== -Infinity && Math.abs(x) > absMax) absMax = Math.abs(x);
   }
   if (argmax < 0) throw new SamplingError("all logits are -Infinity");
-  return { max, argmax, absMax };
+  return { max, argmax };
 }
 
 /** Canonical comparison: logit descending, then id ascending. */
@@ -190,104 +230,128 @@ export function topKCanonical(logits: Logits, k: number): Uint32Array {
   return heap.sort((a, b) => canonicalCompare(logits, a, b));
 }
 
-function weights(logits: Logits, max: number, temperature: number): Float64Array {
-  const w = new Float64Array(logits.length);
-  for (let i = 0; i < w.length; i++) w[i] = Math.exp((logits[i]! - max) / temperature);
-  return w;
-}
-
-interface KeptSet {
-  /** Kept token ids, ascending. */
-  ids: Uint32Array;
-  /** Weights of every token (index = token id). */
-  w: Float64Array;
-  /** The full canonical order, when it was computed. */
+/** The exact kept set F: `null` = every token; `first` = the first kept token in canonical order. */
+interface Kept {
+  flags: Uint8Array | null;
+  first: number;
+  /** The full canonical order, when it was computed (top-p without top-k). */
   order?: Uint32Array;
 }
 
-/** Steps 1–4 of the draw: the kept set F (ids ascending) and the weights. */
-function keptSet(logits: Logits, cfg: DecodingConfig, scan: LogitScan): KeptSet {
+function useTopK(cfg: DecodingConfig, V: number): boolean {
+  return cfg.temperature > 0 && cfg.topK > 0 && cfg.topK < V;
+}
+function useTopP(cfg: DecodingConfig): boolean {
+  return cfg.temperature > 0 && cfg.topP < 1;
+}
+
+/** Top-k then top-p (module comment) on the given logits. */
+function keptSet(logits: Logits, cfg: DecodingConfig, scan: LogitScan): Kept {
   const V = logits.length;
-  const w = weights(logits, scan.max, cfg.temperature);
-  const useK = cfg.topK > 0 && cfg.topK < V;
-  const useP = cfg.topP < 1;
-  if (!useK && !useP) {
-    const ids = new Uint32Array(V);
-    for (let i = 0; i < V; i++) ids[i] = i;
-    return { ids, w };
-  }
+  const useK = useTopK(cfg, V);
+  const useP = useTopP(cfg);
+  if (!useK && !useP) return { flags: null, first: scan.argmax };
   const order = useK ? undefined : canonicalOrder(logits);
   let kept = order ?? topKCanonical(logits, cfg.topK);
   if (useP) {
+    const T = cfg.temperature;
     let Z = 0;
-    for (const t of kept) Z += w[t]!;
+    for (const t of kept) Z += Math.exp((logits[t]! - scan.max) / T);
     const threshold = cfg.topP * Z;
     let cum = 0;
     let m = 0;
     for (const t of kept) {
       if (!(cum < threshold)) break;
-      cum += w[t]!;
+      cum += Math.exp((logits[t]! - scan.max) / T);
       m++;
     }
-    kept = kept.slice(0, m);
+    kept = kept.subarray(0, Math.max(1, m));
   }
-  return { ids: kept.slice().sort(), w, ...(order ? { order } : {}) };
+  const flags = new Uint8Array(V);
+  for (const t of kept) flags[t] = 1;
+  return { flags, first: kept[0]!, ...(order ? { order } : {}) };
 }
 
-/** Step 5: inverse CDF in id order. */
-function pick(set: KeptSet, u: number): number {
-  let total = 0;
-  for (const t of set.ids) total += set.w[t]!;
-  const target = u * total;
-  let cum = 0;
-  let last = -1;
-  for (const t of set.ids) {
-    const wt = set.w[t]!;
-    if (wt > 0) last = t;
-    cum += wt;
-    if (target < cum) return t;
+/** Scores s_i = l_i + T·g_i of one position (T = 0: s_i = l_i). */
+class Scorer {
+  readonly #logits: Logits;
+  readonly #T: number;
+  readonly #key: GumbelKey | null;
+  /** fl(T · G_MAX): s_i ≤ l_i + bound for every i. */
+  readonly bound: number;
+  constructor(logits: Logits, T: number, seed: bigint, tokenPosition: number) {
+    this.#logits = logits;
+    this.#T = T;
+    this.#key = T > 0 ? gumbelKey(seed, tokenPosition) : null;
+    this.bound = T * GUMBEL_MAX;
   }
-  return last;
-}
-
-/** [lo, hi) of token c in the id-order CDF of the kept set, or null when c is not kept. */
-function interval(set: KeptSet, c: number): [number, number] | null {
-  let total = 0;
-  let before = 0;
-  let found = false;
-  for (const t of set.ids) {
-    if (t === c) found = true;
-    else if (!found) before += set.w[t]!;
-    total += set.w[t]!;
+  score(i: number): number {
+    const l = this.#logits[i]!;
+    return this.#key === null || l === -Infinity ? l : l + this.#T * gumbelNoise(this.#key, i);
   }
-  if (!found) return null;
-  return [before / total, (before + set.w[c]!) / total];
+  /**
+   * Exact argmax of s over the tokens with `flags[i]` (all when null), and the runner-up (the argmax
+   * of the others); ties to the lowest id. `start` (a member) is scored first so that the upper bound
+   * `l_i + T·G_MAX` prunes the rest: a token that cannot beat the runner-up is never hashed.
+   */
+  best(flags: Uint8Array | null, start: number, withSecond = false): { id: number; score: number; second: number } {
+    const logits = this.#logits;
+    const V = logits.length;
+    const b = this.bound;
+    let id = -1;
+    let best = -Infinity;
+    let id2 = -1;
+    let second = -Infinity;
+    if (start >= 0 && (flags === null || flags[start])) {
+      id = start;
+      best = this.score(start);
+    }
+    for (let i = 0; i < V; i++) {
+      if (i === id || (flags !== null && !flags[i])) continue;
+      const l = logits[i]!;
+      if (l === -Infinity) continue;
+      const ub = l + b;
+      const floor = withSecond ? second : best;
+      if (ub < floor || (ub === floor && i > (withSecond ? id2 : id))) continue;
+      const s = this.score(i);
+      if (s > best || (s === best && i < id)) {
+        second = best;
+        id2 = id;
+        best = s;
+        id = i;
+      } else if (s > second || (s === second && (id2 < 0 || i < id2))) {
+        second = s;
+        id2 = i;
+      }
+    }
+    return { id, score: best, second };
+  }
 }
 
 /**
- * Draw the token for sequence position `tokenPosition` from the logits of position `tokenPosition − 1`.
- * Throws SamplingError on NaN/+Infinity logits, all −Infinity, or a bad position.
+ * Draw the token for sequence position `tokenPosition` from the logits of position `tokenPosition − 1`
+ * (module comment). Throws SamplingError on NaN/+Infinity logits, all −Infinity, or a bad position.
  */
 export function drawToken(logits: Logits, config: DecodingConfig, tokenPosition: number): number {
   const scan = scanLogits(logits);
   if (config.temperature === 0) return scan.argmax;
-  const u = decodeUniform(config.seed, tokenPosition);
-  return pick(keptSet(logits, config, scan), u);
+  const kept = keptSet(logits, config, scan);
+  return new Scorer(logits, config.temperature, config.seed, tokenPosition).best(kept.flags, kept.first).id;
 }
 
 /** Tolerances of `checkToken` (see the module comment). */
 export interface TokenTolerance {
   /** Absolute part of δ, the per-logit noise bound, in logit units. */
   logitAbs: number;
-  /** Relative part of δ, times the largest |logit|. */
+  /** Relative part of δ, times the largest |logit| among the logits that can matter (module comment). */
   logitRel: number;
-  /** Extra absolute slack on cumulative probabilities (float rounding). */
+  /** Absolute slack on the top-p mass fractions (float rounding of the sums). */
   cdfAbs: number;
 }
 
 /**
- * Defaults for fp32 replays across thread counts and execution providers: δ = 1e-3 + 1e-3·max|l|.
- * Raise them for fp16 models (the verifier's calibration step measures the real noise).
+ * Defaults for fp32 replays across thread counts and execution providers: δ = 1e-3 + 1e-3·|top logits|.
+ * Raise them for fp16 models (offchain/verify/metric.ts has the per-precision values).
  */
 export const DEFAULT_TOKEN_TOLERANCE: Readonly<TokenTolerance> = Object.freeze({
   logitAbs: 1e-3,
@@ -295,138 +359,75 @@ export const DEFAULT_TOKEN_TOLERANCE: Readonly<TokenTolerance> = Object.freeze({
   cdfAbs: 1e-6,
 });
 
-export interface TokenCheck {
-  /** The claimed token is accepted (exact draw or within tolerance). */
-  ok: boolean;
-  /** The claimed token is exactly what the verifier's own logits draw. */
-  exact: boolean;
-  /** The token the verifier's own logits draw. */
-  drawn: number;
-  /** Human-readable reason for the verdict. */
-  reason: string;
-  /** Clearness of the verdict on the verifier's logits (see the module comment). */
-  margin: number;
-}
-
-/**
- * Check that `claimedToken` at sequence position `tokenPosition` is reproduced by the verifier's
- * logits of position `tokenPosition − 1` under `config`, tolerating numerical near-ties.
- * A claimed id outside the vocabulary gives ok=false (it is a check result, not an error);
- * NaN/+Infinity logits throw SamplingError (the verifier's own replay is broken).
- */
-export function checkToken(
-  logits: Logits,
-  config: DecodingConfig,
-  tokenPosition: number,
-  claimedToken: number,
-  tolerance: Partial<TokenTolerance> = {},
-): TokenCheck {
+function resolveTolerance(tolerance: Partial<TokenTolerance>): TokenTolerance {
   const tol = { ...DEFAULT_TOKEN_TOLERANCE, ...tolerance };
-  if (!(tol.logitAbs >= 0 && tol.logitRel >= 0 && tol.cdfAbs >= 0)) {
-    throw new SamplingError("token tolerances must be non-negative numbers", { details: JSON.stringify(tol) });
+  if (!(tol.logitAbs >= 0 && tol.logitRel >= 0 && tol.cdfAbs >= 0) || !Number.isFinite(tol.logitAbs + tol.logitRel + tol.cdfAbs)) {
+    throw new SamplingError("token tolerances must be non-negative finite numbers", { details: JSON.stringify(tol) });
   }
-  const scan = scanLogits(logits);
+  return tol;
+}
+
+/** δ of the module comment: logitAbs + logitRel · (largest |l| of the finite logits within Λ of the max). */
+export function tokenDelta(logits: Logits, temperature: number, tolerance: Partial<TokenTolerance> = {}): number {
+  const tol = resolveTolerance(tolerance);
+  return deltaOf(logits, scanLogits(logits).max, temperature, tol);
+}
+
+function deltaOf(logits: Logits, max: number, T: number, tol: TokenTolerance): number {
   const V = logits.length;
-  const delta = tol.logitAbs + tol.logitRel * scan.absMax;
-  const c = claimedToken;
-
-  if (config.temperature === 0) {
-    const drawn = scan.argmax;
-    if (!Number.isInteger(c) || c < 0 || c >= V) {
-      return { ok: false, exact: false, drawn, reason: `token id ${c} outside the vocabulary (${V})`, margin: -Infinity };
+  let delta = tol.logitAbs + tol.logitRel * Math.abs(max);
+  let covered = 0; // Λ − T·G_SPAN already scanned
+  for (let iter = 0; iter < 64; iter++) {
+    const need = Math.max(1, 4 * delta);
+    if (need <= covered) break;
+    covered = need;
+    const floor = max - (T * GUMBEL_SPAN + covered);
+    let scale = Math.abs(max);
+    for (let i = 0; i < V; i++) {
+      const x = logits[i]!;
+      if (x >= floor && x !== -Infinity && Math.abs(x) > scale) scale = Math.abs(x);
     }
-    let other = -Infinity;
-    for (let i = 0; i < V; i++) if (i !== c && logits[i]! > other) other = logits[i]!;
-    const lc = logits[c]!;
-    const margin = lc - other;
-    if (drawn === c) return { ok: true, exact: true, drawn, reason: "argmax", margin };
-    const gap = scan.max - lc;
-    if (lc !== -Infinity && gap <= 2 * delta) {
-      return { ok: true, exact: false, drawn, reason: `near-tie: ${gap.toPrecision(3)} below the max logit (2δ = ${(2 * delta).toPrecision(3)})`, margin };
-    }
-    return { ok: false, exact: false, drawn, reason: `logit ${gap.toPrecision(3)} below the max (2δ = ${(2 * delta).toPrecision(3)}); argmax is ${drawn}`, margin };
+    delta = tol.logitAbs + tol.logitRel * scale;
   }
-
-  const u = decodeUniform(config.seed, tokenPosition);
-  const set = keptSet(logits, config, scan);
-  const drawn = pick(set, u);
-  if (!Number.isInteger(c) || c < 0 || c >= V) {
-    return { ok: false, exact: false, drawn, reason: `token id ${c} outside the vocabulary (${V})`, margin: -Infinity };
-  }
-  const iv = interval(set, c);
-  const margin = iv ? Math.min(u - iv[0], iv[1] - u) : -Infinity;
-  if (drawn === c) return { ok: true, exact: true, drawn, reason: "exact draw", margin };
-
-  const T = config.temperature;
-  const epsU = tol.cdfAbs + Math.tanh(delta / (2 * T));
-  const { fMin, fMax } = slackSets(logits, config, set, delta, epsU);
-  if (!fMax[c]) {
-    return { ok: false, exact: false, drawn, reason: `token ${c} is outside the top-k/top-p set even with slack; drew ${drawn}`, margin };
-  }
-  let aMin = 0, aMax = 0, bMin = 0, bMax = 0;
-  for (let i = 0; i < V; i++) {
-    if (i === c) continue;
-    const wi = set.w[i]!;
-    if (i < c) {
-      if (fMin[i]) aMin += wi;
-      if (fMax[i]) aMax += wi;
-    } else {
-      if (fMin[i]) bMin += wi;
-      if (fMax[i]) bMax += wi;
-    }
-  }
-  const wc = set.w[c]!;
-  const loMin = ratio(aMin, aMin + wc + bMax);
-  const hiMax = ratio(aMax + wc, aMax + wc + bMin);
-  if (loMin - epsU <= u && u < hiMax + epsU) {
-    return { ok: true, exact: false, drawn, reason: `near-tie: u=${u.toPrecision(6)} within [${loMin.toPrecision(6)}, ${hiMax.toPrecision(6)}) ± ${epsU.toPrecision(3)}`, margin };
-  }
-  return { ok: false, exact: false, drawn, reason: `u=${u.toPrecision(6)} outside [${loMin.toPrecision(6)}, ${hiMax.toPrecision(6)}) ± ${epsU.toPrecision(3)}; drew ${drawn}`, margin };
+  return delta;
 }
 
-function ratio(a: number, b: number): number {
-  return a === 0 ? 0 : a / b;
+/** Fraction A/(A+B) after multiplying A by e^{lf} (0 when A = 0, 1 when B = 0). */
+function shifted(A: number, B: number, lf: number): number {
+  if (!(A > 0)) return 0;
+  return 1 / (1 + Math.exp(Math.log(B) - Math.log(A) - lf));
 }
 
-/**
- * Surely-kept (F_min) and possibly-kept (F_max) flags per token under per-logit noise δ and CDF slack εu.
- * Ahead relations: i is surely ahead of t when l_i > l_t + 2δ, possibly ahead when l_i > l_t − 2δ
- * (with δ = 0 both reduce to the canonical order). With top-k only the tokens with
- * l ≥ L_k − 4δ (L_k = the k-th largest logit) can matter, so only those are ranked.
- */
+/** Surely-kept (F_min) and possibly-kept (F_max) flags under per-logit noise δ; null = every token. */
 function slackSets(
   logits: Logits,
   cfg: DecodingConfig,
-  set: KeptSet,
+  scan: LogitScan,
   delta: number,
-  epsU: number,
-): { fMin: Uint8Array; fMax: Uint8Array } {
+  cdfAbs: number,
+  order?: Uint32Array,
+): { fMin: Uint8Array | null; fMax: Uint8Array | null } {
   const V = logits.length;
-  const w = set.w;
+  const useK = useTopK(cfg, V);
+  const useP = useTopP(cfg);
+  if (!useK && !useP) return { fMin: null, fMax: null };
   const fMin = new Uint8Array(V);
   const fMax = new Uint8Array(V);
-  const useK = cfg.topK > 0 && cfg.topK < V;
-  const useP = cfg.topP < 1;
-  if (!useK && !useP) {
-    fMin.fill(1);
-    fMax.fill(1);
-    return { fMin, fMax };
-  }
   const k = useK ? cfg.topK : V;
   const s = 2 * delta;
   let ord: Uint32Array;
   if (useK) {
+    // only tokens with l ≥ L_k − 2s can be possibly ahead-ranked into the top k
     const top = topKCanonical(logits, k);
     const floor = logits[top[k - 1]!]! - 2 * s;
     const cand: number[] = [];
     for (let i = 0; i < V; i++) if (logits[i]! >= floor) cand.push(i);
     ord = canonicalOrder(logits, cand);
   } else {
-    ord = set.order ?? canonicalOrder(logits);
+    ord = order ?? canonicalOrder(logits);
   }
   const N = ord.length;
-  // For each rank r (token t = ord[r]): pS = #surely ahead (a prefix of ord), pP = end of the
-  // possibly-ahead prefix (which contains t itself when δ > 0).
+  // pS[r] = #tokens surely ahead of ord[r] (a prefix of ord); pP[r] = end of its possibly-ahead prefix (includes itself)
   const pS = new Uint32Array(N);
   const pP = new Uint32Array(N);
   let js = 0;
@@ -443,11 +444,10 @@ function slackSets(
       pP[r] = r + 1;
     }
   }
-  const inKMin = new Uint8Array(N); // by rank
+  const inKMin = new Uint8Array(N);
   const inKMax = new Uint8Array(N);
   for (let r = 0; r < N; r++) {
-    const possiblyAhead = pP[r]! - 1; // excludes t itself
-    inKMin[r] = possiblyAhead < k ? 1 : 0;
+    inKMin[r] = pP[r]! - 1 < k ? 1 : 0;
     inKMax[r] = pS[r]! < k ? 1 : 0;
   }
   if (!useP) {
@@ -457,30 +457,201 @@ function slackSets(
     }
     return { fMin, fMax };
   }
-  // Prefix sums (by rank) of the weights of K_min / K_max members.
+  const T = cfg.temperature;
+  const w = new Float64Array(N);
+  for (let r = 0; r < N; r++) w[r] = Math.exp((logits[ord[r]!]! - scan.max) / T);
   const cumMin = new Float64Array(N + 1);
   const cumMax = new Float64Array(N + 1);
   for (let r = 0; r < N; r++) {
-    const wt = w[ord[r]!]!;
-    cumMin[r + 1] = cumMin[r]! + (inKMin[r] ? wt : 0);
-    cumMax[r + 1] = cumMax[r]! + (inKMax[r] ? wt : 0);
+    cumMin[r + 1] = cumMin[r]! + (inKMin[r] ? w[r]! : 0);
+    cumMax[r + 1] = cumMax[r]! + (inKMax[r] ? w[r]! : 0);
   }
   const totMin = cumMin[N]!;
   const totMax = cumMax[N]!;
+  const lf = (2 * delta) / T;
   for (let r = 0; r < N; r++) {
     const t = ord[r]!;
-    const wt = w[t]!;
+    const wt = w[r]!;
     const s0 = pS[r]!;
-    const p1 = pP[r]!; // possibly-ahead prefix including t
-    // Bounds on the mass before t, over kept sets K with K_min ⊆ K ⊆ K_max that contain t.
+    const p1 = pP[r]!;
+    // mass before t over kept sets K_min ⊆ K ⊆ K_max containing t: at least aMin (surely ahead, surely
+    // in the top-k), at most aMax (possibly ahead, possibly in the top-k); the rest after t likewise
     const aMin = cumMin[s0]!;
-    const aMax = cumMax[p1]! - cumMax[r + 1]! + cumMax[r]!; // possibly-ahead K_max mass except t
+    const aMax = cumMax[p1]! - cumMax[r + 1]! + cumMax[r]!;
     const rMin = totMin - cumMin[p1]!;
     const rMax = totMax - cumMax[s0]! - (inKMax[r] ? wt : 0);
-    const cumLower = ratio(aMin, aMin + wt + rMax);
-    const cumUpper = ratio(aMax, aMax + wt + rMin);
-    if (inKMin[r] && cumUpper < cfg.topP - epsU) fMin[t] = 1;
-    if (inKMax[r] && cumLower < cfg.topP + epsU) fMax[t] = 1;
+    const lower = shifted(aMin, wt + rMax, -lf);
+    const upper = shifted(aMax, wt + rMin, lf);
+    if (inKMin[r] && upper < cfg.topP - cdfAbs) fMin[t] = 1;
+    if (inKMax[r] && lower < cfg.topP + cdfAbs) fMax[t] = 1;
   }
   return { fMin, fMax };
+}
+
+/** Everything the check needs at one position (module comment). */
+export interface TokenAnalysis {
+  /** δ, the per-logit noise bound used. */
+  delta: number;
+  temperature: number;
+  /** The verifier's own draw, its score, and the best score of the other kept tokens. */
+  drawn: number;
+  drawnScore: number;
+  runnerUp: number;
+  /** R, the threshold score: a token passes when possibly kept and s_c ≥ R − 2δ. */
+  threshold: number;
+  maxLogit: number;
+  /** Exact kept set of the verifier's logits, and the slack sets (null = every token). */
+  kept: Uint8Array | null;
+  fMin: Uint8Array | null;
+  fMax: Uint8Array | null;
+  /** s_i of the position. */
+  score(i: number): number;
+}
+
+/** The analysis of one position under `config` and `tolerance` (what checkToken and acceptedTokens use). */
+export function analyseToken(
+  logits: Logits,
+  config: DecodingConfig,
+  tokenPosition: number,
+  tolerance: Partial<TokenTolerance> = {},
+): TokenAnalysis {
+  const tol = resolveTolerance(tolerance);
+  const scan = scanLogits(logits);
+  const T = config.temperature;
+  const delta = deltaOf(logits, scan.max, T, tol);
+  const scorer = new Scorer(logits, T, config.seed, tokenPosition);
+  const kept = keptSet(logits, config, scan);
+  const drawn = scorer.best(kept.flags, kept.first, true);
+  const { fMin, fMax } = slackSets(logits, config, scan, delta, tol.cdfAbs, kept.order);
+  let threshold = drawn.score;
+  if (fMin !== null) {
+    threshold = scorer.best(fMin, fMin[scan.argmax] ? scan.argmax : -1).score;
+    // P1: tokens that can be first in the generator's canonical order (always kept)
+    let minP1 = Infinity;
+    const floor = scan.max - 2 * delta;
+    for (let i = 0; i < logits.length; i++) if (logits[i]! >= floor) minP1 = Math.min(minP1, scorer.score(i));
+    threshold = Math.max(threshold, minP1);
+  }
+  return {
+    delta,
+    temperature: T,
+    drawn: drawn.id,
+    drawnScore: drawn.score,
+    runnerUp: drawn.second,
+    threshold,
+    maxLogit: scan.max,
+    kept: kept.flags,
+    fMin,
+    fMax,
+    score: (i) => scorer.score(i),
+  };
+}
+
+/** Every token id that passes at this position, ascending (the set A of the module comment). */
+export function acceptedTokens(
+  logits: Logits,
+  config: DecodingConfig,
+  tokenPosition: number,
+  tolerance: Partial<TokenTolerance> = {},
+  analysis: TokenAnalysis = analyseToken(logits, config, tokenPosition, tolerance),
+): number[] {
+  const a = analysis;
+  const cut = a.threshold - 2 * a.delta;
+  const bound = a.temperature * GUMBEL_MAX;
+  const out: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    if (a.fMax !== null && !a.fMax[i]) continue;
+    const l = logits[i]!;
+    if (l === -Infinity || l + bound < cut) continue;
+    if (a.score(i) >= cut) out.push(i);
+  }
+  return out;
+}
+
+/**
+ * Upper bound on the expected number of passing tokens, over the Gumbel numbers (bound 2 of the
+ * module comment: Σ_{c ∈ F_max} w_c e^ε / (w_c e^ε + Z_min − [c ∈ F_min] w_c), ε = 2δ/T); for T = 0
+ * the exact (deterministic) size of the greedy near-tie set.
+ */
+export function acceptanceBound(logits: Logits, analysis: TokenAnalysis): number {
+  const a = analysis;
+  const V = logits.length;
+  const T = a.temperature;
+  if (T === 0) {
+    let n = 0;
+    for (let i = 0; i < V; i++) if (logits[i]! >= a.maxLogit - 2 * a.delta) n++;
+    return n;
+  }
+  const eps = (2 * a.delta) / T;
+  const lw = (i: number) => (logits[i]! - a.maxLogit) / T; // log weight
+  let zMin = 0;
+  for (let i = 0; i < V; i++) if (a.fMin === null || a.fMin[i]) zMin += Math.exp(lw(i));
+  let sum = 0;
+  for (let i = 0; i < V; i++) {
+    if ((a.fMax !== null && !a.fMax[i]) || logits[i] === -Infinity) continue;
+    if (!(zMin > 0)) {
+      sum += 1;
+      continue;
+    }
+    const inMin = a.fMin === null || a.fMin[i] === 1;
+    const rest = Math.max(0, zMin - (inMin ? Math.exp(lw(i)) : 0));
+    sum += 1 / (1 + Math.exp(Math.log(rest) - lw(i) - eps));
+  }
+  return sum;
+}
+
+export interface TokenCheck {
+  /** The claimed token is accepted (exact draw or within tolerance). */
+  ok: boolean;
+  /** The claimed token is exactly what the verifier's own logits draw. */
+  exact: boolean;
+  /** The token the verifier's own logits draw. */
+  drawn: number;
+  /** Human-readable reason for the verdict. */
+  reason: string;
+  /** Clearness of the verdict on the verifier's logits (module comment). */
+  margin: number;
+  /** R − s_c: ≤ 2δ passes; ∞ when the token cannot be kept or is outside the vocabulary. */
+  deficit: number;
+  /** δ used at this position. */
+  delta: number;
+}
+
+/**
+ * Check that `claimedToken` at sequence position `tokenPosition` is reproduced by the verifier's
+ * logits of position `tokenPosition − 1` under `config`, tolerating logit noise δ (module comment).
+ * A claimed id outside the vocabulary gives ok=false (it is a check result, not an error);
+ * NaN/+Infinity logits throw SamplingError (the verifier's own replay is broken).
+ */
+export function checkToken(
+  logits: Logits,
+  config: DecodingConfig,
+  tokenPosition: number,
+  claimedToken: number,
+  tolerance: Partial<TokenTolerance> = {},
+): TokenCheck {
+  const a = analyseToken(logits, config, tokenPosition, tolerance);
+  const V = logits.length;
+  const c = claimedToken;
+  const { drawn, delta } = a;
+  const fmt = (x: number) => x.toPrecision(3);
+  if (!Number.isInteger(c) || c < 0 || c >= V) {
+    return { ok: false, exact: false, drawn, reason: `token id ${c} outside the vocabulary (${V})`, margin: -Infinity, deficit: Infinity, delta };
+  }
+  const sc = a.score(c);
+  const inKept = a.kept === null || a.kept[c] === 1;
+  const margin = !inKept ? -Infinity : drawn === c ? sc - a.runnerUp : sc - a.drawnScore;
+  const exact = drawn === c;
+  const possiblyKept = a.fMax === null || a.fMax[c] === 1;
+  const deficit = possiblyKept && sc !== -Infinity ? a.threshold - sc : Infinity;
+  const base = { exact, drawn, margin, deficit, delta };
+  const what = a.temperature === 0 ? "logit" : "score";
+  if (exact) return { ok: true, ...base, reason: a.temperature === 0 ? "argmax" : "exact draw" };
+  if (!possiblyKept) {
+    return { ok: false, ...base, reason: `token ${c} is outside the top-k/top-p set even with slack δ = ${fmt(delta)}; drew ${drawn}` };
+  }
+  if (deficit <= 2 * delta) {
+    return { ok: true, ...base, reason: `near-tie: ${what} ${fmt(deficit)} below the threshold (2δ = ${fmt(2 * delta)})` };
+  }
+  return { ok: false, ...base, reason: `${what} ${fmt(deficit)} below the threshold (2δ = ${fmt(2 * delta)}); drew ${drawn}` };
 }

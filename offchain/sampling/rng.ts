@@ -12,9 +12,10 @@
  * same inputs give the same number everywhere; a contract recomputes it as
  * `uint256(keccak256(abi.encodePacked(domain, key, uint64(counter)))) >> 203` (the top 53 bits).
  *
- * Decoding (`decodeUniform`): domain `"poc.decode.v1"`, key `uint64_be(seed)`, counter = the sequence
- * position of the token being drawn (prompt positions count; output token i is at position
- * promptLen + i and is drawn from the logits at position promptLen + i - 1).
+ * `decodeUniform`: domain `"poc.decode.v1"`, key `uint64_be(seed)`, counter = the sequence position of
+ * the token being drawn (prompt positions count; output token i is at position promptLen + i and is
+ * drawn from the logits at position promptLen + i - 1). The decoding draw itself uses the per-token
+ * Gumbel numbers of `gumbel.ts` (same position convention, domain `"poc.gumbel.v1"`).
  */
 import { SamplingError } from "./errors.js";
 import { concatBytes, keccakBytes, tagBytes, uintBE } from "./bytes.js";

@@ -37,7 +37,7 @@
  */
 import { keccak256 } from "ethers";
 import { type LoadedModel, type KvCache, kvRow, kvPrefixLayers } from "../model/index.js";
-import { type Hex, type TokenTolerance, checkToken } from "../sampling/index.js";
+import { type Hex, type TokenCheck, type TokenTolerance, checkToken } from "../sampling/index.js";
 import {
   type Receipt,
   ReceiptMismatchError,
@@ -94,7 +94,7 @@ export interface Mismatch {
   layer?: number;
   /** Output token index (token checks). */
   outputIndex?: number;
-  /** KV error (metric.ts), or for a token the logit gap / CDF distance reported by checkToken (margin). */
+  /** KV error (metric.ts), or for a token the score deficit R − s_c reported by checkToken (passes ≤ 2δ). */
   error: number;
   /** The KV threshold, or 2δ of the token check. */
   threshold: number;
@@ -367,7 +367,7 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
           else if (c.ok) tokenStats.nearTies++;
           else tokenStats.failed++;
           tok[j] = c.ok;
-          if (!c.ok) tokenFail[j] = tokenMismatch(S + j, P + j, j, c.drawn, c.margin, c.reason, row, tol.token);
+          if (!c.ok) tokenFail[j] = tokenMismatch(S + j, P + j, j, c);
         }
       }
       past = out.present;
@@ -425,26 +425,15 @@ function bitmapFields(bitmap: Uint8Array) {
   return { matchBitmap: bitmap, matchBitmapHex: bitmapToHex(bitmap), matchBitmapHash: keccak256(bitmap) as Hex };
 }
 
-function tokenMismatch(
-  index: number,
-  position: number,
-  outputIndex: number,
-  drawn: number,
-  margin: number,
-  reason: string,
-  logits: Float32Array,
-  t: TokenTolerance,
-): Mismatch {
-  let absMax = 0;
-  for (let k = 0; k < logits.length; k++) if (Number.isFinite(logits[k]!)) absMax = Math.max(absMax, Math.abs(logits[k]!));
+function tokenMismatch(index: number, position: number, outputIndex: number, c: TokenCheck): Mismatch {
   return {
     index,
     kind: "token",
     position,
     outputIndex,
-    error: -margin,
-    threshold: 2 * (t.logitAbs + t.logitRel * absMax),
-    detail: `output token ${outputIndex} (position ${position}): ${reason} (replay draws ${drawn})`,
+    error: c.deficit,
+    threshold: 2 * c.delta,
+    detail: `output token ${outputIndex} (position ${position}): ${c.reason} (replay draws ${c.drawn})`,
   };
 }
 

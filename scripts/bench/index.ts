@@ -6,5 +6,6 @@ import type { BenchSection } from "./types.js";
 import { gasSection } from "./gas.js";
 import { detectionSection, receiptSection, replaySection } from "./replay.js";
 import { economicsSection } from "./economics.js";
+import { tokenDetectionSection } from "./token-detection.js";
 
-export const sections: BenchSection[] = [gasSection, replaySection, receiptSection, detectionSection, economicsSection];
+export const sections: BenchSection[] = [gasSection, replaySection, receiptSection, detectionSection, tokenDetectionSection, economicsSection];

@@ -6,9 +6,10 @@ import {
   checkToken,
   drawToken,
   parseDecodingConfig,
+  tokenDelta,
   topKCanonical,
 } from "../../offchain/sampling/index.js";
-import { decodeUniform } from "../../offchain/sampling/rng.js";
+import { gumbelKey, gumbelNoise } from "../../offchain/sampling/gumbel.js";
 import { mulberry32, randomLogits, softmax } from "./prng.js";
 
 const cfg = (over: Partial<Record<keyof DecodingConfig, unknown>> = {}): DecodingConfig =>
@@ -175,44 +176,49 @@ describe("sampling/decode: checkToken", function () {
     expect(checkToken(logits, g, 3, -1).reason).to.match(/outside the vocabulary/);
   });
 
-  it("accepts a sampled token whose CDF boundary is within ε of u", () => {
+  it("accepts a sampled token whose score s = l + T·g is within 2δ of the draw's, not beyond", () => {
     const c = cfg({ temperature: 1 });
     const pos = 11;
-    const u = decodeUniform(c.seed, pos);
-    // token 0 has interval [0, p0) with p0 just below u: the exact draw is token 1.
-    for (const gap of [1e-5, 1e-4]) {
-      const p0 = u - gap;
-      const logits = Float32Array.from([Math.log(p0), Math.log(1 - p0)]);
+    const key = gumbelKey(c.seed, pos);
+    const g = [gumbelNoise(key, 0), gumbelNoise(key, 1)];
+    const tol = { logitAbs: 1e-3, logitRel: 0, cdfAbs: 0 };
+    const delta = tokenDelta(Float32Array.from([0, 0]), 1, tol);
+    expect(delta).to.equal(1e-3);
+    for (const [gap, ok] of [[0.5, true], [1.5, true], [2.5, false], [10, false]] as const) {
+      // s_0 = s_1 − gap·δ: the exact draw is token 1
+      const l1 = 0;
+      const l0 = l1 + g[1]! - g[0]! - gap * delta;
+      const logits = Float32Array.from([l0, l1]);
       expect(drawToken(logits, c, pos)).to.equal(1);
-      const r = checkToken(logits, c, pos, 0);
-      expect(r.ok, r.reason).to.equal(true);
+      const r = checkToken(logits, c, pos, 0, tol);
+      expect(r.ok, `${gap}δ: ${r.reason}`).to.equal(ok);
       expect(r.exact).to.equal(false);
+      expect(r.deficit).to.be.closeTo(gap * delta, 1e-6); // float32 rounding of l0
       expect(r.margin).to.be.below(0);
       expect(checkToken(logits, c, pos, 0, ZERO).ok).to.equal(false);
+      expect(checkToken(logits, c, pos, 1, ZERO).ok).to.equal(true);
     }
-    const far = Float32Array.from([Math.log(u / 2), Math.log(1 - u / 2)]);
-    expect(checkToken(far, c, pos, 0).ok).to.equal(false);
   });
 
-  it("accepts a token just outside the nucleus or the top-k with slack, not without", () => {
-    const pos = 3;
-    // top-p boundary: probs 0.6, 0.3, 0.1; topP = 0.9 + 1e-6 keeps all three, 0.9 - 1e-6 keeps two.
+  it("accepts a token just outside the nucleus or the top-k when its score wins, not without slack", () => {
+    // top-p boundary: probs 0.6, 0.3, 0.1; topP = 0.9 − 1e-6 keeps two, but 2 is possibly kept under noise
     const logits = Float32Array.from([0.6, 0.3, 0.1].map(Math.log));
     const c = cfg({ topP: 0.9 - 1e-6, seed: "5" });
-    // find a position whose u would land on token 2 if it were kept (u in the top 10%)
-    let p = pos;
-    while (decodeUniform(c.seed, p) < 0.95) p++;
+    const s = (l: Float32Array, key: ReturnType<typeof gumbelKey>, i: number) => l[i]! + gumbelNoise(key, i);
+    let p = 0;
+    while (!(s(logits, gumbelKey(c.seed, p), 2) > Math.max(s(logits, gumbelKey(c.seed, p), 0), s(logits, gumbelKey(c.seed, p), 1)))) p++;
     expect(drawToken(logits, c, p)).to.not.equal(2);
     const r = checkToken(logits, c, p, 2);
     expect(r.ok, r.reason).to.equal(true);
     expect(checkToken(logits, c, p, 2, ZERO).ok).to.equal(false);
     expect(checkToken(logits, cfg({ topP: 0.5, seed: "5" }), p, 2).ok).to.equal(false);
+    expect(checkToken(logits, cfg({ topP: 0.5, seed: "5" }), p, 2).reason).to.match(/outside the top-k\/top-p set/);
     // top-k boundary: tokens 1 and 2 tie within 1e-5; k = 2
     const tk = Float32Array.from([2, 1, 1 - 1e-5, -3]);
     const ck = cfg({ topK: 2, seed: "5" });
     let q = 0;
-    while (decodeUniform(ck.seed, q) < 0.9) q++; // lands on the higher-id kept token
-    expect(drawToken(tk, ck, q)).to.equal(1);
+    while (!(s(tk, gumbelKey(ck.seed, q), 2) > Math.max(s(tk, gumbelKey(ck.seed, q), 0), s(tk, gumbelKey(ck.seed, q), 1)))) q++;
+    expect(drawToken(tk, ck, q)).to.not.equal(2);
     expect(checkToken(tk, ck, q, 2).ok).to.equal(true);
     expect(checkToken(tk, ck, q, 2, ZERO).ok).to.equal(false);
     expect(checkToken(tk, ck, q, 3).ok).to.equal(false);
@@ -251,7 +257,7 @@ describe("sampling/decode: checkToken", function () {
         const theirs = randomLogits(rand, 1000, 3);
         if (checkToken(mine, c, p, drawToken(theirs, c, p)).ok) accepted++;
       }
-      // greedy: ~1/V; sampling: ≈ p_mine(token) + 2εu (εu ≈ 0.006 for these logits) — measured 1–4 %
+      // greedy: ~1/V; sampling: ≈ p_mine(token)·e^{2δ/T} (≈ Σ p_mine·p_theirs, ~1/V-ish here)
       expect(accepted / n, `T=${c.temperature} k=${c.topK} p=${c.topP}`).to.be.below(c.temperature === 0 ? 0.01 : 0.08);
     }
   });
