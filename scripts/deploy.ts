@@ -126,7 +126,7 @@ const record: PocDeployment = {
 console.log(`StakePool     ${stakePool}  (block ${deployBlock}, network ${networkName}, chain ${chainId})`);
 console.log(`stake token   ${token}${tokenAddress ? "" : "  (TestToken: anyone can mint)"}`);
 console.log(`randomness    ${randomness}  (FutureBlockRandomness)`);
-console.log(`treasury     ${await pool.treasury()}`);
+console.log(`treasury      ${await pool.treasury()}`);
 console.log(`owner         ${await pool.owner()}`);
 console.log(`params        ${JSON.stringify(record.params)}`);
 if (persistent) console.log(`recorded in   ${await writeDeployment(record)}`);

@@ -43,6 +43,8 @@ describe("verifier worker", function () {
       modelsDir: ctx.modelsDir,
       stateDir: extra.stateDir ?? join(ctx.tmp, `state-${n++}`),
       pollMs: 50,
+      // short: a stage drawn for the corrupted-receipt job (whose server is gone after its test) must not hold idle() for minutes
+      fetchBudgetMs: 5_000,
       logger: createLogger({ format: process.env.POC_TEST_LOG ? "plain" : "silent", minLevel: "debug", name: signer.address.slice(0, 8), onRecord: tap.push }),
       ...extra,
     });
