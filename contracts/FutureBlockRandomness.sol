@@ -6,7 +6,8 @@ import {IRandomnessSource} from "./IRandomnessSource.sol";
 /// @title FutureBlockRandomness
 /// @notice Default {IRandomnessSource}: the hash of the block after the request.
 /// @dev The request id is the number of the block whose hash is the word (`block.number + 1` at the
-/// request). Nobody knows that hash when the request is made, so the party that triggers a draw
+/// request). The word is readable from the block after that one (a block cannot read its own
+/// hash): a request in block N can be drawn from block N + 2 on. Nobody knows that hash when the request is made, so the party that triggers a draw
 /// cannot see its outcome first, and nobody can change the draw's verifier set after the hash exists
 /// (the pool freezes draw weights from the request on). What remains, stated plainly:
 /// - the proposer of the target block can withhold it (losing its reward) to get another hash, one

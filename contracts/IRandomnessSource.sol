@@ -9,7 +9,7 @@ pragma solidity ^0.8.28;
 /// {requestRandomness} returns; that is what makes a draw impossible to steer by choosing when to
 /// trigger it or by changing the verifier set first. Two shapes fit:
 /// - a future block's hash ({FutureBlockRandomness}): the request names block `block.number + 1`,
-///   the word is its hash once that block exists (and for 256 blocks after, then `Expired`);
+///   the word is its hash, readable from the block after it (and for 256 blocks, then `Expired`);
 /// - a VRF (Chainlink VRF v2.5): `requestRandomness` calls the coordinator's `requestRandomWords`
 ///   and returns its request id; the coordinator's callback stores the word; `randomness` reports
 ///   `Ready` once it is stored. An adapter contract implementing this interface drops in through
