@@ -3,3 +3,4 @@ export * from "./bytes.js";
 export * from "./rng.js";
 export * from "./decode.js";
 export * from "./kv-sampler.js";
+export * from "./projection.js";
