@@ -45,6 +45,11 @@ import {
   tagBytes,
   tokenSampled,
   uintBE,
+  DEFAULT_MIN_POSITIONS,
+  DEFAULT_PROJECTION_DIM,
+  floorLayers,
+  floorPositions,
+  sampledLayers,
 } from "../sampling/index.js";
 import {
   type KvDtype,
@@ -53,8 +58,10 @@ import {
   RECEIPT_VERSION,
   checkSamplePlan,
   encodeReceipt,
+  kvSampleVectors,
   receiptRoot,
   roundToF16,
+  topSampleVectors,
 } from "../receipt/index.js";
 import {
   ContextLengthError,
@@ -72,7 +79,10 @@ export interface GenerateRequest {
   promptTokens: readonly number[];
   /** Decoding configuration (validated with parseDecodingConfig; seed as bigint, safe integer or decimal string). */
   decoding: DecodingConfig | DecodingConfigInput;
-  /** Sampler configuration; numLayers is filled from the model (and must equal it when given). */
+  /**
+   * Sampler configuration; numLayers is filled from the model (and must equal it when given);
+   * projectionDim and minPositions default to DEFAULT_PROJECTION_DIM (32) and DEFAULT_MIN_POSITIONS (4).
+   */
   sampler: Omit<SamplerConfigInput, "numLayers"> & { numLayers?: number };
   /** How K/V numbers are stored in the receipt (default: the model's KV dtype). */
   kvDtype?: KvDtype;
@@ -180,7 +190,12 @@ function validate(model: LoadedModel, req: GenerateRequest): Validated {
   }
   let sampler: SamplerConfig;
   try {
-    sampler = parseSamplerConfig({ ...req.sampler, numLayers: layers });
+    sampler = parseSamplerConfig({
+      projectionDim: DEFAULT_PROJECTION_DIM,
+      minPositions: DEFAULT_MIN_POSITIONS,
+      ...req.sampler,
+      numLayers: layers,
+    });
   } catch (e) {
     if (e instanceof SamplingError) {
       throw new GenerateConfigError(e.shortMessage, { details: `${e.details ?? ""}${e.details ? "; " : ""}the model has ${layers} layers`, cause: e });
@@ -208,6 +223,7 @@ export async function generate(model: LoadedModel, req: GenerateRequest): Promis
   const t0 = performance.now();
   const { prompt, decoding, sampler, kvDtype, chunk } = validate(model, req);
   const { vocabSize: V, kvHeads, headDim, eosIds } = model.config;
+  const vectorLength = sampler.projectionDim > 0 ? sampler.projectionDim : kvHeads * headDim;
   const P = prompt.length;
   const total = P + decoding.maxTokens;
   const eos = new Set(decoding.stopAtEos ? eosIds : []);
@@ -233,22 +249,35 @@ export async function generate(model: LoadedModel, req: GenerateRequest): Promis
     }
     return v;
   };
-  /** Push tokens[from..to) into the prefix hash and copy the sampled rows of those positions from `present`. */
-  const capture = (present: KvCache, from: number, to: number) => {
+  // logits rows of the latest fed positions, for the top samples of the evidence floor (decided at the end)
+  const recentLogits = new Map<number, Float32Array>();
+  const keepLogits = (p: number, row: Float32Array) => {
+    if (sampler.minPositions === 0 || sampler.projectionDim === 0) return;
+    recentLogits.set(p, Float32Array.from(row));
+    recentLogits.delete(p - sampler.minPositions);
+  };
+  const take = (present: KvCache, logitsRow: () => Float32Array, p: number, layers: readonly number[]) => {
+    for (const layer of layers) {
+      const v =
+        layer === sampler.numLayers
+          ? topSampleVectors(sampler, logitsRow())
+          : kvSampleVectors(sampler, layer, kvRow(present, layer, "key", p), kvRow(present, layer, "value", p));
+      samples.push({ position: p, layer, key: round(v.key, p, layer, "key"), value: round(v.value, p, layer, "value") });
+    }
+  };
+  /** Push tokens[from..to) into the prefix hash and copy the sampled rows of those positions from `present` (logits: rows of from..to). */
+  const capture = (present: KvCache, logits: Float32Array, from: number, to: number) => {
     for (let p = from; p < to; p++) {
       if (hasher.length !== p) throw new GenerateInvariantError(`prefix hash at ${hasher.length}, expected position ${p}`);
       const h = hasher.push(tokens[p]!);
+      const row = () => logits.subarray((p - from) * V, (p - from + 1) * V);
+      keepLogits(p, row());
       if (p < start || !tokenSampled(sampler, p, h)) continue;
-      for (const layer of layersFor(sampler, p, h)) {
-        samples.push({
-          position: p,
-          layer,
-          key: round(kvRow(present, layer, "key", p), p, layer, "key"),
-          value: round(kvRow(present, layer, "value", p), p, layer, "value"),
-        });
-      }
+      picked.add(p);
+      take(present, row, p, sampledLayers(sampler, p, h));
     }
   };
+  const picked = new Set<number>();
 
   // 1. prefill
   let past: KvCache | null = null;
@@ -257,7 +286,7 @@ export async function generate(model: LoadedModel, req: GenerateRequest): Promis
     checkAbort();
     const part = prompt.slice(s, s + chunk);
     const out = await model.forward({ tokens: part, past });
-    capture(out.present, s, s + part.length);
+    capture(out.present, out.logits!, s, s + part.length);
     past = out.present;
     if (s + part.length === P) logits = out.logits!.subarray((part.length - 1) * V, part.length * V);
     req.onProgress?.(s + part.length, total);
@@ -275,10 +304,19 @@ export async function generate(model: LoadedModel, req: GenerateRequest): Promis
     if (eos.has(token) || i === decoding.maxTokens - 1) break;
     checkAbort();
     const out = await model.forward({ tokens: [token], past });
-    capture(out.present, position, position + 1);
+    capture(out.present, out.logits!, position, position + 1);
     past = out.present;
     logits = out.logits!;
   }
+  // evidence floor: positions known only now, read from the final cache and the kept logits rows
+  for (const p of floorPositions(sampler, tokens.length, P, picked)) {
+    take(past!, () => {
+      const row = recentLogits.get(p);
+      if (!row) throw new GenerateInvariantError(`no logits kept for floor position ${p}`);
+      return row;
+    }, p, floorLayers(sampler));
+  }
+  samples.sort((a, b) => a.position - b.position || a.layer - b.layer);
   const t2 = performance.now();
   past = null;
   if (output.length < decoding.maxTokens) req.onProgress?.(total, total);
@@ -295,7 +333,7 @@ export async function generate(model: LoadedModel, req: GenerateRequest): Promis
     decoding,
     sampler,
     kvDtype,
-    vectorLength: kvHeads * headDim,
+    vectorLength,
     samples,
   };
   const bytes = encodeReceipt(receipt);

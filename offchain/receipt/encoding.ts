@@ -1,5 +1,5 @@
 /**
- * Canonical binary encoding of a receipt, version 1 (layout in docs/RECEIPT.md). All integers and
+ * Canonical binary encoding of a receipt, version 2 (layout in docs/RECEIPT.md). All integers and
  * floats little-endian. The same receipt always encodes to the same bytes; `decodeReceipt` accepts
  * only bytes that `encodeReceipt` could have produced (so decode ∘ encode is the identity on bytes).
  *
@@ -7,6 +7,7 @@
  *             | u64 seed | f64 temperature | f64 topP | u32 topK | u32 maxTokens
  *             | samplerSeed[32] | u32 ratePpm | u16 layersPerToken | u16 numLayers
  *             | u32 vectorLength | u32 promptLen | u32 outputLen | u32 sampleCount
+ *             | u16 projectionDim | u16 minPositions
  *             | u32 promptTokens[promptLen] | u32 outputTokens[outputLen]
  *   sample  = u32 position | u16 layer | key[vectorLength] | value[vectorLength]   (f32 or f16 each)
  *   receipt = header | sample[sampleCount]
@@ -20,7 +21,7 @@ import { type KvDtype, type KvSample, type Receipt, RECEIPT_VERSION, parseReceip
 /** "POCR" */
 export const RECEIPT_MAGIC = new Uint8Array([0x50, 0x4f, 0x43, 0x52]);
 /** Bytes of the header before the token lists. */
-export const HEADER_FIXED_BYTES = 128;
+export const HEADER_FIXED_BYTES = 132;
 /** Bytes of a sample before its key: u32 position + u16 layer. */
 export const SAMPLE_PREFIX_BYTES = 6;
 
@@ -38,7 +39,7 @@ export function sampleByteLength(vectorLength: number, dtype: KvDtype): number {
   return SAMPLE_PREFIX_BYTES + 2 * vectorLength * dtypeBytes(dtype);
 }
 
-/** Bytes of the header: 128 + 4 · (promptLen + outputLen). */
+/** Bytes of the header: 132 + 4 · (promptLen + outputLen). */
 export function headerByteLength(promptLen: number, outputLen: number): number {
   return HEADER_FIXED_BYTES + 4 * (promptLen + outputLen);
 }
@@ -67,6 +68,8 @@ function writeHeader(dv: DataView, out: Uint8Array, r: Receipt): number {
   dv.setUint32(116, r.promptTokens.length, true);
   dv.setUint32(120, r.outputTokens.length, true);
   dv.setUint32(124, r.samples.length, true);
+  dv.setUint16(128, r.sampler.projectionDim, true);
+  dv.setUint16(130, r.sampler.minPositions, true);
   let o = HEADER_FIXED_BYTES;
   for (const t of r.promptTokens) (dv.setUint32(o, t, true), (o += 4));
   for (const t of r.outputTokens) (dv.setUint32(o, t, true), (o += 4));
@@ -195,6 +198,8 @@ export function decodeWithLayout(bytes: Uint8Array): { receipt: Receipt; layout:
   const promptLen = dv.getUint32(116, true);
   const outputLen = dv.getUint32(120, true);
   const sampleCount = dv.getUint32(124, true);
+  const projectionDim = dv.getUint16(128, true);
+  const minPositions = dv.getUint16(130, true);
 
   const headerLength = headerByteLength(promptLen, outputLen);
   if (bytes.length < headerLength) {
@@ -224,7 +229,7 @@ export function decodeWithLayout(bytes: Uint8Array): { receipt: Receipt; layout:
       promptTokens,
       outputTokens,
       decoding: { seed, temperature, topK, topP, maxTokens, stopAtEos: (flags & FLAG_STOP_AT_EOS) !== 0 },
-      sampler: { seed: samplerSeed, ratePpm, layersPerToken, numLayers, scope: flags & FLAG_SCOPE_GENERATED ? "generated" : "all" },
+      sampler: { seed: samplerSeed, ratePpm, layersPerToken, numLayers, scope: flags & FLAG_SCOPE_GENERATED ? "generated" : "all", projectionDim, minPositions },
       kvDtype,
       vectorLength,
       samples,

@@ -6,3 +6,4 @@ export * from "./root.js";
 export * from "./bitmap.js";
 export * from "./store.js";
 export * from "./plan.js";
+export * from "./sample-vectors.js";

@@ -11,7 +11,7 @@
  * `MerkleProof.verify(proof, root, keccak256(sampleBytes))`.
  *
  * Leaf preimages can never be mistaken for inner nodes (64-byte preimages): a header has
- * 128 + 4·(P+O) bytes with P ≥ 1 and a sample 6 + 2·V·b bytes (≡ 2 mod 4), neither is 64, and header and
+ * 132 + 4·(P+O) bytes with P ≥ 1 and a sample 6 + 2·V·b bytes (≡ 2 mod 4), neither is 64, and header and
  * sample lengths differ mod 4. Commutative hashing means a proof shows that a sample is *in* the
  * receipt, not at which index; a sample names its own (position, layer), which are unique.
  */

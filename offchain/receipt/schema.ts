@@ -11,14 +11,19 @@ import { formatIssues } from "../sampling/errors.js";
 import { ReceiptFormatError } from "./errors.js";
 import { roundToF16 } from "./float16.js";
 
-export const RECEIPT_VERSION = 1;
+export const RECEIPT_VERSION = 2;
 /** Upper bound on kvHeads * headDim accepted in a receipt. */
 export const MAX_VECTOR_LENGTH = 1 << 20;
 const U32_MAX = 0xffff_ffff;
 
 export type KvDtype = "float32" | "float16";
 
-/** One sampled KV row: `present.{layer}.key|value` at `position`, all KV heads concatenated. */
+/**
+ * One sample at `position`: for `layer < numLayers` the `present.{layer}.key|value` rows (all KV heads
+ * concatenated), or their seeded projections when `sampler.projectionDim > 0`; for `layer == numLayers`
+ * (a top sample, only with projections) two projections of the logits row of `position` (streams
+ * "top-a" in `key`, "top-b" in `value`; offchain/sampling/projection.ts).
+ */
 export interface KvSample {
   position: number;
   layer: number;
@@ -27,7 +32,7 @@ export interface KvSample {
 }
 
 export interface Receipt {
-  version: 1;
+  version: 2;
   /** keccak/sha hash of the model's files, 0x + 64 lowercase hex digits. */
   modelId: Hex;
   promptTokens: number[];
@@ -36,7 +41,7 @@ export interface Receipt {
   sampler: SamplerConfig;
   /** How the K/V numbers are stored in the encoding ("float16": rounded to nearest even on encode). */
   kvDtype: KvDtype;
-  /** kvHeads * headDim: the length of every key and value. */
+  /** The length of every stored key and value: kvHeads * headDim for full rows, else sampler.projectionDim. */
   vectorLength: number;
   /** Sorted by (position, layer), unique. */
   samples: KvSample[];
@@ -77,13 +82,13 @@ export type ReceiptInput = z.input<typeof receiptSchema>;
 /**
  * The first cross-field problem of a schema-valid receipt, or null: prompt non-empty, output within
  * maxTokens, samples sorted by (position, layer) and unique, position < promptLen + outputLen,
- * layer < numLayers, key/value of length vectorLength, finite, and representable in float16 when stored so.
+ * layer < numLayers (≤ numLayers with projections: the top sample), vectorLength = projectionDim with projections, key/value of length vectorLength, finite, and representable in float16 when stored so.
  */
 export function receiptInvariantProblem(r: {
   promptTokens: number[];
   outputTokens: number[];
   decoding: { maxTokens: number };
-  sampler: { numLayers: number };
+  sampler: { numLayers: number; projectionDim: number };
   kvDtype: KvDtype;
   vectorLength: number;
   samples: KvSample[];
@@ -95,11 +100,16 @@ export function receiptInvariantProblem(r: {
   if (r.promptTokens.length + r.outputTokens.length > U32_MAX) return { message: "sequence too long", path: ["outputTokens"] };
   const n = r.promptTokens.length + r.outputTokens.length;
   const f16 = r.kvDtype === "float16";
+  const proj = r.sampler.projectionDim;
+  if (proj > 0 && r.vectorLength !== proj)
+    return { message: `vectorLength ${r.vectorLength} must equal sampler.projectionDim ${proj} (projected samples)`, path: ["vectorLength"] };
+  const maxLayer = proj > 0 ? r.sampler.numLayers : r.sampler.numLayers - 1;
   for (let i = 0; i < r.samples.length; i++) {
     const s = r.samples[i]!;
     const path = ["samples", i];
     if (s.position >= n) return { message: `position ${s.position} outside the sequence (${n} tokens)`, path };
-    if (s.layer >= r.sampler.numLayers) return { message: `layer ${s.layer} outside the model (${r.sampler.numLayers} layers)`, path };
+    if (s.layer > maxLayer)
+      return { message: `layer ${s.layer} outside the model (${r.sampler.numLayers} layers${proj > 0 ? ", top samples at layer " + r.sampler.numLayers : ""})`, path };
     if (i > 0) {
       const p = r.samples[i - 1]!;
       if (s.position < p.position || (s.position === p.position && s.layer <= p.layer)) {

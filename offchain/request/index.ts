@@ -24,6 +24,8 @@ import { type DecodingConfig, decodingConfigSchema } from "../sampling/decode.js
 import { HEX32_RE, type Hex } from "../sampling/bytes.js";
 import { formatIssues } from "../sampling/errors.js";
 import type { Receipt } from "../receipt/schema.js";
+import { DEFAULT_MIN_POSITIONS, DEFAULT_PROJECTION_DIM } from "../sampling/kv-sampler.js";
+import { MAX_PROJECTION_DIM } from "../sampling/projection.js";
 
 export const REQUEST_VERSION = 1;
 /** Requests are small: a prompt and two configurations. */
@@ -47,6 +49,10 @@ export const jobRequestSchema = z.strictObject({
     ratePpm: z.number().int().min(1).max(1_000_000),
     layersPerToken: z.number().int().min(1).max(0xffff),
     scope: z.enum(["all", "generated"]).default("all"),
+    /** Seeded projection dimension of the samples (docs/RECEIPT.md); in the encoding only when not the default. */
+    projectionDim: z.number().int().min(0).max(MAX_PROJECTION_DIM).default(DEFAULT_PROJECTION_DIM),
+    /** Evidence floor (sampled positions per receipt at least); in the encoding only when not the default. */
+    minPositions: z.number().int().min(0).max(0xffff).default(DEFAULT_MIN_POSITIONS),
   }),
   /** How the receipt stores K/V; absent: the generator's choice (the model's dtype). */
   kvDtype: z.enum(["float32", "float16"]).optional(),
@@ -76,7 +82,13 @@ function canonicalRequest(r: JobRequest): unknown {
       maxTokens: d.maxTokens,
       stopAtEos: d.stopAtEos,
     },
-    sampler: { ratePpm: r.sampler.ratePpm, layersPerToken: r.sampler.layersPerToken, scope: r.sampler.scope },
+    sampler: {
+      ratePpm: r.sampler.ratePpm,
+      layersPerToken: r.sampler.layersPerToken,
+      scope: r.sampler.scope,
+      ...(r.sampler.projectionDim === DEFAULT_PROJECTION_DIM ? {} : { projectionDim: r.sampler.projectionDim }),
+      ...(r.sampler.minPositions === DEFAULT_MIN_POSITIONS ? {} : { minPositions: r.sampler.minPositions }),
+    },
     ...(r.kvDtype === undefined ? {} : { kvDtype: r.kvDtype }),
   };
 }
@@ -193,7 +205,13 @@ export function checkReceiptAgainstJob(
   if (!b.stopAtEos && n !== b.maxTokens) return fail(`receipt has ${n} output tokens, the request asks for ${b.maxTokens}`);
   const s = receipt.sampler;
   if (s.seed.toLowerCase() !== job.samplerSeed.toLowerCase()) return fail(`receipt sampler seed ${s.seed} is not the job's ${job.samplerSeed}`);
-  if (s.ratePpm !== request.sampler.ratePpm || s.layersPerToken !== request.sampler.layersPerToken || s.scope !== request.sampler.scope)
+  if (
+    s.ratePpm !== request.sampler.ratePpm ||
+    s.layersPerToken !== request.sampler.layersPerToken ||
+    s.scope !== request.sampler.scope ||
+    s.projectionDim !== request.sampler.projectionDim ||
+    s.minPositions !== request.sampler.minPositions
+  )
     return fail("receipt sampler configuration differs from the request");
   if (request.kvDtype !== undefined && receipt.kvDtype !== request.kvDtype)
     return fail(`receipt stores K/V as ${receipt.kvDtype}, the request asks for ${request.kvDtype}`);

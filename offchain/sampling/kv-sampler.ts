@@ -21,6 +21,19 @@
  * by the generator) and the verifier's replay needs only tokens[0 .. n−2] (the token check of output
  * token i uses the logits of position promptLen + i − 1). A position is captured when its token is
  * fed to the model: prompt positions during prefill, generated positions on the next decoding step.
+ *
+ * ## Projections, top samples and the evidence floor (issue 9)
+ * - `projectionDim` r > 0: a sample stores r-dimensional seeded projections (projection.ts) of its
+ *   K and V rows instead of the rows, and every sampled position also gets a **top sample** at the
+ *   pseudo-layer `numLayers`: two r-dimensional projections of the logits row of that position, which
+ *   depends on every layer, the final norm and the LM head. r = 0: full rows, no top samples (the
+ *   format of receipt version 1).
+ * - `minPositions` F: when the token sampler picks fewer than F candidate positions, the latest
+ *   candidates it did not pick (from n − 2 downwards) are added until there are F (or no candidate
+ *   is left). Their layers are the top `layersPerToken` layers `[numLayers − layersPerToken,
+ *   numLayers)` (error accumulates upwards, so a downgrade shows most there) plus the top sample.
+ *   The floor depends on the final length, so a generator captures those positions at the end, from
+ *   its KV cache and the logits rows of its last F forward positions.
  */
 import { z } from "zod";
 import { SamplingError, formatIssues } from "./errors.js";
@@ -35,6 +48,11 @@ import {
   uintBE,
 } from "./bytes.js";
 import { hexlify } from "ethers";
+import { MAX_PROJECTION_DIM } from "./projection.js";
+
+/** Defaults of the generator and the CLI (the format's defaults are 0: full rows, no floor). */
+export const DEFAULT_PROJECTION_DIM = 32;
+export const DEFAULT_MIN_POSITIONS = 4;
 
 export const PREFIX_DOMAIN = "poc.prefix.v1";
 export const TOKEN_SAMPLER_DOMAIN = "poc.token-sampler.v1";
@@ -59,6 +77,10 @@ export const samplerConfigSchema = z
     numLayers: z.number().int().min(1).max(MAX_LAYERS),
     /** "all" (default, as in the paper): prompt and generated positions; "generated": generated only. */
     scope: z.enum(["all", "generated"]).default("all"),
+    /** r of the seeded projections (0 = full rows and no top samples, receipt version 1's format). */
+    projectionDim: z.number().int().min(0).max(MAX_PROJECTION_DIM).default(0),
+    /** Evidence floor: at least this many sampled positions per receipt (0 = none). */
+    minPositions: z.number().int().min(0).max(0xffff).default(0),
   })
   .refine((c) => c.layersPerToken <= c.numLayers, {
     message: "layersPerToken must not exceed numLayers",
@@ -187,20 +209,54 @@ export function firstCandidatePosition(cfg: SamplerConfig, promptLen: number): n
   return cfg.scope === "generated" ? promptLen : 0;
 }
 
+/** Whether the plan has top samples (projectionDim > 0); their layer index is numLayers. */
+export function hasTopSamples(cfg: SamplerConfig): boolean {
+  return cfg.projectionDim > 0;
+}
+
+/** The sample layers of a position the token sampler picked: layersFor, plus the top sample. */
+export function sampledLayers(cfg: SamplerConfig, position: number, prefixHash: string): number[] {
+  const layers = layersFor(cfg, position, prefixHash);
+  return hasTopSamples(cfg) ? [...layers, cfg.numLayers] : layers;
+}
+
+/** The sample layers of a floor position: the top layersPerToken layers, plus the top sample. */
+export function floorLayers(cfg: SamplerConfig): number[] {
+  const out: number[] = [];
+  for (let l = cfg.numLayers - cfg.layersPerToken; l < cfg.numLayers; l++) out.push(l);
+  if (hasTopSamples(cfg)) out.push(cfg.numLayers);
+  return out;
+}
+
+/**
+ * The floor positions (module comment) of a sequence of n tokens whose token sampler picked
+ * `picked` positions: the latest unpicked candidates, descending, until there are minPositions.
+ */
+export function floorPositions(cfg: SamplerConfig, n: number, promptLen: number, picked: ReadonlySet<number>): number[] {
+  const out: number[] = [];
+  const start = firstCandidatePosition(cfg, promptLen);
+  for (let p = n - 2; p >= start && picked.size + out.length < cfg.minPositions; p--) if (!picked.has(p)) out.push(p);
+  return out;
+}
+
 /**
  * The full sample plan for a sequence `tokens` = prompt ++ output: every (position, layer) to capture,
- * sorted by (position, layer). Candidate positions are [start, tokens.length − 1).
+ * sorted by (position, layer). Candidate positions are [start, tokens.length − 1); layer numLayers is a
+ * top sample.
  */
 export function samplePlan(cfg: SamplerConfig, tokens: ArrayLike<number>, promptLen: number): PlannedSample[] {
   if (!Number.isInteger(promptLen) || promptLen < 0 || promptLen > tokens.length) {
     throw new SamplingError(`prompt length ${promptLen} outside [0, ${tokens.length}]`);
   }
   const hashes = prefixHashes(tokens);
-  const out: PlannedSample[] = [];
+  const byPos = new Map<number, number[]>();
   for (let p = firstCandidatePosition(cfg, promptLen); p < tokens.length - 1; p++) {
     const h = hashes[p]!;
-    if (!tokenSampled(cfg, p, h)) continue;
-    for (const layer of layersFor(cfg, p, h)) out.push({ position: p, layer });
+    if (tokenSampled(cfg, p, h)) byPos.set(p, sampledLayers(cfg, p, h));
   }
+  const floor = floorPositions(cfg, tokens.length, promptLen, new Set(byPos.keys()));
+  for (const p of floor) byPos.set(p, floorLayers(cfg));
+  const out: PlannedSample[] = [];
+  for (const p of [...byPos.keys()].sort((a, b) => a - b)) for (const layer of byPos.get(p)!) out.push({ position: p, layer });
   return out;
 }

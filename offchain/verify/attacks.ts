@@ -45,15 +45,17 @@ import {
   ReceiptMismatchError,
   decodeReceipt,
   encodeReceipt,
+  kvSampleVectors,
   parseReceipt,
   receiptRoot,
   roundToF16,
+  topSampleVectors,
 } from "../receipt/index.js";
 import { verifyReceipt, type Mismatch, type Verdict, type VerifyOptions } from "./verify.js";
 import { VerifyError } from "./errors.js";
 import { resolveTolerances } from "./metric.js";
 
-export type CaughtBy = "kv" | "token" | "plan" | "root" | "none";
+export type CaughtBy = "kv" | "top" | "token" | "plan" | "root" | "none";
 
 export interface RunRecord {
   name: string;
@@ -76,6 +78,13 @@ export interface RunRecord {
   valueErrors: number[];
   /** The layer of each sample (same order). */
   sampleLayers: number[];
+  /** Whether each sample is a top sample (projections of the logits). */
+  sampleTop: boolean[];
+  /**
+   * Per-receipt separation (attacks caught by kv/top): the largest ratio of a sample's error to the
+   * largest honest error of its stage (KV or top) in this suite; NaN for other runs.
+   */
+  separation: number;
   /** Per-sample max-abs/RMS of key and value, for comparing metrics (metric.ts). */
   keyMaxAbsOverRms: number[];
   valueMaxAbsOverRms: number[];
@@ -127,20 +136,24 @@ export interface SuiteReport {
   falseAlarms: number;
   attackRuns: number;
   missed: number;
-  /** Largest per-sample KV error of any honest run. */
+  /** Largest per-sample KV error of any honest run (K/V samples). */
   maxHonestError: number;
+  /** Largest per-sample error of a top sample in any honest run. */
+  maxHonestTopError: number;
   /** Smallest, over the attacks caught by KV, of the attack receipt's largest KV error. */
   minAttackError: number;
-  /** minAttackError / maxHonestError. */
+  /** The smallest per-receipt separation (RunRecord.separation) of the attacks caught by kv or top. */
   minSeparation: number;
   /**
    * Per sample: the smallest error (max of key and value) of any sample of the whole-model attacks
-   * (other weights, int8, 1 % noise: every one of their samples is wrong) over maxHonestError.
+   * (other weights, int8, 1 % noise: every one of their samples is wrong) over the largest honest
+   * error of its stage.
    */
   minSampleSeparation: number;
   /** Every run's bitmap is identical with early stop on and off (and chunked / 2 threads where tried). */
   canonical: boolean;
   threshold: number;
+  topThreshold: number;
 }
 
 const DEFAULT_SAMPLER_SEED = "0x" + "5a".repeat(32);
@@ -217,23 +230,29 @@ export async function buildVariants(
 
 const llamaConfig = (o: BuildOptions) => llamaConfigJson(resolveBuildSpec(o), o.preset ?? "tiny") as Record<string, unknown>;
 
-/** One prefill of `model` over tokens[0..n−2]; the planned samples read from it (layers mapped by `layerOf`). */
+/**
+ * One prefill of `model` over tokens[0..n−2]; the planned samples read from it as the generator would
+ * store them (projections, top samples from the logits), K/V layers mapped by `layerOf`.
+ */
 export async function samplesFromPrefill(
   model: LoadedModel,
   tokens: readonly number[],
   plan: readonly PlannedSample[],
   kvDtype: KvDtype,
+  sampler: SamplerConfig,
   layerOf: (layer: number) => number = (l) => l,
 ): Promise<Receipt["samples"]> {
   if (plan.length === 0) return [];
   const out = await model.forward({ tokens: tokens.slice(0, tokens.length - 1), past: null });
+  const V = model.config.vocabSize;
   const round = (v: Float32Array) => (kvDtype === "float16" ? v.map((x) => roundToF16(x)) : v);
-  return plan.map(({ position, layer }) => ({
-    position,
-    layer,
-    key: round(kvRow(out.present, layerOf(layer), "key", position)),
-    value: round(kvRow(out.present, layerOf(layer), "value", position)),
-  }));
+  return plan.map(({ position, layer }) => {
+    const v =
+      layer === sampler.numLayers
+        ? topSampleVectors(sampler, out.logits!.subarray(position * V, (position + 1) * V))
+        : kvSampleVectors(sampler, layer, kvRow(out.present, layerOf(layer), "key", position), kvRow(out.present, layerOf(layer), "value", position));
+    return { position, layer, key: round(v.key), value: round(v.value) };
+  });
 }
 
 /** A receipt with new tokens/configs/samples (validated). */
@@ -250,7 +269,7 @@ function caughtBy(v: Verdict): CaughtBy {
   if (v.agrees) return "none";
   if (v.malformed) return "plan";
   const k = v.firstMismatch?.kind;
-  return k === "key" || k === "value" ? "kv" : k === "token" ? "token" : k === "plan" ? "plan" : "none";
+  return k === "key" || k === "value" ? "kv" : k === "top" ? "top" : k === "token" ? "token" : k === "plan" ? "plan" : "none";
 }
 
 function prompt(n: number): number[] {
@@ -328,6 +347,8 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
         keyErrors,
         valueErrors,
         sampleLayers: fs.map((s) => s.layer),
+        sampleTop: fs.map((s) => s.top),
+        separation: NaN,
         keyMaxAbsOverRms: fs.map((s) => s.keyMaxAbsOverRms),
         valueMaxAbsOverRms: fs.map((s) => s.valueMaxAbsOverRms),
         maxKvError: Math.max(0, ...keyErrors, ...valueErrors),
@@ -397,7 +418,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
       const g = await cheapGen(greedy);
       const tokens = [...g.receipt.promptTokens, ...g.receipt.outputTokens];
       const plan = samplePlan(realSampler, tokens, P);
-      const samples = await samplesFromPrefill(await cheapModel(), tokens, plan, "float32", (l) => Math.min(l, fewerLayers - 1));
+      const samples = await samplesFromPrefill(await cheapModel(), tokens, plan, "float32", realSampler, (l) => Math.min(l, fewerLayers - 1));
       const r = remake(g.receipt, { modelId: real1.modelId, sampler: realSampler, samples });
       await check("fewer-layers", "attack", `decoded with the first ${fewerLayers} layers; missing layers' samples copied from layer ${fewerLayers - 1}`, r, real1, {
         expected: "kv",
@@ -408,7 +429,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
       const g = await cheapGen(sampled);
       const tokens = [...g.receipt.promptTokens, ...g.receipt.outputTokens];
       const plan = samplePlan(realSampler, tokens, P);
-      const samples = await samplesFromPrefill(real1, tokens, plan, "float32");
+      const samples = await samplesFromPrefill(real1, tokens, plan, "float32", realSampler);
       const r = remake(g.receipt, { modelId: real1.modelId, sampler: realSampler, samples });
       await check("cheap-decode", "attack", `tokens decoded by the ${fewerLayers}-layer model, KV samples from one prefill of the real model`, r, real1, {
         expected: "token",
@@ -428,7 +449,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     }
     if (want("tokens-edited-resampled")) {
       const tokens = [...honestR.promptTokens, ...edited];
-      const samples = await samplesFromPrefill(real1, tokens, samplePlan(honestR.sampler, tokens, P), honestR.kvDtype);
+      const samples = await samplesFromPrefill(real1, tokens, samplePlan(honestR.sampler, tokens, P), honestR.kvDtype, honestR.sampler);
       const r = remake(honestR, { outputTokens: edited, samples });
       await check("tokens-edited-resampled", "attack", `output token ${editAt} changed, plan and samples recomputed by a real prefill`, r, real1, {
         expected: "token",
@@ -471,7 +492,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
       const g = await gen(real1, greedy, { promptTokens: own });
       const claimed = [...promptTokens, ...g.receipt.outputTokens];
       const plan = samplePlan(realSampler, claimed, P);
-      const samples = await samplesFromPrefill(real1, [...own, ...g.receipt.outputTokens], plan, "float32");
+      const samples = await samplesFromPrefill(real1, [...own, ...g.receipt.outputTokens], plan, "float32", realSampler);
       const r = remake(g.receipt, { promptTokens, samples });
       await check("prompt-changed", "attack", "output and KV computed for another prompt (first token differs), receipt claims the user's", r, real1, {
         expected: "kv",
@@ -480,7 +501,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     }
     const plan = samplePlan(honestR.sampler, honestTokens, P);
     const planned = new Set(plan.map((q) => `${q.position}:${q.layer}`));
-    const truth = async (position: number, layer: number) => (await samplesFromPrefill(real1, honestTokens, [{ position, layer }], honestR.kvDtype))[0]!;
+    const truth = async (position: number, layer: number) => (await samplesFromPrefill(real1, honestTokens, [{ position, layer }], honestR.kvDtype, honestR.sampler))[0]!;
     if (want("unplanned-sample") && honestR.samples.length > 0) {
       const k = honestR.samples.length - 1;
       const s = honestR.samples[k]!;
@@ -526,6 +547,8 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
         keyErrors: [],
         valueErrors: [],
         sampleLayers: [],
+        sampleTop: [],
+        separation: NaN,
         keyMaxAbsOverRms: [],
         valueMaxAbsOverRms: [],
         maxKvError: 0,
@@ -538,12 +561,20 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
       log(`attack root-mismatch: ${refused ? `refused (root ${receiptRoot(bytes).slice(0, 12)}… ≠ committed ${committed.slice(0, 12)}…)` : "ACCEPTED  <-- UNEXPECTED"}`);
     }
 
-    const maxHonestError = Math.max(0, ...honest.map((h) => h.maxKvError));
-    const kvAttacks = attacks.filter((a) => a.caughtBy === "kv");
+    const stageMax = (top: boolean) =>
+      Math.max(0, ...honest.flatMap((h) => sampleErrors(h).filter((_, i) => h.sampleTop[i] === top)));
+    const maxHonestError = stageMax(false);
+    const maxHonestTopError = stageMax(true);
+    const ratio = (r: RunRecord, i: number, e: number) => {
+      const m = r.sampleTop[i] ? maxHonestTopError : maxHonestError;
+      return m > 0 ? e / m : Infinity;
+    };
+    for (const a of attacks) if (a.sampleTop.length) a.separation = Math.max(0, ...sampleErrors(a).map((e, i) => ratio(a, i, e)));
+    const kvAttacks = attacks.filter((a) => a.caughtBy === "kv" || a.caughtBy === "top");
     const minAttackError = kvAttacks.length ? Math.min(...kvAttacks.map((a) => a.maxKvError)) : NaN;
     const whole = attacks.filter((a) => ["other-weights", "int8-weights", "perturbed-1pct"].includes(a.name));
-    const minSample = whole.length ? Math.min(...whole.flatMap(sampleErrors)) : NaN;
-    const sep = (x: number) => (maxHonestError > 0 ? x / maxHonestError : Infinity);
+    const minSample = whole.length ? Math.min(...whole.flatMap((a) => sampleErrors(a).map((e, i) => ratio(a, i, e)))) : NaN;
+    const tolerances = resolveTolerances(real1.config.dtype, vopts.tolerances);
     return {
       modelId: real1.modelId,
       dtype: real1.config.dtype,
@@ -555,11 +586,13 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
       attackRuns: attacks.length,
       missed: attacks.filter((a) => !a.ok).length,
       maxHonestError,
+      maxHonestTopError,
       minAttackError,
-      minSeparation: sep(minAttackError),
-      minSampleSeparation: sep(minSample),
+      minSeparation: kvAttacks.length ? Math.min(...kvAttacks.map((a) => a.separation)) : NaN,
+      minSampleSeparation: minSample,
       canonical: [...honest, ...attacks].every((r) => r.canonical),
-      threshold: resolveTolerances(real1.config.dtype, vopts.tolerances).kv,
+      threshold: tolerances.kv,
+      topThreshold: tolerances.top,
     };
   } finally {
     for (const m of open) await m.release();

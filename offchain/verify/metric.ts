@@ -25,7 +25,7 @@
  *   ~2.8e-4 relative RMS) keeps the fp32 threshold usable for fp16-stored receipts.
  */
 import type { KvDtype } from "../receipt/index.js";
-import { DEFAULT_TOKEN_TOLERANCE, type TokenTolerance } from "../sampling/index.js";
+import { DEFAULT_TOKEN_TOLERANCE, type TokenTolerance, concatBytes, hex32Bytes, keccakBytes, tagBytes } from "../sampling/index.js";
 import type { Dtype } from "../model/index.js";
 import { VerifyOptionsError } from "./errors.js";
 
@@ -73,11 +73,23 @@ export function kvMaxAbsOverRms(claimed: ArrayLike<number>, reference: ArrayLike
 }
 
 export interface Tolerances {
-  /** Largest KV error (metric above) of a matching key or value. */
+  /** Largest KV error (metric above) of a matching key or value: the fixed rule's threshold, the centre of the drawn one. */
   kv: number;
+  /** The same for top samples (projections of the logits row). */
+  top: number;
+  /**
+   * With a threshold seed (VerifyOptions.thresholdSeed), the job's thresholds are `kv · spread^(2u−1)` and
+   * `top · spread^(2u'−1)` with u, u' uniform draws from the seed (`thresholdFactor`): log-uniform over
+   * [base/spread, base·spread]. Without one, the base values.
+   */
+  spread: number;
+  /** Thresholds grow linearly with the position beyond this many tokens: × max(1, (position + 1) / positionScale). */
+  positionScale: number;
   /** The token check's noise bound δ (sampling/decode.ts checkToken). */
   token: TokenTolerance;
 }
+
+export type ToleranceOverrides = { kv?: number; top?: number; spread?: number; positionScale?: number; token?: Partial<TokenTolerance> };
 
 /**
  * Thresholds per model precision (the dtype of the model's KV cache and activations), set from the
@@ -85,16 +97,58 @@ export interface Tolerances {
  * factor, well below the smallest error of a changed model.
  */
 export const DEFAULT_TOLERANCES: Readonly<Record<Dtype, Readonly<Tolerances>>> = Object.freeze({
-  fp32: Object.freeze({ kv: 1e-3, token: Object.freeze({ ...DEFAULT_TOKEN_TOLERANCE }) }),
-  fp16: Object.freeze({ kv: 5e-3, token: Object.freeze({ logitAbs: 2e-2, logitRel: 1e-2, cdfAbs: 1e-6 }) }),
+  fp32: Object.freeze({ kv: 1e-3, top: 1e-3, spread: 3, positionScale: 2048, token: Object.freeze({ ...DEFAULT_TOKEN_TOLERANCE }) }),
+  fp16: Object.freeze({ kv: 5e-3, top: 5e-3, spread: 1.5, positionScale: 2048, token: Object.freeze({ logitAbs: 2e-2, logitRel: 1e-2, cdfAbs: 1e-6 }) }),
 });
 
 /** The tolerances for a model of this precision, with overrides; validates them. */
-export function resolveTolerances(dtype: Dtype, overrides: { kv?: number; token?: Partial<TokenTolerance> } = {}): Tolerances {
+export function resolveTolerances(dtype: Dtype, overrides: ToleranceOverrides = {}): Tolerances {
   const base = DEFAULT_TOLERANCES[dtype];
-  const t: Tolerances = { kv: overrides.kv ?? base.kv, token: { ...base.token, ...(overrides.token ?? {}) } };
-  if (!(t.kv > 0) || !Number.isFinite(t.kv)) throw new VerifyOptionsError(`the KV threshold must be a positive number (got ${t.kv})`);
+  const t: Tolerances = {
+    kv: overrides.kv ?? base.kv,
+    top: overrides.top ?? overrides.kv ?? base.top,
+    spread: overrides.spread ?? base.spread,
+    positionScale: overrides.positionScale ?? base.positionScale,
+    token: { ...base.token, ...(overrides.token ?? {}) },
+  };
+  for (const k of ["kv", "top", "positionScale"] as const)
+    if (!(t[k] > 0) || !Number.isFinite(t[k])) throw new VerifyOptionsError(`the ${k === "kv" ? "KV threshold" : k === "top" ? "top threshold" : "position scale"} must be a positive number (got ${t[k]})`);
+  if (!(t.spread >= 1) || !Number.isFinite(t.spread)) throw new VerifyOptionsError(`the threshold spread must be a number ≥ 1 (got ${t.spread})`);
   for (const [k, v] of Object.entries(t.token))
     if (!(v >= 0) || !Number.isFinite(v)) throw new VerifyOptionsError(`token tolerance ${k} must be a non-negative number (got ${v})`);
   return t;
+}
+
+export const THRESHOLD_DOMAIN = "poc.threshold.v1";
+
+/**
+ * The uniform draw u ∈ [0, 1) of a stage from a threshold seed:
+ * `u = (uint64_be(keccak256("poc.threshold.v1" ‖ seed[32] ‖ stage)[0..8]) >> 11) / 2^53`.
+ */
+export function thresholdDraw(seed: string, stage: "kv" | "top"): number {
+  const d = keccakBytes(concatBytes(tagBytes(THRESHOLD_DOMAIN), hex32Bytes(seed), tagBytes(stage)));
+  let v = 0n;
+  for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(d[i]!);
+  return Number(v >> 11n) / 2 ** 53;
+}
+
+/** The job's threshold multiplier of a stage: 1 without a seed, else spread^(2u − 1). */
+export function thresholdFactor(t: Pick<Tolerances, "spread">, seed: string | undefined, stage: "kv" | "top"): number {
+  if (seed === undefined) return 1;
+  return t.spread ** (2 * thresholdDraw(seed, stage) - 1);
+}
+
+/** The job's thresholds of both stages (base × factor), before the position scale. */
+export interface JobThresholds {
+  kv: number;
+  top: number;
+}
+
+export function jobThresholds(t: Tolerances, seed: string | undefined): JobThresholds {
+  return { kv: t.kv * thresholdFactor(t, seed, "kv"), top: t.top * thresholdFactor(t, seed, "top") };
+}
+
+/** The threshold of one sample: the job's threshold of its stage × the position scale. */
+export function sampleThreshold(t: Tolerances, job: JobThresholds, top: boolean, position: number): number {
+  return (top ? job.top : job.kv) * Math.max(1, (position + 1) / t.positionScale);
 }

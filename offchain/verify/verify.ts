@@ -44,6 +44,8 @@ import {
   bitmapToHex,
   checkSamplePlan,
   encodeBitmap,
+  kvSampleVectors,
+  topSampleVectors,
   numChecks,
   parseReceipt,
   receiptRoot,
@@ -55,7 +57,16 @@ import {
   VerifyOptionsError,
   type StructureProblem,
 } from "./errors.js";
-import { kvMaxAbsOverRms, kvVectorError, resolveTolerances, type Tolerances } from "./metric.js";
+import {
+  jobThresholds,
+  kvMaxAbsOverRms,
+  kvVectorError,
+  resolveTolerances,
+  sampleThreshold,
+  type JobThresholds,
+  type ToleranceOverrides,
+  type Tolerances,
+} from "./metric.js";
 
 /** Default tokens per forward of the replay (bounds the logits and attention buffers). */
 export const DEFAULT_REPLAY_CHUNK = 512;
@@ -70,7 +81,13 @@ export interface VerifyOptions {
   /** Probe the lowest sampled layer with a pruned graph first and stop on a mismatch (default true). */
   earlyStop?: boolean;
   /** Overrides of the thresholds of the model's precision (metric.ts DEFAULT_TOLERANCES). */
-  tolerances?: { kv?: number; token?: Partial<TokenTolerance> };
+  tolerances?: ToleranceOverrides;
+  /**
+   * 32-byte hex randomness that did not exist when the receipt was committed (the pool supplies it):
+   * the job's KV and top thresholds are drawn from it (metric.ts `jobThresholds`, docs/PROTOCOL.md
+   * "Thresholds"). Without it, the fixed base thresholds.
+   */
+  thresholdSeed?: string;
   /** Progress in tokens of the current phase. */
   onProgress?: (phase: VerifyPhase, done: number, total: number) => void;
   /** When given, the receipt's root must equal it (ReceiptMismatchError otherwise). */
@@ -83,7 +100,7 @@ export interface VerifyOptions {
   signal?: AbortSignal;
 }
 
-export type MismatchKind = "key" | "value" | "token" | "plan";
+export type MismatchKind = "key" | "value" | "top" | "token" | "plan";
 
 export interface Mismatch {
   /** Check index (samples first, then output tokens); −1 for a malformed receipt. */
@@ -107,6 +124,10 @@ export interface SampleResult {
   layer: number;
   keyError: number;
   valueError: number;
+  /** A top sample (layer numLayers: projections of the logits row). */
+  top: boolean;
+  /** The threshold this sample was compared with. */
+  threshold: number;
   matched: boolean;
   /** max |a − b| / RMS(b) of key and value (metric.ts kvMaxAbsOverRms; for comparison, not used to decide). */
   keyMaxAbsOverRms: number;
@@ -164,6 +185,8 @@ export interface Verdict {
   replayedTokens: number;
   errors: { key: ErrorStats; value: ErrorStats; tokens: TokenStats };
   tolerances: Tolerances;
+  /** The job's thresholds (drawn from thresholdSeed, or the base ones), before the position scale. */
+  thresholds: JobThresholds;
   samples?: SampleResult[];
 }
 
@@ -171,7 +194,7 @@ export interface Verdict {
 export function checkReceiptStructure(model: LoadedModel, r: Receipt): StructureProblem | null {
   const c = model.config;
   const V = c.kvHeads * c.headDim;
-  if (r.vectorLength !== V)
+  if (r.sampler.projectionDim === 0 && r.vectorLength !== V)
     return { kind: "vectorLength", message: `vectorLength is ${r.vectorLength}, the model's KV rows have ${V} numbers (${c.kvHeads} heads × ${c.headDim})` };
   if (r.sampler.numLayers !== c.layers)
     return { kind: "numLayers", message: `sampler.numLayers is ${r.sampler.numLayers}, the model has ${c.layers} layers` };
@@ -253,6 +276,9 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
   const chunk = opts.chunkSize ?? DEFAULT_REPLAY_CHUNK;
   if (!Number.isInteger(chunk) || chunk < 1) throw new VerifyOptionsError(`chunkSize must be a positive integer (got ${chunk})`);
   const tol = resolveTolerances(model.config.dtype, opts.tolerances);
+  if (opts.thresholdSeed !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(opts.thresholdSeed))
+    throw new VerifyOptionsError(`thresholdSeed must be 0x followed by 64 hex digits (got ${opts.thresholdSeed})`);
+  const job = jobThresholds(tol, opts.thresholdSeed);
   const abort = () => {
     if (opts.signal?.aborted) throw new VerifyAbortedError("verification cancelled", { cause: opts.signal.reason });
   };
@@ -261,7 +287,7 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
   const O = receipt.outputTokens.length;
   const P = receipt.promptTokens.length;
   const checks = numChecks(receipt);
-  const base = { modelId: receipt.modelId, root, checks, tolerances: tol };
+  const base = { modelId: receipt.modelId, root, checks, tolerances: tol, thresholds: job };
 
   const problem = checkReceiptStructure(model, receipt);
   if (problem) {
@@ -298,13 +324,12 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
   const tokenStats: TokenStats = { checked: 0, exact: 0, nearTies: 0, failed: 0 };
   let minBad = Infinity; // lowest layer of a mismatching sample so far
 
-  const compare = (present: KvCache, i: number) => {
+  const record = (i: number, top: boolean, claimed: { key: Float32Array; value: Float32Array }, ref: { key: Float32Array; value: Float32Array }) => {
     const s = receipt.samples[i]!;
-    const refKey = kvRow(present, s.layer, "key", s.position);
-    const refValue = kvRow(present, s.layer, "value", s.position);
-    const keyError = kvVectorError(s.key, refKey, receipt.kvDtype);
-    const valueError = kvVectorError(s.value, refValue, receipt.kvDtype);
-    const matched = keyError <= tol.kv && valueError <= tol.kv;
+    const threshold = sampleThreshold(tol, job, top, s.position);
+    const keyError = kvVectorError(claimed.key, ref.key, receipt.kvDtype);
+    const valueError = kvVectorError(claimed.value, ref.value, receipt.kvDtype);
+    const matched = keyError <= threshold && valueError <= threshold;
     kv[i] = matched;
     results[i] = {
       index: i,
@@ -312,12 +337,20 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
       layer: s.layer,
       keyError,
       valueError,
+      top,
+      threshold,
       matched,
-      keyMaxAbsOverRms: opts.collectSamples ? kvMaxAbsOverRms(s.key, refKey, receipt.kvDtype) : NaN,
-      valueMaxAbsOverRms: opts.collectSamples ? kvMaxAbsOverRms(s.value, refValue, receipt.kvDtype) : NaN,
+      keyMaxAbsOverRms: opts.collectSamples ? kvMaxAbsOverRms(claimed.key, ref.key, receipt.kvDtype) : NaN,
+      valueMaxAbsOverRms: opts.collectSamples ? kvMaxAbsOverRms(claimed.value, ref.value, receipt.kvDtype) : NaN,
     };
     if (!matched) minBad = Math.min(minBad, s.layer);
   };
+  const compare = (present: KvCache, i: number) => {
+    const s = receipt.samples[i]!;
+    const ref = kvSampleVectors(receipt.sampler, s.layer, kvRow(present, s.layer, "key", s.position), kvRow(present, s.layer, "value", s.position));
+    record(i, false, s, ref);
+  };
+  const compareTop = (logitsRow: Float32Array, i: number) => record(i, true, receipt.samples[i]!, topSampleVectors(receipt.sampler, logitsRow));
 
   const t0 = performance.now();
   let probeMs = 0;
@@ -355,7 +388,11 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
       const part = feed.slice(s, s + chunk);
       const out = await model.forward({ tokens: part, past });
       const e = s + part.length;
-      for (let p = s; p < e; p++) for (const i of byPos.get(p) ?? []) compare(out.present, i);
+      for (let p = s; p < e; p++)
+        for (const i of byPos.get(p) ?? []) {
+          if (receipt.samples[i]!.layer === L) compareTop(out.logits!.subarray((p - s) * V, (p - s + 1) * V), i);
+          else compare(out.present, i);
+        }
       if (minBad === Infinity) {
         const logits = out.logits!;
         for (let p = Math.max(s, P - 1); p < e; p++) {
@@ -386,15 +423,16 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
   if (minBad !== Infinity) {
     const i = results.findIndex((r) => r !== null && !r.matched && r.layer === minBad);
     const r = results[i]!;
-    const keyBad = r.keyError > tol.kv;
+    const keyBad = r.keyError > r.threshold;
+    const what = r.top ? `top sample (logits projection ${keyBad ? "a" : "b"})` : keyBad ? "key" : "value";
     firstMismatch = {
       index: i,
-      kind: keyBad ? "key" : "value",
+      kind: r.top ? "top" : keyBad ? "key" : "value",
       position: r.position,
       layer: r.layer,
       error: keyBad ? r.keyError : r.valueError,
-      threshold: tol.kv,
-      detail: `${keyBad ? "key" : "value"} error ${fmt(keyBad ? r.keyError : r.valueError)} > ${fmt(tol.kv)} at position ${r.position}, layer ${r.layer}`,
+      threshold: r.threshold,
+      detail: `${what} error ${fmt(keyBad ? r.keyError : r.valueError)} > ${fmt(r.threshold)} at position ${r.position}, layer ${r.layer}`,
     };
   } else {
     const f = tokenFail.find((m) => m !== null);

@@ -309,7 +309,14 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     const res = await generate(model, {
       promptTokens: request.promptTokens,
       decoding: request.decoding,
-      sampler: { seed: samplerSeed, ratePpm: request.sampler.ratePpm, layersPerToken: request.sampler.layersPerToken, scope: request.sampler.scope },
+      sampler: {
+        seed: samplerSeed,
+        ratePpm: request.sampler.ratePpm,
+        layersPerToken: request.sampler.layersPerToken,
+        scope: request.sampler.scope,
+        projectionDim: request.sampler.projectionDim,
+        minPositions: request.sampler.minPositions,
+      },
       ...(request.kvDtype ? { kvDtype: request.kvDtype } : {}),
       signal: abort.signal,
       onProgress: (done, total) => o.onProgress?.({ jobId, phase: "generate", done, total }),

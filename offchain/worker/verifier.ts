@@ -800,7 +800,13 @@ class Worker {
           modelId: receipt.modelId,
           promptTokens: receipt.promptTokens,
           decoding: receipt.decoding,
-          sampler: { ratePpm: receipt.sampler.ratePpm, layersPerToken: receipt.sampler.layersPerToken, scope: receipt.sampler.scope },
+          sampler: {
+            ratePpm: receipt.sampler.ratePpm,
+            layersPerToken: receipt.sampler.layersPerToken,
+            scope: receipt.sampler.scope,
+            projectionDim: receipt.sampler.projectionDim,
+            minPositions: receipt.sampler.minPositions,
+          },
           ...(kvDtype ? { kvDtype } : {}),
         });
         if (requestHash(candidate).toLowerCase() === opened.requestHash.toLowerCase()) {

@@ -110,6 +110,7 @@ async function measure(ctx: BenchContext): Promise<Measured> {
       });
     }
     const g16 = await generate(gen, { promptTokens, decoding, sampler, kvDtype: "float16" });
+    const gFull = await generate(gen, { promptTokens, decoding, sampler: { ...sampler, projectionDim: 0 }, kvDtype: "float32" });
     const med = (k: keyof (typeof rounds)[number]) => median(rounds.map((r) => r[k]));
     const f = await generate(other, { promptTokens, decoding, sampler });
     const forged = parseReceipt({ ...f.receipt, modelId: ver.modelId });
@@ -149,19 +150,27 @@ async function measure(ctx: BenchContext): Promise<Measured> {
         "7 rounds of (generate, verify ×3 → mean), each after a 100 ms pause; costRatio = median of the per-round ratios, the ms figures medians; " +
         "same model files, CPU, same thread count, both warmed up",
     };
+    // proof data per generated token: everything but the 4 bytes of each output token id
+    const proofPerToken = (x: { bytes: Uint8Array; receipt: { outputTokens: number[] } }) => r2((x.bytes.length - 4 * x.receipt.outputTokens.length) / x.receipt.outputTokens.length);
     receipt = {
       bytes: g.bytes.length,
-      bytesPerToken: r2(g.bytes.length / g.receipt.outputTokens.length),
+      bytesPerToken: proofPerToken(g),
+      totalBytesPerToken: r2(g.bytes.length / g.receipt.outputTokens.length),
       samples: g.receipt.samples.length,
       kvDtype: g.receipt.kvDtype,
       vectorLength: g.receipt.vectorLength,
+      projectionDim: g.receipt.sampler.projectionDim,
+      minPositions: g.receipt.sampler.minPositions,
       sampleRatePpm: sampler.ratePpm,
       layersPerToken: sampler.layersPerToken,
       float16Bytes: g16.bytes.length,
-      float16BytesPerToken: r2(g16.bytes.length / g16.receipt.outputTokens.length),
+      float16BytesPerToken: proofPerToken(g16),
+      fullRowFloat32Bytes: gFull.bytes.length,
+      fullRowFloat32BytesPerToken: proofPerToken(gFull),
       note:
-        "per generated token ≈ 4 (u32 token id) + rate · layersPerToken · (6 + 2·V·b); ~8 B/token leaves ~4 B of samples per token: " +
-        "float16 rows of V = 256 (1030 B) at rate 1/256 with 1 layer, or fewer numbers per sample (a few KV heads, a seeded projection)",
+        "bytesPerToken = (receipt bytes − 4 · output tokens) / output tokens: header (132 B + 4 B per prompt token) and samples, amortised; " +
+        "default generator settings: seeded projections of r = 32 numbers per key and value, one top sample (logits projections) per sampled position, " +
+        "float32 storage on an fp32 model (float16 halves the sample bytes); fullRow* = the version-1 layout (projectionDim 0, whole K/V rows)",
     };
   } finally {
     await gen.release();
@@ -231,10 +240,11 @@ async function measure(ctx: BenchContext): Promise<Measured> {
       receipt: [
         {
           title: "Receipt size",
-          columns: ["kvDtype", "bytes", "bytes/token", "samples"],
+          columns: ["layout", "bytes", "proof bytes/token", "samples"],
           rows: [
-            ["float32", receipt.bytes as number, receipt.bytesPerToken as number, receipt.samples as number],
-            ["float16", receipt.float16Bytes as number, receipt.float16BytesPerToken as number, receipt.samples as number],
+            ["projected r=32, float32", receipt.bytes as number, receipt.bytesPerToken as number, receipt.samples as number],
+            ["projected r=32, float16", receipt.float16Bytes as number, receipt.float16BytesPerToken as number, receipt.samples as number],
+            ["full rows, float32 (v1 layout)", receipt.fullRowFloat32Bytes as number, receipt.fullRowFloat32BytesPerToken as number, "-"],
           ],
           notes: [receipt.note as string],
         },

@@ -42,7 +42,7 @@ describe("poc generate CLI", function () {
     expect(r.promptTokens).to.deep.equal([256, ...Buffer.from("Verify me")]);
     expect(r.outputTokens).to.have.length(40);
     expect(r.decoding).to.deep.equal({ seed: 123n, temperature: 0.8, topK: 50, topP: 0.9, maxTokens: 40, stopAtEos: false });
-    expect(r.sampler).to.deep.equal({ seed: defaultSamplerSeed(r.promptTokens, r.decoding), ratePpm: 125_000, layersPerToken: 2, numLayers: 4, scope: "all" });
+    expect(r.sampler).to.deep.equal({ seed: defaultSamplerSeed(r.promptTokens, r.decoding), ratePpm: 125_000, layersPerToken: 2, numLayers: 4, scope: "all", projectionDim: 32, minPositions: 4 });
     expect(r.kvDtype).to.equal("float32");
     expect(ra.stdout).to.match(new RegExp(`^numChecks\\s+${numChecks(r)} `, "m"));
     expect(ra.stdout).to.match(new RegExp(`^bytes\\s+${bytesA.length} `, "m"));
@@ -70,7 +70,7 @@ describe("poc generate CLI", function () {
     expect(j.outputTokens).to.deep.equal(r.outputTokens);
     expect(r.promptTokens).to.deep.equal([256, 72, 105]);
     expect(r.kvDtype).to.equal("float16");
-    expect(r.sampler).to.deep.equal({ seed, ratePpm: 500_000, layersPerToken: 4, numLayers: 4, scope: "generated" });
+    expect(r.sampler).to.deep.equal({ seed, ratePpm: 500_000, layersPerToken: 4, numLayers: 4, scope: "generated", projectionDim: 32, minPositions: 4 });
     expect(r.samples.every((s) => s.position >= 3)).to.equal(true);
   });
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { buildModel, type BuildResult } from "../../offchain/model/build.js";
 import { loadModel, type ForwardInput, type LoadedModel } from "../../offchain/model/load.js";
 import { kvRow } from "../../offchain/model/kv.js";
+import { kvSampleVectors, topSampleVectors } from "../../offchain/receipt/index.js";
 import { checkToken, drawToken, samplePlan, type DecodingConfigInput } from "../../offchain/sampling/index.js";
 import { decodeReceipt, receiptRoot, roundToF16 } from "../../offchain/receipt/index.js";
 import {
@@ -92,8 +93,9 @@ describe("generate: decoding with KV-cache sampling → receipt", function () {
     expect(decodeReceipt(r.bytes)).to.deep.equal(r.receipt);
     expect(r.receipt.modelId).to.equal(built.modelId);
     expect(r.receipt.kvDtype).to.equal("float32");
-    expect(r.receipt.vectorLength).to.equal(2 * 32);
-    expect(r.receipt.sampler).to.deep.equal({ seed: SEED32, ratePpm: 250_000, layersPerToken: 2, numLayers: 4, scope: "all" });
+    // seeded projections by default (DEFAULT_PROJECTION_DIM numbers per key and value), evidence floor 4
+    expect(r.receipt.vectorLength).to.equal(32);
+    expect(r.receipt.sampler).to.deep.equal({ seed: SEED32, ratePpm: 250_000, layersPerToken: 2, numLayers: 4, scope: "all", projectionDim: 32, minPositions: 4 });
     expect(r.receipt.decoding).to.deep.equal({ seed: 11n, temperature: 0.9, topK: 40, topP: 0.95, maxTokens: 20, stopAtEos: false });
     const t = r.timings;
     expect(t.prefillMs).to.be.greaterThan(0);
@@ -116,12 +118,17 @@ describe("generate: decoding with KV-cache sampling → receipt", function () {
       if (scope === "generated") expect(r.receipt.samples.every((s) => s.position >= PROMPT.length)).to.equal(true);
       // the last token is never fed back, so it is never sampled
       expect(r.receipt.samples.every((s) => s.position < tokens.length - 1)).to.equal(true);
-      if (ratePpm === 1_000_000) expect(r.receipt.samples).to.have.length((tokens.length - 1) * 4);
+      // every candidate position: its layers plus the top sample (layer 4)
+      if (ratePpm === 1_000_000) expect(r.receipt.samples).to.have.length((tokens.length - 1) * 5);
+      // the evidence floor: at least 4 sampled positions even at 1 ppm, the latest ones, at the top layers
+      const positions = new Set(r.receipt.samples.map((s) => s.position));
+      expect(positions.size).to.be.at.least(4);
+      if (ratePpm === 1) expect(r.receipt.samples.filter((s) => s.position >= tokens.length - 5).map((s) => s.layer)).to.include.members([3, 4]);
     }
   });
 
   it(`captures K/V equal to one fresh prefill of the same tokens (max abs error < ${KV_TOL_FP32}, fp32)`, async () => {
-    const r = await generate(m, req({ decoding: sampled(64), sampler: { seed: SEED32, ratePpm: 1_000_000, layersPerToken: 4 } }));
+    const r = await generate(m, req({ decoding: sampled(64), sampler: { seed: SEED32, ratePpm: 1_000_000, layersPerToken: 4, projectionDim: 0 } }));
     const tokens = [...r.receipt.promptTokens, ...r.receipt.outputTokens];
     const fresh = await m.forward({ tokens: tokens.slice(0, -1), past: null });
     let err = 0;
@@ -137,10 +144,35 @@ describe("generate: decoding with KV-cache sampling → receipt", function () {
     expect(r.receipt.samples).to.have.length((tokens.length - 1) * 4);
   });
 
+  it("stores seeded projections of K/V rows and of the logits (top samples) equal to those of a fresh prefill", async () => {
+    const r = await generate(m, req({ decoding: sampled(40), sampler: { seed: SEED32, ratePpm: 250_000, layersPerToken: 2, minPositions: 6 } }));
+    const sampler = r.receipt.sampler;
+    const tokens = [...r.receipt.promptTokens, ...r.receipt.outputTokens];
+    const fresh = await m.forward({ tokens: tokens.slice(0, -1), past: null });
+    const V = m.config.vocabSize;
+    let err = 0;
+    let tops = 0;
+    for (const s of r.receipt.samples) {
+      expect(s.key).to.have.length(32);
+      const ref =
+        s.layer === 4
+          ? topSampleVectors(sampler, fresh.logits!.subarray(s.position * V, (s.position + 1) * V))
+          : kvSampleVectors(sampler, s.layer, kvRow(fresh.present, s.layer, "key", s.position), kvRow(fresh.present, s.layer, "value", s.position));
+      if (s.layer === 4) tops++;
+      err = Math.max(err, maxAbsDiff(s.key, ref.key), maxAbsDiff(s.value, ref.value));
+    }
+    expect(tops).to.equal(new Set(r.receipt.samples.map((s) => s.position)).size);
+    expect(err).to.be.lessThan(KV_TOL_FP32);
+    // a projection is not a copy: another layer's matrix gives other numbers
+    const s0 = r.receipt.samples.find((s) => s.layer < 4)!;
+    const other = kvSampleVectors(sampler, (s0.layer + 1) % 4, kvRow(fresh.present, s0.layer, "key", s0.position), kvRow(fresh.present, s0.layer, "value", s0.position));
+    expect(maxAbsDiff(s0.key, other.key)).to.be.greaterThan(0.01);
+  });
+
   it(`captures K/V of an fp16 model within ${KV_TOL_FP16} of a fresh prefill; kvDtype defaults to float16 there`, async () => {
     const m16 = await loadModel(builtFp16.dir, { threads: 1 });
     try {
-      const r = await generate(m16, req({ decoding: greedy(32), sampler: { seed: SEED32, ratePpm: 1_000_000, layersPerToken: 4 } }));
+      const r = await generate(m16, req({ decoding: greedy(32), sampler: { seed: SEED32, ratePpm: 1_000_000, layersPerToken: 4, projectionDim: 0 } }));
       expect(r.receipt.kvDtype).to.equal("float16");
       expect(decodeReceipt(r.bytes)).to.deep.equal(r.receipt);
       const tokens = [...r.receipt.promptTokens, ...r.receipt.outputTokens];

@@ -52,11 +52,11 @@ describe("receipt/encoding: canonical bytes", function () {
       const O = r.outputTokens.length;
       const b = kvDtype === "float16" ? 2 : 4;
       expect(sampleByteLength(64, kvDtype)).to.equal(6 + 2 * 64 * b);
-      expect(bytes.length).to.equal(128 + 4 * (P + O) + r.samples.length * (6 + 128 * b));
+      expect(bytes.length).to.equal(132 + 4 * (P + O) + r.samples.length * (6 + 128 * b));
       expect(bytes.length).to.equal(receiptByteLength(r));
       const d = dv(bytes);
       expect(new TextDecoder().decode(bytes.subarray(0, 4))).to.equal("POCR");
-      expect(d.getUint16(4, true)).to.equal(1);
+      expect(d.getUint16(4, true)).to.equal(2);
       expect(d.getUint8(6)).to.equal(kvDtype === "float16" ? 1 : 0);
       expect(d.getUint8(7)).to.equal(0);
       expect(d.getBigUint64(40, true)).to.equal(987654321n);
@@ -70,6 +70,9 @@ describe("receipt/encoding: canonical bytes", function () {
       expect(d.getUint32(116, true)).to.equal(P);
       expect(d.getUint32(120, true)).to.equal(O);
       expect(d.getUint32(124, true)).to.equal(r.samples.length);
+      expect(d.getUint16(128, true)).to.equal(r.sampler.projectionDim);
+      expect(d.getUint16(130, true)).to.equal(r.sampler.minPositions);
+      expect(HEADER_FIXED_BYTES).to.equal(132);
       expect(d.getUint32(HEADER_FIXED_BYTES, true)).to.equal(r.promptTokens[0]);
       const H = headerByteLength(P, O);
       expect(encodeHeader(r)).to.deep.equal(bytes.subarray(0, H));
@@ -111,7 +114,8 @@ describe("receipt/encoding: validation on encode", function () {
     ["layer past the model", { ...r, samples: [...s.slice(0, -1), { ...s.at(-1)!, layer: 4 }] }, /outside the model/],
     ["bad model id", { ...r, modelId: "0x12" }, /modelId/],
     ["unknown field", { ...r, extra: 1 }, /extra/],
-    ["version 2", { ...r, version: 2 }, /version/],
+    ["version 1", { ...r, version: 1 }, /version/],
+    ["version 3", { ...r, version: 3 }, /version/],
     ["empty prompt", { ...r, promptTokens: [] }, /prompt/],
     ["too many outputs", { ...r, decoding: { ...r.decoding, maxTokens: 3 } }, /maxTokens/],
     ["token not uint32", { ...r, outputTokens: [...r.outputTokens.slice(1), 2 ** 32] }, /outputTokens/],
@@ -153,7 +157,7 @@ describe("receipt/encoding: decode rejects malformed bytes", function () {
   it("rejects trailing bytes, bad magic, unknown version, dtype and flags", () => {
     throwsWith(() => decodeReceipt(new Uint8Array([...good, 0])), ReceiptFormatError, /1 trailing bytes/);
     throwsWith(() => decodeReceipt(edit((b) => (b[0] = 0x51))), ReceiptFormatError, /bad magic/);
-    throwsWith(() => decodeReceipt(edit((_, d) => d.setUint16(4, 2, true))), ReceiptFormatError, /unsupported receipt version 2/);
+    throwsWith(() => decodeReceipt(edit((_, d) => d.setUint16(4, 1, true))), ReceiptFormatError, /unsupported receipt version 1/);
     throwsWith(() => decodeReceipt(edit((b) => (b[6] = 2))), ReceiptFormatError, /kv dtype/);
     throwsWith(() => decodeReceipt(edit((b) => (b[7] = 4))), ReceiptFormatError, /flag bits/);
   });

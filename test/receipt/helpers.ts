@@ -33,7 +33,7 @@ export function makeReceipt(o: MakeOptions = {}): Receipt {
     value: Float32Array.from({ length: V }, () => gaussian(rand) * 3),
   }));
   return parseReceipt({
-    version: 1,
+    version: 2,
     modelId: "0x" + "9e".repeat(32),
     promptTokens: tokens.slice(0, P),
     outputTokens: tokens.slice(P),

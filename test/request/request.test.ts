@@ -33,14 +33,14 @@ function request(over: Partial<JobRequestInput> = {}): JobRequestInput {
 function receiptFor(req: JobRequestInput, samplerSeed: string, over: Partial<Receipt> = {}): Receipt {
   const r = parseJobRequest(req);
   return {
-    version: 1,
+    version: 2,
     modelId: r.modelId,
     promptTokens: [...r.promptTokens],
     outputTokens: [5, 6, 7, 8],
     decoding: r.decoding,
     sampler: { seed: samplerSeed as `0x${string}`, ...r.sampler, numLayers: 4 },
     kvDtype: "float32",
-    vectorLength: 8,
+    vectorLength: 32,
     samples: [],
     ...over,
   };
@@ -99,8 +99,10 @@ describe("job request", () => {
       ["another model", { modelId: `0x${"cd".repeat(32)}` }, /model/],
       ["another prompt", { promptTokens: [1, 72, 106] }, /prompt/],
       ["another decoding seed", { decoding: { ...parseJobRequest(request()).decoding, seed: 8n } }, /decoding/],
-      ["another sampler seed", { sampler: { seed: `0x${"00".repeat(32)}`, ratePpm: 62_500, layersPerToken: 2, scope: "all", numLayers: 4 } }, /sampler seed/],
-      ["another sampling rate", { sampler: { seed, ratePpm: 1_000, layersPerToken: 2, scope: "all", numLayers: 4 } }, /sampler configuration/],
+      ["another sampler seed", { sampler: { seed: `0x${"00".repeat(32)}`, ratePpm: 62_500, layersPerToken: 2, scope: "all", numLayers: 4, projectionDim: 32, minPositions: 4 } }, /sampler seed/],
+      ["another sampling rate", { sampler: { seed, ratePpm: 1_000, layersPerToken: 2, scope: "all", numLayers: 4, projectionDim: 32, minPositions: 4 } }, /sampler configuration/],
+      ["a smaller evidence floor", { sampler: { seed, ratePpm: 62_500, layersPerToken: 2, scope: "all", numLayers: 4, projectionDim: 32, minPositions: 0 } }, /sampler configuration/],
+      ["full rows instead of projections", { sampler: { seed, ratePpm: 62_500, layersPerToken: 2, scope: "all", numLayers: 4, projectionDim: 0, minPositions: 4 }, vectorLength: 8 }, /sampler configuration/],
       ["a truncated answer", { outputTokens: [5, 6] }, /output tokens/],
     ];
     for (const [name, over, re] of cases) {

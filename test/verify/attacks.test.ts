@@ -43,6 +43,8 @@ describe("attack and honesty suite (tiny)", function () {
     expect(r.attacks.find((a) => a.name === "other-weights")!.earlyStopped).to.equal(true);
     // honest noise far below the threshold, whole-model attacks above it on every sample
     expect(r.maxHonestError).to.be.below(r.threshold / 2);
+    expect(r.maxHonestTopError).to.be.greaterThan(0);
+    expect(r.maxHonestTopError).to.be.below(r.topThreshold / 2);
     for (const name of ["other-weights", "int8-weights", "perturbed-1pct"]) {
       const a = r.attacks.find((x) => x.name === name)!;
       expect(Math.min(...a.keyErrors.map((k, i) => Math.max(k, a.valueErrors[i]!))), name).to.be.above(r.threshold);

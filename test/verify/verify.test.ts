@@ -177,7 +177,9 @@ describe("verifier", function () {
         expect(early.matchBitmapHex).to.equal(full.matchBitmapHex);
         expect(early.earlyStopped).to.equal(L === layers[0]);
         expect(early.stoppedAtLayer).to.equal(L);
-        expect(early.firstMismatch).to.include({ index: k, kind: "key", layer: L, position: r.samples[k]!.position });
+        // the highest sampled layer is the top sample (layer = numLayers: projections of the logits)
+        const kind = L === r.sampler.numLayers ? "top" : "key";
+        expect(early.firstMismatch).to.include({ index: k, kind, layer: L, position: r.samples[k]!.position });
         const want = [...r.samples.map((s, i) => i !== k && s.layer <= L), ...r.outputTokens.map(() => false)];
         expect(layerBits(early)).to.deep.equal(want);
         expect(early.matched).to.equal(want.filter(Boolean).length);
@@ -189,7 +191,7 @@ describe("verifier", function () {
       const out = r.outputTokens.slice();
       out[j] = (out[j]! + 1) % 256;
       const tokens = [...r.promptTokens, ...out];
-      const samples = await samplesFromPrefill(real1, tokens, samplePlan(r.sampler, tokens, r.promptTokens.length), "float32");
+      const samples = await samplesFromPrefill(real1, tokens, samplePlan(r.sampler, tokens, r.promptTokens.length), "float32", r.sampler);
       const v = await verifyReceipt(real1, relabel(r, { outputTokens: out, samples }));
       expect(v.agrees).to.equal(false);
       expect(v.kvChecks.matched).to.equal(samples.length);
@@ -201,7 +203,7 @@ describe("verifier", function () {
     it("catches tokens decoded by another model with KV fabricated by a real prefill", async () => {
       const r = foreign.receipt;
       const tokens = [...r.promptTokens, ...r.outputTokens];
-      const samples = await samplesFromPrefill(real1, tokens, samplePlan(r.sampler, tokens, r.promptTokens.length), "float32");
+      const samples = await samplesFromPrefill(real1, tokens, samplePlan(r.sampler, tokens, r.promptTokens.length), "float32", r.sampler);
       const v = await verifyReceipt(real1, relabel(r, { samples }));
       expect(v.agrees).to.equal(false);
       expect(v.kvChecks.matched).to.equal(samples.length);
@@ -224,7 +226,12 @@ describe("verifier", function () {
       ],
       [
         "a vector length unlike the model's",
-        () => relabel(greedy.receipt, { vectorLength: 8, samples: greedy.receipt.samples.map((s) => ({ ...s, key: s.key.slice(0, 8), value: s.value.slice(0, 8) })) }),
+        () =>
+          relabel(greedy.receipt, {
+            sampler: { ...greedy.receipt.sampler, projectionDim: 0 },
+            vectorLength: 8,
+            samples: greedy.receipt.samples.filter((s) => s.layer < 4).map((s) => ({ ...s, key: s.key.slice(0, 8), value: s.value.slice(0, 8) })),
+          }),
         "vectorLength",
       ],
       ["another layer count", () => relabel(greedy.receipt, { sampler: { ...greedy.receipt.sampler, numLayers: 6 } }), "numLayers"],
