@@ -215,7 +215,7 @@ export async function runTokenAttackSuite(options: TokenAttackOptions): Promise<
       /** A receipt for the attacker's tokens with true KV samples (a prefill of `truth`). */
       const receiptOf = async (truth: LoadedModel, decoding: DecodingConfig, output: number[]): Promise<Receipt> => {
         const tokens = [...promptTokens, ...output];
-        const samples = await samplesFromPrefill(truth, tokens, samplePlan(sampler, tokens, P), "float32");
+        const samples = await samplesFromPrefill(truth, tokens, samplePlan(sampler, tokens, P), "float32", sampler);
         return parseReceipt({
           version: RECEIPT_VERSION,
           modelId: gen1.modelId,
