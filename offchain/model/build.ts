@@ -10,7 +10,16 @@ import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { ModelInputError, ModelFileError } from "./errors.js";
 import { encodeModel, type Dtype } from "./graph.js";
-import { PRESETS, buildLlamaGraph, countParams, validateSpec, type LlamaBuildSpec, type PresetName } from "./llama.js";
+import {
+  PRESETS,
+  buildLlamaGraph,
+  countParams,
+  validateSpec,
+  type LlamaBuildSpec,
+  type PresetName,
+  type VariantScope,
+  type WeightQuantization,
+} from "./llama.js";
 import { onnx, type OnnxTypes } from "./onnx-proto.js";
 import { computeModelId, resolveModelFiles, type Hex32, type ModelFileEntry } from "./files.js";
 import {
@@ -50,7 +59,11 @@ export interface BuildOptions {
   /** Attack-suite variant: multiplicative weight noise of this relative std (e.g. 0.01); see LlamaBuildSpec. */
   weightPerturbation?: number;
   /** Attack-suite variant: int8 per-channel quantised weights, stored dequantised; see LlamaBuildSpec. */
-  weightQuantization?: "int8";
+  weightQuantization?: WeightQuantization;
+  /** Attack-suite variant: apply the two above only to the LM head or the last layer's MLP; see LlamaBuildSpec. */
+  variantScope?: VariantScope;
+  /** Attack-suite variant: the last layer's o_proj and down_proj zeroed; see LlamaBuildSpec. */
+  skipLastLayerOutput?: boolean;
 }
 
 export interface BuildResult {
@@ -101,6 +114,8 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     lmScale: o.lmScale ?? 4,
     ...(o.weightPerturbation ? { weightPerturbation: o.weightPerturbation } : {}),
     ...(o.weightQuantization ? { weightQuantization: o.weightQuantization } : {}),
+    ...(o.variantScope ? { variantScope: o.variantScope } : {}),
+    ...(o.skipLastLayerOutput ? { skipLastLayerOutput: true } : {}),
   };
   if (spec.dtype !== "fp32" && spec.dtype !== "fp16") throw new ModelInputError(`dtype must be fp32 or fp16 (got ${String(spec.dtype)})`);
   validateSpec(spec);
@@ -147,6 +162,8 @@ export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined
       // recorded only when set, so the files (and model ids) of plain builds are unchanged
       ...(spec.weightPerturbation ? { weight_perturbation: spec.weightPerturbation } : {}),
       ...(spec.weightQuantization ? { weight_quantization: spec.weightQuantization } : {}),
+      ...(spec.variantScope ? { variant_scope: spec.variantScope } : {}),
+      ...(spec.skipLastLayerOutput ? { skip_last_layer_output: true } : {}),
     },
   };
 }

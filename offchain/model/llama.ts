@@ -26,6 +26,7 @@ import { GraphWriter, elemType, type Dtype } from "./graph.js";
 import { DT, type OnnxTypes } from "./onnx-proto.js";
 import { WeightRng } from "./prng.js";
 import { ModelInputError } from "./errors.js";
+import { roundToF16 } from "../receipt/float16.js";
 
 export interface LlamaBuildSpec {
   layers: number;
@@ -61,8 +62,19 @@ export interface LlamaBuildSpec {
    *   int8-quantised deployment computes, up to activation rounding.
    */
   weightPerturbation?: number;
-  weightQuantization?: "int8";
+  /**
+   * "int8" as above; "bf16" / "fp16": every weight rounded to bfloat16 / binary16 (nearest even) and
+   * stored back in the model's dtype — a deployment that keeps its weights in a narrower type.
+   */
+  weightQuantization?: WeightQuantization;
+  /** Apply the perturbation/quantisation only to the LM head, or only to the last layer's MLP (default: every matrix). */
+  variantScope?: VariantScope;
+  /** Zero the last layer's o_proj and down_proj: its attention and MLP add nothing (its K/V stay exact). */
+  skipLastLayerOutput?: boolean;
 }
+
+export type WeightQuantization = "int8" | "bf16" | "fp16";
+export type VariantScope = "lm-head" | "last-mlp";
 
 export const PRESETS = {
   tiny: { layers: 4, hiddenSize: 128, heads: 4, kvHeads: 2, intermediateSize: 352, maxPositions: 1024 },
@@ -88,8 +100,10 @@ export function validateSpec(s: LlamaBuildSpec): void {
   if (s.weightSeed < 0n || s.weightSeed >= 1n << 64n) throw new ModelInputError(`weight seed must be in [0, 2^64) (got ${s.weightSeed})`);
   if (s.weightPerturbation !== undefined && !(s.weightPerturbation >= 0 && s.weightPerturbation < 1))
     throw new ModelInputError(`weightPerturbation must be in [0, 1) (got ${s.weightPerturbation})`);
-  if (s.weightQuantization !== undefined && s.weightQuantization !== "int8")
-    throw new ModelInputError(`weightQuantization must be "int8" (got ${String(s.weightQuantization)})`);
+  if (s.weightQuantization !== undefined && !["int8", "bf16", "fp16"].includes(s.weightQuantization))
+    throw new ModelInputError(`weightQuantization must be "int8", "bf16" or "fp16" (got ${String(s.weightQuantization)})`);
+  if (s.variantScope !== undefined && s.variantScope !== "lm-head" && s.variantScope !== "last-mlp")
+    throw new ModelInputError(`variantScope must be "lm-head" or "last-mlp" (got ${String(s.variantScope)})`);
 }
 
 /**
@@ -97,6 +111,18 @@ export function validateSpec(s: LlamaBuildSpec): void {
  * stored row-major as [rows, cols]; `channelAxis` names the output-channel axis (per-channel scales).
  */
 export function applyWeightVariant(s: LlamaBuildSpec, name: string, data: Float32Array, rows: number, cols: number, channelAxis: 0 | 1): void {
+  if (s.skipLastLayerOutput && (name === `model.layers.${s.layers - 1}.self_attn.o_proj.weight` || name === `model.layers.${s.layers - 1}.mlp.down_proj.weight`))
+    data.fill(0);
+  if (s.variantScope === "lm-head" && name !== "lm_head.weight") return;
+  if (s.variantScope === "last-mlp" && !name.startsWith(`model.layers.${s.layers - 1}.mlp.`)) return;
+  if (s.weightQuantization === "bf16") {
+    const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    for (let i = 0; i < u.length; i++) {
+      const x = u[i]!;
+      u[i] = ((x + 0x7fff + ((x >>> 16) & 1)) & 0xffff0000) >>> 0; // round to nearest even (finite weights)
+    }
+  }
+  if (s.weightQuantization === "fp16") for (let i = 0; i < data.length; i++) data[i] = roundToF16(data[i]!);
   if (s.weightPerturbation) {
     const eps = new WeightRng(s.weightSeed, `perturb:${name}`).fillNormal(new Float32Array(data.length), s.weightPerturbation);
     for (let i = 0; i < data.length; i++) data[i] = data[i]! * (1 + eps[i]!);

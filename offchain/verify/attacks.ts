@@ -38,7 +38,7 @@ import { join } from "node:path";
 import { buildModel, loadModel, kvRow, resolveBuildSpec, type BuildOptions, type LoadedModel, type LoadOptions } from "../model/index.js";
 import { llamaConfigJson } from "../model/build.js";
 import { generate, type GenerateResult } from "../generate/index.js";
-import { type DecodingConfigInput, samplePlan, type PlannedSample, type SamplerConfig } from "../sampling/index.js";
+import { type DecodingConfigInput, samplePlan, tokenSampled, type PlannedSample, type SamplerConfig } from "../sampling/index.js";
 import {
   type KvDtype,
   type Receipt,
@@ -53,6 +53,7 @@ import {
 } from "../receipt/index.js";
 import { verifyReceipt, type Mismatch, type Verdict, type VerifyOptions } from "./verify.js";
 import { VerifyError } from "./errors.js";
+import { prefillDecodeModel, routedModel, withNarrowCache } from "./cheats.js";
 import { resolveTolerances } from "./metric.js";
 
 export type CaughtBy = "kv" | "top" | "token" | "plan" | "root" | "none";
@@ -187,7 +188,11 @@ export function buildOptionsFromConfig(raw: Record<string, unknown>): BuildOptio
     ...(typeof pb.init_scale === "number" ? { initScale: pb.init_scale } : {}),
     ...(typeof pb.lm_scale === "number" ? { lmScale: pb.lm_scale } : {}),
     ...(typeof pb.weight_perturbation === "number" ? { weightPerturbation: pb.weight_perturbation } : {}),
-    ...(pb.weight_quantization === "int8" ? { weightQuantization: "int8" as const } : {}),
+    ...(pb.weight_quantization === "int8" || pb.weight_quantization === "bf16" || pb.weight_quantization === "fp16"
+      ? { weightQuantization: pb.weight_quantization }
+      : {}),
+    ...(pb.variant_scope === "lm-head" || pb.variant_scope === "last-mlp" ? { variantScope: pb.variant_scope } : {}),
+    ...(pb.skip_last_layer_output === true ? { skipLastLayerOutput: true } : {}),
   };
 }
 
@@ -301,12 +306,25 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     const layersPerToken = Math.min(samplerIn.layersPerToken, real1.config.layers);
     const sampler = { ...samplerIn, layersPerToken };
     const vopts = o.verify ?? {};
-    const { dirs, fewerLayers } = await buildVariants(
-      o.modelDir,
-      o.workDir,
-      real1.rawConfig as Record<string, unknown>,
-      Object.fromEntries((o.probes ?? []).map((p) => [p.name, p.build])),
-    );
+    const fp16Model = real1.config.dtype === "fp16";
+    // precision variants that are the model itself at fp16 are not attacks there (n/a)
+    const precisionVariants: Record<string, Partial<BuildOptions>> = {
+      "lm-head-int8": { weightQuantization: "int8", variantScope: "lm-head" },
+      "lm-head-bf16": { weightQuantization: "bf16", variantScope: "lm-head" },
+      "last-mlp-int8": { weightQuantization: "int8", variantScope: "last-mlp" },
+      "skip-last-layer": { skipLastLayerOutput: true },
+      "bf16-weights": { weightQuantization: "bf16" },
+      ...(fp16Model ? {} : { "fp16-weights": { weightQuantization: "fp16" as const }, "fp16-activations": { dtype: "fp16" as const } }),
+    };
+    const needed = (name: string) =>
+      want(name) ||
+      (name === "skip-last-layer" && want("plan-aware-skip")) ||
+      (name === "fp16-weights" && want("short-receipt-fp16-weights")) ||
+      (name === "fp16-activations" && want("fp16-decode-fp32-prefill"));
+    const { dirs, fewerLayers } = await buildVariants(o.modelDir, o.workDir, real1.rawConfig as Record<string, unknown>, {
+      ...Object.fromEntries(Object.entries(precisionVariants).filter(([n]) => needed(n))),
+      ...Object.fromEntries((o.probes ?? []).map((p) => [p.name, p.build])),
+    });
 
     const honest: RunRecord[] = [];
     const attacks: RunRecord[] = [];
@@ -394,19 +412,62 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     }
 
     // ---- attacks: model variants (decode with the variant, relabel as the real model)
-    const variantAttack = async (name: string, description: string, decoding: DecodingConfigInput, kind: RunRecord["kind"] = "attack") => {
+    const variantAttack = async (
+      name: string,
+      description: string,
+      decoding: DecodingConfigInput,
+      kind: RunRecord["kind"] = "attack",
+      expected: CaughtBy = "kv",
+      extra: { variant?: string; promptTokens?: number[] } = {},
+    ) => {
       if (kind === "attack" && !want(name)) return;
-      const m = await load(dirs[name]!, { threads: 1 });
-      const g = await gen(m, decoding);
+      const m = await load(dirs[extra.variant ?? name]!, { threads: 1 });
+      const g = await gen(m, decoding, extra.promptTokens ? { promptTokens: extra.promptTokens } : {});
       await m.release();
       open.splice(open.indexOf(m), 1);
-      const r = remake(g.receipt, { modelId: real1.modelId });
-      await check(name, kind, description, r, real1, { ...(kind === "attack" ? { expected: "kv" as const } : {}), also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }] });
+      const r = remake(g.receipt, { modelId: real1.modelId, kvDtype: real1.config.dtype === "fp16" ? "float16" : "float32" });
+      await check(name, kind, description, r, real1, { ...(kind === "attack" ? { expected } : {}), also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }] });
     };
     await variantAttack("other-weights", "decoded with another weight seed, relabelled", sampled);
     await variantAttack("int8-weights", "decoded with int8 per-channel quantised weights", greedy);
     await variantAttack("perturbed-1pct", "decoded with weights × (1 + N(0, 1 %))", sampled);
     for (const p of o.probes ?? []) await variantAttack(p.name, p.description, p.decoding === "greedy" ? greedy : sampled, "probe");
+
+    // ---- attacks on the top of the model and precision downgrades (issue 9)
+    await variantAttack("lm-head-int8", "LM head quantised to int8 per channel, the rest exact", greedy, "attack", "top");
+    await variantAttack("lm-head-bf16", "LM head rounded to bfloat16, the rest exact", sampled, "attack", "top");
+    await variantAttack("last-mlp-int8", "the last layer's MLP quantised to int8 per channel", greedy, "attack", "top");
+    await variantAttack("skip-last-layer", "the last layer's attention output and MLP skipped (its K/V still computed)", sampled, "attack", "top");
+    await variantAttack("bf16-weights", "every weight rounded to bfloat16", greedy);
+    if (!fp16Model) {
+      await variantAttack("fp16-weights", "every weight rounded to binary16, computed in fp32", sampled);
+      await variantAttack("fp16-activations", "the fp16 build of the model (weights and activations binary16)", greedy);
+      await variantAttack("short-receipt-fp16-weights", "fp16-rounded weights, 8-token prompt, 16 tokens (the evidence floor's case)", { ...sampled, maxTokens: 16 }, "attack", "kv", {
+        variant: "fp16-weights",
+        promptTokens: promptTokens.slice(0, 8),
+      });
+    }
+    const wrappedAttack = async (name: string, description: string, m: LoadedModel, decoding: DecodingConfigInput, expected: CaughtBy) => {
+      const g = await gen(m, decoding);
+      const r = remake(g.receipt, { modelId: real1.modelId, kvDtype: real1.config.dtype === "fp16" ? "float16" : "float32" });
+      await check(name, "attack", description, r, real1, { expected, also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }] });
+    };
+    for (const mode of ["fp16", "int8", "fp8"] as const) {
+      const name = `kv-cache-${mode}`;
+      if (!want(name) || (mode === "fp16" && fp16Model)) continue;
+      await wrappedAttack(name, `KV cache stored as ${mode} between decoding steps`, withNarrowCache(real1, mode), sampled, "kv");
+    }
+    if (want("plan-aware-skip")) {
+      const cheapTop = await load(dirs["skip-last-layer"]!, { threads: 1 });
+      const cfg = hGreedy.receipt.sampler;
+      const end = P + maxTokens - 1; // stopAtEos is off: the length, hence the floor, is known in advance
+      const routed = routedModel(real1, cheapTop, (p, h) => tokenSampled(cfg, p, h) || p >= end - cfg.minPositions - 1);
+      await wrappedAttack("plan-aware-skip", "the last layer skipped except at the positions the samplers will pick (and the floor's)", routed, greedy, "token");
+    }
+    if (want("fp16-decode-fp32-prefill") && !fp16Model) {
+      const m16 = await load(dirs["fp16-activations"]!, { threads: 1 });
+      await wrappedAttack("fp16-decode-fp32-prefill", "prompt prefilled by the fp32 model, every decoding step by its fp16 build", prefillDecodeModel(real1, m16), sampled, "kv");
+    }
 
     const realSampler: SamplerConfig = hGreedy.receipt.sampler;
     let cheap: LoadedModel | null = null;
