@@ -566,9 +566,15 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     if (want("unplanned-sample") && honestR.samples.length > 0) {
       const k = honestR.samples.length - 1;
       const s = honestR.samples[k]!;
+      // the nearest unplanned position after the sample, else before it (the evidence floor plans the
+      // last positions, so a receipt's last sample may have no unplanned position after it)
       let p = s.position + 1;
       while (p < honestTokens.length - 1 && planned.has(`${p}:${s.layer}`)) p++;
-      if (p < honestTokens.length - 1) {
+      if (p >= honestTokens.length - 1) {
+        p = s.position - 1;
+        while (p >= 0 && planned.has(`${p}:${s.layer}`)) p--;
+      }
+      if (p >= 0 && p < honestTokens.length - 1) {
         const samples = honestR.samples.slice();
         samples[k] = await truth(p, s.layer);
         samples.sort((x, y) => x.position - y.position || x.layer - y.layer);
