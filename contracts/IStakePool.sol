@@ -78,9 +78,9 @@ interface IStakePool is IVerifierRegistry {
         /// time (the dissenters got their stakes back; the generator's `alphaCg + betaCg` went to the
         /// treasury). The user got `alphaCv` back in both. See {StakePool} for why.
         Stalemate,
-        /// Final. The challenge found no verifier for stage 1 before the draw deadline: settled as if
-        /// unchallenged (generator `alphaCg + betaCg`, user `alphaCv`), so that making one's own challenge
-        /// unverifiable never pays.
+        /// Final. The challenge found no verifier for stage 1 before the draw deadline: the generator
+        /// got `alphaCg + betaCg` (as if unchallenged), the user's `alphaCv` went to the treasury, so
+        /// that making one's own challenge unverifiable is worse than not challenging.
         Unverified
     }
 
@@ -432,7 +432,8 @@ interface IStakePool is IVerifierRegistry {
     function drawVerifiers(uint256 maxDraws) external returns (uint256 drawn);
 
     /// @notice Settle a job whose stage found no verifier by the draw deadline; anyone, in
-    /// {State.AwaitingVerifier}, after it: {State.Unverified} at stage 1, {State.Stalemate} later.
+    /// {State.AwaitingVerifier}, after it: {State.Unverified} at stage 1 (generator paid, the user's
+    /// alphaCv to the treasury), {State.Stalemate} later.
     function timeoutDraw(uint256 jobId) external;
 
     // ------------------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ import {RegistryLogic} from "./lib/RegistryLogic.sol";
 /// - stalemate at maxStages: alphaCv to the user, the rest (alphaCg + betaCg + k * betaCv) to the treasury;
 /// - no verifier for stage k ≥ 2 in time: alphaCv to the user, betaCv back to each of the k - 1
 ///   verifiers, alphaCg + betaCg to the treasury;
-/// - no verifier for stage 1 in time ({State.Unverified}): as unchallenged.
+/// - no verifier for stage 1 in time ({State.Unverified}): the generator alphaCg + betaCg, the
+///   treasury alphaCv.
 /// A verifier that misses its deadline forfeits its betaCv to the treasury at once and one that
 /// declines splits its betaCv between the treasury (the fee) and itself; the replacement deposits a
 /// fresh betaCv, so the formulas above still hold.
@@ -50,8 +51,9 @@ import {RegistryLogic} from "./lib/RegistryLogic.sol";
 ///   earlier verifier (βCg + ((k−1)β − α)Cv) pays strictly more than agreeing with the generator
 ///   ((α + kβ)Cv) at every stage k ≥ 2, and more than the confirmer's own stake.
 /// - A challenge nobody can verify pays the generator (M-2). If stage 1 finds no verifier by the
-///   draw deadline, the job settles as unchallenged: a user gains nothing by making its own
-///   challenge unverifiable. Draws that find nobody are retried every epoch until then (anyone
+///   draw deadline, the generator is paid as if unchallenged and the user's alphaCv (the
+///   verification it asked for and nobody performed) goes to the treasury: making one's own
+///   challenge unverifiable is strictly worse for the user than not challenging. Draws that find nobody are retried every epoch until then (anyone
 ///   advances the queue), so a transiently busy set does not end a job.
 /// - A stalemate pays neither side (I-2, M-2). Version 1 refunded everyone, which let a user get an
 ///   inference for free and a cheater keep its stake when the verifier set was small. Now the user
@@ -653,20 +655,23 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     // Internals: settlement
     // ------------------------------------------------------------------------------------------------
 
-    /// @dev Table 1, row 1 (and {State.Unverified}): the generator gets alphaCg + betaCg, the user alphaCv.
+    /// @dev Table 1, row 1: the generator gets alphaCg + betaCg, the user alphaCv. For
+    /// {State.Unverified} the generator is paid the same and the user's alphaCv goes to the treasury.
     function _settleAsUnchallenged(uint256 jobId, Job storage j, State outcome) private {
         j.state = outcome;
         j.deadline = 0;
         address user = j.user;
         address generator = j.generator;
         uint256 generatorPayout = uint256(j.alphaCg) + j.betaCg;
-        uint256 userPayout = j.alphaCv;
+        uint256 aV = j.alphaCv;
         _credit(generator, generatorPayout);
-        _credit(user, userPayout);
         if (outcome == State.Finalized) {
-            emit JobFinalized(jobId, generator, user, generatorPayout, userPayout);
+            _credit(user, aV);
+            emit JobFinalized(jobId, generator, user, generatorPayout, aV);
         } else {
-            emit JobSettled(jobId, outcome, 1, userPayout, generatorPayout, new address[](0), new uint256[](0), 0);
+            // INVARIANT: a challenge nobody could verify leaves the user worse off than no challenge (M-2).
+            _credit(_treasury, aV);
+            emit JobSettled(jobId, outcome, 1, 0, generatorPayout, new address[](0), new uint256[](0), aV);
         }
     }
 
