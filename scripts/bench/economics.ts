@@ -64,7 +64,7 @@ interface Scenario {
   userChallengesAll?: boolean;
   /** The subjects bond only after the challenge (set-size front-running). */
   bondAfterChallenge?: boolean;
-  /** The user and the generator are one party (it profits from both). */
+  /** The user and the generator are one party with two addresses (the pool refuses one address as both). */
   userIsGenerator?: boolean;
 }
 
@@ -187,7 +187,6 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
   const subjects = signers.slice(12, 16);
   if (!owner || !user || !generator || !treasury || honest.length < 8 || subjects.length < 4) throw new Error("economics needs 16 accounts");
   const byAddr = new Map(signers.map((s) => [s.address, s]));
-  const genSigner = sc.userIsGenerator ? generator : generator;
 
   const token = await ethers.deployContract("TestToken");
   const rnd = await ethers.deployContract("MockRandomness");
@@ -279,9 +278,9 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
       offchain += genCost;
       risk += tokens(bG);
     }
-    await pool.connect(user).openJob(genSigner.address, MODEL, cg, cv, REQUEST_HASH, REQUEST_URI);
+    await pool.connect(user).openJob(generator.address, MODEL, cg, cv, REQUEST_HASH, REQUEST_URI);
     const jobId = (await pool.nextJobId()) - 1n;
-    await pool.connect(genSigner).commit(jobId, ROOT, NUM_CHECKS, URI);
+    await pool.connect(generator).commit(jobId, ROOT, NUM_CHECKS, URI);
     if (!challenge) {
       await increase(HOUR + 1);
       await pool.finalize(jobId);
@@ -369,7 +368,6 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
     const after = await partyWealth();
     profitSum += tokens(after - before) - offchain;
     riskSum += risk;
-    void aV;
   }
   return { jobs, meanProfit: profitSum / jobs, stakeAtRisk: riskSum / jobs, outcomes };
 }

@@ -6,6 +6,7 @@
  */
 import { network } from "hardhat";
 import { bitmapWithMisses, claimBitmap } from "../../scripts/lib/state.js";
+import type { PoolParams } from "../../scripts/lib/params.js";
 import { keepFloatCloseTo } from "./float-close-to.js";
 import { deployStakePool } from "../../scripts/lib/pool-deploy.js";
 
@@ -22,20 +23,7 @@ export const URI = "http://127.0.0.1:8787/receipts/root";
 export const NUM_CHECKS = 20; // 3 bytes, 4 unused trailing bits
 
 /** The pool's Params struct, as the tests write it. */
-export interface TestParams {
-  alphaBps: number;
-  betaBps: number;
-  commitWindow: number;
-  challengeWindow: number;
-  verifyWindow: number;
-  drawWindow: number;
-  maxStages: number;
-  unbondDelay: number;
-  minBond: bigint;
-  minModelStake: bigint;
-  maxStakeBps: number;
-  declineFeeBps: number;
-}
+export type TestParams = PoolParams;
 
 /**
  * α = 0.5, β = 1.5: with Cg = 100 and Cv = 20 tokens the amounts are 50, 10, 150 and 30 tokens
