@@ -32,6 +32,7 @@ import {
 } from "ethers";
 import { JobState, StageStatus } from "../../scripts/lib/state.js";
 import { loadDeployment, type PocDeployment } from "../../scripts/lib/deployment.js";
+import { paramsTuple } from "../../scripts/lib/params.js";
 import { stakePoolInterface, tokenInterface } from "./abi.js";
 import { ChainConfigError, ChainError, ContractRevertError, TxUncertainError, describeError } from "./errors.js";
 import { compareEvents, decodePoolLog, JOB_EVENTS, paramsRecord, type PoolEvent, type PoolEventName, type PoolEventOf, type PoolParamsRecord } from "./events.js";
@@ -716,21 +717,7 @@ export class PoolClient {
     return this.sendTx("withdrawUnbonded", [], { ...tx, label: "withdrawUnbonded()" });
   }
   setParams(p: PoolParamsRecord, tx: TxOptions = {}): Promise<TxResult> {
-    const t = [
-      p.alphaBps,
-      p.betaBps,
-      p.commitWindow,
-      p.challengeWindow,
-      p.verifyWindow,
-      p.drawWindow,
-      p.maxStages,
-      p.unbondDelay,
-      p.minBond,
-      p.minModelStake,
-      p.maxStakeBps,
-      p.declineFeeBps,
-    ];
-    return this.sendTx("setParams", [t], { ...tx, label: "setParams(…)" });
+    return this.sendTx("setParams", [paramsTuple(p)], { ...tx, label: "setParams(…)" });
   }
   setTreasury(treasury: string, tx: TxOptions = {}): Promise<TxResult> {
     return this.sendTx("setTreasury", [treasury], tx);
