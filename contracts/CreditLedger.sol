@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IVerifierRegistry} from "./IVerifierRegistry.sol";
+import {Credits} from "./lib/Credits.sol";
 
 /// @title CreditLedger
 /// @notice The pool's money in and out: exact pulls of the one stake token and pull-payment credits.
@@ -19,7 +20,7 @@ abstract contract CreditLedger is IVerifierRegistry, ReentrancyGuardTransient {
     IERC20 internal immutable _token;
 
     /// @dev Credit plus one (0 = never credited).
-    mapping(address account => uint256) private _creditPlusOne;
+    mapping(address account => uint256) internal _creditPlusOne;
 
     constructor(IERC20 token) {
         _token = token;
@@ -53,8 +54,7 @@ abstract contract CreditLedger is IVerifierRegistry, ReentrancyGuardTransient {
 
     /// @dev Credit `amount` to `account`.
     function _credit(address account, uint256 amount) internal {
-        uint256 stored = _creditPlusOne[account];
-        _creditPlusOne[account] = (stored == 0 ? 1 : stored) + amount;
+        Credits.add(_creditPlusOne, account, amount);
     }
 
     /// @dev Take `amount` out of `account`'s credit (for bonding from credit).

@@ -51,10 +51,10 @@ interface IStakePool is IVerifierRegistry {
         /// anyone may call {finalize}.
         Committed,
         /// Stage `stage` has a drawn verifier whose `betaCv` is locked in the job; it must
-        /// {submitResult} by the result deadline (`assignedAt + verifyWindow`), or may
-        /// {declineAssignment} early. Way forward after the deadline: anyone may call
-        /// {timeoutVerifier}; the verifier forfeits its stake to the treasury and the stage waits for
-        /// a new draw.
+        /// {commitResult} (a hash of its result and of its replay's fingerprint) by the deadline
+        /// (`assignedAt + verifyWindow`), or may {declineAssignment} early. Way forward after the
+        /// deadline: anyone may call {timeoutVerifier}; the verifier forfeits its stake to the treasury
+        /// and the stage waits for a new draw.
         Verifying,
         /// Stage `stage` waits in the draw queue for a verifier ({drawVerifiers}, anyone); a draw that
         /// finds no eligible verifier puts it back for the next draw epoch. Deadline: the draw
@@ -81,7 +81,18 @@ interface IStakePool is IVerifierRegistry {
         /// Final. The challenge found no verifier for stage 1 before the draw deadline: the generator
         /// got `alphaCg + betaCg` (as if unchallenged), the user's `alphaCv` went to the treasury, so
         /// that making one's own challenge unverifiable is worse than not challenging.
-        Unverified
+        Unverified,
+        /// Stage `stage`'s verifier committed its result. Until the answer deadline
+        /// (`deadline - verifyWindow`) the generator and the verifiers of earlier stages
+        /// {answerFingerprint} for the stage's fingerprint seed; the verifier may {revealResult} once
+        /// all of them answered or the answer deadline passed, and must by `deadline`
+        /// (`committedAt + 2 * verifyWindow`). Way forward after the deadline: anyone may call
+        /// {timeoutVerifier} (as in {State.Verifying}).
+        Answering,
+        /// Final. The generator did not answer the fingerprint seed of stage `stage` in time, which
+        /// counts as conceding: the user got `alphaCg` back, the stage's verifier `alphaCv + betaCv`,
+        /// the verifiers of earlier stages their `betaCv`, the treasury `betaCg`.
+        GeneratorForfeited
     }
 
     /// @notice Protocol parameters. Changes apply only to jobs opened afterwards: a job remembers the
@@ -92,7 +103,8 @@ interface IStakePool is IVerifierRegistry {
     /// alphaBps..1_000_000 (β ≥ α is what makes every payout non-negative).
     /// @param commitWindow Seconds the generator has, after {openJob}, to {commit}. 60 s..30 days.
     /// @param challengeWindow Seconds the user has, after {commit}, to {challenge}. 60 s..30 days.
-    /// @param verifyWindow Seconds a drawn verifier has to {submitResult}. 60 s..30 days.
+    /// @param verifyWindow Seconds a drawn verifier has to {commitResult}; also the length of the
+    /// answer and of the reveal phase that follow ({State.Answering}). 60 s..30 days.
     /// @param drawWindow Seconds a job may wait in {State.AwaitingVerifier} before anyone may settle it
     /// as a stalemate. 60 s..30 days.
     /// @param maxStages The last stage; a disagreement at this stage is a stalemate. 1..16.
@@ -157,7 +169,9 @@ interface IStakePool is IVerifierRegistry {
         /// The verifier missed its deadline and forfeited its stake to the treasury.
         NoShow,
         /// The verifier declined the assignment and paid the decline fee.
-        Declined
+        Declined,
+        /// The verifier committed its result and has not revealed it yet.
+        Committed
     }
 
     /// @notice The draw queue and the current draw epoch (see {drawEpoch}).
@@ -229,6 +243,17 @@ interface IStakePool is IVerifierRegistry {
     error StakePoolParamsExhausted();
     /// @notice A zero address was given where a contract is needed.
     error StakePoolZeroAddress();
+    /// @notice A result commitment must not be zero.
+    error StakePoolEmptyCommitment(uint256 jobId);
+    /// @notice The revealed result, fingerprint and salt do not hash to the stage's commitment.
+    error StakePoolCommitmentMismatch(uint256 jobId, bytes32 commitment, bytes32 revealed);
+    /// @notice `caller` is neither the job's generator nor the verifier of an earlier stage, so it has
+    /// no fingerprint to answer.
+    error StakePoolNotAnswerer(uint256 jobId, address caller);
+    /// @notice `caller` already answered the current stage's fingerprint seed.
+    error StakePoolAlreadyAnswered(uint256 jobId, address caller);
+    /// @notice The verifier may reveal only after every answer arrived or after `answerDeadline`.
+    error StakePoolRevealTooEarly(uint256 jobId, uint64 answerDeadline);
 
     // ------------------------------------------------------------------------------------------------
     // Events
@@ -297,13 +322,37 @@ interface IStakePool is IVerifierRegistry {
     event JobChallenged(uint256 indexed jobId, address indexed user);
 
     /// @notice `verifier` was drawn for `stage`; `stake` (= betaCv) of its bond is now locked in the job.
-    /// @param deadline The verifier must submit its result by this time.
+    /// @param deadline The verifier must commit its result by this time.
+    /// @param fingerprintSeed Selects the (position, layer) pairs and projections of the stage's replay
+    /// fingerprint (docs/PROTOCOL.md "Replay fingerprints"); it comes from the draw's randomness, which
+    /// did not exist when the receipt was committed.
     event VerifierAssigned(
         uint256 indexed jobId,
         uint8 indexed stage,
         address indexed verifier,
         uint256 stake,
-        uint64 deadline
+        uint64 deadline,
+        uint64 fingerprintSeed
+    );
+
+    /// @notice The verifier of `stage` committed to its result.
+    /// @param commitment `keccak256(abi.encode(jobId, stage, verifier, keccak256(matchBitmap),
+    /// fingerprint, salt))`.
+    /// @param answerDeadline The generator and earlier verifiers answer the fingerprint seed until then.
+    /// @param revealDeadline The verifier must reveal by this time.
+    event ResultCommitted(
+        uint256 indexed jobId,
+        uint8 indexed stage,
+        address indexed verifier,
+        bytes32 commitment,
+        uint64 answerDeadline,
+        uint64 revealDeadline
+    );
+
+    /// @notice `party` answered stage `stage`'s fingerprint seed with `fingerprint`.
+    /// @param index 0 for the generator, i for the verifier of stage i < stage.
+    event FingerprintAnswered(
+        uint256 indexed jobId, uint8 indexed stage, address indexed party, uint8 index, bytes32 fingerprint
     );
 
     /// @notice Stage `stage` of job `jobId` joined the draw queue at position `queueIndex`; if no
@@ -320,15 +369,20 @@ interface IStakePool is IVerifierRegistry {
     /// stake (`refund`) was credited to it.
     event VerifierDeclined(uint256 indexed jobId, uint8 indexed stage, address indexed verifier, uint256 fee, uint256 refund);
 
-    /// @notice `verifier` submitted its result for `stage`.
+    /// @notice `verifier` revealed its result for `stage`.
     /// @param resultHash keccak256 of `matchBitmap`; results are compared by this hash.
     /// @param matchBitmap The canonical match bitmap (docs/PROTOCOL.md).
+    /// @param fingerprint The verifier's replay fingerprint for the stage's seed.
+    /// @param generatorDistance Hamming distance between `fingerprint` and the generator's answer
+    /// (`type(uint16).max` if the generator did not answer).
     event ResultSubmitted(
         uint256 indexed jobId,
         uint8 indexed stage,
         address indexed verifier,
         bytes32 resultHash,
-        bytes matchBitmap
+        bytes matchBitmap,
+        bytes32 fingerprint,
+        uint16 generatorDistance
     );
 
     /// @notice `verifier` missed its deadline for `stage`; its locked stake `forfeited` (= betaCv) is
@@ -406,12 +460,33 @@ interface IStakePool is IVerifierRegistry {
     /// requests the randomness for it.
     function challenge(uint256 jobId) external;
 
-    /// @notice The current stage's verifier submits its match bitmap; in {State.Verifying}, by the
-    /// result deadline. The job then settles (a match with the generator's claim or with an earlier
-    /// verifier, or a stalemate at the last stage) or moves to the next stage.
+    /// @notice The current stage's verifier commits to its result; in {State.Verifying}, by the
+    /// deadline. Moves the job to {State.Answering}.
+    /// @param commitment `keccak256(abi.encode(jobId, stage, verifier, keccak256(matchBitmap),
+    /// fingerprint, salt))` with `stage` a uint8, the fingerprint that of the verifier's own replay for
+    /// the stage's `fingerprintSeed` (event {VerifierAssigned}) and `salt` 32 secret random bytes.
+    function commitResult(uint256 jobId, bytes32 commitment) external;
+
+    /// @notice The generator, or the verifier of an earlier stage, gives its replay fingerprint for
+    /// the current stage's seed; in {State.Answering}, by the answer deadline, once per party.
+    /// @dev The commitment is already on-chain, so nothing answered here can change it; the answers
+    /// are what the revealed fingerprint is compared with.
+    function answerFingerprint(uint256 jobId, bytes32 fingerprint) external;
+
+    /// @notice The current stage's verifier reveals its committed result; in {State.Answering}, after
+    /// every answer arrived or the answer deadline passed, by the reveal deadline. The job then
+    /// settles or moves to the next stage:
+    /// - the generator gave no answer: {State.GeneratorForfeited};
+    /// - the bitmap is the claim and the fingerprint is within `FINGERPRINT_TOLERANCE` bits of the
+    ///   generator's answer: {State.GeneratorUpheld} (Table 1, rows 2 and 3);
+    /// - the bitmap equals an earlier verifier's and the fingerprint is within tolerance of that
+    ///   verifier's answer: {State.VerifierUpheld} (Table 1, row 4);
+    /// - otherwise the next stage (a stalemate at the last one). An "agreement" whose fingerprint
+    ///   differs from the generator's therefore settles nothing, and its verifier loses its stake when
+    ///   a later verifier confirms the generator.
     /// @param matchBitmap `ceil(numChecks / 8)` bytes, check i = bit 7 - i % 8 of byte i / 8, unused
     /// trailing bits zero. The generator's claim is every check set.
-    function submitResult(uint256 jobId, bytes calldata matchBitmap) external;
+    function revealResult(uint256 jobId, bytes calldata matchBitmap, bytes32 fingerprint, bytes32 salt) external;
 
     /// @notice The current verifier missed its deadline: forfeit its stake to the treasury and queue a
     /// new draw for the same stage; anyone, in {State.Verifying}, after the result deadline.
@@ -491,6 +566,19 @@ interface IStakePool is IVerifierRegistry {
         external
         view
         returns (address verifier, StageStatus status, bytes32 resultHash);
+
+    /// @notice The fingerprint round of the current or last drawn verifier of `stage`.
+    /// @return commitment Its result commitment (zero before {commitResult}).
+    /// @return fingerprintSeed The stage's seed (event {VerifierAssigned}).
+    /// @return answered Bit i set: party i answered (0 = the generator, i = the verifier of stage i).
+    function stageRound(uint256 jobId, uint8 stage)
+        external
+        view
+        returns (bytes32 commitment, uint64 fingerprintSeed, uint32 answered);
+
+    /// @notice Party `index`'s answer to stage `stage`'s seed (0 = the generator, i = the verifier of
+    /// stage i); meaningful only where {stageRound}'s `answered` has bit `index` set.
+    function answerOf(uint256 jobId, uint8 stage, uint8 index) external view returns (bytes32);
 
     /// @notice The hash the generator's claim has for `numChecks` checks: keccak256 of
     /// `ceil(numChecks / 8)` bytes with the first `numChecks` bits set.

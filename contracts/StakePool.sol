@@ -10,6 +10,7 @@ import {IRandomnessSource} from "./IRandomnessSource.sol";
 import {VerifierRegistry} from "./VerifierRegistry.sol";
 import {SortitionTrees} from "./lib/SortitionTrees.sol";
 import {RegistryLogic} from "./lib/RegistryLogic.sol";
+import {Settlement} from "./lib/Settlement.sol";
 
 /// @title StakePool
 /// @notice The Proof of Cache unified stake pool (paper section 3.3, made exact; see {IStakePool}).
@@ -104,25 +105,12 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     bytes32 private constant PENDING = bytes32(uint256(1));
     bytes32 private constant NO_SHOW = bytes32(uint256(2));
     bytes32 private constant DECLINED = bytes32(uint256(3));
+    bytes32 private constant COMMITTED = bytes32(uint256(4));
 
-    /// @dev Job storage, three slots. Field order is the packing order.
-    struct Job {
-        // slot 0
-        address user;
-        uint80 alphaCg;
-        uint16 modelIndex;
-        // slot 1
-        address generator;
-        uint80 alphaCv;
-        uint16 paramsId;
-        // slot 2: everything a transition changes lives here
-        uint88 betaCg;
-        uint88 betaCv;
-        uint40 deadline;
-        State state;
-        uint8 stage;
-        uint24 numChecks;
-    }
+    /// @notice A revealed fingerprint matches an answer when they differ in at most this many of their
+    /// 256 bits (see {Settlement-judge}).
+    uint256 public constant FINGERPRINT_TOLERANCE = Settlement.FINGERPRINT_TOLERANCE;
+
 
     /// @dev What {openJob} reads, one slot: the next job id, the parameters in force and copies of
     /// their fields openJob needs (kept in step by `_setParams`).
@@ -158,11 +146,15 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     address private _treasury;
 
     mapping(uint16 paramsId => Params) private _params;
-    mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => Settlement.Job) private _jobs;
     /// @dev Queue entries: jobId << 8 | stage.
     mapping(uint256 index => uint256) private _queue;
-    /// @dev The (latest) verifier drawn for each stage of a job.
-    mapping(uint256 jobId => mapping(uint256 stage => address)) private _stageVerifier;
+    /// @dev The (latest) verifier drawn for each stage of a job and its fingerprint round.
+    mapping(uint256 jobId => mapping(uint256 stage => Settlement.StageSlot)) private _stages;
+    /// @dev The result commitment of each stage's (latest) verifier.
+    mapping(uint256 jobId => mapping(uint256 stage => bytes32)) private _commitments;
+    /// @dev Answers to a stage's fingerprint seed: index 0 the generator, i the verifier of stage i.
+    mapping(uint256 jobId => mapping(uint256 stage => mapping(uint256 index => bytes32))) private _answers;
     /// @dev Per job and verifier: 0 = never drawn, PENDING, NO_SHOW, DECLINED, or its result's hash.
     /// Non-zero means "excluded from further draws for this job".
     mapping(uint256 jobId => mapping(address verifier => bytes32)) private _resultOf;
@@ -215,7 +207,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @dev Split out of {openJob} to keep its stack shallow.
     function _emitOpened(uint256 jobId, bytes32 modelId, bytes32 requestHash, string calldata requestUri) private {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         emit JobOpened(
             jobId,
             j.user,
@@ -237,7 +229,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         external
         nonReentrant
     {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         _requireState(jobId, j, State.Open);
         if (msg.sender != j.generator) revert StakePoolNotGenerator(jobId, msg.sender);
         _requireBeforeDeadline(jobId, j);
@@ -256,7 +248,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function cancel(uint256 jobId) external nonReentrant {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         _requireState(jobId, j, State.Open);
         _requireAfterDeadline(jobId, j);
         j.state = State.Cancelled;
@@ -269,7 +261,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function finalize(uint256 jobId) external nonReentrant {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         _requireState(jobId, j, State.Committed);
         _requireAfterDeadline(jobId, j);
         _settleAsUnchallenged(jobId, j, State.Finalized);
@@ -277,7 +269,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function challenge(uint256 jobId) external nonReentrant {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         _requireState(jobId, j, State.Committed);
         if (msg.sender != j.user) revert StakePoolNotUser(jobId, msg.sender);
         _requireBeforeDeadline(jobId, j);
@@ -287,50 +279,117 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     }
 
     /// @inheritdoc IStakePool
-    function submitResult(uint256 jobId, bytes calldata matchBitmap) external nonReentrant {
-        Job storage j = _jobs[jobId];
+    function commitResult(uint256 jobId, bytes32 commitment) external nonReentrant {
+        Settlement.Job storage j = _jobs[jobId];
         _requireState(jobId, j, State.Verifying);
         uint256 k = j.stage;
-        if (msg.sender != _stageVerifier[jobId][k]) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
+        if (msg.sender != _stages[jobId][k].verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
         _requireBeforeDeadline(jobId, j);
+        if (commitment == bytes32(0)) revert StakePoolEmptyCommitment(jobId);
+        _commitments[jobId][k] = commitment;
+        _resultOf[jobId][msg.sender] = COMMITTED;
+        uint256 window = _params[j.paramsId].verifyWindow;
+        uint40 revealDeadline = uint40(block.timestamp + 2 * window);
+        j.state = State.Answering;
+        j.deadline = revealDeadline;
+        emit ResultCommitted(jobId, uint8(k), msg.sender, commitment, uint64(revealDeadline - window), revealDeadline);
+    }
 
-        uint256 n = j.numChecks;
+    /// @inheritdoc IStakePool
+    function answerFingerprint(uint256 jobId, bytes32 fingerprint) external nonReentrant {
+        Settlement.Job storage j = _jobs[jobId];
+        _requireState(jobId, j, State.Answering);
+        uint256 k = j.stage;
+        uint64 answerDeadline = _answerDeadline(j);
+        if (block.timestamp > answerDeadline) revert StakePoolDeadlinePassed(jobId, answerDeadline);
+        mapping(uint256 => Settlement.StageSlot) storage stages = _stages[jobId];
+        uint256 index;
+        if (msg.sender != j.generator) {
+            // The verifiers of stages 1..k-1 are the ones that revealed (no-shows were replaced).
+            for (index = 1; index < k; ++index) {
+                if (stages[index].verifier == msg.sender) break;
+            }
+            if (index == k) revert StakePoolNotAnswerer(jobId, msg.sender);
+        }
+        Settlement.StageSlot storage st = stages[k];
+        uint32 bit = uint32(1 << index);
+        if (st.answered & bit != 0) revert StakePoolAlreadyAnswered(jobId, msg.sender);
+        st.answered |= bit;
+        _answers[jobId][k][index] = fingerprint;
+        emit FingerprintAnswered(jobId, uint8(k), msg.sender, uint8(index), fingerprint);
+    }
+
+    /// @inheritdoc IStakePool
+    function revealResult(uint256 jobId, bytes calldata matchBitmap, bytes32 fingerprint, bytes32 salt)
+        external
+        nonReentrant
+    {
+        (Settlement.Job storage j, Settlement.Reveal memory r) = _openReveal(jobId, matchBitmap, fingerprint, salt);
+        uint256 k = r.stage;
+        uint256 dG = Settlement.judge(j, _stages[jobId], _answers[jobId][k], _resultOf[jobId], _creditPlusOne, r);
+        emit ResultSubmitted(jobId, uint8(k), msg.sender, r.resultHash, matchBitmap, fingerprint, uint16(dG));
+        if (j.state == State.Answering) {
+            j.stage = uint8(k + 1);
+            _enqueue(jobId, j, k + 1);
+        }
+    }
+
+    /// @dev The checks of {revealResult}; records the result hash.
+    function _openReveal(uint256 jobId, bytes calldata matchBitmap, bytes32 fingerprint, bytes32 salt)
+        private
+        returns (Settlement.Job storage j, Settlement.Reveal memory r)
+    {
+        j = _jobs[jobId];
+        _requireState(jobId, j, State.Answering);
+        uint256 k = j.stage;
+        Settlement.StageSlot memory st = _stages[jobId][k];
+        if (msg.sender != st.verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
+        _requireBeforeDeadline(jobId, j);
+        uint64 answerDeadline = _answerDeadline(j);
+        // Every party answered (bits 0..k-1), or the answer phase is over.
+        if (st.answered != uint32((1 << k) - 1) && block.timestamp <= answerDeadline) {
+            revert StakePoolRevealTooEarly(jobId, answerDeadline);
+        }
+        _checkBitmap(jobId, matchBitmap, j.numChecks);
+        bytes32 h = keccak256(matchBitmap);
+        bytes32 revealed = keccak256(abi.encode(jobId, uint8(k), msg.sender, h, fingerprint, salt));
+        bytes32 committed = _commitments[jobId][k];
+        // INVARIANT: a result counts only as it was committed before any answer was public (H-2).
+        if (revealed != committed) revert StakePoolCommitmentMismatch(jobId, committed, revealed);
+        _resultOf[jobId][msg.sender] = h;
+        r = Settlement.Reveal({
+            jobId: jobId,
+            stage: k,
+            answered: st.answered,
+            resultHash: h,
+            fingerprint: fingerprint,
+            maxStages: _params[j.paramsId].maxStages,
+            treasury: _treasury
+        });
+    }
+
+    /// @dev Revert unless `bitmap` has ceil(n / 8) bytes and no bit set beyond n.
+    function _checkBitmap(uint256 jobId, bytes calldata bitmap, uint256 n) private pure {
         uint256 expected = (n + 7) >> 3;
-        if (matchBitmap.length != expected) revert StakePoolBadBitmapLength(jobId, matchBitmap.length, expected);
+        if (bitmap.length != expected) revert StakePoolBadBitmapLength(jobId, bitmap.length, expected);
         uint256 unused = (8 - (n & 7)) & 7;
-        if (unused != 0 && (uint8(matchBitmap[expected - 1]) & ((1 << unused) - 1)) != 0) {
+        if (unused != 0 && (uint8(bitmap[expected - 1]) & ((1 << unused) - 1)) != 0) {
             revert StakePoolBitmapTrailingBits(jobId);
         }
+    }
 
-        bytes32 h = keccak256(matchBitmap);
-        _resultOf[jobId][msg.sender] = h;
-        emit ResultSubmitted(jobId, uint8(k), msg.sender, h, matchBitmap);
-
-        if (h == _claimHash(n)) {
-            _settleGeneratorUpheld(jobId, j, k);
-            return;
-        }
-        for (uint256 i = 1; i < k; ++i) {
-            if (_resultOf[jobId][_stageVerifier[jobId][i]] == h) {
-                _settleVerifierUpheld(jobId, j, k, i);
-                return;
-            }
-        }
-        if (k >= _params[j.paramsId].maxStages) {
-            _settleStalemate(jobId, j, k, true);
-            return;
-        }
-        j.stage = uint8(k + 1);
-        _enqueue(jobId, j, k + 1);
+    /// @dev In {State.Answering}: the end of the answer phase (the reveal deadline is `j.deadline`).
+    function _answerDeadline(Settlement.Job storage j) private view returns (uint64) {
+        return uint64(j.deadline - _params[j.paramsId].verifyWindow);
     }
 
     /// @inheritdoc IStakePool
     function timeoutVerifier(uint256 jobId) external nonReentrant {
-        Job storage j = _jobs[jobId];
-        _requireState(jobId, j, State.Verifying);
+        Settlement.Job storage j = _jobs[jobId];
+        if (j.state != State.Answering) _requireState(jobId, j, State.Verifying);
         _requireAfterDeadline(jobId, j);
         uint256 k = j.stage;
-        address verifier = _stageVerifier[jobId][k];
+        address verifier = _stages[jobId][k].verifier;
         _resultOf[jobId][verifier] = NO_SHOW;
         uint256 forfeited = j.betaCv;
         // INVARIANT: a forfeit never goes to a party of the job (C-1).
@@ -341,10 +400,10 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function declineAssignment(uint256 jobId) external nonReentrant {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         _requireState(jobId, j, State.Verifying);
         uint256 k = j.stage;
-        if (msg.sender != _stageVerifier[jobId][k]) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
+        if (msg.sender != _stages[jobId][k].verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
         Params storage p = _params[j.paramsId];
         uint256 window = p.verifyWindow;
         uint64 until = uint64(j.deadline - window + window / 4);
@@ -393,12 +452,12 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function timeoutDraw(uint256 jobId) external nonReentrant {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         _requireState(jobId, j, State.AwaitingVerifier);
         _requireAfterDeadline(jobId, j);
         uint256 k = j.stage;
         if (k == 1) _settleAsUnchallenged(jobId, j, State.Unverified);
-        else _settleStalemate(jobId, j, k, false);
+        else Settlement.stalemate(j, _stages[jobId], _creditPlusOne, _treasury, jobId, k, false);
         // The job's queue entry, if still queued, is skipped when reached.
     }
 
@@ -477,7 +536,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function getJob(uint256 jobId) external view returns (JobView memory view_) {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         view_.user = j.user;
         view_.generator = j.generator;
         view_.state = j.state;
@@ -510,10 +569,11 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function currentStage(uint256 jobId) external view returns (uint8 stage, address verifier, uint64 deadline) {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         stage = j.stage;
         deadline = j.deadline;
-        if (j.state == State.Verifying) verifier = _stageVerifier[jobId][stage];
+        State s = j.state;
+        if (s == State.Verifying || s == State.Answering) verifier = _stages[jobId][stage].verifier;
     }
 
     /// @inheritdoc IStakePool
@@ -522,18 +582,34 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         view
         returns (address verifier, StageStatus status, bytes32 resultHash)
     {
-        verifier = _stageVerifier[jobId][stage];
+        verifier = _stages[jobId][stage].verifier;
         if (verifier == address(0)) return (verifier, StageStatus.None, bytes32(0));
         bytes32 r = _resultOf[jobId][verifier];
         if (r == PENDING) return (verifier, StageStatus.Pending, bytes32(0));
+        if (r == COMMITTED) return (verifier, StageStatus.Committed, bytes32(0));
         if (r == NO_SHOW) return (verifier, StageStatus.NoShow, bytes32(0));
         if (r == DECLINED) return (verifier, StageStatus.Declined, bytes32(0));
         return (verifier, StageStatus.Submitted, r);
     }
 
     /// @inheritdoc IStakePool
+    function stageRound(uint256 jobId, uint8 stage)
+        external
+        view
+        returns (bytes32 commitment, uint64 fingerprintSeed, uint32 answered)
+    {
+        Settlement.StageSlot memory st = _stages[jobId][stage];
+        return (_commitments[jobId][stage], st.seed, st.answered);
+    }
+
+    /// @inheritdoc IStakePool
+    function answerOf(uint256 jobId, uint8 stage, uint8 index) external view returns (bytes32) {
+        return _answers[jobId][stage][index];
+    }
+
+    /// @inheritdoc IStakePool
     function claimHash(uint32 numChecks) external pure returns (bytes32) {
-        return _claimHash(numChecks);
+        return Settlement.claimHash(numChecks);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -542,7 +618,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @dev Queue stage `k` of the job for a draw (a new draw deadline) and, outside an epoch, request
     /// the randomness for it at once.
-    function _enqueue(uint256 jobId, Job storage j, uint256 k) private {
+    function _enqueue(uint256 jobId, Settlement.Job storage j, uint256 k) private {
         uint40 deadline = uint40(block.timestamp + _params[j.paramsId].drawWindow);
         j.state = State.AwaitingVerifier;
         j.deadline = deadline;
@@ -613,7 +689,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @dev Draw a verifier for stage `k` of the job, or queue the stage again.
     function _drawEntry(uint256 jobId, uint256 k, uint256 word) private {
-        Job storage j = _jobs[jobId];
+        Settlement.Job storage j = _jobs[jobId];
         // A stale entry (the job was settled by timeoutDraw) is skipped.
         if (j.state != State.AwaitingVerifier || j.stage != k) return;
         bytes32 modelId = _reg.modelIds[j.modelIndex - 1];
@@ -624,9 +700,10 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             uint256 stake = j.betaCv;
             mapping(address => bytes32) storage excluded = _resultOf[jobId];
             for (uint256 attempt; attempt < DRAW_ATTEMPTS; ++attempt) {
-                address c = tree.draw(uint256(keccak256(abi.encode(word, jobId, k, attempt))));
+                uint256 r = uint256(keccak256(abi.encode(word, jobId, k, attempt)));
+                address c = tree.draw(r);
                 if (c != user && c != generator && excluded[c] == bytes32(0) && _reg.eligible(c, modelId, stake)) {
-                    _assign(jobId, j, k, c, stake);
+                    _assign(jobId, j, k, c, stake, uint64(uint256(keccak256(abi.encode(r)))));
                     return;
                 }
             }
@@ -641,14 +718,15 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     }
 
     /// @dev Lock `stake` of `verifier`'s bond into the job and make it the verifier of stage `k`.
-    function _assign(uint256 jobId, Job storage j, uint256 k, address verifier, uint256 stake) private {
+    /// The fingerprint `seed` comes from the draw's randomness; the answers of the stage start empty.
+    function _assign(uint256 jobId, Settlement.Job storage j, uint256 k, address verifier, uint256 stake, uint64 seed) private {
         _reg.lock(verifier, stake);
-        _stageVerifier[jobId][k] = verifier;
+        _stages[jobId][k] = Settlement.StageSlot({verifier: verifier, seed: seed, answered: 0});
         _resultOf[jobId][verifier] = PENDING;
         uint40 deadline = uint40(block.timestamp + _params[j.paramsId].verifyWindow);
         j.state = State.Verifying;
         j.deadline = deadline;
-        emit VerifierAssigned(jobId, uint8(k), verifier, stake, deadline);
+        emit VerifierAssigned(jobId, uint8(k), verifier, stake, deadline, seed);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -657,7 +735,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @dev Table 1, row 1: the generator gets alphaCg + betaCg, the user alphaCv. For
     /// {State.Unverified} the generator is paid the same and the user's alphaCv goes to the treasury.
-    function _settleAsUnchallenged(uint256 jobId, Job storage j, State outcome) private {
+    function _settleAsUnchallenged(uint256 jobId, Settlement.Job storage j, State outcome) private {
         j.state = outcome;
         j.deadline = 0;
         address user = j.user;
@@ -672,78 +750,6 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             // INVARIANT: a challenge nobody could verify leaves the user worse off than no challenge (M-2).
             _credit(_treasury, aV);
             emit JobSettled(jobId, outcome, 1, 0, generatorPayout, new address[](0), new uint256[](0), aV);
-        }
-    }
-
-    /// @dev Table 1, rows 2 and 3: verifier k agrees with the generator.
-    function _settleGeneratorUpheld(uint256 jobId, Job storage j, uint256 k) private {
-        j.state = State.GeneratorUpheld;
-        j.deadline = 0;
-        uint256 bV = j.betaCv;
-        uint256 generatorPayout = uint256(j.alphaCg) + j.betaCg;
-        uint256 verifierPayout = uint256(j.alphaCv) + k * bV;
-        _credit(j.generator, generatorPayout);
-        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, k);
-        payouts[k - 1] = verifierPayout;
-        _credit(verifiers[k - 1], verifierPayout);
-        emit JobSettled(jobId, State.GeneratorUpheld, uint8(k), 0, generatorPayout, verifiers, payouts, 0);
-    }
-
-    /// @dev Table 1, row 4: verifier k agrees with the earlier verifier `agreed`.
-    function _settleVerifierUpheld(uint256 jobId, Job storage j, uint256 k, uint256 agreed) private {
-        j.state = State.VerifierUpheld;
-        j.deadline = 0;
-        uint256 aV = j.alphaCv;
-        uint256 bV = j.betaCv;
-        uint256 userPayout = uint256(j.alphaCg) + aV;
-        uint256 agreedPayout = aV + bV;
-        // k >= 2 and bV >= aV (beta >= alpha), so this cannot underflow.
-        uint256 lastPayout = uint256(j.betaCg) + (k - 1) * bV - aV;
-        _credit(j.user, userPayout);
-        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, k);
-        payouts[agreed - 1] = agreedPayout;
-        payouts[k - 1] = lastPayout;
-        _credit(verifiers[agreed - 1], agreedPayout);
-        _credit(verifiers[k - 1], lastPayout);
-        emit JobSettled(jobId, State.VerifierUpheld, uint8(k), userPayout, 0, verifiers, payouts, 0);
-    }
-
-    /// @dev No agreement: the user gets alphaCv back, the generator's deposits go to the treasury.
-    /// After `maxStages` results (`slashVerifiers`) every verifier stake goes to the treasury too;
-    /// when stage k found no verifier in time, the k - 1 verifiers get their stakes back.
-    function _settleStalemate(uint256 jobId, Job storage j, uint256 k, bool slashVerifiers) private {
-        j.state = State.Stalemate;
-        j.deadline = 0;
-        uint256 bV = j.betaCv;
-        uint256 staked = slashVerifiers ? k : k - 1;
-        uint256 userPayout = j.alphaCv;
-        uint256 toTreasury = uint256(j.alphaCg) + j.betaCg;
-        _credit(j.user, userPayout);
-        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(jobId, staked);
-        if (slashVerifiers) {
-            toTreasury += staked * bV;
-        } else {
-            for (uint256 i; i < staked; ++i) {
-                payouts[i] = bV;
-                _credit(verifiers[i], bV);
-            }
-        }
-        // INVARIANT: a stalemate pays neither the user (beyond its alphaCv) nor the generator.
-        _credit(_treasury, toTreasury);
-        emit JobSettled(jobId, State.Stalemate, uint8(k), userPayout, 0, verifiers, payouts, toTreasury);
-    }
-
-    /// @dev The verifiers of stages 1..count and a zeroed payout array of the same length.
-    function _stageVerifiers(uint256 jobId, uint256 count)
-        private
-        view
-        returns (address[] memory verifiers, uint256[] memory payouts)
-    {
-        verifiers = new address[](count);
-        payouts = new uint256[](count);
-        mapping(uint256 => address) storage stages = _stageVerifier[jobId];
-        for (uint256 i; i < count; ++i) {
-            verifiers[i] = stages[i + 1];
         }
     }
 
@@ -780,7 +786,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
                 revert StakePoolModelUnderserved(modelId, t.total, t.active, lim.minModelStake, minVerifiers);
             }
         }
-        _jobs[jobId] = Job({
+        _jobs[jobId] = Settlement.Job({
             user: msg.sender,
             alphaCg: uint80(aG),
             modelIndex: modelIndex,
@@ -797,45 +803,31 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         return aG + aV;
     }
 
-    function _requireState(uint256 jobId, Job storage j, State expected) private view {
+    function _requireState(uint256 jobId, Settlement.Job storage j, State expected) private view {
         State s = j.state;
         if (s != expected) revert StakePoolWrongState(jobId, s);
     }
 
     /// @dev Deadlines are inclusive: an action "by the deadline" is allowed at `deadline` itself.
-    function _requireBeforeDeadline(uint256 jobId, Job storage j) private view {
+    function _requireBeforeDeadline(uint256 jobId, Settlement.Job storage j) private view {
         uint40 deadline = j.deadline;
         if (block.timestamp > deadline) revert StakePoolDeadlinePassed(jobId, deadline);
     }
 
     /// @dev ... and the permissionless way forward opens one second later.
-    function _requireAfterDeadline(uint256 jobId, Job storage j) private view {
+    function _requireAfterDeadline(uint256 jobId, Settlement.Job storage j) private view {
         uint40 deadline = j.deadline;
         if (block.timestamp <= deadline) revert StakePoolDeadlineNotReached(jobId, deadline);
     }
 
-    function _escrow(Job storage j) private view returns (uint256) {
+    function _escrow(Settlement.Job storage j) private view returns (uint256) {
         State s = j.state;
         if (s == State.Open) return uint256(j.alphaCg) + j.alphaCv;
         uint256 base = uint256(j.alphaCg) + j.alphaCv + j.betaCg;
         if (s == State.Committed) return base;
-        if (s == State.Verifying) return base + uint256(j.stage) * j.betaCv;
+        if (s == State.Verifying || s == State.Answering) return base + uint256(j.stage) * j.betaCv;
         if (s == State.AwaitingVerifier) return base + uint256(j.stage - 1) * j.betaCv;
         return 0;
-    }
-
-    /// @dev keccak256 of ceil(n / 8) bytes whose first n bits (MSB first) are set.
-    function _claimHash(uint256 n) private pure returns (bytes32 h) {
-        uint256 len = (n + 7) >> 3;
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            let words := shr(5, add(len, 31))
-            let ones := not(0)
-            for { let i := 0 } lt(i, words) { i := add(i, 1) } { mstore(add(ptr, shl(5, i)), ones) }
-            let rem := and(n, 7)
-            if rem { mstore8(add(ptr, sub(len, 1)), and(0xff, shl(sub(8, rem), 0xff))) }
-            h := keccak256(ptr, len)
-        }
     }
 
     function _setParams(uint16 id, Params memory p) private {

@@ -3,7 +3,7 @@
  *
  * - `StakePoolModule` (default export, id "StakePool"): the pool for an existing ERC-20 given as the
  *   `token` parameter, plus the default randomness source (FutureBlockRandomness: the hash of the
- *   block after each request) and the pool's external library RegistryLogic (linked).
+ *   block after each request) and the pool's external libraries RegistryLogic and Settlement (linked).
  * - `LocalStakePoolModule` (id "LocalStakePool"): the same with a freshly deployed TestToken (anyone
  *   can mint it) as the stake token, for local networks, demos and tests.
  *
@@ -43,7 +43,10 @@ function poolFutures(m: IgnitionModuleBuilder, token: ArgumentType) {
   const treasury = m.getAccount(0);
   const randomness = m.contract("FutureBlockRandomness");
   const registryLogic = m.library("RegistryLogic");
-  const stakePool = m.contract("StakePool", [token, m.getAccount(0), params, randomness, treasury], { libraries: { RegistryLogic: registryLogic } });
+  const settlement = m.library("Settlement");
+  const stakePool = m.contract("StakePool", [token, m.getAccount(0), params, randomness, treasury], {
+    libraries: { RegistryLogic: registryLogic, Settlement: settlement },
+  });
   return { randomness, registryLogic, stakePool };
 }
 

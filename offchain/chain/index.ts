@@ -12,3 +12,4 @@ export * from "./events.js";
 export * from "./client.js";
 export * from "./history.js";
 export * from "./connect.js";
+export * from "./commitment.js";

@@ -1,7 +1,8 @@
 /**
- * Deploy a StakePool with ethers (tests, the demo, the bench, scripts): first its external library
- * RegistryLogic (the verifier registry's rules, kept out of the pool's code so that the pool stays
- * under the 24 KiB contract size limit), then the pool linked against it.
+ * Deploy a StakePool with ethers (tests, the demo, the bench, scripts): first its external libraries
+ * RegistryLogic (the verifier registry's rules) and Settlement (the judgement and payouts of a
+ * challenged job), kept out of the pool's code so that the pool stays under the 24 KiB contract size
+ * limit, then the pool linked against them.
  */
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
@@ -10,9 +11,12 @@ export type StakePoolArgs = readonly [token: string, owner: string, params: Reco
 
 export async function deployStakePool(ethers: HardhatEthers, args: StakePoolArgs, signer?: Parameters<HardhatEthers["deployContract"]>[2]) {
   const deployer = signer && typeof signer === "object" && "getAddress" in signer ? signer : undefined;
-  const lib = deployer ? await ethers.deployContract("RegistryLogic", [], deployer) : await ethers.deployContract("RegistryLogic");
-  await lib.waitForDeployment();
-  const libraries = { RegistryLogic: await lib.getAddress() };
+  const deploy = async (name: string) => {
+    const lib = deployer ? await ethers.deployContract(name, [], deployer) : await ethers.deployContract(name);
+    await lib.waitForDeployment();
+    return lib.getAddress();
+  };
+  const libraries = { RegistryLogic: await deploy("RegistryLogic"), Settlement: await deploy("Settlement") };
   const pool = await ethers.deployContract("StakePool", [...args], deployer ? { libraries, signer: deployer } : { libraries });
   await pool.waitForDeployment();
   return pool;

@@ -11,6 +11,8 @@ export enum JobState {
   VerifierUpheld = 8,
   Stalemate = 9,
   Unverified = 10,
+  Answering = 11,
+  GeneratorForfeited = 12,
 }
 
 export enum StageStatus {
@@ -19,6 +21,7 @@ export enum StageStatus {
   Submitted = 2,
   NoShow = 3,
   Declined = 4,
+  Committed = 5,
 }
 
 /** States after which nothing can change any more. */
@@ -29,6 +32,7 @@ export const FINAL_STATES: ReadonlySet<JobState> = new Set([
   JobState.VerifierUpheld,
   JobState.Stalemate,
   JobState.Unverified,
+  JobState.GeneratorForfeited,
 ]);
 
 /** The match bitmap of the generator's claim: ceil(n/8) bytes, the first n bits set (MSB first). */

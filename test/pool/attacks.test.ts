@@ -3,13 +3,13 @@
  * failed on version 1 (the behaviour it rules out was measured there) and passes on version 2.
  */
 import { expect } from "chai";
-import { createPoolContext, E18, claim, miss, HOUR, DAY, MODEL_ID, REQUEST_HASH, REQUEST_URI, TEST_PARAMS, BOND, CG, CV } from "./helpers.js";
+import { createPoolContext, E18, claim, miss, HOUR, DAY, MODEL_ID, REQUEST_HASH, REQUEST_URI, TEST_PARAMS, BOND, CG, CV, HONEST_FP, GUESSED_FP, SALT } from "./helpers.js";
 import { JobState } from "../../scripts/lib/state.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
 
 const ctx = await createPoolContext();
-const { ethers, networkHelpers, deployFixture, pickOf, wordFor, drawFor, openAndCommit, challenged, submit, withdrawAll, totalBonds } = ctx;
+const { ethers, networkHelpers, deployFixture, pickOf, wordFor, drawFor, openAndCommit, challenged, submit, commitResult, withdrawAll, totalBonds } = ctx;
 const load = () => networkHelpers.loadFixture(deployFixture);
 const { time } = networkHelpers;
 
@@ -97,6 +97,84 @@ describe("StakePool v2: the findings of the adversarial review", function () {
     for (let w = 0n; w < BigInt(N); w++) if ((await pickOf(f, 1n, 1n, w)) === f.v6.address) sybil++;
     // expected 100 (1/3); binomial sd ≈ 8.2
     expect(sybil).to.be.within(70, 130);
+  });
+
+  it("H-2: a verifier that agrees without replaying settles nothing and loses its stake when the next verifier confirms the generator", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    // v1 submits the claim with a fingerprint it guessed (it never replayed); the generator answers honestly
+    await submit(f, jobId, claim, f.v2, { fingerprint: GUESSED_FP });
+    const job = await f.pool.getJob(jobId);
+    expect(job.state).to.equal(JobState.Verifying);
+    expect(job.stage).to.equal(2n);
+    await expect(submit(f, jobId, claim))
+      .to.emit(f.pool, "JobSettled")
+      .withArgs(jobId, JobState.GeneratorUpheld, 2, 0n, T(200), [f.v1.address, f.v2.address], [0n, T(70)], 0n);
+    // lazy v1: −30 (its stake); honest at stage 1 it would have earned αCv + βCv = 40 for its 30
+    await withdrawAll(f);
+    expect(await f.token.balanceOf(f.poolAddress)).to.equal(await totalBonds(f));
+  });
+
+  it("H-2: a copied dissent is no confirmation: the copier and the liar it copied both lose their stakes", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await submit(f, jobId, miss(0), f.v2); // v1 replays (its fingerprint is right) and lies about the result
+    // v2 copies v1's public bitmap but cannot know its own stage's fingerprint; v1 answers with its real one
+    await submit(f, jobId, miss(0), f.v3, { fingerprint: GUESSED_FP });
+    expect((await f.pool.getJob(jobId)).stage).to.equal(3n);
+    await expect(submit(f, jobId, claim))
+      .to.emit(f.pool, "JobSettled")
+      .withArgs(jobId, JobState.GeneratorUpheld, 3, 0n, T(200), [f.v1.address, f.v2.address, f.v3.address], [0n, 0n, T(100)], 0n);
+  });
+
+  it("H-2: an honest confirmation of an honest dissent still slashes the generator (Table 1, row 4)", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await submit(f, jobId, miss(0), f.v2);
+    await expect(submit(f, jobId, miss(0)))
+      .to.emit(f.pool, "JobSettled")
+      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
+  });
+
+  it("H-2: a generator that does not answer the fingerprint seed forfeits its stake", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await expect(submit(f, jobId, miss(0), undefined, { generatorAnswer: null }))
+      .to.emit(f.pool, "JobSettled")
+      .withArgs(jobId, JobState.GeneratorForfeited, 1, T(50), 0n, [f.v1.address], [T(40)], T(150));
+    await withdrawAll(f);
+    expect(await f.token.balanceOf(f.poolAddress)).to.equal(await totalBonds(f));
+  });
+
+  it("H-2: a generator that answers a false fingerprint is slashed once two replays agree with each other", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await submit(f, jobId, claim, f.v2, { generatorAnswer: GUESSED_FP });
+    await expect(submit(f, jobId, claim, undefined, { generatorAnswer: GUESSED_FP }))
+      .to.emit(f.pool, "JobSettled")
+      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
+  });
+
+  it("H-2: a verifier that commits and never reveals forfeits; the re-drawn stage gets a fresh seed and fresh answers", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    const [, seed1] = await f.pool.stageRound(jobId, 1);
+    await commitResult(f, jobId, claim);
+    await f.pool.connect(f.generator).answerFingerprint(jobId, HONEST_FP);
+    const { deadline } = await f.pool.getJob(jobId);
+    await expect(f.pool.timeoutVerifier(jobId))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlineNotReached")
+      .withArgs(jobId, deadline);
+    await time.increaseTo(deadline + 1n);
+    await expect(f.pool.timeoutVerifier(jobId)).to.emit(f.pool, "VerifierTimedOut").withArgs(jobId, 1, f.v1.address, T(30));
+    await expect(f.pool.connect(f.v1).revealResult(jobId, claim, HONEST_FP, SALT)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState");
+    await drawFor(f, jobId, f.v2);
+    const [, seed2, answered] = await f.pool.stageRound(jobId, 1);
+    expect(answered).to.equal(0n);
+    expect(seed2).to.not.equal(seed1);
+    await expect(submit(f, jobId, claim))
+      .to.emit(f.pool, "JobSettled")
+      .withArgs(jobId, JobState.GeneratorUpheld, 1, 0n, T(200), [f.v2.address], [T(40)], 0n);
   });
 
   it("M-1: confirming an earlier verifier always pays more than agreeing with the generator, and more than the stake", async function () {

@@ -9,6 +9,7 @@ import { bitmapWithMisses, claimBitmap } from "../../scripts/lib/state.js";
 import type { PoolParams } from "../../scripts/lib/params.js";
 import { keepFloatCloseTo } from "./float-close-to.js";
 import { deployStakePool } from "../../scripts/lib/pool-deploy.js";
+import { resultCommitment } from "../../offchain/chain/commitment.js";
 
 export const E18 = 10n ** 18n;
 export const HOUR = 3600;
@@ -52,6 +53,22 @@ export const claim = claimBitmap(NUM_CHECKS);
 export const miss = (i: number) => bitmapWithMisses(NUM_CHECKS, [i]);
 
 export type Addressable = { address: string };
+
+/** The replay fingerprint every honest party of these tests has (the pool only compares them). */
+export const HONEST_FP = "0x" + "5a".repeat(32);
+/** A fingerprint 128 bits away from HONEST_FP: what a verifier that did not replay might commit. */
+export const GUESSED_FP = "0x" + "a5".repeat(16) + "5a".repeat(16);
+export const SALT = "0x" + "77".repeat(32);
+
+/** How a stage's result goes through commit, answers and reveal (see `submit`). */
+export interface SubmitOptions {
+  /** The verifier's fingerprint (default HONEST_FP). */
+  fingerprint?: string;
+  /** The generator's answer; null = it does not answer (default HONEST_FP). */
+  generatorAnswer?: string | null;
+  /** Answers of the earlier stages' verifiers by stage; null = no answer (default HONEST_FP each). */
+  earlierAnswers?: Record<number, string | null>;
+}
 
 export async function createPoolContext() {
   const connection = await network.create();
@@ -134,12 +151,48 @@ export async function createPoolContext() {
     return jobId;
   }
 
-  /** The current stage's verifier submits `bitmap`; `next` (if given) is drawn for the next stage. */
-  async function submit(f: Fixture, jobId: bigint, bitmap: Uint8Array, next?: Addressable) {
+  const signerOf = (f: Fixture, address: string) => {
+    const signer = f.signers.find((s) => s.address === address);
+    if (!signer) throw new Error(`no signer for ${address}`);
+    return signer;
+  };
+
+  /** The current stage's verifier commits `bitmap` with its fingerprint; returns the commit tx. */
+  async function commitResult(f: Fixture, jobId: bigint, bitmap: Uint8Array, fingerprint = HONEST_FP) {
+    const [stage, verifier] = await f.pool.currentStage(jobId);
+    const commitment = resultCommitment({ jobId, stage: Number(stage), verifier, matchBitmap: bitmap, fingerprint, salt: SALT });
+    return f.pool.connect(signerOf(f, verifier)).commitResult(jobId, commitment);
+  }
+
+  /** In Answering: the generator and the earlier verifiers answer as `opts` says. */
+  async function answer(f: Fixture, jobId: bigint, opts: SubmitOptions = {}) {
+    const [stage] = await f.pool.currentStage(jobId);
+    const g = opts.generatorAnswer === undefined ? HONEST_FP : opts.generatorAnswer;
+    if (g !== null) await f.pool.connect(f.generator).answerFingerprint(jobId, g);
+    for (let i = 1; i < Number(stage); i++) {
+      const a = opts.earlierAnswers?.[i] === undefined ? HONEST_FP : opts.earlierAnswers[i]!;
+      if (a === null) continue;
+      const [earlier] = await f.pool.getStage(jobId, i);
+      await f.pool.connect(signerOf(f, earlier)).answerFingerprint(jobId, a);
+    }
+  }
+
+  /**
+   * The current stage's verifier submits `bitmap`: commit, answers (honest by default), a wait for the
+   * answer deadline if someone did not answer, reveal; `next` (if given) is drawn for the next stage.
+   * Returns the reveal transaction.
+   */
+  async function submit(f: Fixture, jobId: bigint, bitmap: Uint8Array, next?: Addressable, opts: SubmitOptions = {}) {
     const [, verifier] = await f.pool.currentStage(jobId);
-    const signer = f.signers.find((s) => s.address === verifier);
-    if (!signer) throw new Error(`no signer for the current verifier ${verifier}`);
-    const tx = await f.pool.connect(signer).submitResult(jobId, bitmap);
+    await commitResult(f, jobId, bitmap, opts.fingerprint);
+    await answer(f, jobId, opts);
+    const [stage] = await f.pool.currentStage(jobId);
+    const [, , answered] = await f.pool.stageRound(jobId, stage);
+    if (Number(answered) !== (1 << Number(stage)) - 1) {
+      const job = await f.pool.getJob(jobId);
+      await networkHelpers.time.increaseTo(Number(job.deadline) - TEST_PARAMS.verifyWindow + 1);
+    }
+    const tx = await f.pool.connect(signerOf(f, verifier)).revealResult(jobId, bitmap, opts.fingerprint ?? HONEST_FP, SALT);
     if (next) await drawFor(f, jobId, next);
     return tx;
   }
@@ -167,5 +220,5 @@ export async function createPoolContext() {
     return sum;
   }
 
-  return { connection, ethers, networkHelpers, deployFixture, pickOf, wordFor, drawFor, openJob, openAndCommit, challenged, submit, withdrawAll, totalBonds };
+  return { connection, ethers, networkHelpers, deployFixture, pickOf, wordFor, drawFor, openJob, openAndCommit, challenged, submit, commitResult, answer, withdrawAll, totalBonds };
 }

@@ -3,7 +3,7 @@
  * exclusions, parameter snapshots, bonds, views and withdrawals.
  */
 import { expect } from "chai";
-import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, OTHER_MODEL, REQUEST_HASH, REQUEST_URI, TEST_PARAMS, BOND } from "./helpers.js";
+import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, OTHER_MODEL, REQUEST_HASH, REQUEST_URI, TEST_PARAMS, BOND, HONEST_FP, GUESSED_FP, SALT } from "./helpers.js";
 import { JobState, StageStatus, claimBitmap } from "../../scripts/lib/state.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
@@ -182,8 +182,16 @@ describe("StakePool: life cycle", function () {
       await f.rnd.setMode(1); // Pending
       await expect(f.pool.drawVerifiers(10)).to.be.revertedWithCustomError(f.pool, "StakePoolRandomnessPending").withArgs(1n);
       await f.rnd.setMode(0);
-      await f.rnd.set(await wordFor(f, jobId, 1n, f.v4));
-      await expect(f.pool.connect(f.stranger).drawVerifiers(10)).to.emit(f.pool, "VerifierAssigned").withArgs(jobId, 1, f.v4.address, T(30), BigInt((await time.latest()) + 1 + HOUR));
+      const word = await wordFor(f, jobId, 1n, f.v4);
+      await f.rnd.set(word);
+      // the stage's fingerprint seed: the low 64 bits of keccak256(r), r the draw's value
+      const abi = ethers.AbiCoder.defaultAbiCoder();
+      const r = ethers.keccak256(abi.encode(["uint256", "uint256", "uint256", "uint256"], [word, jobId, 1n, 0n]));
+      const seed = BigInt(ethers.keccak256(abi.encode(["uint256"], [r]))) & ((1n << 64n) - 1n);
+      await expect(f.pool.connect(f.stranger).drawVerifiers(10))
+        .to.emit(f.pool, "VerifierAssigned")
+        .withArgs(jobId, 1, f.v4.address, T(30), BigInt((await time.latest()) + 1 + HOUR), seed);
+      expect(await f.pool.stageRound(jobId, 1)).to.deep.equal([ethers.ZeroHash, seed, 0n]);
       expect(await f.pool.drawEpoch()).to.deep.equal([false, 1n, 1n, 1n, 1n]);
       await expect(f.pool.drawVerifiers(10)).to.be.revertedWithCustomError(f.pool, "StakePoolNothingToDraw");
     });
@@ -256,7 +264,7 @@ describe("StakePool: life cycle", function () {
     it("settles as a stalemate when a later stage finds nobody in time: dissenters refunded, generator's deposits to the treasury", async function () {
       const f = await load();
       const jobId = await challenged(f, f.v1);
-      await f.pool.connect(f.v1).submitResult(jobId, miss(0)); // stage 2 queued, epoch started
+      await submit(f, jobId, miss(0)); // stage 2 queued, epoch started
       for (const v of [f.v2, f.v3, f.v4, f.v5]) await f.pool.connect(v).requestUnbond(BOND);
       await f.pool.drawVerifiers(10);
       await time.increase(DAY + 1);
@@ -283,7 +291,7 @@ describe("StakePool: life cycle", function () {
       const [, first] = await f.pool.currentStage(jobId);
       expect([f.user.address, f.generator.address, ethers.ZeroAddress]).to.not.include(first);
       const signer = f.signers.find((s) => s.address === first)!;
-      await f.pool.connect(signer).submitResult(jobId, miss(0));
+      await submit(f, jobId, miss(0));
       await f.rnd.set(await wordFor(f, jobId, 2n, signer));
       await f.pool.drawVerifiers(1);
       const [, second] = await f.pool.currentStage(jobId);
@@ -551,20 +559,23 @@ describe("StakePool: life cycle", function () {
       await drawFor(f, jobId, f.v1);
       const result = claimBitmap(n);
       result[100] = 0x7f; // one miss: not the claim, no earlier result → stage 2
-      const receipt = await (await f.pool.connect(f.v1).submitResult(jobId, result)).wait();
+      const receipt = await (await submit(f, jobId, result)).wait();
       expect(receipt!.gasUsed).to.be.lessThan(1_500_000n);
       await drawFor(f, jobId, f.v2);
-      const r2 = await (await f.pool.connect(f.v2).submitResult(jobId, claimBitmap(n))).wait();
+      const r2 = await (await submit(f, jobId, claimBitmap(n))).wait();
       expect(r2!.gasUsed).to.be.lessThan(1_500_000n);
       expect((await f.pool.getJob(jobId)).state).to.equal(JobState.GeneratorUpheld);
     });
 
-    it("emits the submitted bitmap and its hash", async function () {
+    it("emits the revealed bitmap, its hash, the fingerprint and its distance from the generator's answer", async function () {
       const f = await load();
       const jobId = await challenged(f, f.v1);
       await expect(submit(f, jobId, miss(2), f.v2))
         .to.emit(f.pool, "ResultSubmitted")
-        .withArgs(jobId, 1, f.v1.address, ethers.keccak256(miss(2)), ethers.hexlify(miss(2)));
+        .withArgs(jobId, 1, f.v1.address, ethers.keccak256(miss(2)), ethers.hexlify(miss(2)), HONEST_FP, 0);
+      await expect(submit(f, jobId, miss(3), undefined, { fingerprint: GUESSED_FP }))
+        .to.emit(f.pool, "ResultSubmitted")
+        .withArgs(jobId, 2, f.v2.address, ethers.keccak256(miss(3)), ethers.hexlify(miss(3)), GUESSED_FP, 128);
     });
   });
 

@@ -3,14 +3,14 @@
  * too late, or with bad input: each reverts with its custom error and arguments.
  */
 import { expect } from "chai";
-import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, REQUEST_HASH, REQUEST_URI, TEST_PARAMS, BOND } from "./helpers.js";
+import { createPoolContext, E18, claim, miss, HOUR, DAY, NUM_CHECKS, ROOT, URI, MODEL_ID, REQUEST_HASH, REQUEST_URI, TEST_PARAMS, BOND, HONEST_FP, GUESSED_FP, SALT } from "./helpers.js";
 import { JobState } from "../../scripts/lib/state.js";
 import type { TestParams as PoolParams } from "./helpers.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
 
 const ctx = await createPoolContext();
-const { ethers, networkHelpers, deployFixture, openJob, openAndCommit, challenged, submit } = ctx;
+const { ethers, networkHelpers, deployFixture, openJob, openAndCommit, challenged, submit, commitResult } = ctx;
 const load = () => networkHelpers.loadFixture(deployFixture);
 const { time } = networkHelpers;
 
@@ -127,49 +127,105 @@ describe("StakePool: reverts", function () {
       .withArgs(twice, JobState.Verifying);
   });
 
-  it("submitResult: only the drawn verifier, only while Verifying, by its deadline, with a well-formed bitmap", async function () {
+  it("commitResult: only the drawn verifier, only while Verifying, by its deadline, not zero", async function () {
     const f = await load();
     const committed = await openAndCommit(f);
-    await expect(f.pool.connect(f.v1).submitResult(committed, claim))
+    const c = ethers.keccak256("0x01");
+    await expect(f.pool.connect(f.v1).commitResult(committed, c))
       .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
       .withArgs(committed, JobState.Committed);
     const jobId = await challenged(f, f.v1);
     for (const s of [f.v2, f.user, f.generator, f.stranger]) {
-      await expect(f.pool.connect(s).submitResult(jobId, claim))
+      await expect(f.pool.connect(s).commitResult(jobId, c))
+        .to.be.revertedWithCustomError(f.pool, "StakePoolNotAssignedVerifier")
+        .withArgs(jobId, s.address);
+    }
+    await expect(f.pool.connect(f.v1).commitResult(jobId, ethers.ZeroHash))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolEmptyCommitment")
+      .withArgs(jobId);
+    const { deadline } = await f.pool.getJob(jobId);
+    await time.increaseTo(deadline + 1n);
+    await expect(f.pool.connect(f.v1).commitResult(jobId, c))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlinePassed")
+      .withArgs(jobId, deadline);
+    // twice: the job is in Answering after the first commit
+    const other = await challenged(f, f.v2);
+    await commitResult(f, other, claim);
+    await expect(f.pool.connect(f.v2).commitResult(other, c))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(other, JobState.Answering);
+  });
+
+  it("answerFingerprint: only the generator and earlier verifiers, once each, by the answer deadline", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await expect(f.pool.connect(f.generator).answerFingerprint(jobId, HONEST_FP))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(jobId, JobState.Verifying);
+    await submit(f, jobId, miss(0), f.v2);
+    await commitResult(f, jobId, miss(0));
+    for (const s of [f.v2, f.user, f.stranger, f.v3]) {
+      await expect(f.pool.connect(s).answerFingerprint(jobId, HONEST_FP))
+        .to.be.revertedWithCustomError(f.pool, "StakePoolNotAnswerer")
+        .withArgs(jobId, s.address);
+    }
+    await f.pool.connect(f.v1).answerFingerprint(jobId, HONEST_FP);
+    await expect(f.pool.connect(f.v1).answerFingerprint(jobId, HONEST_FP))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolAlreadyAnswered")
+      .withArgs(jobId, f.v1.address);
+    const { deadline } = await f.pool.getJob(jobId);
+    const answerDeadline = deadline - BigInt(TEST_PARAMS.verifyWindow);
+    await time.increaseTo(answerDeadline + 1n);
+    await expect(f.pool.connect(f.generator).answerFingerprint(jobId, HONEST_FP))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlinePassed")
+      .withArgs(jobId, answerDeadline);
+  });
+
+  it("revealResult: only the drawn verifier, after the answers, by the reveal deadline, as committed, with a well-formed bitmap", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await expect(f.pool.connect(f.v1).revealResult(jobId, claim, HONEST_FP, SALT))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
+      .withArgs(jobId, JobState.Verifying);
+    await commitResult(f, jobId, claim);
+    const { deadline } = await f.pool.getJob(jobId);
+    const answerDeadline = deadline - BigInt(TEST_PARAMS.verifyWindow);
+    await expect(f.pool.connect(f.v1).revealResult(jobId, claim, HONEST_FP, SALT))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolRevealTooEarly")
+      .withArgs(jobId, answerDeadline);
+    await f.pool.connect(f.generator).answerFingerprint(jobId, HONEST_FP);
+    for (const s of [f.v2, f.user, f.generator, f.stranger]) {
+      await expect(f.pool.connect(s).revealResult(jobId, claim, HONEST_FP, SALT))
         .to.be.revertedWithCustomError(f.pool, "StakePoolNotAssignedVerifier")
         .withArgs(jobId, s.address);
     }
     // NUM_CHECKS = 20: 3 bytes, the last 4 bits unused
-    await expect(f.pool.connect(f.v1).submitResult(jobId, claim.slice(0, 2)))
+    await expect(f.pool.connect(f.v1).revealResult(jobId, claim.slice(0, 2), HONEST_FP, SALT))
       .to.be.revertedWithCustomError(f.pool, "StakePoolBadBitmapLength")
       .withArgs(jobId, 2, 3);
-    await expect(f.pool.connect(f.v1).submitResult(jobId, new Uint8Array([0xff, 0xff, 0xf0, 0x00])))
-      .to.be.revertedWithCustomError(f.pool, "StakePoolBadBitmapLength")
-      .withArgs(jobId, 4, 3);
-    await expect(f.pool.connect(f.v1).submitResult(jobId, new Uint8Array([0xff, 0xff, 0xf1])))
+    await expect(f.pool.connect(f.v1).revealResult(jobId, new Uint8Array([0xff, 0xff, 0xf1]), HONEST_FP, SALT))
       .to.be.revertedWithCustomError(f.pool, "StakePoolBitmapTrailingBits")
       .withArgs(jobId);
-    await expect(f.pool.connect(f.v1).submitResult(jobId, new Uint8Array([0xff, 0xff, 0xff])))
-      .to.be.revertedWithCustomError(f.pool, "StakePoolBitmapTrailingBits")
-      .withArgs(jobId);
-    const { deadline } = await f.pool.getJob(jobId);
+    // a different bitmap, fingerprint or salt than committed
+    for (const [b, fp, salt] of [
+      [miss(0), HONEST_FP, SALT],
+      [claim, GUESSED_FP, SALT],
+      [claim, HONEST_FP, ethers.ZeroHash],
+    ] as const) {
+      await expect(f.pool.connect(f.v1).revealResult(jobId, b, fp, salt)).to.be.revertedWithCustomError(f.pool, "StakePoolCommitmentMismatch");
+    }
     await time.increaseTo(deadline + 1n);
-    await expect(f.pool.connect(f.v1).submitResult(jobId, claim))
+    await expect(f.pool.connect(f.v1).revealResult(jobId, claim, HONEST_FP, SALT))
       .to.be.revertedWithCustomError(f.pool, "StakePoolDeadlinePassed")
       .withArgs(jobId, deadline);
-    // after settlement
-    const settled = await challenged(f, f.v2);
-    await submit(f, settled, claim);
-    await expect(f.pool.connect(f.v2).submitResult(settled, claim))
-      .to.be.revertedWithCustomError(f.pool, "StakePoolWrongState")
-      .withArgs(settled, JobState.GeneratorUpheld);
   });
 
-  it("submitResult: an earlier verifier of the job cannot submit for the current stage", async function () {
+  it("revealResult: an earlier verifier of the job cannot reveal for the current stage", async function () {
     const f = await load();
     const jobId = await challenged(f, f.v1);
     await submit(f, jobId, miss(0), f.v2);
-    await expect(f.pool.connect(f.v1).submitResult(jobId, miss(0)))
+    await commitResult(f, jobId, miss(0));
+    await expect(f.pool.connect(f.v1).revealResult(jobId, miss(0), HONEST_FP, SALT))
       .to.be.revertedWithCustomError(f.pool, "StakePoolNotAssignedVerifier")
       .withArgs(jobId, f.v1.address);
   });
@@ -354,7 +410,10 @@ describe("StakePool: reverts", function () {
   it("constructor: rejects a zero token, randomness source or treasury and invalid parameters", async function () {
     const f = await load();
     const lib = await ethers.deployContract("RegistryLogic");
-    const factory = await ethers.getContractFactory("StakePool", { libraries: { RegistryLogic: await lib.getAddress() } });
+    const settlement = await ethers.deployContract("Settlement");
+    const factory = await ethers.getContractFactory("StakePool", {
+      libraries: { RegistryLogic: await lib.getAddress(), Settlement: await settlement.getAddress() },
+    });
     const token = await f.token.getAddress();
     const rnd = await f.rnd.getAddress();
     const t = f.treasury.address;
@@ -402,7 +461,7 @@ describe("StakePool: reverts", function () {
       (await f.pool.getJob(jobId)).state,
     ];
     const before = await snapshot();
-    await expect(f.pool.connect(f.v1).submitResult(jobId, new Uint8Array([1]))).to.be.revertedWithCustomError(f.pool, "StakePoolBadBitmapLength");
+    await expect(f.pool.connect(f.v1).commitResult(jobId, ethers.ZeroHash)).to.be.revertedWithCustomError(f.pool, "StakePoolEmptyCommitment");
     await expect(f.pool.finalize(jobId)).to.be.revertedWithCustomError(f.pool, "StakePoolWrongState");
     expect(await snapshot()).to.deep.equal(before);
   });

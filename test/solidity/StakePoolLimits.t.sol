@@ -33,8 +33,7 @@ contract StakePoolLimitsTest is PoolFixture {
         _drawTo(jobId, 1, verifiers[0]);
         bytes memory claim = new bytes(n / 8);
         for (uint256 i; i < claim.length; ++i) claim[i] = 0xff;
-        vm.prank(verifiers[0]);
-        pool.submitResult(jobId, claim);
+        _submit(jobId, claim);
         assertEq(uint256(_state(jobId)), uint256(IStakePool.State.GeneratorUpheld), "the 2^18-check claim settles");
     }
 
@@ -46,12 +45,15 @@ contract StakePoolLimitsTest is PoolFixture {
         _commit(jobId, 13);
         _challenge(jobId);
         _drawTo(jobId, 1, verifiers[0]);
+        _commitResult(jobId, verifiers[0], hex"fff8", HONEST_FP);
+        vm.prank(generator);
+        pool.answerFingerprint(jobId, HONEST_FP);
         vm.startPrank(verifiers[0]);
         vm.expectRevert(abi.encodeWithSelector(IStakePool.StakePoolBitmapTrailingBits.selector, jobId));
-        pool.submitResult(jobId, hex"fffc");
+        pool.revealResult(jobId, hex"fffc", HONEST_FP, SALT);
         vm.expectRevert(abi.encodeWithSelector(IStakePool.StakePoolBadBitmapLength.selector, jobId, 3, 2));
-        pool.submitResult(jobId, hex"fff800");
-        pool.submitResult(jobId, hex"fff8");
+        pool.revealResult(jobId, hex"fff800", HONEST_FP, SALT);
+        pool.revealResult(jobId, hex"fff8", HONEST_FP, SALT);
         vm.stopPrank();
         assertEq(uint256(_state(jobId)), uint256(IStakePool.State.GeneratorUpheld), "the 13-bit claim");
     }

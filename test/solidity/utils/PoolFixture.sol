@@ -130,10 +130,39 @@ abstract contract PoolFixture is Test {
         if (!pool.drawEpoch().frozen) pool.drawVerifiers(type(uint256).max);
     }
 
+    /// @dev The fingerprint every honest replay of these tests has (the contract only compares them).
+    bytes32 internal constant HONEST_FP = keccak256("honest replay");
+    bytes32 internal constant SALT = keccak256("salt");
+
+    /// @dev The current stage's verifier submits `bitmap` with an honest replay: commit, the generator
+    /// and every earlier verifier answer HONEST_FP, reveal.
     function _submit(uint256 jobId, bytes memory bitmap) internal {
-        (, address v,) = pool.currentStage(jobId);
+        _submitWith(jobId, bitmap, HONEST_FP, true);
+    }
+
+    /// @dev Commit `bitmap` with `fp`; the generator (if `generatorAnswers`) and the earlier verifiers
+    /// answer HONEST_FP; reveal.
+    function _submitWith(uint256 jobId, bytes memory bitmap, bytes32 fp, bool generatorAnswers) internal {
+        (uint8 k, address v,) = pool.currentStage(jobId);
+        _commitResult(jobId, v, bitmap, fp);
+        if (generatorAnswers) {
+            vm.prank(generator);
+            pool.answerFingerprint(jobId, HONEST_FP);
+        }
+        for (uint8 i = 1; i < k; ++i) {
+            (address earlier,,) = pool.getStage(jobId, i);
+            vm.prank(earlier);
+            pool.answerFingerprint(jobId, HONEST_FP);
+        }
+        if (!generatorAnswers) vm.warp(block.timestamp + 1 hours + 1);
         vm.prank(v);
-        pool.submitResult(jobId, bitmap);
+        pool.revealResult(jobId, bitmap, fp, SALT);
+    }
+
+    function _commitResult(uint256 jobId, address v, bytes memory bitmap, bytes32 fp) internal {
+        (uint8 k,,) = pool.currentStage(jobId);
+        vm.prank(v);
+        pool.commitResult(jobId, keccak256(abi.encode(jobId, k, v, keccak256(bitmap), fp, SALT)));
     }
 
     /// @dev n bits, all set except bit `missing` (type(uint256).max = none missing: the claim).

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IStakePool} from "../IStakePool.sol";
+import {Credits} from "./Credits.sol";
+
+/// @title Settlement
+/// @notice The payouts of a challenged job (Table 1, rows 2 to 4, and this project's own outcomes), as
+/// an external library over the pool's storage.
+/// @dev External so that its code is deployed once beside the pool instead of inside it (the pool
+/// would otherwise pass the 24 KiB code limit); it runs by delegatecall on the pool's storage and
+/// its events are the pool's ({IStakePool-JobSettled}). Every function credits exactly what the job
+/// holds (see {StakePool} "Exactness") and ends the job.
+library Settlement {
+    /// @dev Job storage, three slots. Field order is the packing order.
+    struct Job {
+        // slot 0
+        address user;
+        uint80 alphaCg;
+        uint16 modelIndex;
+        // slot 1
+        address generator;
+        uint80 alphaCv;
+        uint16 paramsId;
+        // slot 2: everything a transition changes lives here
+        uint88 betaCg;
+        uint88 betaCv;
+        uint40 deadline;
+        IStakePool.State state;
+        uint8 stage;
+        uint24 numChecks;
+    }
+
+
+    /// @dev The verifier of a stage and its fingerprint round, one slot.
+    struct StageSlot {
+        address verifier;
+        uint64 seed;
+        uint32 answered;
+    }
+
+    /// @notice A revealed fingerprint matches an answer when they differ in at most this many of their
+    /// 256 bits (docs/PROTOCOL.md "Replay fingerprints": honest replays differ in a few bits, a guess
+    /// in about 128).
+    uint256 internal constant FINGERPRINT_TOLERANCE = 32;
+
+    /// @dev A revealed result of stage `stage` (kept in memory to keep the stack shallow).
+    struct Reveal {
+        uint256 jobId;
+        uint256 stage;
+        uint256 answered;
+        bytes32 resultHash;
+        bytes32 fingerprint;
+        uint256 maxStages;
+        address treasury;
+    }
+
+    /// @notice Judge a revealed result: settle the job, or leave it in {IStakePool.State.Answering}
+    /// for the caller to queue the next stage. Returns the revealed fingerprint's distance from the
+    /// generator's answer (`type(uint16).max` without one).
+    /// @dev The rules (H-2; the reasons are in {StakePool}'s notes):
+    /// - no answer from the generator: it concedes ({generatorForfeited});
+    /// - the claim with a fingerprint within tolerance of the generator's: Table 1, rows 2-3;
+    /// - an earlier verifier's bitmap with a fingerprint within tolerance of that verifier's answer
+    ///   (given after this result was committed): Table 1, row 4;
+    /// - else the next stage, or a stalemate at the last one.
+    function judge(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(uint256 => bytes32) storage answers,
+        mapping(address => bytes32) storage resultOf,
+        mapping(address => uint256) storage credits,
+        Reveal memory r
+    ) external returns (uint256 dG) {
+        uint256 k = r.stage;
+        if (r.answered & 1 == 0) {
+            generatorForfeited(j, stages, credits, r.treasury, r.jobId, k);
+            return type(uint16).max;
+        }
+        dG = distance(r.fingerprint, answers[0]);
+        // INVARIANT: an agreement settles only with a fingerprint of a real replay (H-2, lazy agreement).
+        if (r.resultHash == claimHash(j.numChecks) && dG <= FINGERPRINT_TOLERANCE) {
+            generatorUpheld(j, stages, credits, r.jobId, k);
+            return dG;
+        }
+        for (uint256 i = 1; i < k; ++i) {
+            // INVARIANT: a confirmation counts only if the earlier verifier's own replay, answered after
+            // this commitment, matches this fingerprint (H-2, copied dissent).
+            if (
+                r.answered & (1 << i) != 0 && resultOf[stages[i].verifier] == r.resultHash
+                    && distance(r.fingerprint, answers[i]) <= FINGERPRINT_TOLERANCE
+            ) {
+                verifierUpheld(j, stages, credits, r.jobId, k, i);
+                return dG;
+            }
+        }
+        if (k >= r.maxStages) stalemate(j, stages, credits, r.treasury, r.jobId, k, true);
+    }
+
+    /// @notice keccak256 of ceil(n / 8) bytes whose first n bits (MSB first) are set: the generator's
+    /// claim.
+    function claimHash(uint256 n) internal pure returns (bytes32 h) {
+        uint256 len = (n + 7) >> 3;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let words := shr(5, add(len, 31))
+            let ones := not(0)
+            for { let i := 0 } lt(i, words) { i := add(i, 1) } { mstore(add(ptr, shl(5, i)), ones) }
+            let rem := and(n, 7)
+            if rem { mstore8(add(ptr, sub(len, 1)), and(0xff, shl(sub(8, rem), 0xff))) }
+            h := keccak256(ptr, len)
+        }
+    }
+
+    /// @dev Hamming distance of two fingerprints (popcount of the xor, SWAR).
+    function distance(bytes32 a, bytes32 b) internal pure returns (uint256 x) {
+        x = uint256(a ^ b);
+        unchecked {
+            x = x - ((x >> 1) & 0x5555555555555555555555555555555555555555555555555555555555555555);
+            x = (x & 0x3333333333333333333333333333333333333333333333333333333333333333)
+                + ((x >> 2) & 0x3333333333333333333333333333333333333333333333333333333333333333);
+            x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f;
+            x = (x + (x >> 8)) & 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff;
+            // 16 lanes of at most 16 each: their sum (≤ 256) fits the top 16-bit lane.
+            x = (x * 0x0001000100010001000100010001000100010001000100010001000100010001) >> 240;
+        }
+    }
+
+    /// @dev Table 1, rows 2 and 3: verifier k agrees with the generator.
+    function generatorUpheld(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(address => uint256) storage credits,
+        uint256 jobId,
+        uint256 k
+    ) private {
+        j.state = IStakePool.State.GeneratorUpheld;
+        j.deadline = 0;
+        uint256 bV = j.betaCv;
+        uint256 generatorPayout = uint256(j.alphaCg) + j.betaCg;
+        uint256 verifierPayout = uint256(j.alphaCv) + k * bV;
+        Credits.add(credits, j.generator, generatorPayout);
+        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(stages, k);
+        payouts[k - 1] = verifierPayout;
+        Credits.add(credits, verifiers[k - 1], verifierPayout);
+        emit IStakePool.JobSettled(jobId, IStakePool.State.GeneratorUpheld, uint8(k), 0, generatorPayout, verifiers, payouts, 0);
+    }
+
+    /// @dev Table 1, row 4: verifier k agrees with the earlier verifier `agreed`.
+    function verifierUpheld(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(address => uint256) storage credits,
+        uint256 jobId,
+        uint256 k,
+        uint256 agreed
+    ) private {
+        j.state = IStakePool.State.VerifierUpheld;
+        j.deadline = 0;
+        uint256 aV = j.alphaCv;
+        uint256 bV = j.betaCv;
+        uint256 userPayout = uint256(j.alphaCg) + aV;
+        uint256 agreedPayout = aV + bV;
+        // k >= 2 and bV >= aV (beta >= alpha), so this cannot underflow.
+        uint256 lastPayout = uint256(j.betaCg) + (k - 1) * bV - aV;
+        Credits.add(credits, j.user, userPayout);
+        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(stages, k);
+        payouts[agreed - 1] = agreedPayout;
+        payouts[k - 1] = lastPayout;
+        Credits.add(credits, verifiers[agreed - 1], agreedPayout);
+        Credits.add(credits, verifiers[k - 1], lastPayout);
+        emit IStakePool.JobSettled(jobId, IStakePool.State.VerifierUpheld, uint8(k), userPayout, 0, verifiers, payouts, 0);
+    }
+
+    /// @dev The generator did not answer stage k's fingerprint seed: it concedes. The user gets alphaCg
+    /// back, verifier k alphaCv + betaCv, the earlier verifiers their betaCv, the treasury betaCg.
+    function generatorForfeited(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(address => uint256) storage credits,
+        address treasury,
+        uint256 jobId,
+        uint256 k
+    ) private {
+        j.state = IStakePool.State.GeneratorForfeited;
+        j.deadline = 0;
+        uint256 bV = j.betaCv;
+        uint256 userPayout = j.alphaCg;
+        uint256 toTreasury = j.betaCg;
+        Credits.add(credits, j.user, userPayout);
+        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(stages, k);
+        for (uint256 i; i < k; ++i) {
+            payouts[i] = bV;
+            Credits.add(credits, verifiers[i], bV);
+        }
+        payouts[k - 1] = uint256(j.alphaCv) + bV;
+        Credits.add(credits, verifiers[k - 1], j.alphaCv);
+        // INVARIANT: a generator that does not answer gets nothing (as if it had not committed).
+        Credits.add(credits, treasury, toTreasury);
+        emit IStakePool.JobSettled(jobId, IStakePool.State.GeneratorForfeited, uint8(k), userPayout, 0, verifiers, payouts, toTreasury);
+    }
+
+    /// @dev No agreement: the user gets alphaCv back, the generator's deposits go to the treasury.
+    /// After `maxStages` results (`slashVerifiers`) every verifier stake goes to the treasury too;
+    /// when stage k found no verifier in time, the k - 1 verifiers get their stakes back.
+    function stalemate(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(address => uint256) storage credits,
+        address treasury,
+        uint256 jobId,
+        uint256 k,
+        bool slashVerifiers
+    ) public {
+        j.state = IStakePool.State.Stalemate;
+        j.deadline = 0;
+        uint256 bV = j.betaCv;
+        uint256 staked = slashVerifiers ? k : k - 1;
+        uint256 userPayout = j.alphaCv;
+        uint256 toTreasury = uint256(j.alphaCg) + j.betaCg;
+        Credits.add(credits, j.user, userPayout);
+        (address[] memory verifiers, uint256[] memory payouts) = _stageVerifiers(stages, staked);
+        if (slashVerifiers) {
+            toTreasury += staked * bV;
+        } else {
+            for (uint256 i; i < staked; ++i) {
+                payouts[i] = bV;
+                Credits.add(credits, verifiers[i], bV);
+            }
+        }
+        // INVARIANT: a stalemate pays neither the user (beyond its alphaCv) nor the generator.
+        Credits.add(credits, treasury, toTreasury);
+        emit IStakePool.JobSettled(jobId, IStakePool.State.Stalemate, uint8(k), userPayout, 0, verifiers, payouts, toTreasury);
+    }
+
+    /// @dev The verifiers of stages 1..count and a zeroed payout array of the same length.
+    function _stageVerifiers(mapping(uint256 => StageSlot) storage stages, uint256 count)
+        private
+        view
+        returns (address[] memory verifiers, uint256[] memory payouts)
+    {
+        verifiers = new address[](count);
+        payouts = new uint256[](count);
+        for (uint256 i; i < count; ++i) {
+            verifiers[i] = stages[i + 1].verifier;
+        }
+    }
+}
