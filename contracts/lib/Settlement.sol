@@ -42,7 +42,7 @@ library Settlement {
     /// @notice A revealed fingerprint matches an answer when they differ in at most this many of their
     /// 256 bits (docs/PROTOCOL.md "Replay fingerprints": honest replays differ in a few bits, a guess
     /// in about 128).
-    uint256 internal constant FINGERPRINT_TOLERANCE = 32;
+    uint256 internal constant FINGERPRINT_TOLERANCE = 16;
 
     /// @dev A revealed result of stage `stage` (kept in memory to keep the stack shallow).
     struct Reveal {

@@ -64,6 +64,15 @@ export interface StageView {
   resultHash: string;
 }
 
+/** A stage's fingerprint round (IStakePool `stageRound`). */
+export interface StageRound {
+  /** The verifier's result commitment (zero hash before it commits). */
+  commitment: string;
+  fingerprintSeed: bigint;
+  /** Bit i set: party i answered (0 = the generator, i = the verifier of stage i). */
+  answered: number;
+}
+
 export interface CurrentStage {
   stage: number;
   /** Zero address when none is assigned. */
@@ -473,6 +482,15 @@ export class PoolClient {
     const r = await this.#view("getStage", [jobId, stage]);
     return { verifier: getAddress(r[0] as string), status: Number(r[1]) as StageStatus, resultHash: String(r[2]).toLowerCase() };
   }
+  /** The fingerprint round of a stage's current or last verifier. */
+  async stageRound(jobId: bigint | number, stage: number): Promise<StageRound> {
+    const r = await this.#view("stageRound", [jobId, stage]);
+    return { commitment: String(r[0]).toLowerCase(), fingerprintSeed: BigInt(r[1] as bigint), answered: Number(r[2]) };
+  }
+  /** Party `index`'s answer to a stage's seed (0 = the generator, i = the verifier of stage i). */
+  async answerOf(jobId: bigint | number, stage: number, index: number): Promise<string> {
+    return String((await this.#view("answerOf", [jobId, stage, index]))[0]).toLowerCase();
+  }
   async claimHash(numChecks: number): Promise<string> {
     return String((await this.#view("claimHash", [numChecks]))[0]).toLowerCase();
   }
@@ -642,9 +660,21 @@ export class PoolClient {
   challenge(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
     return this.sendTx("challenge", [jobId], { ...tx, label: `challenge(job ${jobId})` });
   }
-  submitResult(jobId: bigint | number, matchBitmap: Uint8Array | string, tx: TxOptions = {}): Promise<TxResult> {
+  /** The assigned verifier commits to its result (see commitment.ts `resultCommitment`). */
+  commitResult(jobId: bigint | number, commitment: string, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("commitResult", [jobId, commitment], { ...tx, label: `commitResult(job ${jobId})` });
+  }
+  /** The generator or an earlier verifier answers the current stage's fingerprint seed. */
+  answerFingerprint(jobId: bigint | number, fingerprint: string, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("answerFingerprint", [jobId, fingerprint], { ...tx, label: `answerFingerprint(job ${jobId})` });
+  }
+  /** The assigned verifier reveals the result it committed. */
+  revealResult(jobId: bigint | number, matchBitmap: Uint8Array | string, fingerprint: string, salt: string, tx: TxOptions = {}): Promise<TxResult> {
     const hex = typeof matchBitmap === "string" ? matchBitmap : hexlify(matchBitmap);
-    return this.sendTx("submitResult", [jobId, hex], { ...tx, label: `submitResult(job ${jobId}, ${hex.length > 22 ? hex.slice(0, 20) + "…" : hex})` });
+    return this.sendTx("revealResult", [jobId, hex, fingerprint, salt], {
+      ...tx,
+      label: `revealResult(job ${jobId}, ${hex.length > 22 ? hex.slice(0, 20) + "…" : hex})`,
+    });
   }
   timeoutVerifier(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
     return this.sendTx("timeoutVerifier", [jobId], { ...tx, label: `timeoutVerifier(job ${jobId})` });

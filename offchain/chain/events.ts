@@ -67,12 +67,24 @@ export type PoolEventBody =
   | { name: "JobCancelled"; jobId: bigint; user: string; userRefund: bigint }
   | { name: "JobFinalized"; jobId: bigint; generator: string; user: string; generatorPayout: bigint; userPayout: bigint }
   | { name: "JobChallenged"; jobId: bigint; user: string }
-  | { name: "VerifierAssigned"; jobId: bigint; stage: number; verifier: string; stake: bigint; deadline: number }
+  | { name: "VerifierAssigned"; jobId: bigint; stage: number; verifier: string; stake: bigint; deadline: number; fingerprintSeed: bigint }
+  | { name: "ResultCommitted"; jobId: bigint; stage: number; verifier: string; commitment: string; answerDeadline: number; revealDeadline: number }
+  | { name: "FingerprintAnswered"; jobId: bigint; stage: number; party: string; index: number; fingerprint: string }
   | { name: "VerifierUnavailable"; jobId: bigint; stage: number; drawDeadline: number }
   | { name: "DrawQueued"; jobId: bigint; stage: number; queueIndex: bigint; drawDeadline: number }
   | { name: "DrawEpochStarted"; requestId: bigint; head: bigint; epochEnd: bigint }
   | { name: "VerifierDeclined"; jobId: bigint; stage: number; verifier: string; fee: bigint; refund: bigint }
-  | { name: "ResultSubmitted"; jobId: bigint; stage: number; verifier: string; resultHash: string; matchBitmap: string }
+  | {
+      name: "ResultSubmitted";
+      jobId: bigint;
+      stage: number;
+      verifier: string;
+      resultHash: string;
+      matchBitmap: string;
+      fingerprint: string;
+      /** Bits between the revealed fingerprint and the generator's answer (65535: no answer). */
+      generatorDistance: number;
+    }
   | { name: "VerifierTimedOut"; jobId: bigint; stage: number; verifier: string; forfeited: bigint }
   | {
       name: "JobSettled";
@@ -112,6 +124,8 @@ export const JOB_EVENTS = [
   "DrawQueued",
   "VerifierUnavailable",
   "VerifierDeclined",
+  "ResultCommitted",
+  "FingerprintAnswered",
   "ResultSubmitted",
   "VerifierTimedOut",
   "JobSettled",
@@ -200,6 +214,26 @@ export function eventBody(d: LogDescription): PoolEventBody | undefined {
         verifier: addr(d, "verifier"),
         stake: big(d, "stake"),
         deadline: num(d, "deadline"),
+        fingerprintSeed: big(d, "fingerprintSeed"),
+      };
+    case "ResultCommitted":
+      return {
+        name: "ResultCommitted",
+        jobId: big(d, "jobId"),
+        stage: num(d, "stage"),
+        verifier: addr(d, "verifier"),
+        commitment: hex(d, "commitment"),
+        answerDeadline: num(d, "answerDeadline"),
+        revealDeadline: num(d, "revealDeadline"),
+      };
+    case "FingerprintAnswered":
+      return {
+        name: "FingerprintAnswered",
+        jobId: big(d, "jobId"),
+        stage: num(d, "stage"),
+        party: addr(d, "party"),
+        index: num(d, "index"),
+        fingerprint: hex(d, "fingerprint"),
       };
     case "VerifierUnavailable":
       return { name: "VerifierUnavailable", jobId: big(d, "jobId"), stage: num(d, "stage"), drawDeadline: num(d, "drawDeadline") };
@@ -217,6 +251,8 @@ export function eventBody(d: LogDescription): PoolEventBody | undefined {
         verifier: addr(d, "verifier"),
         resultHash: hex(d, "resultHash"),
         matchBitmap: hex(d, "matchBitmap"),
+        fingerprint: hex(d, "fingerprint"),
+        generatorDistance: num(d, "generatorDistance"),
       };
     case "VerifierTimedOut":
       return { name: "VerifierTimedOut", jobId: big(d, "jobId"), stage: num(d, "stage"), verifier: addr(d, "verifier"), forfeited: big(d, "forfeited") };

@@ -10,6 +10,9 @@
 import { FINAL_STATES, JobState, StageStatus } from "../../scripts/lib/state.js";
 import type { CurrentStage, JobView, PoolClient } from "./client.js";
 import { ChainError } from "./errors.js";
+
+/** IStakePool FINGERPRINT_TOLERANCE: a revealed fingerprint matches an answer within this many bits. */
+export const FINGERPRINT_TOLERANCE = 16;
 import type { LogMeta, PoolEvent, PoolEventOf } from "./events.js";
 
 export interface Where {
@@ -25,12 +28,21 @@ export interface AssignmentHistory {
   deadline: number;
   assigned: Where;
   /**
-   * pending: drawn, no result yet; submitted: result on-chain; timedOut: missed the deadline (stake
-   * forfeited to the treasury); declined: gave the assignment back (paid the decline fee).
+   * pending: drawn, no result yet; committed: result committed, not yet revealed; submitted: result
+   * revealed on-chain; timedOut: missed the deadline (stake forfeited to the treasury); declined: gave
+   * the assignment back (paid the decline fee).
    */
-  outcome: "pending" | "submitted" | "timedOut" | "declined";
+  outcome: "pending" | "committed" | "submitted" | "timedOut" | "declined";
+  /** The stage's fingerprint seed (docs/PROTOCOL.md "Replay fingerprints"). */
+  fingerprintSeed: bigint;
+  committed?: Where & { commitment: string; answerDeadline: number; revealDeadline: number };
+  /** Answers to this assignment's seed: index 0 the generator, i the verifier of stage i. */
+  answers?: { index: number; party: string; fingerprint: string; at: Where }[];
   resultHash?: string;
   matchBitmap?: string;
+  fingerprint?: string;
+  /** Bits between the revealed fingerprint and the generator's answer (65535: no answer). */
+  generatorDistance?: number;
   /** The result equals the generator's claim (every check matched). */
   agreesWithGenerator?: boolean;
   submitted?: Where;
@@ -192,8 +204,29 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
         h.challenged = { at: at(e) };
         break;
       case "VerifierAssigned":
-        stage(e.stage).assignments.push({ verifier: e.verifier, stake: e.stake, deadline: e.deadline, assigned: at(e), outcome: "pending" });
+        stage(e.stage).assignments.push({
+          verifier: e.verifier,
+          stake: e.stake,
+          deadline: e.deadline,
+          fingerprintSeed: e.fingerprintSeed,
+          assigned: at(e),
+          outcome: "pending",
+        });
         break;
+      case "ResultCommitted": {
+        const a = latestOf(e.stage, e.verifier);
+        if (a) {
+          a.outcome = "committed";
+          a.committed = { ...at(e), commitment: e.commitment, answerDeadline: e.answerDeadline, revealDeadline: e.revealDeadline };
+        }
+        break;
+      }
+      case "FingerprintAnswered": {
+        const list = stage(e.stage).assignments;
+        const a = list[list.length - 1];
+        if (a) (a.answers ??= []).push({ index: e.index, party: e.party, fingerprint: e.fingerprint, at: at(e) });
+        break;
+      }
       case "DrawQueued":
         (stage(e.stage).queued ??= []).push({ queueIndex: e.queueIndex, drawDeadline: e.drawDeadline, at: at(e) });
         break;
@@ -214,6 +247,8 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
           a.outcome = "submitted";
           a.resultHash = e.resultHash;
           a.matchBitmap = e.matchBitmap;
+          a.fingerprint = e.fingerprint;
+          a.generatorDistance = e.generatorDistance;
           a.submitted = at(e);
         }
         break;
@@ -249,7 +284,9 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
   if (h.committed) {
     h.committed.claimHash = await client.claimHash(h.committed.numChecks);
     for (const s of h.stages)
-      for (const a of s.assignments) if (a.resultHash !== undefined) a.agreesWithGenerator = a.resultHash === h.committed.claimHash;
+      for (const a of s.assignments)
+        if (a.resultHash !== undefined)
+          a.agreesWithGenerator = a.resultHash === h.committed.claimHash && (a.generatorDistance ?? Infinity) <= FINGERPRINT_TOLERANCE;
   }
   await Promise.all(
     h.stages.map(async (s) => {
