@@ -3,7 +3,7 @@
  * (issue 10 H-2, docs/PROTOCOL.md "Replay fingerprints"). After a verifier is assigned, the pool
  * publishes a 64-bit `fingerprintSeed` per stage; the verifier commits to the 256-bit fingerprint of its
  * own replay for that seed, the generator and earlier verifiers answer with theirs, and the contract
- * accepts a Hamming distance ≤ FINGERPRINT_TOLERANCE (32 bits).
+ * accepts a Hamming distance ≤ FINGERPRINT_TOLERANCE (16 bits; see distance.ts for why not 32).
  *
  * ## Spec, version 1 (preimages packed like abi.encodePacked, integers big-endian)
  *     P          = promptLen + outputLen − 1     (positions with KV: the replay feeds prompt ++ output[0..O−2])
@@ -14,7 +14,7 @@
  *     S_K, S_V   = projectionSigns({seed: signSeed, layer: layer_i, stream: "fp-key-i" | "fp-value-i"}, n, 8)
  *     bit b      = [Σ_j S[b][j]·row[j] < 0]  (float64 accumulation), stored as bit 7 − b (MSB first)
  *     byte 2i    = K bits, byte 2i + 1 = V bits;  fingerprint = the 32 bytes as 0x-hex bytes32
- *     distance   = popcount(a xor b); match iff distance ≤ 32
+ *     distance   = popcount(a xor b); match iff distance ≤ 16
  */
 export { FingerprintError } from "./errors.js";
 export {

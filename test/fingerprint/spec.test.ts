@@ -73,21 +73,24 @@ describe("fingerprint spec (v1)", () => {
 
   describe("distance and match", () => {
     const a = "0x" + "00".repeat(32);
-    it("counts differing bits and matches up to FINGERPRINT_TOLERANCE = 32 bits", () => {
-      expect(FINGERPRINT_TOLERANCE).to.equal(32);
+    it("counts differing bits and matches up to FINGERPRINT_TOLERANCE = 16 bits", () => {
+      expect(FINGERPRINT_TOLERANCE).to.equal(16);
       expect(fingerprintDistance(a, "0x" + "ff".repeat(32))).to.equal(256);
-      const b32 = "0x" + "ff".repeat(4) + "00".repeat(28);
-      const b33 = "0x" + "ff".repeat(4) + "80" + "00".repeat(27);
-      expect(fingerprintDistance(a, b32)).to.equal(32);
-      expect(fingerprintsMatch(a, b32)).to.equal(true);
-      expect(fingerprintsMatch(a, b33)).to.equal(false);
+      const b16 = "0x" + "00".repeat(28) + "ff".repeat(2) + "00".repeat(2);
+      const b17 = "0x" + "01" + "00".repeat(27) + "ff".repeat(2) + "00".repeat(2);
+      expect(fingerprintDistance(a, b16)).to.equal(16);
+      expect(fingerprintDistance(a, b17)).to.equal(17);
+      expect(fingerprintsMatch(a, b16)).to.equal(true);
+      expect(fingerprintsMatch(a, b17)).to.equal(false);
       expect(fingerprintDistance("0x" + "AB".repeat(32), "0x" + "ab".repeat(32))).to.equal(0);
     });
 
-    it("a random bytes32 matches a given fingerprint with probability P(Bin(256, 1/2) ≤ 32) < 1e-35", () => {
-      const p = binomialTailAtMost(256, 32);
+    it("a random bytes32 matches a given fingerprint with probability P(Bin(256, 1/2) ≤ 16) < 1e-50", () => {
+      const p = binomialTailAtMost(256, FINGERPRINT_TOLERANCE);
       expect(p).to.be.greaterThan(0);
-      expect(p).to.be.lessThan(1e-35);
+      expect(p).to.be.lessThan(1e-50);
+      // the tail itself, against the sum of the first terms: C(256,0) + C(256,1) + C(256,2) = 32897
+      expect(binomialTailAtMost(256, 2)).to.equal(32897 / 2 ** 256);
     });
   });
 
