@@ -6,7 +6,7 @@ import { parseFingerprint } from "./parse.js";
  * was 32). Measured (scripts/fingerprint-calibrate.ts, 400 seeds, tiny/small × fp32/fp16): honest
  * replays across threads, graph optimisation and chunking differ by at most 1 bit, while at 32 a
  * verifier that replayed only the first 75 % of positions matched 50–55 % of seeds and an L−2-layer
- * replay of `small` 43 %; at 16 those fall to 12–16 % and 7.5 %. Random bytes32 match with probability
+ * replay of `small` 42–43 %; at 16 those fall to 12–16 % and 7.5 %. Random bytes32 match with probability
  * P(Bin(256, ½) ≤ 16) ≈ 9.3e-53.
  */
 export const FINGERPRINT_TOLERANCE = 16;
