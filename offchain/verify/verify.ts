@@ -36,7 +36,9 @@
  * `tolerances.kv`; a token matches when `checkToken` accepts it with `tolerances.token`.
  */
 import { keccak256 } from "ethers";
-import { type LoadedModel, type KvCache, kvRow, kvPrefixLayers } from "../model/index.js";
+import { type LoadedModel, type KvCache, kvRow, kvPrefixLayers, prefillChunked } from "../model/index.js";
+import { fingerprintFromCache } from "../fingerprint/compute.js";
+import { checkSeed } from "../fingerprint/pairs.js";
 import { type Hex, type TokenCheck, type TokenTolerance, checkToken } from "../sampling/index.js";
 import {
   type Receipt,
@@ -98,6 +100,11 @@ export interface VerifyOptions {
   collectSamples?: boolean;
   /** Cancels between forward passes (VerifyAbortedError). */
   signal?: AbortSignal;
+  /**
+   * uint64 seed of the pool's replay fingerprint (offchain/fingerprint): `verdict.fingerprint` is computed
+   * from the full replay's final cache; after an early stop, a separate full prefill pass provides it.
+   */
+  fingerprintSeed?: bigint;
 }
 
 export type MismatchKind = "key" | "value" | "top" | "token" | "plan";
@@ -188,6 +195,8 @@ export interface Verdict {
   /** The job's thresholds (drawn from thresholdSeed, or the base ones), before the position scale. */
   thresholds: JobThresholds;
   samples?: SampleResult[];
+  /** The replay fingerprint of `fingerprintSeed` (absent without it, for a malformed receipt, or with no KV position). */
+  fingerprint?: Hex;
 }
 
 /** The first structural problem of a (parsed) receipt against a model, or null (module comment, step 2). */
@@ -279,6 +288,13 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
   if (opts.thresholdSeed !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(opts.thresholdSeed))
     throw new VerifyOptionsError(`thresholdSeed must be 0x followed by 64 hex digits (got ${opts.thresholdSeed})`);
   const job = jobThresholds(tol, opts.thresholdSeed);
+  if (opts.fingerprintSeed !== undefined) {
+    try {
+      checkSeed(opts.fingerprintSeed);
+    } catch (e) {
+      throw new VerifyOptionsError(`fingerprintSeed must be a uint64 bigint (got ${String(opts.fingerprintSeed)})`, { cause: e });
+    }
+  }
   const abort = () => {
     if (opts.signal?.aborted) throw new VerifyAbortedError("verification cancelled", { cause: opts.signal.reason });
   };
@@ -357,6 +373,7 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
   let layersComputed = 0;
   let earlyStopped = false;
   let replayedTokens = 0;
+  let fullPresent: KvCache | null = null;
 
   // 3. probe
   const minLayer = S > 0 ? Math.min(...layers) : L;
@@ -408,12 +425,19 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
         }
       }
       past = out.present;
+      fullPresent = past;
       replayedTokens = e;
       opts.onProgress?.("replay", e, feed.length);
     }
     layersComputed = L;
   }
   const replayMs = performance.now() - t0;
+  let fingerprint: Hex | undefined;
+  if (opts.fingerprintSeed !== undefined && feed.length > 0) {
+    abort();
+    fullPresent ??= (await prefillChunked(model, feed, { chunkSize: chunk, keepLogits: false })).present;
+    fingerprint = fingerprintFromCache(fullPresent, opts.fingerprintSeed, P, O);
+  }
 
   // 5. canonical bitmap
   const bits = canonicalBits(layers, kv, tok);
@@ -456,6 +480,7 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
     replayedTokens,
     errors: { key, value, tokens: tokenStats },
     ...(opts.collectSamples ? { samples: results.filter((r): r is SampleResult => r !== null) } : {}),
+    ...(fingerprint !== undefined ? { fingerprint } : {}),
   };
 }
 
