@@ -10,9 +10,7 @@
 import { FINAL_STATES, JobState, StageStatus } from "../../scripts/lib/state.js";
 import type { CurrentStage, JobView, PoolClient } from "./client.js";
 import { ChainError } from "./errors.js";
-
-/** IStakePool FINGERPRINT_TOLERANCE: a revealed fingerprint matches an answer within this many bits. */
-export const FINGERPRINT_TOLERANCE = 16;
+import { FINGERPRINT_TOLERANCE } from "../fingerprint/distance.js";
 import type { LogMeta, PoolEvent, PoolEventOf } from "./events.js";
 
 export interface Where {
