@@ -20,6 +20,10 @@
  *    `receiptBaseUrl`); `receiptUri = <receiptBaseUrl>/receipts/<root>`.
  * 6. **Stake and commit**: approve βCg (when the allowance is short) and `commit(jobId, root,
  *    numChecks, receiptUri)` before the commit deadline.
+ * 7. **Answer challenges**: while a committed job is open, whenever a drawn verifier has committed its
+ *    result (State.Answering), answer the stage's fingerprint seed with a replay of the receipt
+ *    (`answerFingerprint`, docs/PROTOCOL.md "Replay fingerprints") before the answer deadline. A
+ *    generator that does not answer forfeits its stake.
  *
  * ## Restarts
  * Progress lives in `<stateDir>/generator-<chainId>-<pool>-<account>.json`, written atomically
@@ -66,6 +70,8 @@ import type { Hex } from "../sampling/index.js";
 import { createLogger, type Logger, type LogLevel } from "./log.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
 import { Mutex } from "./queue.js";
+import { replayFingerprints } from "../fingerprint/index.js";
+import { FINAL_STATES } from "../../scripts/lib/state.js";
 
 export class GeneratorWorkerError extends PocError {
   override name = "GeneratorWorkerError";
@@ -99,6 +105,10 @@ export interface GeneratorJobRecord {
   txs: TxRecord[];
   /** Whether the receipt was made with the substituted model (cheat mode). */
   cheated?: boolean;
+  /** Challenged stages whose fingerprint seed we answered (stage → tx hash). */
+  answered?: Record<string, string>;
+  /** The job reached a final state: nothing more is owed. */
+  final?: boolean;
   updatedAt: number;
 }
 
@@ -463,6 +473,50 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     return "done";
   };
 
+  /** Answer the fingerprint seed of every challenged stage of our open jobs whose verifier committed. */
+  const answerChallenges = async (): Promise<number> => {
+    let left = 0;
+    for (const rec of Object.values(state.jobs)) {
+      if (stopped) return left;
+      if (rec.status !== "committed" || rec.final || !rec.root) continue;
+      const jobId = BigInt(rec.jobId);
+      const job = await client.getJob(jobId);
+      if (FINAL_STATES.has(job.state)) {
+        rec.final = true;
+        await save();
+        continue;
+      }
+      if (job.state !== JobState.Answering) {
+        if (job.state === JobState.Verifying || job.state === JobState.AwaitingVerifier) left++;
+        continue;
+      }
+      const answered = (rec.answered ??= {});
+      if (answered[String(job.stage)]) continue;
+      const round = await client.stageRound(jobId, job.stage);
+      if (round.answered & 1) {
+        answered[String(job.stage)] = "answered";
+        continue;
+      }
+      try {
+        const receipt = decodeReceipt(await o.store.get(rec.root));
+        const model = o.cheat ? o.cheat.model : await models.get(rec.modelId);
+        const [fingerprint] = await replayFingerprints(model, receipt, [round.fingerprintSeed], { signal: abort.signal });
+        const r = await client.answerFingerprint(jobId, fingerprint!, txHooks(rec));
+        answered[String(job.stage)] = r.hash;
+        await save();
+        log("info", "answered", `job ${rec.jobId}: answered stage ${job.stage}'s fingerprint seed (tx ${r.hash})`, { jobId: rec.jobId, stage: job.stage, tx: r.hash });
+      } catch (e) {
+        if (stopped) return left;
+        log("warn", "answer failed", `job ${rec.jobId}: could not answer stage ${job.stage}'s fingerprint seed (${describeError(e)}); will retry while the answer window is open`, {
+          jobId: rec.jobId,
+          error: describeError(e),
+        });
+        left++;
+      }
+    }
+    return left;
+  };
+
   const poll = async () => {
     const head = await client.blockNumber();
     if (head > state.lastBlock) {
@@ -514,6 +568,7 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
         }
       }
     }
+    await answerChallenges();
     return left;
   };
 

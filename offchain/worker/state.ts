@@ -17,7 +17,7 @@
  * - `jobs`: one record per assignment `jobId:stage`. `status` is "queued" (to do), "waiting-model"
  *   (the model is not in the models directory) or "done" (`outcome` says how). `result` is the bitmap
  *   once computed (a restart submits it without replaying again). `txs` lists every submitResult
- *   sent: the nonce is written before the send, the hash as soon as it is known; a restart waits for
+ *   sent (commitResult, revealResult, answerFingerprint): the nonce is written before the send, the hash as soon as it is known; a restart waits for
  *   a recorded transaction instead of sending another, and checks the stage on-chain first.
  * - Done records are pruned once they are more than PRUNE_BLOCKS behind the scan (the re-org overlap
  *   never reaches them).
@@ -51,9 +51,12 @@ const jobSchema = z.object({
   stage: z.number().int().min(1),
   deadline: z.number().int().min(0),
   stake: z.string().regex(/^\d+$/),
+  /** The stage's fingerprint seed (VerifierAssigned), decimal. */
+  fingerprintSeed: z.string().regex(/^\d+$/).default("0"),
   assignedBlock: z.number().int().min(0),
   assignedTx: hex,
-  status: z.enum(["queued", "waiting-model", "done"]),
+  /** waiting-answers: committed, waiting for the generator's and earlier verifiers' answers. */
+  status: z.enum(["queued", "waiting-model", "waiting-answers", "done"]),
   opened: z.object({ modelId: hex, requestHash: hex, requestUri: z.string() }).optional(),
   committed: z.object({ receiptRoot: hex, numChecks: z.number().int().min(1), receiptUri: z.string() }).optional(),
   result: z
@@ -64,8 +67,23 @@ const jobSchema = z.object({
       reason: z.string(),
       agrees: z.boolean().optional(),
       replayMs: z.number().optional(),
+      /** The replay's fingerprint for the stage's seed (the zero hash when nothing could be replayed). */
+      fingerprint: hex.default("0x" + "00".repeat(32)),
     })
     .optional(),
+  /**
+   * The commitment, written before commitResult is sent (the salt is needed to reveal: losing it
+   * forfeits the stake). `answerDeadline`/`revealDeadline` once the commit is mined.
+   */
+  commit: z
+    .object({ salt: hex, commitment: hex, answerDeadline: z.number().int().optional(), revealDeadline: z.number().int().optional() })
+    .optional(),
+  /** Later stages of the job whose fingerprint seed we answered (stage → tx hash). */
+  answered: z.record(z.string(), z.string()).default({}),
+  /** While waiting-answers: the generator has not answered yet (idle() waits for it, not for earlier verifiers). */
+  awaitingGenerator: z.boolean().optional(),
+  /** The job reached a final state (no answers owed any more). */
+  final: z.boolean().default(false),
   txs: z.array(txSchema).default([]),
   outcome: z.string().optional(),
   detail: z.string().optional(),

@@ -22,8 +22,14 @@
  *    decline fee (`declineUnservable`); otherwise nothing is submitted (the assignment times out and
  *    the locked stake is forfeited to the treasury), retried every `modelRetryMs` until the deadline in
  *    case the operator adds it.
- * 5. Replay (`verifyReceipt`) → the canonical bitmap, saved in the state file, then `submitResult`
- *    (nonce and hash recorded as they become known), even when the deadline is close.
+ * 5. Replay (`verifyReceipt` with the stage's fingerprint seed) → the canonical bitmap and the replay's
+ *    fingerprint, saved in the state file with a fresh salt; then `commitResult` (the commitment),
+ *    a wait until the generator and the earlier stages' verifiers answered the seed (or the answer
+ *    deadline passed), and `revealResult` (docs/PROTOCOL.md "Replay fingerprints"). Nonces and
+ *    hashes are recorded as they become known; a restart continues from the recorded step.
+ * 6. Afterwards, while the job is open: when a later stage's verifier commits, answer that stage's
+ *    seed with our own replay's fingerprint (`answerFingerprint`; one more prefill of the receipt) —
+ *    without it our dissent cannot be confirmed.
  *
  * Around the assignments, on every poll: the draw queue is advanced (`drawVerifiers` when an epoch's
  * randomness may be ready or stages wait; "randomness pending" and "nothing to draw" are normal
@@ -31,7 +37,7 @@
  * are synchronised outside draw epochs (`sync`), and the bond is topped up — from the credit first
  * (`bondFromCredit`), then from the wallet — when it falls below the pool's minimum bond.
  */
-import { formatUnits, hexlify, keccak256, type Signer } from "ethers";
+import { ZeroHash, formatUnits, hexlify, keccak256, type Signer } from "ethers";
 import { PocError } from "../errors.js";
 import type { LoadOptions } from "../model/index.js";
 import {
@@ -52,9 +58,15 @@ import {
   StageStatus,
   TxUncertainError,
   describeError,
+  newSalt,
+  resultCommitment,
   sleep,
   type PoolEventOf,
+  type TxOptions,
+  type TxResult,
 } from "../chain/index.js";
+import { FINAL_STATES, JobState } from "../../scripts/lib/state.js";
+import { replayFingerprints } from "../fingerprint/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
 import { WorkQueue, Mutex } from "./queue.js";
@@ -134,7 +146,7 @@ export interface VerifierWorker {
   readonly address: string;
   /** The state file. */
   readonly statePath: string;
-  /** Resolves once a poll started after the call has finished and no job is queued or running (jobs waiting for a missing model do not count). */
+  /** Resolves once a poll started after the call has finished and no job is queued or running (jobs waiting for a missing model, or only for earlier verifiers' fingerprint answers, do not count). */
   idle(): Promise<void>;
   /** Graceful stop: no new polls, replays aborted (they resume on restart), state saved, models released. */
   stop(): Promise<void>;
@@ -416,6 +428,8 @@ class Worker {
   async poll(): Promise<void> {
     await this.scan();
     if (this.#stopped) return;
+    await this.answerDuties();
+    if (this.#stopped) return;
     if (this.o.advanceDraws ?? true) {
       const drew = await this.#txMutex.run(() => this.advanceDraws());
       if (drew) await this.scan();
@@ -460,10 +474,13 @@ class Worker {
       stage: e.stage,
       deadline: e.deadline,
       stake: e.stake.toString(),
+      fingerprintSeed: e.fingerprintSeed.toString(),
       assignedBlock: e.blockNumber,
       assignedTx: e.transactionHash,
       status: "queued",
       txs: [],
+      answered: {},
+      final: false,
       attempts: 0,
       updatedAt: new Date().toISOString(),
     };
@@ -546,7 +563,7 @@ class Worker {
 
     // A transaction recorded before a restart: wait for it rather than sending another.
     const last = j.txs[j.txs.length - 1];
-    if (last) {
+    if (last && !last.action.startsWith("answerFingerprint")) {
       if (last.hash) {
         this.log.info("tx-recheck", `job ${j.jobId} stage ${j.stage}: waiting for the recorded transaction ${last.hash} (nonce ${last.nonce})`, { jobId: j.jobId, tx: last.hash });
         try {
@@ -558,6 +575,13 @@ class Worker {
         }
       }
       if (await this.#settledOnChain(j)) return;
+    }
+
+    // Committed on-chain (before a restart, or just now): wait for the answers, then reveal.
+    const stage = await c.getStage(jobId, j.stage);
+    if (stage.status === StageStatus.Committed) {
+      await this.#reveal(j);
+      return;
     }
 
     // 2. Deadline.
@@ -582,8 +606,8 @@ class Worker {
       if (!done) return; // waiting for a model, or stopped
     }
 
-    // 5. Submit.
-    await this.#submit(j);
+    // 5. Commit, then reveal once the answers are in.
+    if (await this.#commit(j)) await this.#reveal(j);
   }
 
   /** Checks the stage on-chain; finishes the job and returns true when there is nothing (more) to do. */
@@ -620,7 +644,7 @@ class Worker {
     const lg = { jobId: j.jobId, stage: j.stage };
     const zero = () => hexlify(new Uint8Array(Math.ceil(committed.numChecks / 8)));
     const fault = async (reason: string) => {
-      j.result = { bitmap: zero(), kind: "generator-fault", reason };
+      j.result = { bitmap: zero(), kind: "generator-fault", reason, fingerprint: ZeroHash };
       this.#stats.generatorFaults++;
       await this.#save();
       this.log.warn("generator-fault", `job ${j.jobId} stage ${j.stage}: ${reason} — the generator's fault: submitting the all-zero bitmap`, { ...lg, reason });
@@ -676,7 +700,12 @@ class Worker {
     this.log.info("replay-start", `job ${j.jobId} stage ${j.stage}: replaying ${receipt.promptTokens.length + receipt.outputTokens.length} tokens, ${committed.numChecks} checks`, lg);
     let verdict;
     try {
-      verdict = await verifyReceipt(model, receipt, { ...this.o.verifyOptions, expectedRoot: committed.receiptRoot, signal: this.#signal });
+      verdict = await verifyReceipt(model, receipt, {
+        ...this.o.verifyOptions,
+        expectedRoot: committed.receiptRoot,
+        fingerprintSeed: BigInt(j.fingerprintSeed),
+        signal: this.#signal,
+      });
     } catch (e) {
       if (e instanceof VerifyAbortedError || this.#stopped) throw new Stopped();
       throw e;
@@ -692,6 +721,7 @@ class Worker {
       reason: verdict.agrees ? "every check matched" : verdict.malformed ? `malformed: ${verdict.malformed.message}` : `${verdict.matched} of ${verdict.checks} checks matched`,
       agrees: verdict.agrees,
       replayMs: Math.round(verdict.replayMs),
+      fingerprint: verdict.fingerprint ?? ZeroHash,
     };
     await this.#save();
     this.log.info("replay-done", `job ${j.jobId} stage ${j.stage}: ${verdict.agrees ? "AGREES" : "DISAGREES"} — ${j.result.reason} (${Math.round(verdict.replayMs)} ms)`, {
@@ -831,70 +861,222 @@ class Worker {
     return check.ok ? undefined : check.reason;
   }
 
-  async #submit(j: JobRecord): Promise<void> {
+  /**
+   * Send one of the job's transactions with its nonce recorded before the send and its hash as soon
+   * as known (a restart waits for it instead of sending another); reuses the nonce of a recorded
+   * transaction that was never mined.
+   */
+  async #sendRecorded(j: JobRecord, leftS: number, send: (tx: TxOptions) => Promise<TxResult>): Promise<TxResult> {
+    const c = this.client;
+    const prev = j.txs[j.txs.length - 1];
+    let reuse: number | undefined;
+    if (prev) {
+      const mined = await c.retry("eth_getTransactionCount", () => c.provider.getTransactionCount(this.me, "latest"));
+      if (mined <= prev.nonce) reuse = prev.nonce;
+    }
+    return send({
+      ...(reuse !== undefined ? { nonce: reuse } : {}),
+      timeoutMs: Math.max(30_000, leftS * 1000),
+      onSending: async (info) => {
+        if (!(reuse !== undefined && prev && prev.nonce === info.nonce)) j.txs.push({ nonce: info.nonce, action: info.action, at: new Date().toISOString() });
+        else prev.action = info.action;
+        await this.#save();
+        this.log.info("tx-sending", `job ${j.jobId} stage ${j.stage}: sending ${info.action} (nonce ${info.nonce})`, { jobId: j.jobId, nonce: info.nonce });
+      },
+      onSent: async (info) => {
+        const t = j.txs[j.txs.length - 1]!;
+        t.hash = info.hash;
+        await this.#save();
+        this.log.info("tx-sent", `job ${j.jobId} stage ${j.stage}: sent ${info.hash}`, { jobId: j.jobId, tx: info.hash, nonce: info.nonce });
+      },
+    });
+  }
+
+  /** A failed send: true when the job is finished or re-queued, else rethrows. */
+  async #sendFailed(j: JobRecord, what: string, e: unknown): Promise<void> {
+    if (e instanceof Stopped || this.#stopped) throw new Stopped();
+    this.log.warn("tx-error", `job ${j.jobId} stage ${j.stage}: ${what}: ${describeError(e)}; checking the chain`, { jobId: j.jobId, error: describeError(e) });
+    if (await this.#settledOnChain(j).catch(() => false)) return;
+    if (e instanceof TxUncertainError) {
+      this.log.warn("tx-uncertain", `job ${j.jobId}: ${describeError(e)}; will check again`, { jobId: j.jobId });
+      this.#enqueue(`${j.jobId}:${j.stage}`, Math.min(this.#pollMs * 2, 10_000));
+      return;
+    }
+    if (e instanceof ContractRevertError) {
+      await this.#finish(j, "failed", `${what} reverted: ${e.reason}`, "error", { error: e.reason });
+      return;
+    }
+    throw e;
+  }
+
+  /** commitResult (salt saved first). True when the commitment is on-chain. */
+  async #commit(j: JobRecord): Promise<boolean> {
     const c = this.client;
     const jobId = BigInt(j.jobId);
     const result = j.result!;
-    await this.#txMutex.run(async () => {
+    return this.#txMutex.run(async () => {
       if (this.#stopped) throw new Stopped();
-      if (await this.#settledOnChain(j)) return;
+      if (await this.#settledOnChain(j)) return false;
+      if ((await c.getStage(jobId, j.stage)).status === StageStatus.Committed) return true;
       const head = await c.latestBlock();
       const leftS = j.deadline - head.timestamp;
       if (leftS <= 0) {
-        await this.#finish(j, "deadline-passed", `the deadline ${iso(j.deadline)} passed before the result could be sent: nothing submitted`, "error");
-        return;
+        await this.#finish(j, "deadline-passed", `the deadline ${iso(j.deadline)} passed before the result could be committed: nothing submitted`, "error");
+        return false;
       }
-      if (leftS < 60) this.log.warn("deadline-close", `job ${j.jobId} stage ${j.stage}: only ${leftS} s left before the deadline; submitting anyway`, { jobId: j.jobId });
-      // Reuse the nonce of a recorded transaction that was never mined (it cannot have been: the stage is still pending).
-      const prev = j.txs[j.txs.length - 1];
-      let reuse: number | undefined;
-      if (prev) {
-        const mined = await c.retry("eth_getTransactionCount", () => c.provider.getTransactionCount(this.me, "latest"));
-        if (mined <= prev.nonce) reuse = prev.nonce;
+      if (leftS < 60) this.log.warn("deadline-close", `job ${j.jobId} stage ${j.stage}: only ${leftS} s left before the deadline; committing anyway`, { jobId: j.jobId });
+      if (!j.commit) {
+        const salt = newSalt();
+        const commitment = resultCommitment({ jobId, stage: j.stage, verifier: this.me, matchBitmap: result.bitmap, fingerprint: result.fingerprint, salt });
+        j.commit = { salt, commitment };
+        await this.#save();
       }
       try {
-        const r = await c.submitResult(jobId, result.bitmap, {
-          ...(reuse !== undefined ? { nonce: reuse } : {}),
-          timeoutMs: Math.max(30_000, leftS * 1000),
-          onSending: async (info) => {
-            if (!(reuse !== undefined && prev && prev.nonce === info.nonce)) j.txs.push({ nonce: info.nonce, action: info.action, at: new Date().toISOString() });
-            await this.#save();
-            this.log.info("tx-sending", `job ${j.jobId} stage ${j.stage}: sending ${info.action} (nonce ${info.nonce})`, { jobId: j.jobId, nonce: info.nonce });
-          },
-          onSent: async (info) => {
-            const t = j.txs[j.txs.length - 1]!;
-            t.hash = info.hash;
-            await this.#save();
-            this.log.info("tx-sent", `job ${j.jobId} stage ${j.stage}: sent ${info.hash}`, { jobId: j.jobId, tx: info.hash, nonce: info.nonce });
-          },
-        });
-        const ev = r.events.find((e) => e.name === "ResultSubmitted");
-        this.#stats.submitted++;
-        await this.#finish(j, "submitted", `result submitted in block ${r.blockNumber} (tx ${r.hash}, gas ${r.gasUsed}): ${result.kind === "generator-fault" ? `all-zero bitmap — ${result.reason}` : result.reason}`, "info", {
+        const r = await this.#sendRecorded(j, leftS, (tx) => c.commitResult(jobId, j.commit!.commitment, tx));
+        const ev = r.events.find((e) => e.name === "ResultCommitted");
+        if (ev && ev.name === "ResultCommitted") {
+          j.commit = { ...j.commit!, answerDeadline: ev.answerDeadline, revealDeadline: ev.revealDeadline };
+          await this.#save();
+        }
+        this.log.info("committed", `job ${j.jobId} stage ${j.stage}: result committed in block ${r.blockNumber} (tx ${r.hash}); revealing once the generator${j.stage > 1 ? " and the earlier verifiers" : ""} answered`, {
+          jobId: j.jobId,
           tx: r.hash,
-          block: r.blockNumber,
-          gasUsed: r.gasUsed,
-          resultHash: ev && "resultHash" in ev ? ev.resultHash : keccak256(result.bitmap),
-          kind: result.kind,
-          settled: r.events.some((e) => e.name === "JobSettled"),
         });
-        if (this.o.autoBond ?? true) this.#topUpLater(`after job ${j.jobId}`);
+        return true;
       } catch (e) {
-        if (e instanceof Stopped || this.#stopped) throw new Stopped();
-        this.log.warn("tx-error", `job ${j.jobId} stage ${j.stage}: submitResult: ${describeError(e)}; checking the chain`, { jobId: j.jobId, error: describeError(e) });
-        if (await this.#settledOnChain(j).catch(() => false)) return;
-        if (e instanceof TxUncertainError) {
-          this.log.warn("tx-uncertain", `job ${j.jobId}: ${describeError(e)}; will check again`, { jobId: j.jobId });
-          this.#enqueue(`${j.jobId}:${j.stage}`, Math.min(this.#pollMs * 2, 10_000));
-          return;
-        }
-        if (e instanceof ContractRevertError) {
-          await this.#finish(j, "failed", `submitResult reverted: ${e.reason}`, "error", { error: e.reason });
-          return;
-        }
-        throw e;
+        await this.#sendFailed(j, "commitResult", e);
+        return false;
       }
     });
+  }
+
+  /** revealResult once every answer is in or the answer deadline passed; otherwise look again later. */
+  async #reveal(j: JobRecord): Promise<void> {
+    const c = this.client;
+    const jobId = BigInt(j.jobId);
+    const key = `${j.jobId}:${j.stage}`;
+    const result = j.result;
+    if (!result || !j.commit) {
+      await this.#finish(j, "failed", "our commitment is on-chain but the state file has no salt or result for it (state lost?): it cannot be revealed, and the stake is forfeited at the reveal deadline", "error");
+      return;
+    }
+    const job = await c.getJob(jobId);
+    if (job.state !== JobState.Answering || job.stage !== j.stage) {
+      if (!(await this.#settledOnChain(j))) this.#enqueue(key, this.#pollMs);
+      return;
+    }
+    const window = (await c.paramsAt(job.paramsId)).verifyWindow;
+    const revealDeadline = job.deadline;
+    const answerDeadline = revealDeadline - window;
+    const round = await c.stageRound(jobId, j.stage);
+    const head = await c.latestBlock();
+    const now = Math.max(head.timestamp, Math.floor(Date.now() / 1000));
+    if (now > revealDeadline) {
+      await this.#finish(j, "deadline-passed", `the reveal deadline ${iso(revealDeadline)} passed: the stake is forfeited when anyone calls timeoutVerifier`, "error");
+      return;
+    }
+    const all = (1 << j.stage) - 1;
+    if (round.answered !== all && head.timestamp <= answerDeadline) {
+      const awaitingGenerator = (round.answered & 1) === 0;
+      if (j.status !== "waiting-answers" || j.awaitingGenerator !== awaitingGenerator) {
+        j.status = "waiting-answers";
+        j.awaitingGenerator = awaitingGenerator;
+        await this.#save();
+      }
+      this.log.debug("awaiting-answers", `job ${j.jobId} stage ${j.stage}: waiting for answers (${round.answered.toString(2)} of ${all.toString(2)}) until ${iso(answerDeadline)}`, { jobId: j.jobId });
+      if (this.o.devMine && now > answerDeadline) await c.devMine().catch(() => {});
+      this.#enqueue(key, this.#pollMs);
+      return;
+    }
+    await this.#txMutex.run(async () => {
+      if (this.#stopped) throw new Stopped();
+      try {
+        const r = await this.#sendRecorded(j, revealDeadline - head.timestamp, (tx) => c.revealResult(jobId, result.bitmap, result.fingerprint, j.commit!.salt, tx));
+        const ev = r.events.find((e) => e.name === "ResultSubmitted");
+        this.#stats.submitted++;
+        const distance = ev && ev.name === "ResultSubmitted" ? ev.generatorDistance : undefined;
+        await this.#finish(
+          j,
+          "submitted",
+          `result revealed in block ${r.blockNumber} (tx ${r.hash}, gas ${r.gasUsed}; fingerprint ${distance === 65535 ? "— the generator did not answer" : `${distance} bits from the generator's`}): ${result.kind === "generator-fault" ? `all-zero bitmap — ${result.reason}` : result.reason}`,
+          "info",
+          {
+            tx: r.hash,
+            block: r.blockNumber,
+            gasUsed: r.gasUsed,
+            resultHash: ev && "resultHash" in ev ? ev.resultHash : keccak256(result.bitmap),
+            kind: result.kind,
+            generatorDistance: distance,
+            settled: r.events.some((e) => e.name === "JobSettled"),
+          },
+        );
+        if (this.o.autoBond ?? true) this.#topUpLater(`after job ${j.jobId}`);
+      } catch (e) {
+        await this.#sendFailed(j, "revealResult", e);
+      }
+    });
+  }
+
+  /**
+   * Jobs we revealed a result for that are still open: when a later stage's verifier has committed,
+   * answer its fingerprint seed with our own replay (the zero fingerprint if we could not replay).
+   */
+  async answerDuties(): Promise<void> {
+    const c = this.client;
+    for (const j of Object.values(this.state.data.jobs)) {
+      if (this.#stopped) return;
+      if (j.status !== "done" || j.final || !(j.outcome === "submitted" || j.outcome === "already-submitted") || !j.result) continue;
+      const jobId = BigInt(j.jobId);
+      const job = await c.getJob(jobId);
+      if (FINAL_STATES.has(job.state)) {
+        j.final = true;
+        await this.#save();
+        continue;
+      }
+      if (job.state !== JobState.Answering || job.stage <= j.stage || j.answered[String(job.stage)]) continue;
+      const round = await c.stageRound(jobId, job.stage);
+      if ((round.answered >> j.stage) & 1) {
+        j.answered[String(job.stage)] = "answered";
+        continue;
+      }
+      const window = (await c.paramsAt(job.paramsId)).verifyWindow;
+      const head = await c.latestBlock();
+      if (head.timestamp > job.deadline - window) continue;
+      let fingerprint = ZeroHash;
+      if (j.result.kind === "replay") {
+        const receipt = await this.#localReceipt(j);
+        if (!receipt) {
+          this.log.warn("answer-no-receipt", `job ${j.jobId}: stage ${job.stage} asks for our fingerprint but the receipt is no longer in the cache: not answering`, { jobId: j.jobId });
+          j.answered[String(job.stage)] = "no-receipt";
+          continue;
+        }
+        const model = await this.models.get(j.opened!.modelId);
+        [fingerprint] = (await this.#queue.push(() => replayFingerprints(model, receipt, [round.fingerprintSeed], { signal: this.#signal }))) as [string];
+      }
+      await this.#txMutex.run(async () => {
+        try {
+          const r = await c.answerFingerprint(jobId, fingerprint);
+          j.answered[String(job.stage)] = r.hash;
+          await this.#save();
+          this.log.info("answered", `job ${j.jobId}: answered stage ${job.stage}'s fingerprint seed (tx ${r.hash})`, { jobId: j.jobId, stage: job.stage, tx: r.hash });
+        } catch (e) {
+          if (this.#stopped) throw new Stopped();
+          this.log.warn("answer-failed", `job ${j.jobId}: answerFingerprint for stage ${job.stage}: ${describeError(e)}`, { jobId: j.jobId });
+        }
+      });
+    }
+  }
+
+  async #localReceipt(j: JobRecord): Promise<Receipt | undefined> {
+    for (const s of [this.store, this.cache]) {
+      if (!s) continue;
+      try {
+        return decodeReceipt(await s.get(j.committed!.receiptRoot));
+      } catch {
+        // not there
+      }
+    }
+    return undefined;
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -909,7 +1091,12 @@ class Worker {
         continue;
       }
       // a retry scheduled by a failed task (not a model wait) is still work to do
-      const busy = [...this.#timers.keys()].some((k) => this.state.data.jobs[k]?.status === "queued");
+      // (a commitment waiting for the generator's answer is work in progress too; one waiting only for
+      // earlier verifiers, who may be offline until the answer deadline, is not)
+      const busy = [...this.#timers.keys()].some((k) => {
+        const j = this.state.data.jobs[k];
+        return j?.status === "queued" || (j?.status === "waiting-answers" && j.awaitingGenerator === true);
+      });
       if (!busy || this.#stopped) return;
       await sleep(Math.min(this.#pollMs, 200));
     }

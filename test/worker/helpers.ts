@@ -13,7 +13,9 @@ import { network } from "hardhat";
 import type { Signer } from "ethers";
 import { buildModel, loadModel, type LoadedModel } from "../../offchain/model/index.js";
 import { generate } from "../../offchain/generate/index.js";
-import { ReceiptStore, numChecks, serveReceipts, type ReceiptServer } from "../../offchain/receipt/index.js";
+import { ReceiptStore, numChecks, serveReceipts, type Receipt, type ReceiptServer } from "../../offchain/receipt/index.js";
+import { replayFingerprints } from "../../offchain/fingerprint/index.js";
+import { JobState } from "../../scripts/lib/state.js";
 import { requestHash, requestToDataUri, samplerSeedFor, type JobRequest, parseJobRequest } from "../../offchain/request/index.js";
 import { PoolClient, type PoolEvent } from "../../offchain/chain/index.js";
 import { paramsStruct, type PoolParams } from "../../scripts/lib/params.js";
@@ -215,6 +217,7 @@ export async function createWorkerContext() {
       sampler: { ...req.sampler, seed: samplerSeedFor({ chainId: client.chainId, pool: poolAddress, jobId }) },
     });
     const root = await store.put(g.bytes);
+    answerable.set(jobId, g.receipt);
     const uri = o.receiptUri ? o.receiptUri(root) : `${server.url}/receipts/${root}`;
     await as(generator!).commit(jobId, { receiptRoot: root, numChecks: numChecks(g.receipt), receiptUri: uri, approve: true });
     let deadline = 0;
@@ -223,12 +226,43 @@ export async function createWorkerContext() {
     return { jobId, root, bytes: g.bytes, receipt: g.receipt, numChecks: numChecks(g.receipt), deadline, request: req };
   }
 
+  /**
+   * The generator's side of the commit–reveal step for the jobs challengedJob made (the tests commit
+   * those receipts by hand, so no generator worker knows them): every 50 ms, a job in Answering whose
+   * generator has not answered gets the fingerprint of a replay of its receipt — what the generator
+   * worker does (offchain/worker/generator.ts). `silent` jobs are never answered.
+   */
+  const answerable = new Map<bigint, Receipt>();
+  const silent = new Set<bigint>();
+  let answering = true;
+  const answerLoop = (async () => {
+    const g = as(generator!);
+    while (answering) {
+      for (const [jobId, receipt] of answerable) {
+        if (silent.has(jobId)) continue;
+        try {
+          const job = await client.getJob(jobId);
+          if (job.state !== JobState.Answering) continue;
+          const round = await client.stageRound(jobId, job.stage);
+          if (round.answered & 1) continue;
+          const [fp] = await replayFingerprints(model, receipt, [round.fingerprintSeed]);
+          await g.answerFingerprint(jobId, fp!);
+        } catch {
+          // the next round tries again (a test may have moved time or settled the job)
+        }
+      }
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+  })();
+
   /** ResultSubmitted events of a job. */
   async function results(jobId: bigint): Promise<Extract<PoolEvent, { name: "ResultSubmitted" }>[]> {
     return (await client.jobEvents(jobId)).filter((e): e is Extract<PoolEvent, { name: "ResultSubmitted" }> => e.name === "ResultSubmitted");
   }
 
   async function cleanup() {
+    answering = false;
+    await answerLoop;
     await server.close().catch(() => {});
     await model.release().catch(() => {});
     await rm(tmp, { recursive: true, force: true });
@@ -267,6 +301,8 @@ export async function createWorkerContext() {
     lastAssignment,
     challengedJob,
     results,
+    /** Jobs whose generator never answers a fingerprint seed. */
+    silent,
     cleanup,
   };
 }

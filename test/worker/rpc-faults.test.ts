@@ -87,7 +87,7 @@ describe("verifier worker: RPC faults", function () {
     expect(tap.has("job-submitted", (r) => r.jobId === job.jobId.toString())).to.equal(true);
   });
 
-  it("the node accepts submitResult but the response is lost: the resend finds its nonce used, the chain shows the result, nothing more is sent", async () => {
+  it("the node accepts commitResult but the response is lost: the resend finds its nonce used, the chain shows the commitment, nothing more is sent", async () => {
     const { w, tap } = await proxiedWorker(ctx.v3);
     await w.idle();
     proxy.failNext(1, { status: 504, methods: ["eth_sendTransaction"], afterForward: true });
@@ -96,7 +96,8 @@ describe("verifier worker: RPC faults", function () {
     expect(await ctx.results(job.jobId)).to.have.length(1);
     const id = job.jobId.toString();
     expect(tap.has("job-already-submitted", (r) => r.jobId === id) || tap.has("job-submitted", (r) => r.jobId === id)).to.equal(true);
-    expect(tap.events("tx-sending").filter((r) => r.jobId === id)).to.have.length(1);
+    // one commitResult and one revealResult, nothing sent twice
+    expect(tap.events("tx-sending").filter((r) => r.jobId === id)).to.have.length(2);
   });
 
   it("with a local key (signed before the broadcast): the hash is on disk first; a broadcast whose response is lost is not sent twice", async () => {
@@ -110,9 +111,10 @@ describe("verifier worker: RPC faults", function () {
     const id = job.jobId.toString();
     expect(proxy.calls.filter((c) => c.failed && c.method === "eth_sendRawTransaction")).to.have.length(1);
     expect(await ctx.results(job.jobId)).to.have.length(1);
+    // commitResult (whose response was lost) and revealResult, each broadcast once
     const sent = tap.events("tx-sent").filter((r) => r.jobId === id);
-    expect(sent).to.have.length(1);
+    expect(sent).to.have.length(2);
     const done = tap.events("job-submitted").find((r) => r.jobId === id);
-    expect(done?.tx, "the hash known before the broadcast is the mined one").to.equal(sent[0]!.tx);
+    expect(done?.tx, "the hash known before the broadcast is the mined one").to.equal(sent[1]!.tx);
   });
 });
