@@ -561,9 +561,15 @@ class Worker {
     // 1. On-chain status first: never act on an assignment that is no longer ours to answer.
     if (await this.#settledOnChain(j)) return;
 
+    // Committed on-chain (before a restart, or just now): wait for the answers, then reveal.
+    if ((await c.getStage(jobId, j.stage)).status === StageStatus.Committed && !j.txs.some((t) => t.action.startsWith("revealResult"))) {
+      await this.#reveal(j);
+      return;
+    }
+
     // A transaction recorded before a restart: wait for it rather than sending another.
     const last = j.txs[j.txs.length - 1];
-    if (last && !last.action.startsWith("answerFingerprint")) {
+    if (last) {
       if (last.hash) {
         this.log.info("tx-recheck", `job ${j.jobId} stage ${j.stage}: waiting for the recorded transaction ${last.hash} (nonce ${last.nonce})`, { jobId: j.jobId, tx: last.hash });
         try {
@@ -575,13 +581,6 @@ class Worker {
         }
       }
       if (await this.#settledOnChain(j)) return;
-    }
-
-    // Committed on-chain (before a restart, or just now): wait for the answers, then reveal.
-    const stage = await c.getStage(jobId, j.stage);
-    if (stage.status === StageStatus.Committed) {
-      await this.#reveal(j);
-      return;
     }
 
     // 2. Deadline.
@@ -982,8 +981,12 @@ class Worker {
         j.status = "waiting-answers";
         j.awaitingGenerator = awaitingGenerator;
         await this.#save();
+        this.log.info(
+          "awaiting-answers",
+          `job ${j.jobId} stage ${j.stage}: waiting for ${awaitingGenerator ? "the generator's" : "the earlier verifiers'"} fingerprint answers until ${iso(answerDeadline)} (then revealing anyway)`,
+          { jobId: j.jobId, answered: round.answered },
+        );
       }
-      this.log.debug("awaiting-answers", `job ${j.jobId} stage ${j.stage}: waiting for answers (${round.answered.toString(2)} of ${all.toString(2)}) until ${iso(answerDeadline)}`, { jobId: j.jobId });
       if (this.o.devMine && now > answerDeadline) await c.devMine().catch(() => {});
       this.#enqueue(key, this.#pollMs);
       return;
