@@ -10,15 +10,27 @@
  * - Wealth of an address = wallet + credit + bond + pending bond + unbonding, read from the chain
  *   after each job; profit = the change of wealth minus off-chain costs.
  * - Off-chain costs per job: honest generation 0.5·αCg, a cheating (cheaper) generation 0.1·αCg,
- *   one replay 0.25·αCv. Gas is not counted.
+ *   one replay 0.25·αCv. A party keeps no replay state: every fingerprint it must produce for a
+ *   stage's seed is another replay (a verifier's own stage, each answer of the generator and of an
+ *   earlier verifier that replayed). Gas is not counted.
+ * - Commit–reveal with replay fingerprints (H-2): each stage's verifier commits (bitmap, fingerprint,
+ *   salt), the generator and the earlier verifiers answer the stage's seed, the verifier reveals.
+ *   Fingerprints are abstract: an honest replay of job j at stage k with seed s gives
+ *   keccak("replay", j, k, s), the same for every party that replays; a party that did not replay
+ *   uses an independent random word (a guess, ≈128 bits away; the tolerance is 16). A cheating
+ *   generator can still replay, so it answers the true fingerprint (cheating-generator-silent:
+ *   it answers nothing instead and concedes).
  * - The randomness source is MockRandomness fed by a seeded PRNG: the word of each draw epoch is
  *   uniform and unknown to every party before the request (what FutureBlockRandomness / a VRF
  *   provide on a real chain; the H-1 tests check that the pool only ever uses such a word).
  * - Verifier behaviours: honest (replays; claim if the generator was honest, else the canonical
- *   dissent), lazy (no replay, submits the claim), copier (no replay; copies an earlier dissent if
- *   there is one, else submits the claim), liar (a false dissent of its own), colluder (the
- *   generator's second address: submits the claim), sybil-dissenter (the user's second address:
- *   one shared false dissent, so that two of them confirm each other).
+ *   dissent; true fingerprint), lazy (no replay: the claim with a guessed fingerprint), copier (no
+ *   replay; copies an earlier dissent if there is one, else the claim; guessed fingerprint), liar
+ *   (replays, true fingerprint, a false dissent of its own), colluder (the generator's second
+ *   address: the claim with the true fingerprint its principal gives it), sybil-dissenter (the
+ *   user's second address: one shared false dissent with the true fingerprint, the user paying the
+ *   replay, so that two of them confirm each other). Earlier verifiers answer with their own kind of
+ *   fingerprint (true if they replayed or were given it, else a fresh guess).
  * - Users cannot tell a cheat from an honest answer: they challenge (audit) 50 % of jobs at random;
  *   strategies that change this say so.
  * - 8 honest verifiers bond 1,000 tokens each; the strategy's identities (4 addresses) together hold
@@ -31,6 +43,8 @@ import { network } from "hardhat";
 import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js";
 import { deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses, claimBitmap, JobState } from "../lib/state.js";
+import { resultCommitment } from "../../offchain/chain/commitment.js";
+import { AbiCoder, keccak256 } from "ethers";
 
 const E18 = 10n ** 18n;
 const HOUR = 3600;
@@ -45,6 +59,23 @@ const CLAIM = claimBitmap(NUM_CHECKS);
 const TRUE_DISSENT = bitmapWithMisses(NUM_CHECKS, [0]);
 /** The false dissent the user's sybils share. */
 const SYBIL_DISSENT = bitmapWithMisses(NUM_CHECKS, [1]);
+/** One replay of a receipt costs this share of αCv (off-chain). */
+const REPLAY_SHARE = 0.25;
+const abi = AbiCoder.defaultAbiCoder();
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+/** The fingerprint every honest replay of job `jobId`'s receipt gives for stage `stage`'s seed. */
+function trueFingerprint(jobId: bigint, stage: number, seed: bigint): string {
+  return keccak256(abi.encode(["string", "uint256", "uint8", "uint64"], ["replay", jobId, stage, seed]));
+}
+/** What a party that did not replay commits or answers: an independent random 256-bit word (≈128 bits away). */
+function guessFingerprint(jobId: bigint, stage: number, party: string): string {
+  return keccak256(abi.encode(["string", "uint256", "uint8", "address"], ["guess", jobId, stage, party]));
+}
+/** Whether a behaviour has the true fingerprint: it replayed, or its principal (generator or user) gave it. */
+const knowsTrueFp = (b: Behaviour) => b !== "lazy" && b !== "copier";
+/** Whether a behaviour pays for its own replay (the generator's second addresses get the fingerprint free). */
+const paysForReplay = (b: Behaviour) => b === "honest" || b === "liar" || b === "agree-not-confirm" || b === "sybil-dissenter";
 
 type Behaviour = "honest" | "lazy" | "copier" | "liar" | "colluder" | "sybil-dissenter" | "agree-not-confirm" | "no-show";
 type Party = "subjects" | "generator+subjects" | "user+subjects" | "user+generator" | "generator";
@@ -66,6 +97,8 @@ interface Scenario {
   bondAfterChallenge?: boolean;
   /** The user and the generator are one party with two addresses (the pool refuses one address as both). */
   userIsGenerator?: boolean;
+  /** On the jobs it cheated on (where it expects to lose) the generator does not answer the fingerprint seed. */
+  generatorSilentOnCheat?: boolean;
 }
 
 interface StrategySpec {
@@ -143,6 +176,12 @@ export const STRATEGIES: StrategySpec[] = [
     name: "cheating-generator",
     description: "the generator cheats on every job; verifiers honest; users audit 50 % of jobs",
     deviation: { ...base, cheatRate: 1, party: "generator" },
+    honest: { ...base, party: "generator" },
+  },
+  {
+    name: "cheating-generator-silent",
+    description: "the generator cheats on every job and answers no fingerprint seed (it expects to lose); verifiers honest",
+    deviation: { ...base, cheatRate: 1, party: "generator", generatorSilentOnCheat: true },
     honest: { ...base, party: "generator" },
   },
   {
@@ -273,6 +312,8 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
     let offchain = 0;
     let risk = 0;
     const inParty = (a: string) => partyAddrs.includes(a);
+    const replayCost = tokens(aV) * REPLAY_SHARE;
+    const behaviourOf = (a: string): Behaviour => (subjectSet.has(a) ? sc.subjects : a === liar ? "liar" : "honest");
     const genCost = tokens(aG) * (cheat ? 0.1 : 0.5);
     if (inParty(generator.address)) {
       offchain += genCost;
@@ -291,7 +332,7 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
         const b = await pool.bondOf(v.address);
         if (b.bond > 0n) await pool.connect(v).requestUnbond(b.bond);
       }
-      const results: Uint8Array[] = [];
+      const results: { bitmap: Uint8Array; fp: string }[] = [];
       for (let guard = 0; guard < 40; guard++) {
         const j = await pool.getJob(jobId);
         const st = Number(j.state) as JobState;
@@ -307,33 +348,31 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
         }
         if (st !== JobState.Verifying) break;
         const [stage, v] = await pool.currentStage(jobId);
+        const k = Number(stage);
         const signer = byAddr.get(v)!;
-        const behaviour: Behaviour = subjectSet.has(v) ? sc.subjects : v === liar ? "liar" : "honest";
+        const behaviour = behaviourOf(v);
         const truth = cheat ? TRUE_DISSENT : CLAIM;
-        const earlierDissent = results.find((r) => !r.every((b, i) => b === CLAIM[i]));
+        const earlierDissent = results.find((r) => !sameBytes(r.bitmap, CLAIM));
         let bitmap: Uint8Array | null;
-        let replays = false;
         switch (behaviour) {
           case "honest":
             bitmap = truth;
-            replays = true;
             break;
           case "lazy":
           case "colluder":
             bitmap = CLAIM;
             break;
           case "copier":
-            bitmap = earlierDissent ?? CLAIM;
+            bitmap = earlierDissent?.bitmap ?? CLAIM;
             break;
           case "liar":
-            bitmap = bitmapWithMisses(NUM_CHECKS, [2 + Number(stage)]);
+            bitmap = bitmapWithMisses(NUM_CHECKS, [2 + k]);
             break;
           case "sybil-dissenter":
             bitmap = SYBIL_DISSENT;
             break;
           case "agree-not-confirm":
             bitmap = earlierDissent ? CLAIM : truth;
-            replays = true;
             break;
           case "no-show":
             bitmap = null;
@@ -341,15 +380,42 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
         }
         if (inParty(v)) {
           risk += tokens(bV);
-          if (replays) offchain += tokens(aV) * 0.25;
+          if (bitmap !== null && paysForReplay(behaviour)) offchain += replayCost;
         }
         if (bitmap === null) {
           await increase(HOUR + 1);
           await pool.timeoutVerifier(jobId);
           continue;
         }
-        results.push(bitmap);
-        await pool.connect(signer).submitResult(jobId, bitmap);
+        // commit–reveal (H-2): commit, answers of the generator and the earlier verifiers, reveal
+        const [, seed] = await pool.stageRound(jobId, k);
+        const trueFp = trueFingerprint(jobId, k, seed);
+        const fp = knowsTrueFp(behaviour) ? trueFp : guessFingerprint(jobId, k, v);
+        const salt = ethers.keccak256(abi.encode(["string", "uint256", "uint256"], ["salt", jobId, k]));
+        await pool.connect(signer).commitResult(jobId, resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: bitmap, fingerprint: fp, salt }));
+        // the generator can replay its own receipt (also when it cheated): it answers the true fingerprint,
+        // unless it is silent on the jobs it expects to lose
+        const generatorSilent = sc.generatorSilentOnCheat === true && cheat;
+        if (!generatorSilent) {
+          await pool.connect(generator).answerFingerprint(jobId, trueFp);
+          if (inParty(generator.address)) offchain += replayCost;
+        }
+        for (let i = 1; i < k; i++) {
+          const [earlier] = await pool.getStage(jobId, i);
+          const eb = behaviourOf(earlier);
+          // an earlier verifier answers with its own replay of this stage's seed (another replay: it
+          // did not keep its state) or, if it never replayed, a guess
+          if (knowsTrueFp(eb) && inParty(earlier) && paysForReplay(eb)) offchain += replayCost;
+          await pool.connect(byAddr.get(earlier)!).answerFingerprint(jobId, knowsTrueFp(eb) ? trueFingerprint(jobId, k, seed) : guessFingerprint(jobId, k, earlier));
+        }
+        const [, , answered] = await pool.stageRound(jobId, k);
+        if (Number(answered) !== (1 << k) - 1) {
+          const j2 = await pool.getJob(jobId);
+          const now = (await ethers.provider.getBlock("latest"))!.timestamp;
+          await increase(Number(j2.deadline) - HOUR - now + 1);
+        }
+        results.push({ bitmap, fp });
+        await pool.connect(signer).revealResult(jobId, bitmap, fp, salt);
       }
     }
     const state = Number((await pool.getJob(jobId)).state) as JobState;

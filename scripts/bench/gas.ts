@@ -9,10 +9,12 @@
  *   (not counted). This is what a returning user or generator pays.
  * - first job: the same flow for a user and a generator the pool has never paid (cold credit slots).
  * - stages (v2): `challenge` queues stage 1 and requests randomness; `drawVerifiers` draws it a block
- *   later (FutureBlockRandomness); every kind of `submitResult` at the default maxStages = 3 (a
- *   non-settling one queues the next stage); timeouts, declines; `submitResult` in the summary is the
- *   most expensive of them. The whole three-stage game (challenge to settlement, every draw included)
- *   is summed per outcome.
+ *   later (FutureBlockRandomness); each stage's commit–reveal (H-2): `commitResult`, one
+ *   `answerFingerprint` per earlier party (the generator, the earlier verifiers), `revealResult` of
+ *   every kind (agree, dissent, confirm, stalemate) at the default maxStages = 3 (a non-settling one
+ *   queues the next stage); timeouts, declines. The summary gives the most expensive of each. The
+ *   whole 1-, 2- and 3-stage games (challenge to settlement, every transaction and draw included)
+ *   are summed per outcome.
  * - verifier registry: setModels, bond, bondFromCredit, sync, syncPending, requestUnbond,
  *   withdrawUnbonded.
  * - the draw at 10, 100 and 1,000 bonded verifiers of one model (stake-weighted sortition: the cost
@@ -34,6 +36,7 @@ import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js"
 import { DEFAULT_POOL_PARAMS, paramsStruct, jobAmounts } from "../lib/params.js";
 import { deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses, claimBitmap, JobState } from "../lib/state.js";
+import { resultCommitment } from "../../offchain/chain/commitment.js";
 
 export const GAS_TARGETS = { noChallengeTotal: 200_000, stage: 120_000 } as const;
 /** Issue 10's limits: the common path, each stage transaction, a draw at 1,000 verifiers, the three-stage game. */
@@ -51,6 +54,9 @@ const REQUEST_HASH = "0x" + "ef".repeat(32);
 const REQUEST_URI = "https://requests.example/0x" + "ef".repeat(32);
 const BOND_EACH = 1_000n * E18;
 const DRAW_SIZES = [10, 100, 1000] as const;
+/** Every party's replay fingerprint (all honest here; the pool only compares them) and the reveal salt. */
+const FINGERPRINT = "0x" + "5a".repeat(32);
+const SALT = "0x" + "77".repeat(32);
 
 export const gasSection: BenchSection = {
   name: "gas",
@@ -137,7 +143,34 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     const [, v] = await pool.currentStage(jobId);
     return signerOf(v);
   }
-  const submit = async (jobId: bigint, bitmap: Uint8Array) => gas(pool.connect(await currentVerifier(jobId)).submitResult(jobId, bitmap));
+  /**
+   * One stage's result through commit–reveal (H-2): the verifier's commitResult, the generator's and
+   * every earlier verifier's answerFingerprint (all honest: one fingerprint), then revealResult
+   * (without waiting: every party answered). Returns the gas of each and their sum.
+   */
+  const submit = async (jobId: bigint, bitmap: Uint8Array) => {
+    const [stageBig, v] = await pool.currentStage(jobId);
+    const k = Number(stageBig);
+    const verifier = signerOf(v);
+    const commitResult = await gas(
+      pool.connect(verifier).commitResult(jobId, resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: bitmap, fingerprint: FINGERPRINT, salt: SALT })),
+    );
+    const answers: number[] = [await gas(pool.connect(generator).answerFingerprint(jobId, FINGERPRINT))];
+    for (let i = 1; i < k; i++) {
+      const [earlier] = await pool.getStage(jobId, i);
+      answers.push(await gas(pool.connect(signerOf(earlier)).answerFingerprint(jobId, FINGERPRINT)));
+    }
+    const revealResult = await gas(pool.connect(verifier).revealResult(jobId, bitmap, FINGERPRINT, SALT));
+    return { commitResult, answers, revealResult, total: commitResult + answers.reduce((a, b) => a + b, 0) + revealResult };
+  };
+  type Submitted = Awaited<ReturnType<typeof submit>>;
+  /** Record a stage's transactions under `what` (the reveal's outcome); returns the stage's total gas. */
+  const recStage = (rec: (name: string, g: number) => number, k: number, what: string, r: Submitted) => {
+    rec(`commitResult k=${k}`, r.commitResult);
+    r.answers.forEach((g, i) => rec(`answerFingerprint k=${k} (${i === 0 ? "generator" : `verifier ${i}`})`, g));
+    rec(`revealResult k=${k}, ${what}`, r.revealResult);
+    return r.total;
+  };
   const claim = claimBitmap(NUM_CHECKS);
   const wrong = (i: number) => bitmapWithMisses(NUM_CHECKS, [i]);
 
@@ -165,7 +198,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         let t = 0;
         t += rec("challenge (queues stage 1, requests randomness)", await gas(pool.connect(user).challenge(jobId)));
         t += rec("drawVerifiers (1 stage drawn)", await draw());
-        t += rec("submitResult k=1, generator upheld", await submit(jobId, claim));
+        t += recStage(rec, 1, "generator upheld (agree)", await submit(jobId, claim));
         return t;
       },
     ],
@@ -175,9 +208,9 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         const { jobId } = await openAndCommit(user, generator);
         let t = await gas(pool.connect(user).challenge(jobId));
         t += await draw();
-        t += rec("submitResult k=1, no match -> stage 2 queued", await submit(jobId, wrong(1)));
+        t += recStage(rec, 1, "dissent -> stage 2 queued", await submit(jobId, wrong(1)));
         t += await draw();
-        t += rec("submitResult k=2, verifier 1 upheld", await submit(jobId, wrong(1)));
+        t += recStage(rec, 2, "verifier 1 upheld (confirm)", await submit(jobId, wrong(1)));
         return t;
       },
     ],
@@ -187,9 +220,9 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         const { jobId } = await openAndCommit(user, generator);
         let t = await gas(pool.connect(user).challenge(jobId));
         t += await draw();
-        t += await submit(jobId, wrong(1));
+        t += (await submit(jobId, wrong(1))).total;
         t += await draw();
-        t += rec("submitResult k=2, generator upheld", await submit(jobId, claim));
+        t += recStage(rec, 2, "generator upheld (agree)", await submit(jobId, claim));
         return t;
       },
     ],
@@ -200,12 +233,12 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
           const { jobId } = await openAndCommit(user, generator);
           let t = await gas(pool.connect(user).challenge(jobId));
           t += await draw();
-          t += await submit(jobId, wrong(1));
+          t += (await submit(jobId, wrong(1))).total;
           t += await draw();
-          t += rec("submitResult k=2, no match -> stage 3 queued", await submit(jobId, wrong(2)));
+          t += recStage(rec, 2, "dissent -> stage 3 queued", await submit(jobId, wrong(2)));
           t += await draw();
           const last = outcome === "generator upheld" ? claim : outcome === "verifier 1 upheld" ? wrong(1) : wrong(3);
-          t += rec(`submitResult k=3${outcome === "stalemate" ? " = maxStages, stalemate" : `, ${outcome}`}`, await submit(jobId, last));
+          t += recStage(rec, 3, outcome === "stalemate" ? "dissent = maxStages, stalemate" : outcome === "generator upheld" ? "generator upheld (agree)" : "verifier 1 upheld (confirm)", await submit(jobId, last));
           const want = outcome === "generator upheld" ? JobState.GeneratorUpheld : outcome === "verifier 1 upheld" ? JobState.VerifierUpheld : JobState.Stalemate;
           if ((await pool.getJob(jobId)).state !== BigInt(want)) throw new Error(`game k=3 ${outcome} ended in state ${(await pool.getJob(jobId)).state}`);
           return t;
@@ -221,7 +254,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         await increase(P.verifyWindow + 1);
         t += rec("timeoutVerifier (forfeit to the treasury, stage queued)", await gas(pool.connect(spare).timeoutVerifier(jobId)));
         t += await draw();
-        t += await submit(jobId, claim);
+        t += (await submit(jobId, claim)).total;
         return t;
       },
     ],
@@ -233,7 +266,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         t += await draw();
         t += rec("declineAssignment (fee to the treasury, stage queued)", await gas(pool.connect(await currentVerifier(jobId)).declineAssignment(jobId)));
         t += await draw();
-        t += await submit(jobId, claim);
+        t += (await submit(jobId, claim)).total;
         return t;
       },
     ],
@@ -255,7 +288,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         const { jobId } = await openAndCommit(user, generator);
         let t = await gas(pool.connect(user).challenge(jobId));
         t += await draw();
-        t += await submit(jobId, wrong(1));
+        t += (await submit(jobId, wrong(1))).total;
         await increase(P.drawWindow + 1);
         t += rec("timeoutDraw at stage 2 (stalemate, stakes back)", await gas(pool.connect(spare).timeoutDraw(jobId)));
         await draw();
@@ -336,7 +369,10 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     ctx.log(`gas: draw at ${n} verifiers: ${samples.join(", ")}`);
   }
 
-  const submitEntries = Object.entries(stages).filter(([k]) => k.startsWith("submitResult"));
+  const submitEntries = Object.entries(stages).filter(([k]) => k.startsWith("revealResult"));
+  const maxOf = (prefix: string) => Math.max(...Object.entries(stages).filter(([k]) => k.startsWith(prefix)).map(([, g]) => g));
+  const game1 = games["k=1 generator upheld"]!;
+  const game2 = Math.max(games["k=2 verifier 1 upheld"]!, games["k=2 generator upheld"]!);
   const [worstName, worstGas] = submitEntries.reduce((a, b) => (b[1] > a[1] ? b : a));
   const worstStage = Math.max(...Object.values(stages));
   const game3 = Math.max(games["k=3 generator upheld"]!, games["k=3 verifier 1 upheld"]!, games["k=3 stalemate"]!);
@@ -347,7 +383,11 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     finalize: steady.finalize,
     challenge: stages["challenge (queues stage 1, requests randomness)"]!,
     drawVerifiers: stages["drawVerifiers (1 stage drawn)"]!,
-    submitResult: worstGas,
+    revealResult: worstGas,
+    commitResult: maxOf("commitResult"),
+    answerFingerprint: maxOf("answerFingerprint"),
+    game1,
+    game2,
     withdraw: steady.withdrawUser,
     noChallengeTotal: steady.noChallengeTotal,
     draw1000: draws["1000"]!,
@@ -355,7 +395,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   };
   const data = {
     ...summary,
-    submitResultScenario: worstName,
+    revealResultScenario: worstName,
     worstStageTransaction: worstStage,
     scenario: "steady state: accounts paid and withdrawn before; exact approve before each deposit; dispute scenarios measured on their second run",
     targets: GAS_TARGETS,
@@ -393,13 +433,17 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
           ["noChallengeTotal", summary.noChallengeTotal, GAS_TARGETS.noChallengeTotal, GAS_LIMITS.noChallengeTotal, mark(summary.noChallengeTotal, GAS_TARGETS.noChallengeTotal, GAS_LIMITS.noChallengeTotal)],
           ["challenge", summary.challenge, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.challenge, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["drawVerifiers (1 stage)", summary.drawVerifiers, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.drawVerifiers, GAS_TARGETS.stage, GAS_LIMITS.stage)],
-          ["submitResult (max)", summary.submitResult, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.submitResult, GAS_TARGETS.stage, GAS_LIMITS.stage)],
+          ["commitResult (max)", summary.commitResult, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.commitResult, GAS_TARGETS.stage, GAS_LIMITS.stage)],
+          ["answerFingerprint (max)", summary.answerFingerprint, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.answerFingerprint, GAS_TARGETS.stage, GAS_LIMITS.stage)],
+          ["revealResult (max)", summary.revealResult, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.revealResult, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["any stage transaction (max)", worstStage, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(worstStage, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["draw at 1,000 verifiers", summary.draw1000, "", GAS_LIMITS.draw1000, mark(summary.draw1000, undefined, GAS_LIMITS.draw1000)],
+          ["one-stage game", game1, "", "", ""],
+          ["two-stage game (max)", game2, "", "", ""],
           ["three-stage game (max)", game3, "", GAS_LIMITS.game3, mark(game3, undefined, GAS_LIMITS.game3)],
           ["withdraw", summary.withdraw, "", "", ""],
         ],
-        notes: [`submitResult (max) = ${worstName}`],
+        notes: [`revealResult (max) = ${worstName}`, "a stage is commitResult + one answerFingerprint per earlier party (generator, earlier verifiers) + revealResult; games sum every transaction from challenge to settlement, draws included"],
       },
       {
         title: "First job of fresh accounts (cold credit slots)",

@@ -1,7 +1,7 @@
 /**
- * The strategy simulator (scripts/bench/economics.ts) on a few jobs: it drives the real pool, its
- * counterfactual is exact (common random numbers), and the clearest deviations lose money. The full
- * table is `npm run bench -- --only economics`.
+ * The strategy simulator (scripts/bench/economics.ts) on a few jobs: it drives the real pool through
+ * the commit–reveal flow with replay fingerprints (H-2), its counterfactual is exact (common random
+ * numbers), and the clearest deviations lose money. The full table is `npm run bench -- --only economics`.
  */
 import { expect } from "chai";
 import { STRATEGIES, runScenario } from "../../scripts/bench/economics.js";
@@ -13,7 +13,7 @@ const spec = (name: string) => {
 };
 
 describe("economics simulator", function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
 
   it("replays the same jobs and draw words for a strategy and its honest counterfactual", async function () {
     const a = await runScenario(spec("honest").deviation, 0.2, 4, 11n);
@@ -37,4 +37,17 @@ describe("economics simulator", function () {
     const hon = await runScenario(s.honest, 0.2, 6, 3n);
     expect(dev.meanProfit).to.be.lessThan(hon.meanProfit);
   });
+
+  // H-2: an agreement or a confirmation without a replay's fingerprint settles nothing, and its
+  // verifier loses its stake when a later verifier settles the job (these paid before commit–reveal).
+  for (const name of ["lazy-agree", "lazy-agree-no-cheats", "copy-dissent"]) {
+    it(`${name} earns strictly less than honest verification at the default share (20 %)`, async function () {
+      const s = spec(name);
+      // the bench's seed for this strategy at 20 %, on fewer jobs
+      const seed = BigInt(1 + Math.round(0.2 * 1000)) * 7919n + BigInt(name.length);
+      const dev = await runScenario(s.deviation, 0.2, 24, seed);
+      const hon = await runScenario(s.honest, 0.2, 24, seed);
+      expect(dev.meanProfit).to.be.lessThan(hon.meanProfit);
+    });
+  }
 });
