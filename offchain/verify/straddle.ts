@@ -275,15 +275,18 @@ export function analyticSplitBound(stats: readonly (readonly number[])[], scales
 export async function measureSplits(
   receipts: readonly Receipt[],
   verifiers: readonly SplitVerifier[],
-  seeds: readonly string[],
+  seeds: (receiptIndex: number) => readonly string[],
   opts: { tolerances?: VerifyOptions["tolerances"] } = {},
 ): Promise<SplitReport> {
   if (verifiers.length < 2) throw new StraddleError("a split needs at least two verifiers");
   const out: ReceiptSplits[] = [];
-  for (const r of receipts) {
+  let perReceipt = 0;
+  for (const [ri, r] of receipts.entries()) {
     const withoutSeed = await trial(r, verifiers, undefined, opts.tolerances);
     const withSeed: SplitTrial[] = [];
-    for (const s of seeds) withSeed.push(await trial(r, verifiers, s, opts.tolerances));
+    const rs = seeds(ri);
+    perReceipt = rs.length;
+    for (const s of rs) withSeed.push(await trial(r, verifiers, s, opts.tolerances));
     // every sample's errors at every verifier (full replay), for the analytic bound
     const tol: Tolerances = resolveTolerances(verifiers[0]!.model.config.dtype, opts.tolerances);
     const job = jobThresholds(tol, undefined);
@@ -310,7 +313,7 @@ export async function measureSplits(
     harmfulWithSeed: frac(seeded.map((t) => t.harmful)),
     analyticWithSeed: out.length ? out.reduce((a, r) => a + r.analyticBound, 0) / out.length : NaN,
     runs: out.length,
-    seedsPerReceipt: seeds.length,
+    seedsPerReceipt: perReceipt,
   };
 }
 
@@ -404,7 +407,8 @@ export async function runStraddleSuite(o: StraddleSuiteOptions): Promise<Straddl
           gaps.push({ placement: name, errorTarget: s.errorTarget, errorOther: s.errorOther, level: s.level, top: s.layer === g.receipt.sampler.numLayers });
       }
     }
-    const seeds = trialSeeds("straddle", N);
+    // independent seeds per receipt (one seed shared by every receipt would correlate their trials)
+    const seeds = (i: number) => trialSeeds(`straddle/${i}`, N);
     const reports = {} as Record<"threshold" | "lowest" | "tiled", SplitReport>;
     for (const name of ["threshold", "lowest", "tiled"] as const) {
       reports[name] = await measureSplits(crafted[name]!, verifiers, seeds, o.tolerances ? { tolerances: o.tolerances } : {});
