@@ -43,6 +43,10 @@ export interface CalibrationReport {
   modelId: string;
   dtype: string;
   threshold: number;
+  /** Threshold of the top samples, the seeded spread and the position scale (metric.ts Tolerances). */
+  topThreshold: number;
+  spread: number;
+  positionScale: number;
   tokenTolerance: TokenTolerance;
   honest: RunDistribution[];
   attacks: RunDistribution[];
@@ -116,11 +120,15 @@ export async function calibrate(modelDir: string, o: CalibrationOptions): Promis
   const maxHonestAlt = Math.max(0, ...honest.map((h) => h.maxAbsOverRms.max).filter((x) => !Number.isNaN(x)));
   const minAttackAlt = Math.min(...whole.map((a) => a.maxAbsOverRms.min));
   const tol = suite.threshold;
+  const tolerances = resolveTolerances(suite.dtype as "fp32" | "fp16", o.verify?.tolerances);
   return {
     modelId: suite.modelId,
     dtype: suite.dtype,
     threshold: tol,
-    tokenTolerance: resolveTolerances(suite.dtype as "fp32" | "fp16", o.verify?.tolerances).token,
+    topThreshold: suite.topThreshold,
+    spread: tolerances.spread,
+    positionScale: tolerances.positionScale,
+    tokenTolerance: tolerances.token,
     honest,
     attacks,
     probes: suite.probes.map(describe),
@@ -155,8 +163,15 @@ export function formatCalibration(r: CalibrationReport): string[] {
   const lines: string[] = [];
   const t = r.tokenTolerance;
   lines.push(`model      ${r.modelId} (${r.dtype})`);
-  lines.push(`thresholds KV error ≤ ${e(r.threshold)} (relative L2 per key and per value, float16 storage rounding forgiven)`);
-  lines.push(`           token check δ = ${t.logitAbs} + ${t.logitRel}·max|logit| (cdf slack ${t.cdfAbs})`);
+  lines.push(
+    `thresholds KV error ≤ ${e(r.threshold)}, top sample (logits projections) ≤ ${e(r.topThreshold)} (relative L2 per key and per value, float16 storage rounding forgiven),`,
+    `           × max(1, (position + 1) / ${r.positionScale}); with a threshold seed each stage's threshold is drawn log-uniform over [÷${r.spread}, ×${r.spread}]`,
+  );
+  lines.push(
+    `           token check (Gumbel-max): s_j = l_j + T·g(seed, p, j); token c passes iff it is possibly kept (top-k/top-p under noise δ)`,
+    `           and s_c ≥ R − 2δ, R the best score of the surely kept tokens; δ = ${t.logitAbs} + ${t.logitRel}·max{|l_j| : l_j ≥ l_max − T·40.34 − max(1, 4δ)}`,
+    `           (masked/padded logits excluded; top-p slack ${t.cdfAbs}); a token of probability p passes with probability ≤ e^{2δ/T}·p, T → 0: l_c ≥ l_max − 2δ`,
+  );
   const row = (d: RunDistribution, extra: string) =>
     `  ${d.name.padEnd(24)} ${String(d.error.count).padStart(5)}  ${e(d.error.min).padStart(9)} ${e(d.error.p50).padStart(9)} ${e(d.error.p99).padStart(9)} ${e(d.error.max).padStart(9)}   ${e(d.maxAbsOverRms.max).padStart(9)}  ${extra}`;
   const head = `  ${"run".padEnd(24)} ${"samp".padStart(5)}  ${"min".padStart(9)} ${"p50".padStart(9)} ${"p99".padStart(9)} ${"max".padStart(9)}   ${"maxabs/rms".padStart(9)}`;

@@ -7,5 +7,6 @@ import { gasSection } from "./gas.js";
 import { detectionSection, receiptSection, replaySection } from "./replay.js";
 import { economicsSection } from "./economics.js";
 import { tokenDetectionSection } from "./token-detection.js";
+import { calibrationSection } from "./calibration.js";
 
-export const sections: BenchSection[] = [gasSection, replaySection, receiptSection, detectionSection, tokenDetectionSection, economicsSection];
+export const sections: BenchSection[] = [gasSection, replaySection, receiptSection, detectionSection, tokenDetectionSection, calibrationSection, economicsSection];

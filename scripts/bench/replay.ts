@@ -26,6 +26,15 @@
  * - receipt: bytes of that receipt, bytes per generated token, samples (and the same with float16).
  * - detection: the attack and honesty suite (offchain/verify/attacks.ts) on the same model with
  *   `BENCH_SUITE_TOKENS` (default 256) generated tokens per receipt and a 1/8 sample rate.
+ *   JSON (issue 9's stable keys): `attacks[name]` and `honest[name]` = { runs, failures, minSeparation }
+ *   (failures: attack receipts accepted / honest receipts rejected; minSeparation, null = ∞: attacks
+ *   caught by a KV or top sample, the receipt's largest sample error over the largest honest error of
+ *   its stage; caught by a token check, the first failed token's deficit / 2δ; caught by the plan or
+ *   the root, null (structural); honest runs, the threshold over the receipt's largest sample error).
+ *   `splits`: the straddle-threshold attack (offchain/verify/straddle.ts) on the same model,
+ *   `BENCH_SPLIT_RECEIPTS` (default 3) receipts × `BENCH_SPLIT_SEEDS` (default 30) threshold seeds,
+ *   verified at graph opt all / disabled × 1 / 2 threads: `withoutSeed` / `withSeed` split rates,
+ *   `runs` receipts; `BENCH_SPLIT_FP16=1` adds the same on the fp16 build (`splitsFp16`).
  */
 import { mkdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -34,7 +43,8 @@ import { buildModel, loadModel, type LoadedModel } from "../../offchain/model/in
 import { generate } from "../../offchain/generate/index.js";
 import { parseReceipt } from "../../offchain/receipt/index.js";
 import { prepareVerifier, verifyReceipt } from "../../offchain/verify/index.js";
-import { runSuite, sampleErrors, type SuiteReport } from "../../offchain/verify/attacks.js";
+import { runSuite, sampleErrors, type RunRecord, type SuiteReport } from "../../offchain/verify/attacks.js";
+import { runStraddleSuite, type StraddleSuiteReport } from "../../offchain/verify/straddle.js";
 import type { BenchContext, BenchSection, BenchSectionResult, BenchTable } from "./types.js";
 
 export const REPLAY_TARGETS = { costRatio: 0.05, costRatioAim: 0.01, falseAlarms: 0, missed: 0, attackRuns: 8, minSeparation: 10 } as const;
@@ -189,7 +199,21 @@ async function measure(ctx: BenchContext): Promise<Measured> {
     smallChunk: 64,
     log: ctx.log,
   });
+  const splitOpts = { receipts: num(process.env.BENCH_SPLIT_RECEIPTS, 3), seeds: num(process.env.BENCH_SPLIT_SEEDS, 30), maxTokens: 64, promptLen: 32, log: ctx.log };
+  ctx.log(`straddle-threshold splits (small fp32, ${splitOpts.receipts} receipts × ${splitOpts.seeds} seeds)`);
+  const splits = await runStraddleSuite({ modelDir: realDir, ...splitOpts });
+  let splits16: StraddleSuiteReport | null = null;
+  if (process.env.BENCH_SPLIT_FP16 === "1") {
+    const dir16 = join(base, "small-fp16");
+    await buildModel(dir16, { preset: "small", dtype: "fp16" }, { force: true });
+    ctx.log(`straddle-threshold splits (small fp16)`);
+    splits16 = await runStraddleSuite({ modelDir: dir16, ...splitOpts });
+  }
   const detection = {
+    attacks: Object.fromEntries(suite.attacks.map((a) => [a.name, { runs: 1, failures: a.ok ? 0 : 1, minSeparation: finite(attackSeparation(a)), caughtBy: a.caughtBy }])),
+    honest: Object.fromEntries(suite.honest.map((h) => [h.name, { runs: 1, failures: h.ok ? 0 : 1, minSeparation: finite(honestHeadroom(h, suite)) }])),
+    splits: splitsJson(splits),
+    ...(splits16 ? { splitsFp16: splitsJson(splits16) } : {}),
     honestRuns: suite.honestRuns,
     falseAlarms: suite.falseAlarms,
     attackRuns: suite.attackRuns,
@@ -266,8 +290,62 @@ async function measure(ctx: BenchContext): Promise<Measured> {
             `minSeparation ${r2(suite.minSeparation)} (per receipt), ${r2(suite.minSampleSeparation)} (per sample, whole-model attacks); largest honest error ${e(suite.maxHonestError)}`,
           ],
         },
+        {
+          title: `straddle-threshold: split rates of honest verifiers (${splits.verifiers.join(", ")})`,
+          columns: ["model", "placement", "seed", "split", "harmful", "analytic"],
+          rows: [splits, ...(splits16 ? [splits16] : [])].flatMap((x) => [
+            [`small ${x.dtype}`, "at the fixed threshold", "none", r4(x.withoutSeed), r4(x.harmfulWithoutSeed), "-"],
+            [`small ${x.dtype}`, "at the fixed threshold", "drawn", r4(x.withSeedAtThreshold), r4(x.reports.threshold.harmfulWithSeed), r4(x.reports.threshold.analyticWithSeed)],
+            [`small ${x.dtype}`, "bottom of the seeded range", "drawn", r4(x.withSeed), r4(x.harmfulWithSeed), r4(x.analyticWithSeed)],
+            [`small ${x.dtype}`, `tiled over the range`, "drawn", r4(x.tiledWithSeed), r4(x.tiledHarmfulWithSeed), r4(x.reports.tiled.analyticWithSeed)],
+          ]),
+          notes: [
+            `${splits.runs} receipts × ${splits.seedsPerReceipt} seeds per placement; split: two verifiers' bitmaps differ; harmful: one agrees with the generator, another does not`,
+            "analytic: the probability over the seed that τ falls between two verifiers' errors of some sample (an upper bound of the split rate)",
+          ],
+        },
       ],
     },
+  };
+}
+
+/** null for ±∞ / NaN (JSON has no infinity; the token-detection section's convention: null = ∞). */
+const finite = (x: number) => (Number.isFinite(x) ? r4(x) : null);
+
+/** An attack's per-receipt separation (module comment, "detection"). */
+function attackSeparation(a: RunRecord): number {
+  if (a.caughtBy === "kv" || a.caughtBy === "top") return a.separation;
+  if (a.caughtBy === "token" && a.firstMismatch) return a.firstMismatch.error / a.firstMismatch.threshold;
+  if (a.caughtBy === "plan" || a.caughtBy === "root") return Infinity;
+  return a.keyErrors.length ? a.separation : 0; // not caught
+}
+
+/** An honest run's headroom: the threshold over its largest sample error of either stage. */
+function honestHeadroom(h: RunRecord, suite: SuiteReport): number {
+  const errs = sampleErrors(h);
+  let m = Infinity;
+  errs.forEach((e, i) => (m = Math.min(m, (h.sampleTop[i] ? suite.topThreshold : suite.threshold) / e)));
+  return m;
+}
+
+function splitsJson(x: StraddleSuiteReport) {
+  return {
+    withoutSeed: x.withoutSeed,
+    withSeed: x.withSeed,
+    harmfulWithoutSeed: x.harmfulWithoutSeed,
+    harmfulWithSeed: x.harmfulWithSeed,
+    analyticWithSeed: r4(x.analyticWithSeed),
+    withSeedAtThreshold: x.withSeedAtThreshold,
+    tiledWithSeed: x.tiledWithSeed,
+    tiledHarmfulWithSeed: x.tiledHarmfulWithSeed,
+    runs: x.runs,
+    seedsPerReceipt: x.seedsPerReceipt,
+    verifiers: x.verifiers,
+    gaps: x.gaps.map((g) => ({ placement: g.placement, top: g.top, level: r4(g.level), errorTarget: r4(g.errorTarget), errorOther: r4(g.errorOther) })),
+    note:
+      "withoutSeed: one sample just below the fixed threshold against a replay at graph opt all (moved towards the opt-disabled replay); " +
+      "withSeed: the attacker's best placement against a seeded threshold (just below base/spread); split = two of the verifiers' bitmaps differ, " +
+      "harmful = one agrees with the generator and another does not",
   };
 }
 

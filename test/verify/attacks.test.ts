@@ -60,8 +60,9 @@ describe("attack and honesty suite (tiny)", function () {
     }
     expect(r.missed).to.equal(r.attacks.filter((a) => knownMisses.includes(a.name) && a.agrees).length);
     expect(r.canonical, "bitmaps identical with early stop on/off, chunked, 2 threads").to.equal(true);
-    // the 13 attacks of issue 4 keep their margin; at fp16 the issue-9 precision attacks have less (OPEN,
-    // reported in r.minSeparation: 7.9 on tiny fp16), at fp32 every attack has it
+    // the 13 attacks of issue 4 keep their margin; at fp16 the issue-9 top-of-model attacks have less (OPEN,
+    // reported in r.minSeparation: last-mlp-int8 13.4, lm-head-int8 13.6 on tiny fp16 at 48 tokens, 2.1 / 4.5
+    // on small fp16; lm-head-bf16 4.4 and missed: offchain/verify/README.md), at fp32 every attack has it
     const original = r.attacks.filter((a) => ORIGINAL.includes(a.name) && (a.caughtBy === "kv" || a.caughtBy === "top"));
     expect(Math.min(...original.map((a) => a.separation))).to.be.at.least(minSeparation);
     if (r.dtype === "fp32") expect(r.minSeparation).to.be.at.least(minSeparation);
