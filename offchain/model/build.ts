@@ -52,8 +52,18 @@ export interface BuildOptions {
   positionIds?: boolean;
   /** Include the legacy use_cache_branch input (default false). */
   useCacheBranch?: boolean;
-  /** Store weights in model.onnx_data instead of inside model.onnx (default false). */
+  /** Store weights in `<graph file>_data` (model.onnx_data) instead of inside the graph (default false). */
   externalData?: boolean;
+  /**
+   * Directory layout (variants.ts): "model" (model.onnx, default), "onnx" (onnx/model.onnx, as
+   * transformers.js repositories), "merged" (decoder_model_merged.onnx, with use_cache_branch unless
+   * useCacheBranch is false), "split" (decoder_model.onnx without past inputs + decoder_with_past_model.onnx).
+   */
+  layout?: BuildLayout;
+  /** File-name suffix of the variant: "fp16" writes model_fp16.onnx (default: none, i.e. fp32 naming). */
+  variantName?: string;
+  /** Same-dtype Casts as HF `.float()` exports write them (they trip onnxruntime #32416); see LlamaBuildSpec. */
+  hfUpcast?: boolean;
   initScale?: number;
   lmScale?: number;
   /** Attack-suite variant: multiplicative weight noise of this relative std (e.g. 0.01); see LlamaBuildSpec. */
@@ -65,6 +75,9 @@ export interface BuildOptions {
   /** Attack-suite variant: the last layer's o_proj and down_proj zeroed; see LlamaBuildSpec. */
   skipLastLayerOutput?: boolean;
 }
+
+export type BuildLayout = "model" | "onnx" | "merged" | "split";
+export const BUILD_LAYOUTS: readonly BuildLayout[] = ["model", "onnx", "merged", "split"];
 
 export interface BuildResult {
   dir: string;
@@ -108,7 +121,8 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     tied: o.tied ?? false,
     weightSeed: seed,
     positionIds: o.positionIds ?? true,
-    useCacheBranch: o.useCacheBranch ?? false,
+    useCacheBranch: o.useCacheBranch ?? o.layout === "merged",
+    ...(o.hfUpcast ? { hfUpcast: true } : {}),
     specialFrom: 256,
     initScale: o.initScale ?? 2,
     lmScale: o.lmScale ?? 4,
@@ -159,6 +173,7 @@ export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined
       lm_scale: spec.lmScale,
       position_ids_input: spec.positionIds,
       use_cache_branch_input: spec.useCacheBranch,
+      ...(spec.hfUpcast ? { hf_upcast: true } : {}),
       // recorded only when set, so the files (and model ids) of plain builds are unchanged
       ...(spec.weightPerturbation ? { weight_perturbation: spec.weightPerturbation } : {}),
       ...(spec.weightQuantization ? { weight_quantization: spec.weightQuantization } : {}),
@@ -188,16 +203,33 @@ export async function buildModel(outDir: string, options: BuildOptions = {}, con
   let old: string | null = null;
   try {
     await mkdir(tmp);
-    const { model, weightBytes } = buildLlamaGraph(spec);
-    if (options.externalData) await moveToExternal(model, join(tmp, "model.onnx_data"), "model.onnx_data");
-    else if (weightBytes > MAX_INLINE_BYTES)
-      throw new ModelInputError(`weights are ${weightBytes} bytes, beyond the 2 GiB protobuf limit: use externalData`);
-    await writeFile(join(tmp, "model.onnx"), encodeModel(model));
+    const layout = options.layout ?? "model";
+    if (!BUILD_LAYOUTS.includes(layout)) throw new ModelInputError(`layout must be one of ${BUILD_LAYOUTS.join(", ")} (got ${String(layout)})`);
+    if (options.variantName !== undefined && !/^[A-Za-z0-9]+$/.test(options.variantName))
+      throw new ModelInputError(`variant name must be letters and digits (got ${options.variantName})`);
+    const suffix = options.variantName && options.variantName !== "fp32" ? `_${options.variantName}` : "";
+    const graphs: { file: string; pastInputs: boolean }[] =
+      layout === "split"
+        ? [
+            { file: `decoder_model${suffix}.onnx`, pastInputs: false },
+            { file: `decoder_with_past_model${suffix}.onnx`, pastInputs: true },
+          ]
+        : [{ file: `${layout === "onnx" ? "onnx/" : ""}${layout === "merged" ? "decoder_model_merged" : "model"}${suffix}.onnx`, pastInputs: true }];
+    let main: OnnxTypes.IModelProto | undefined;
+    for (const { file, pastInputs } of graphs) {
+      const { model, weightBytes } = buildLlamaGraph({ ...spec, pastInputs });
+      await mkdir(dirname(join(tmp, file)), { recursive: true });
+      if (options.externalData) await moveToExternal(model, join(tmp, `${file}_data`), `${basename(file)}_data`);
+      else if (weightBytes > MAX_INLINE_BYTES)
+        throw new ModelInputError(`weights are ${weightBytes} bytes, beyond the 2 GiB protobuf limit: use externalData`);
+      await writeFile(join(tmp, file), encodeModel(model));
+      if (pastInputs) main = model;
+    }
     await writeFile(join(tmp, "config.json"), json(llamaConfigJson(spec, options.preset ?? "tiny")));
     await writeFile(join(tmp, "tokenizer.json"), json(byteLevelTokenizerJson()));
     await writeFile(join(tmp, "tokenizer_config.json"), json(byteLevelTokenizerConfig(spec.maxPositions)));
-    const files = await resolveModelFiles(tmp, { graph: model });
-    const { modelId, entries } = await computeModelId(tmp, files.files);
+    const files = await resolveModelFiles(tmp, { ...(options.variantName ? { variant: options.variantName } : {}), graph: main });
+    const { modelId, entries } = await computeModelId(tmp, files, { cache: false });
 
     if (existing === "empty") await rm(dir, { recursive: true });
     else if (existing === "nonempty") {

@@ -46,6 +46,16 @@ export interface LlamaBuildSpec {
   positionIds: boolean;
   /** Include the legacy `use_cache_branch` input of merged Optimum exports. */
   useCacheBranch: boolean;
+  /**
+   * Include the past_key_values.* inputs (default true). False: the `decoder_model.onnx` of the split
+   * Optimum pair (no past; present = this call's K/V only).
+   */
+  pastInputs?: boolean;
+  /**
+   * Upcast with a Cast to float before RMSNorm and softmax also when the tensor is already float32,
+   * as the Hugging Face modeling code's `.float()` exports (same-dtype Casts; onnxruntime #32416).
+   */
+  hfUpcast?: boolean;
   /** Token ids from here on are specials (damped in the output head); null: none. */
   specialFrom: number | null;
   /** Std of projections is initScale/√fan_in. */
@@ -172,20 +182,21 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   const inputIds = g.input("input_ids", DT.INT64, ["batch_size", "sequence_length"]);
   const mask = g.input("attention_mask", DT.INT64, ["batch_size", "total_sequence_length"]);
   const positionIdsIn = s.positionIds ? g.input("position_ids", DT.INT64, ["batch_size", "sequence_length"]) : null;
+  const withPast = s.pastInputs ?? true;
   const pastIn: { key: string; value: string }[] = [];
-  for (let i = 0; i < L; i++) {
+  for (let i = 0; i < L && withPast; i++) {
     pastIn.push({
       key: g.input(`past_key_values.${i}.key`, ET, ["batch_size", NKV, "past_sequence_length", D]),
       value: g.input(`past_key_values.${i}.value`, ET, ["batch_size", NKV, "past_sequence_length", D]),
     });
   }
-  const useCacheBranch = s.useCacheBranch ? g.input("use_cache_branch", DT.BOOL, [1]) : null;
+  const useCacheBranch = s.useCacheBranch && withPast ? g.input("use_cache_branch", DT.BOOL, [1]) : null;
 
   // ---- shared: lengths, positions, rotary tables, attention mask
   const i64 = (v: number[]) => g.int64(v);
   const scalarShape = g.int64([], [0]);
   const toScalar = (t: string) => g.op("Reshape", [t, scalarShape]);
-  let pastLen = g.op("Shape", [pastIn[0]!.key], { start: { i: 2 }, end: { i: 3 } }); // [1]
+  let pastLen = withPast ? g.op("Shape", [pastIn[0]!.key], { start: { i: 2 }, end: { i: 3 } }) : i64([0]); // [1]
   if (useCacheBranch) pastLen = g.op("Where", [useCacheBranch, pastLen, i64([0])]);
   // the past actually used by each layer (a legacy use_cache_branch=false means: ignore the dummy past)
   const pastUsed = (t: string) => (useCacheBranch ? g.op("Slice", [t, i64([0]), pastLen, i64([2])]) : t);
@@ -225,9 +236,13 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   const scale = g.float([1 / Math.sqrt(D)], dt, []);
 
   const rmsNorm = (x: string, weight: string): string => {
-    const xf = dt === "fp16" ? g.op("Cast", [x], { to: { i: DT.FLOAT } }) : x;
-    const variance = g.op("ReduceMean", [g.op("Mul", [xf, xf])], { axes: { ints: [-1] }, keepdims: { i: 1 } });
+    const upcast = () => g.op("Cast", [x], { to: { i: DT.FLOAT } });
+    const xv = dt === "fp16" || s.hfUpcast ? upcast() : x;
+    const variance = g.op("ReduceMean", [g.op("Mul", [xv, xv])], { axes: { ints: [-1] }, keepdims: { i: 1 } });
     const inv = g.op("Div", [g.float([1], "fp32", []), g.op("Sqrt", [g.op("Add", [variance, g.float([s.rmsNormEps], "fp32", [])])])]);
+    // hfUpcast: the scaled tensor gets its own `.float()` after the reciprocal (as traced exports
+    // order it), the node order that trips onnxruntime #32416 in fp32 graphs
+    const xf = s.hfUpcast ? upcast() : xv;
     const y = castDt(g.op("Mul", [xf, inv]));
     return g.op("Mul", [weight, y]);
   };
@@ -263,15 +278,24 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
     const q = rope(heads(g.op("MatMul", [h, w(`${p}.self_attn.q_proj.weight`, [H, NH * D], std)]), NH));
     const k = rope(heads(g.op("MatMul", [h, w(`${p}.self_attn.k_proj.weight`, [H, NKV * D], std)]), NKV));
     const v = heads(g.op("MatMul", [h, w(`${p}.self_attn.v_proj.weight`, [H, NKV * D], std)]), NKV);
-    const presentK = g.op("Concat", [pastUsed(pastIn[l]!.key), k], { axis: { i: 2 } }, `present.${l}.key`);
-    const presentV = g.op("Concat", [pastUsed(pastIn[l]!.value), v], { axis: { i: 2 } }, `present.${l}.value`);
+    const presentK = withPast
+      ? g.op("Concat", [pastUsed(pastIn[l]!.key), k], { axis: { i: 2 } }, `present.${l}.key`)
+      : g.op("Identity", [k], {}, `present.${l}.key`);
+    const presentV = withPast
+      ? g.op("Concat", [pastUsed(pastIn[l]!.value), v], { axis: { i: 2 } }, `present.${l}.value`)
+      : g.op("Identity", [v], {}, `present.${l}.value`);
     // GQA without copying kv: q [B,NH,S,D] -> [B,NKV,nRep,S,D]; k,v [B,NKV,T,D] -> [B,NKV,1,...]
     const q5 = g.op("Reshape", [q, i64([0, NKV, nRep, -1, D])]);
     const kT5 = g.op("Unsqueeze", [g.op("Transpose", [presentK], { perm: { ints: [0, 1, 3, 2] } }), i64([2])]);
-    const scores = g.op("Mul", [g.op("MatMul", [q5, kT5]), scale]); // [B,NKV,nRep,S,T]
+    // hfUpcast (fp32): scores.float() * (1 / sqrt(D)) with the reciprocal as a node of constants — the
+    // same-dtype Cast feeding a folded Mul-by-reciprocal of onnxruntime #32416
+    const scores =
+      s.hfUpcast && dt === "fp32"
+        ? g.op("Mul", [g.op("Cast", [g.op("MatMul", [q5, kT5])], { to: { i: DT.FLOAT } }), g.op("Div", [g.float([1], "fp32", []), g.float([Math.sqrt(D)], "fp32", [])])])
+        : g.op("Mul", [g.op("MatMul", [q5, kT5]), scale]); // [B,NKV,nRep,S,T]
     const masked = g.op("Where", [allowed, scores, minVal]);
     const probs =
-      dt === "fp16"
+      dt === "fp16" || s.hfUpcast
         ? castDt(g.op("Softmax", [g.op("Cast", [masked], { to: { i: DT.FLOAT } })], { axis: { i: -1 } }))
         : g.op("Softmax", [masked], { axis: { i: -1 } });
     const ctx = g.op("MatMul", [probs, g.op("Unsqueeze", [presentV, i64([2])])]); // [B,NKV,nRep,S,D]
