@@ -39,3 +39,4 @@ export { BYTE_BOS_ID, BYTE_EOS_ID, BYTE_PAD_ID, BYTE_VOCAB_SIZE, type TextTokeni
 export { ExecutionProviderError, ModelConfigError, ModelError, ModelFileError, ModelInputError } from "./errors.js";
 export { halfToFloat32, float32ToHalf } from "./fp16.js";
 export type { Dtype } from "./graph.js";
+export { graphPrecision, variantPrecision, type VariantPrecision } from "./inspect.js";
