@@ -131,8 +131,19 @@ export function modelCommand(): Command {
         modelType: hf.model_type ?? null,
         eosIds: allIds(hf.eos_token_id),
         variants,
+        // the loaded variant (when one was loaded)
         ...(m
-          ? { loaded: { variant: m.variant.name, modelId: m.modelId, config: m.config, files: m.files, inputs: m.inputNames, outputs: m.outputNames, graphOptimizationLevel: m.graphOptimizationLevel, notes: m.notes } }
+          ? {
+              modelId: m.modelId,
+              variant: m.variant.name,
+              onnxFile: m.onnxFile,
+              config: m.config,
+              files: m.files,
+              inputs: m.inputNames,
+              outputs: m.outputNames,
+              graphOptimizationLevel: m.graphOptimizationLevel,
+              notes: m.notes,
+            }
           : {}),
       };
       if (o.json) {
