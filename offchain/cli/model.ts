@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { join } from "node:path";
 import {
+  ARCHITECTURES,
   BUILD_LAYOUTS,
   buildModel,
   computeModelId,
@@ -39,6 +40,7 @@ export function modelCommand(): Command {
     .command("build")
     .description("write a Llama-style decoder with seeded weights: model.onnx, config.json, tokenizer.json")
     .addOption(new Option("--preset <name>", "size preset").choices(Object.keys(PRESETS)).default("tiny"))
+    .addOption(new Option("--arch <name>", "architecture traits and config.json model_type (see offchain/model/README.md)").choices([...ARCHITECTURES]).default("llama"))
     .requiredOption("--out <dir>", "output directory (must not exist or be empty, unless --force)")
     .option("--weight-seed <n>", "weight seed, an unsigned 64-bit integer", seed, "0")
     .option("--layers <n>", "decoder layers", positiveInt)
@@ -49,7 +51,7 @@ export function modelCommand(): Command {
     .option("--intermediate <n>", "MLP intermediate size", positiveInt)
     .option("--max-positions <n>", "context length written to config.json", positiveInt)
     .addOption(new Option("--dtype <type>", "weights, activations and KV cache").choices(["fp32", "fp16"]).default("fp32"))
-    .option("--tied", "tie the output head to the token embedding", false)
+    .option("--tied", "tie the output head to the token embedding (default: as the architecture has it)")
     .option("--no-position-ids", "leave out the position_ids input (positions from attention_mask)")
     .option("--use-cache-branch", "add the legacy use_cache_branch input of merged exports", false)
     .option("--external-data", "store the weights in <graph file>_data (model.onnx_data)", false)
@@ -63,6 +65,7 @@ export function modelCommand(): Command {
         o.out,
         {
           preset: o.preset,
+          architecture: o.arch,
           weightSeed: o.weightSeed,
           layers: o.layers,
           hiddenSize: o.hidden,

@@ -31,8 +31,23 @@ import {
   byteLevelTokenizerJson,
 } from "./tokenizer.js";
 
+/**
+ * Architecture of the config.json and of the graph's blocks (defaults that options may override):
+ *   - llama:  Llama 2 style (default);
+ *   - llama3: + rope_scaling {rope_type "llama3", factor 8, low 1, high 4, original = context / 4}, rope_theta 500000;
+ *   - qwen2:  q/k/v biases, tied embeddings, rope_theta 1e6, model_type "qwen2";
+ *   - qwen3:  q/k RMSNorm per head before RoPE, tied embeddings, rope_theta 1e6, model_type "qwen3";
+ *   - gemma2: attention (50) and final-logit (30) soft-capping, embedding × √hidden, tied embeddings,
+ *     model_type "gemma2" — only these Gemma 2 traits: the MLP stays SwiGLU, norms stay plain RMSNorm,
+ *     no sandwich norms and no sliding window (recorded in poc_builder.gemma2_traits).
+ */
+export type Architecture = "llama" | "llama3" | "qwen2" | "qwen3" | "gemma2";
+export const ARCHITECTURES: readonly Architecture[] = ["llama", "llama3", "qwen2", "qwen3", "gemma2"];
+
 export interface BuildOptions {
   preset?: PresetName;
+  /** Architecture (default "llama"); see Architecture. */
+  architecture?: Architecture;
   layers?: number;
   hiddenSize?: number;
   heads?: number;
@@ -106,7 +121,21 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
   } catch {
     throw new ModelInputError(`weight seed must be an integer (got ${String(o.weightSeed)})`);
   }
+  const arch = o.architecture ?? "llama";
+  if (!ARCHITECTURES.includes(arch)) throw new ModelInputError(`architecture must be one of ${ARCHITECTURES.join(", ")} (got ${String(arch)})`);
+  const maxPositions = o.maxPositions ?? preset.maxPositions;
+  const archDefaults: Partial<LlamaBuildSpec> =
+    arch === "llama3"
+      ? { ropeTheta: 500000, ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: Math.max(1, Math.floor(maxPositions / 4)) } }
+      : arch === "qwen2"
+        ? { qkvBias: true, tied: true, ropeTheta: 1e6 }
+        : arch === "qwen3"
+          ? { qkNorm: true, tied: true, ropeTheta: 1e6 }
+          : arch === "gemma2"
+            ? { attnSoftcap: 50, finalSoftcap: 30, embedScale: true, tied: true }
+            : {};
   const spec: LlamaBuildSpec = {
+    ...archDefaults,
     layers: o.layers ?? preset.layers,
     hiddenSize,
     heads,
@@ -114,11 +143,11 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     headDim: o.headDim ?? hiddenSize / heads,
     intermediateSize: o.intermediateSize ?? (o.hiddenSize === undefined ? preset.intermediateSize : defaultIntermediate(hiddenSize)),
     vocabSize: BYTE_VOCAB_SIZE,
-    maxPositions: o.maxPositions ?? preset.maxPositions,
-    ropeTheta: o.ropeTheta ?? 10000,
+    maxPositions,
+    ropeTheta: o.ropeTheta ?? archDefaults.ropeTheta ?? 10000,
     rmsNormEps: o.rmsNormEps ?? 1e-5,
     dtype: o.dtype ?? "fp32",
-    tied: o.tied ?? false,
+    tied: o.tied ?? archDefaults.tied ?? false,
     weightSeed: seed,
     positionIds: o.positionIds ?? true,
     useCacheBranch: o.useCacheBranch ?? o.layout === "merged",
@@ -141,7 +170,60 @@ function defaultIntermediate(h: number): number {
   return Math.ceil((8 * h) / 3 / 32) * 32;
 }
 
+/** The architecture a spec's traits make (config.json's model_type). */
+export function architectureOf(spec: LlamaBuildSpec): Architecture {
+  if (spec.attnSoftcap !== undefined || spec.finalSoftcap !== undefined || spec.embedScale) return "gemma2";
+  if (spec.qkNorm) return "qwen3";
+  if (spec.qkvBias) return "qwen2";
+  return spec.ropeScaling ? "llama3" : "llama";
+}
+
+const ARCH_NAMES: Record<Architecture, { architectures: string[]; modelType: string }> = {
+  llama: { architectures: ["LlamaForCausalLM"], modelType: "llama" },
+  llama3: { architectures: ["LlamaForCausalLM"], modelType: "llama" },
+  qwen2: { architectures: ["Qwen2ForCausalLM"], modelType: "qwen2" },
+  qwen3: { architectures: ["Qwen3ForCausalLM"], modelType: "qwen3" },
+  gemma2: { architectures: ["Gemma2ForCausalLM"], modelType: "gemma2" },
+};
+
 export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined): object {
+  const arch = architectureOf(spec);
+  const base = llamaStyleConfig(spec, preset);
+  if (arch === "llama") return base;
+  const r = spec.ropeScaling;
+  return {
+    ...base,
+    architectures: ARCH_NAMES[arch].architectures,
+    model_type: ARCH_NAMES[arch].modelType,
+    ...(r
+      ? {
+          rope_scaling: {
+            rope_type: "llama3",
+            factor: r.factor,
+            low_freq_factor: r.lowFreqFactor,
+            high_freq_factor: r.highFreqFactor,
+            original_max_position_embeddings: r.originalMaxPositions,
+          },
+        }
+      : {}),
+    ...(arch === "qwen2" ? { attention_bias: undefined, use_sliding_window: false, sliding_window: spec.maxPositions, max_window_layers: spec.layers } : {}),
+    ...(arch === "gemma2"
+      ? {
+          attn_logit_softcapping: spec.attnSoftcap ?? null,
+          final_logit_softcapping: spec.finalSoftcap ?? null,
+          query_pre_attn_scalar: spec.headDim,
+          sliding_window: null,
+        }
+      : {}),
+    poc_builder: {
+      ...(base as { poc_builder: object }).poc_builder,
+      architecture: arch,
+      ...(arch === "gemma2" ? { gemma2_traits: "soft-capping and embedding scaling only: SwiGLU MLP, plain RMSNorm, no sandwich norms, no sliding window" } : {}),
+    },
+  };
+}
+
+function llamaStyleConfig(spec: LlamaBuildSpec, preset: string | undefined): object {
   return {
     architectures: ["LlamaForCausalLM"],
     model_type: "llama",

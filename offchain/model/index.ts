@@ -34,7 +34,8 @@ export {
 export { listVariants, selectVariant, describeVariant, type GraphLayout, type ModelVariant } from "./variants.js";
 export { HASH_CACHE_FILE, type HashProgress } from "./hash-cache.js";
 export { stripSameDtypeCasts } from "./graph-fix.js";
-export { BUILD_LAYOUTS, type BuildLayout } from "./build.js";
+export { ARCHITECTURES, BUILD_LAYOUTS, architectureOf, type Architecture, type BuildLayout } from "./build.js";
+export { ropeInverseFrequencies, type Llama3RopeScaling } from "./llama.js";
 export { BYTE_BOS_ID, BYTE_EOS_ID, BYTE_PAD_ID, BYTE_VOCAB_SIZE, type TextTokenizer } from "./tokenizer.js";
 export { ExecutionProviderError, ModelConfigError, ModelError, ModelFileError, ModelInputError } from "./errors.js";
 export { halfToFloat32, float32ToHalf } from "./fp16.js";
