@@ -16,6 +16,7 @@ import { parseRatePpm, toSeed64, type Hex } from "../sampling/index.js";
 import { ReceiptStore, numChecks, writeFileAtomic, type KvDtype } from "../receipt/index.js";
 import { defaultSamplerSeed, generate, GenerateError, PromptError } from "../generate/index.js";
 import { hex32, nonNegativeInt, positiveInt, REQUEST_DEFAULTS } from "./options.js";
+import { addModelOptions, hashProgressBar, loadOptionsFrom, printLoadNotes, type ModelCliOptions } from "./model-options.js";
 
 function seed(v: string): string {
   try {
@@ -54,7 +55,7 @@ function printable(text: string): string {
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-interface GenerateOptions {
+interface GenerateOptions extends ModelCliOptions {
   model: string;
   prompt?: string;
   promptTokens?: number[];
@@ -99,7 +100,14 @@ async function runGenerate(o: GenerateOptions): Promise<void> {
   if ((o.prompt === undefined) === (o.promptTokens === undefined))
     throw new PromptError("give exactly one of --prompt TEXT and --prompt-tokens LIST");
   const out = await checkOutPath(o.out);
-  const model: LoadedModel = await loadModel(o.model, { provider: o.provider, ...(o.threads ? { threads: o.threads } : {}) });
+  const hashBar = hashProgressBar(process.stderr.isTTY === true && !o.json);
+  let model: LoadedModel;
+  try {
+    model = await loadModel(o.model, { provider: o.provider, ...(o.threads ? { threads: o.threads } : {}), ...loadOptionsFrom(o, hashBar.onProgress) });
+  } finally {
+    hashBar.stop();
+  }
+  printLoadNotes(model.notes);
   let bar: cliProgress.SingleBar | null = null;
   try {
     const promptTokens = o.promptTokens ?? model.tokenizer.encode(o.prompt!, { addSpecialTokens: o.specialTokens });
@@ -198,7 +206,7 @@ async function runGenerate(o: GenerateOptions): Promise<void> {
 }
 
 export function generateCommand(): Command {
-  return new Command("generate")
+  const cmd = new Command("generate")
     .description("generate with KV-cache sampling and write the receipt; prints the text and the receipt root")
     .requiredOption("--model <dir>", "model directory (Optimum ONNX layout)")
     .option("--prompt <text>", "prompt text (tokenized with the model's tokenizer)")
@@ -220,6 +228,6 @@ export function generateCommand(): Command {
     .addOption(new Option("--provider <name>", "execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
     .option("--prefill-chunk <n>", "prompt tokens per forward pass (default 256)", positiveInt)
     .option("--store <dir>", "also put the receipt into this receipt store directory")
-    .option("--json", "print one JSON object instead of text", false)
-    .action(async (o: GenerateOptions) => runGenerate(o));
+    .option("--json", "print one JSON object instead of text", false);
+  return addModelOptions(cmd).action(async (o: GenerateOptions) => runGenerate(o));
 }

@@ -12,7 +12,8 @@
  */
 import { Command, Option } from "commander";
 import { z } from "zod";
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../model/index.js";
+import { EXECUTION_PROVIDERS, GRAPH_OPTIMIZATION_LEVELS, type ExecutionProvider, type GraphOptimizationLevel } from "../model/index.js";
+import { addGraphOptOption } from "./model-options.js";
 import { ReceiptStore, serveReceipts } from "../receipt/index.js";
 import { GeneratorWorkerError, startGeneratorWorker } from "../worker/generator.js";
 import { createLogger, type LogFormat, type LogLevel } from "../worker/log.js";
@@ -31,6 +32,7 @@ const optionsSchema = z.object({
   fromBlock: z.number().int().min(0).optional(),
   provider: z.enum(EXECUTION_PROVIDERS as unknown as [ExecutionProvider, ...ExecutionProvider[]]),
   threads: z.number().int().min(1).optional(),
+  graphOpt: z.enum(GRAPH_OPTIMIZATION_LEVELS as unknown as [GraphOptimizationLevel, ...GraphOptimizationLevel[]]),
   log: z.enum(["plain", "json"]),
   logLevel: z.enum(["debug", "info", "warn", "error"]),
   once: z.boolean(),
@@ -54,6 +56,7 @@ export function generatorWorkerCommand(): Command {
     .addOption(new Option("--log-level <level>", "least level logged").choices(["debug", "info", "warn", "error"]).default("info"))
     .option("--mint", "local TestToken only: mint the stake's shortfall to the wallet before each commit", false)
     .option("--once", "handle every job opened up to the current block, then exit", false);
+  addGraphOptOption(cmd);
   addChainOptions(cmd);
   return cmd.action(async (raw: ChainCliOptions & Record<string, unknown>) => {
     const r = optionsSchema.safeParse(raw);
@@ -71,7 +74,7 @@ export function generatorWorkerCommand(): Command {
       const w = await startGeneratorWorker({
         client,
         models: o.models,
-        loadOptions: { provider: o.provider, ...(o.threads ? { threads: o.threads } : {}) },
+        loadOptions: { provider: o.provider, graphOptimizationLevel: o.graphOpt, ...(o.threads ? { threads: o.threads } : {}) },
         store,
         receiptBaseUrl: base,
         stateDir: o.state,

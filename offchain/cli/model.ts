@@ -3,9 +3,27 @@
  * time its forward pass.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { buildModel, EXECUTION_PROVIDERS, loadModel, PRESETS, type ExecutionProvider } from "../model/index.js";
+import { join } from "node:path";
+import {
+  ARCHITECTURES,
+  BUILD_LAYOUTS,
+  buildModel,
+  computeModelId,
+  describeVariant,
+  EXECUTION_PROVIDERS,
+  listVariants,
+  loadModel,
+  ModelFileError,
+  PRESETS,
+  resolveVariantFiles,
+  variantPrecision,
+  type ExecutionProvider,
+  type LoadedModel,
+} from "../model/index.js";
+import { allIds, parseHfConfig, readJsonFile } from "../model/config.js";
 import { benchModel } from "../model/bench.js";
 import { positiveInt } from "./options.js";
+import { addModelOptions, hashProgressBar, loadOptionsFrom, printLoadNotes, type ModelCliOptions } from "./model-options.js";
 
 function seed(v: string): string {
   if (!/^\d+$/.test(v) || BigInt(v) >= 1n << 64n) throw new InvalidArgumentError("an integer in [0, 2^64)");
@@ -22,6 +40,7 @@ export function modelCommand(): Command {
     .command("build")
     .description("write a Llama-style decoder with seeded weights: model.onnx, config.json, tokenizer.json")
     .addOption(new Option("--preset <name>", "size preset").choices(Object.keys(PRESETS)).default("tiny"))
+    .addOption(new Option("--arch <name>", "architecture traits and config.json model_type (see offchain/model/README.md)").choices([...ARCHITECTURES]).default("llama"))
     .requiredOption("--out <dir>", "output directory (must not exist or be empty, unless --force)")
     .option("--weight-seed <n>", "weight seed, an unsigned 64-bit integer", seed, "0")
     .option("--layers <n>", "decoder layers", positiveInt)
@@ -32,10 +51,13 @@ export function modelCommand(): Command {
     .option("--intermediate <n>", "MLP intermediate size", positiveInt)
     .option("--max-positions <n>", "context length written to config.json", positiveInt)
     .addOption(new Option("--dtype <type>", "weights, activations and KV cache").choices(["fp32", "fp16"]).default("fp32"))
-    .option("--tied", "tie the output head to the token embedding", false)
+    .option("--tied", "tie the output head to the token embedding (default: as the architecture has it)")
     .option("--no-position-ids", "leave out the position_ids input (positions from attention_mask)")
     .option("--use-cache-branch", "add the legacy use_cache_branch input of merged exports", false)
-    .option("--external-data", "store the weights in model.onnx_data", false)
+    .option("--external-data", "store the weights in <graph file>_data (model.onnx_data)", false)
+    .addOption(new Option("--layout <layout>", "model.onnx | onnx/model.onnx | decoder_model_merged.onnx | decoder_model + decoder_with_past_model").choices([...BUILD_LAYOUTS]).default("model"))
+    .option("--variant-name <name>", "file-name suffix of the variant (fp16 writes model_fp16.onnx)")
+    .option("--hf-upcast", "same-dtype Casts before RMSNorm and softmax, as Hugging Face `.float()` exports (onnxruntime #32416)", false)
     .option("--force", "replace a non-empty output directory", false)
     .option("--json", "print the result as JSON", false)
     .action(async (o) => {
@@ -43,6 +65,7 @@ export function modelCommand(): Command {
         o.out,
         {
           preset: o.preset,
+          architecture: o.arch,
           weightSeed: o.weightSeed,
           layers: o.layers,
           hiddenSize: o.hidden,
@@ -56,6 +79,9 @@ export function modelCommand(): Command {
           positionIds: o.positionIds,
           useCacheBranch: o.useCacheBranch,
           externalData: o.externalData,
+          layout: o.layout,
+          ...(o.variantName ? { variantName: o.variantName } : {}),
+          hfUpcast: o.hfUpcast,
         },
         { force: o.force },
       );
@@ -75,43 +101,89 @@ export function modelCommand(): Command {
       console.log(`built in   ${r.seconds.toFixed(2)} s`);
     });
 
-  cmd
+  const info = cmd
     .command("info")
-    .description("load a model directory and print its config, files and model id")
-    .requiredOption("--model <dir>", "model directory (Optimum decoder export)")
-    .option("--json", "print as JSON", false)
-    .action(async (o) => {
-      const m = await loadModel(o.model);
-      try {
-        const info = {
-          modelId: m.modelId,
-          dir: m.dir,
-          onnxFile: m.onnxFile,
-          config: m.config,
-          files: m.files,
-          inputs: m.inputNames,
-          outputs: m.outputNames,
-        };
-        if (o.json) {
-          console.log(JSON.stringify(info, null, 2));
-          return;
-        }
-        const c = m.config;
-        console.log(`model id   ${m.modelId}`);
-        console.log(`directory  ${m.dir} (graph ${m.onnxFile})`);
-        console.log(
-          `shape      ${c.layers} layers, hidden ${c.hiddenSize}, ${c.heads} heads / ${c.kvHeads} kv heads × ${c.headDim}, ` +
-            `vocab ${c.vocabSize}, ${c.dtype}, context ${c.maxPositions ?? "?"}, bos ${c.bosId ?? "-"}, eos ${c.eosIds.join("/") || "-"}`,
-        );
-        console.log(`inputs     ${m.inputNames.filter((n) => !n.startsWith("past_key_values.")).join(", ")}, past_key_values.{0..${c.layers - 1}}.key|value`);
-        console.log(`outputs    logits, present.{0..${c.layers - 1}}.key|value`);
-        for (const f of m.files) console.log(`file       ${f.path}  ${mb(f.bytes)}  sha256 ${f.sha256}`);
-      } finally {
-        await m.release();
+    .description("list a model directory's variants (precision, model id) with its context and vocabulary; load one and print its shape and files")
+    .argument("[dir]", "model directory (or --model)")
+    .option("--model <dir>", "model directory")
+    .option("--json", "print as JSON", false);
+  addModelOptions(info).action(async (dirArg: string | undefined, o: ModelCliOptions & { model?: string; json: boolean }) => {
+    const dir = dirArg ?? o.model;
+    if (!dir) throw new ModelFileError("(none)", "Give the model directory: poc model info DIR");
+    const hf = parseHfConfig(await readJsonFile(join(dir, "config.json")), join(dir, "config.json"));
+    const bar = hashProgressBar(process.stderr.isTTY === true && !o.json);
+    const variants = [];
+    try {
+      for (const v of await listVariants(dir)) {
+        const files = await resolveVariantFiles(dir, v);
+        const { modelId, entries } = await computeModelId(dir, files, { onProgress: bar.onProgress });
+        variants.push({ ...v, modelId, bytes: entries.reduce((a, e) => a + e.bytes, 0), precision: await variantPrecision(dir, v) });
       }
-    });
+    } finally {
+      bar.stop();
+    }
+    // load one variant for its shape when it is clear which (the only one, or --variant)
+    let m: LoadedModel | null = null;
+    if (variants.length === 1 || o.variant !== undefined) m = await loadModel(dir, loadOptionsFrom(o));
+    try {
+      const context = m?.config.maxPositions ?? hf.max_position_embeddings ?? null;
+      const out = {
+        dir,
+        context,
+        vocabSize: hf.vocab_size,
+        modelType: hf.model_type ?? null,
+        eosIds: allIds(hf.eos_token_id),
+        variants,
+        // the loaded variant (when one was loaded)
+        ...(m
+          ? {
+              modelId: m.modelId,
+              variant: m.variant.name,
+              onnxFile: m.onnxFile,
+              config: m.config,
+              files: m.files,
+              inputs: m.inputNames,
+              outputs: m.outputNames,
+              graphOptimizationLevel: m.graphOptimizationLevel,
+              notes: m.notes,
+            }
+          : {}),
+      };
+      if (o.json) {
+        console.log(JSON.stringify(out, null, 2));
+        return;
+      }
+      console.log(`directory  ${dir}${hf.model_type ? ` (${hf.model_type})` : ""}`);
+      console.log(`context    ${context ?? "NOT SET: config.json has no max_position_embeddings (loading needs --context-length N)"}`);
+      console.log(`vocabulary ${hf.vocab_size}`);
+      if (variants.length === 0) console.log("variants   none: no ONNX graph found");
+      for (const v of variants) {
+        const p = v.precision;
+        console.log(
+          `variant    ${describeVariant(v)}, ${v.layout} layout: weights ${p.weights}${p.quantization ? `, ${p.quantization}` : ""}, KV ${p.kv ?? "?"}, ${mb(v.bytes)}, model id ${v.modelId}`,
+        );
+      }
+      if (!m) {
+        if (variants.length > 1) console.log("           (pass --variant NAME to load one and show its shape)");
+        return;
+      }
+      printLoadNotes(m.notes);
+      const c = m.config;
+      console.log(`model id   ${m.modelId} (variant ${m.variant.name})`);
+      console.log(
+        `shape      ${c.layers} layers, hidden ${c.hiddenSize}, ${c.heads} heads / ${c.kvHeads} kv heads × ${c.headDim}, ` +
+          `vocab ${c.vocabSize}, ${c.dtype}, context ${c.maxPositions ?? "?"}, bos ${c.bosId ?? "-"}, eos ${c.eosIds.join("/") || "-"}`,
+      );
+      console.log(`inputs     ${m.inputNames.filter((n) => !n.startsWith("past_key_values.")).join(", ")}, past_key_values.{0..${c.layers - 1}}.key|value`);
+      console.log(`outputs    logits, present.{0..${c.layers - 1}}.key|value`);
+      console.log(`runs at    graph optimisation ${m.graphOptimizationLevel}`);
+      for (const f of m.files) console.log(`file       ${f.role.padEnd(18)} ${f.path}  ${mb(f.bytes)}  sha256 ${f.sha256}`);
+    } finally {
+      await m?.release();
+    }
+  });
 
-  cmd
+  const bench = cmd
     .command("bench")
     .description("time prefill, decode steps and the fetchLayers early stop on this machine")
     .requiredOption("--model <dir>", "model directory")
@@ -121,9 +193,10 @@ export function modelCommand(): Command {
     .option("--steps <n>", "decode steps", positiveInt, 32)
     .option("--repeats <n>", "prefill repeats (median)", positiveInt, 3)
     .option("--fetch-layers <n...>", "fetchLayers values for the early-stop timing (default 1, layers/2, layers)")
-    .option("--json", "print as JSON", false)
-    .action(async (o) => {
+    .option("--json", "print as JSON", false);
+  addModelOptions(bench).action(async (o) => {
       const r = await benchModel(o.model, {
+        ...loadOptionsFrom(o),
         provider: o.provider as ExecutionProvider,
         threads: o.threads,
         prefillTokens: o.prefill,

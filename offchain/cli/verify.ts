@@ -8,10 +8,11 @@
  */
 import { Command, Option } from "commander";
 import { readFile } from "node:fs/promises";
-import { EXECUTION_PROVIDERS, loadModel, type ExecutionProvider, type GraphOptimizationLevel } from "../model/index.js";
+import { EXECUTION_PROVIDERS, loadModel, type ExecutionProvider } from "../model/index.js";
 import { ReceiptFetchError, decodeReceipt } from "../receipt/index.js";
 import { verifyReceipt, type Verdict } from "../verify/index.js";
 import { hex32, positiveInt, positiveNumber } from "./options.js";
+import { addModelOptions, hashProgressBar, loadOptionsFrom, printLoadNotes } from "./model-options.js";
 
 /** The verdict as one JSON-ready object (bitmap as hex, no typed arrays). */
 export function verdictJson(v: Verdict): Record<string, unknown> {
@@ -68,7 +69,7 @@ export function formatVerdict(v: Verdict): string[] {
 }
 
 export function verifyCommand(): Command {
-  return new Command("verify")
+  const cmd = new Command("verify")
     .description("replay a receipt with one prefill pass and print the verdict and the match bitmap (exit code 0 whatever the verdict)")
     .requiredOption("--model <dir>", "model directory (Optimum decoder export) whose id the receipt names")
     .requiredOption("--receipt <file>", "receipt file (canonical .pocr bytes)")
@@ -76,12 +77,11 @@ export function verifyCommand(): Command {
     .option("--json", "print one JSON object", false)
     .option("--threads <n>", "CPU threads (default: onnxruntime's choice)", positiveInt)
     .addOption(new Option("--provider <name>", "execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
-    .addOption(new Option("--graph-opt <level>", "onnxruntime graph optimisation").choices(["disabled", "basic", "extended", "all"]).default("all"))
     .option("--no-early-stop", "always replay every layer (same bitmap, slower on a mismatch)")
     .option("--chunk-size <n>", "tokens per forward pass of the replay", positiveInt)
     .option("--kv-threshold <x>", "override the KV error threshold of the model's precision", positiveNumber)
-    .option("--samples", "with --json: include every sample's errors", false)
-    .action(async (o) => {
+    .option("--samples", "with --json: include every sample's errors", false);
+  return addModelOptions(cmd).action(async (o) => {
       let bytes: Uint8Array;
       try {
         bytes = new Uint8Array(await readFile(o.receipt));
@@ -89,11 +89,18 @@ export function verifyCommand(): Command {
         throw new ReceiptFetchError(`cannot read the receipt file ${o.receipt}`, { details: (cause as Error).message, cause });
       }
       const receipt = decodeReceipt(bytes);
-      const model = await loadModel(o.model, {
-        provider: o.provider as ExecutionProvider,
-        graphOptimizationLevel: o.graphOpt as GraphOptimizationLevel,
-        ...(o.threads ? { threads: o.threads } : {}),
-      });
+      const hashBar = hashProgressBar(process.stderr.isTTY === true && !o.json);
+      let model;
+      try {
+        model = await loadModel(o.model, {
+          provider: o.provider as ExecutionProvider,
+          ...(o.threads ? { threads: o.threads } : {}),
+          ...loadOptionsFrom(o, hashBar.onProgress),
+        });
+      } finally {
+        hashBar.stop();
+      }
+      printLoadNotes(model.notes);
       try {
         const v = await verifyReceipt(model, receipt, {
           earlyStop: o.earlyStop,

@@ -9,7 +9,8 @@
  * `connectFromOptions`); `runUntilSignal` below handles SIGINT/SIGTERM the same way for every worker.
  */
 import { Command, Option } from "commander";
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from "../model/index.js";
+import { EXECUTION_PROVIDERS, type ExecutionProvider, type GraphOptimizationLevel } from "../model/index.js";
+import { addGraphOptOption } from "./model-options.js";
 import { createLogger, type LogFormat, type LogLevel } from "../worker/log.js";
 import { startVerifierWorker } from "../worker/verifier.js";
 import { generatorWorkerCommand } from "./generator-worker.js";
@@ -65,6 +66,7 @@ export function verifierWorkerCommand(): Command {
     .addOption(new Option("--log <format>", "log format on stderr").choices(["plain", "json"]).default("plain"))
     .addOption(new Option("--log-level <level>", "least level logged").choices(["debug", "info", "warn", "error"]).default("info"))
     .option("--once", "handle every assignment up to the current block, then exit", false);
+  addGraphOptOption(cmd);
   addChainOptions(cmd);
   return cmd.action(async (o: ChainCliOptions & Record<string, unknown>) => {
     const conn = await connectFromOptions(o);
@@ -88,7 +90,11 @@ export function verifierWorkerCommand(): Command {
         devMine: o.devMine as boolean,
         ...(o.bond ? { bondAmount: parseTokenAmount(o.bond as string, await client.tokenDecimals()) } : {}),
         fetchBudgetMs: (o.fetchBudget as number) * 1000,
-        loadOptions: { provider: o.provider as ExecutionProvider, ...(o.threads ? { threads: o.threads as number } : {}) },
+        loadOptions: {
+          provider: o.provider as ExecutionProvider,
+          graphOptimizationLevel: o.graphOpt as GraphOptimizationLevel,
+          ...(o.threads ? { threads: o.threads as number } : {}),
+        },
         logger,
       });
       if (o.once) {

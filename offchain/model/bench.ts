@@ -2,9 +2,9 @@
  * Forward-pass timings of a model on this machine: prefill, per-token decode step, and the
  * `fetchLayers` early stop (pruned graph) against the full pass.
  */
-import { loadModel, type ExecutionProvider } from "./load.js";
+import { loadModel, type ExecutionProvider, type LoadOptions } from "./load.js";
 
-export interface BenchOptions {
+export interface BenchOptions extends Pick<LoadOptions, "variant" | "graphOptimizationLevel" | "contextLength"> {
   provider?: ExecutionProvider;
   threads?: number;
   prefillTokens?: number;
@@ -16,6 +16,9 @@ export interface BenchOptions {
 
 export interface BenchResult {
   modelId: string;
+  variant: string;
+  graphOptimizationLevel: string;
+  notes: readonly string[];
   provider: ExecutionProvider;
   threads: number | null;
   loadMs: number;
@@ -33,7 +36,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function benchModel(dir: string, o: BenchOptions = {}): Promise<BenchResult> {
   const t0 = performance.now();
-  const m = await loadModel(dir, { provider: o.provider ?? "cpu", ...(o.threads ? { threads: o.threads } : {}) });
+  const m = await loadModel(dir, {
+    provider: o.provider ?? "cpu",
+    ...(o.threads ? { threads: o.threads } : {}),
+    ...(o.variant !== undefined ? { variant: o.variant } : {}),
+    ...(o.graphOptimizationLevel !== undefined ? { graphOptimizationLevel: o.graphOptimizationLevel } : {}),
+    ...(o.contextLength !== undefined ? { contextLength: o.contextLength } : {}),
+  });
   const loadMs = performance.now() - t0;
   try {
     const n = o.prefillTokens ?? 256;
@@ -71,6 +80,9 @@ export async function benchModel(dir: string, o: BenchOptions = {}): Promise<Ben
     }
     return {
       modelId: m.modelId,
+      variant: m.variant.name,
+      graphOptimizationLevel: m.graphOptimizationLevel,
+      notes: m.notes,
       provider: m.provider,
       threads: m.threads,
       loadMs,

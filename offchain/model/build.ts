@@ -31,8 +31,23 @@ import {
   byteLevelTokenizerJson,
 } from "./tokenizer.js";
 
+/**
+ * Architecture of the config.json and of the graph's blocks (defaults that options may override):
+ *   - llama:  Llama 2 style (default);
+ *   - llama3: + rope_scaling {rope_type "llama3", factor 8, low 1, high 4, original = context / 4}, rope_theta 500000;
+ *   - qwen2:  q/k/v biases, tied embeddings, rope_theta 1e6, model_type "qwen2";
+ *   - qwen3:  q/k RMSNorm per head before RoPE, tied embeddings, rope_theta 1e6, model_type "qwen3";
+ *   - gemma2: attention (50) and final-logit (30) soft-capping, embedding × √hidden, tied embeddings,
+ *     model_type "gemma2" — only these Gemma 2 traits: the MLP stays SwiGLU, norms stay plain RMSNorm,
+ *     no sandwich norms and no sliding window (recorded in poc_builder.gemma2_traits).
+ */
+export type Architecture = "llama" | "llama3" | "qwen2" | "qwen3" | "gemma2";
+export const ARCHITECTURES: readonly Architecture[] = ["llama", "llama3", "qwen2", "qwen3", "gemma2"];
+
 export interface BuildOptions {
   preset?: PresetName;
+  /** Architecture (default "llama"); see Architecture. */
+  architecture?: Architecture;
   layers?: number;
   hiddenSize?: number;
   heads?: number;
@@ -52,8 +67,18 @@ export interface BuildOptions {
   positionIds?: boolean;
   /** Include the legacy use_cache_branch input (default false). */
   useCacheBranch?: boolean;
-  /** Store weights in model.onnx_data instead of inside model.onnx (default false). */
+  /** Store weights in `<graph file>_data` (model.onnx_data) instead of inside the graph (default false). */
   externalData?: boolean;
+  /**
+   * Directory layout (variants.ts): "model" (model.onnx, default), "onnx" (onnx/model.onnx, as
+   * transformers.js repositories), "merged" (decoder_model_merged.onnx, with use_cache_branch unless
+   * useCacheBranch is false), "split" (decoder_model.onnx without past inputs + decoder_with_past_model.onnx).
+   */
+  layout?: BuildLayout;
+  /** File-name suffix of the variant: "fp16" writes model_fp16.onnx (default: none, i.e. fp32 naming). */
+  variantName?: string;
+  /** Same-dtype Casts as HF `.float()` exports write them (they trip onnxruntime #32416); see LlamaBuildSpec. */
+  hfUpcast?: boolean;
   initScale?: number;
   lmScale?: number;
   /** Attack-suite variant: multiplicative weight noise of this relative std (e.g. 0.01); see LlamaBuildSpec. */
@@ -65,6 +90,9 @@ export interface BuildOptions {
   /** Attack-suite variant: the last layer's o_proj and down_proj zeroed; see LlamaBuildSpec. */
   skipLastLayerOutput?: boolean;
 }
+
+export type BuildLayout = "model" | "onnx" | "merged" | "split";
+export const BUILD_LAYOUTS: readonly BuildLayout[] = ["model", "onnx", "merged", "split"];
 
 export interface BuildResult {
   dir: string;
@@ -93,7 +121,21 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
   } catch {
     throw new ModelInputError(`weight seed must be an integer (got ${String(o.weightSeed)})`);
   }
+  const arch = o.architecture ?? "llama";
+  if (!ARCHITECTURES.includes(arch)) throw new ModelInputError(`architecture must be one of ${ARCHITECTURES.join(", ")} (got ${String(arch)})`);
+  const maxPositions = o.maxPositions ?? preset.maxPositions;
+  const archDefaults: Partial<LlamaBuildSpec> =
+    arch === "llama3"
+      ? { ropeTheta: 500000, ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: Math.max(1, Math.floor(maxPositions / 4)) } }
+      : arch === "qwen2"
+        ? { qkvBias: true, tied: true, ropeTheta: 1e6 }
+        : arch === "qwen3"
+          ? { qkNorm: true, tied: true, ropeTheta: 1e6 }
+          : arch === "gemma2"
+            ? { attnSoftcap: 50, finalSoftcap: 30, embedScale: true, tied: true }
+            : {};
   const spec: LlamaBuildSpec = {
+    ...archDefaults,
     layers: o.layers ?? preset.layers,
     hiddenSize,
     heads,
@@ -101,14 +143,15 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     headDim: o.headDim ?? hiddenSize / heads,
     intermediateSize: o.intermediateSize ?? (o.hiddenSize === undefined ? preset.intermediateSize : defaultIntermediate(hiddenSize)),
     vocabSize: BYTE_VOCAB_SIZE,
-    maxPositions: o.maxPositions ?? preset.maxPositions,
-    ropeTheta: o.ropeTheta ?? 10000,
+    maxPositions,
+    ropeTheta: o.ropeTheta ?? archDefaults.ropeTheta ?? 10000,
     rmsNormEps: o.rmsNormEps ?? 1e-5,
     dtype: o.dtype ?? "fp32",
-    tied: o.tied ?? false,
+    tied: o.tied ?? archDefaults.tied ?? false,
     weightSeed: seed,
     positionIds: o.positionIds ?? true,
-    useCacheBranch: o.useCacheBranch ?? false,
+    useCacheBranch: o.useCacheBranch ?? o.layout === "merged",
+    ...(o.hfUpcast ? { hfUpcast: true } : {}),
     specialFrom: 256,
     initScale: o.initScale ?? 2,
     lmScale: o.lmScale ?? 4,
@@ -127,7 +170,60 @@ function defaultIntermediate(h: number): number {
   return Math.ceil((8 * h) / 3 / 32) * 32;
 }
 
+/** The architecture a spec's traits make (config.json's model_type). */
+export function architectureOf(spec: LlamaBuildSpec): Architecture {
+  if (spec.attnSoftcap !== undefined || spec.finalSoftcap !== undefined || spec.embedScale) return "gemma2";
+  if (spec.qkNorm) return "qwen3";
+  if (spec.qkvBias) return "qwen2";
+  return spec.ropeScaling ? "llama3" : "llama";
+}
+
+const ARCH_NAMES: Record<Architecture, { architectures: string[]; modelType: string }> = {
+  llama: { architectures: ["LlamaForCausalLM"], modelType: "llama" },
+  llama3: { architectures: ["LlamaForCausalLM"], modelType: "llama" },
+  qwen2: { architectures: ["Qwen2ForCausalLM"], modelType: "qwen2" },
+  qwen3: { architectures: ["Qwen3ForCausalLM"], modelType: "qwen3" },
+  gemma2: { architectures: ["Gemma2ForCausalLM"], modelType: "gemma2" },
+};
+
 export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined): object {
+  const arch = architectureOf(spec);
+  const base = llamaStyleConfig(spec, preset);
+  if (arch === "llama") return base;
+  const r = spec.ropeScaling;
+  return {
+    ...base,
+    architectures: ARCH_NAMES[arch].architectures,
+    model_type: ARCH_NAMES[arch].modelType,
+    ...(r
+      ? {
+          rope_scaling: {
+            rope_type: "llama3",
+            factor: r.factor,
+            low_freq_factor: r.lowFreqFactor,
+            high_freq_factor: r.highFreqFactor,
+            original_max_position_embeddings: r.originalMaxPositions,
+          },
+        }
+      : {}),
+    ...(arch === "qwen2" ? { attention_bias: undefined, use_sliding_window: false, sliding_window: spec.maxPositions, max_window_layers: spec.layers } : {}),
+    ...(arch === "gemma2"
+      ? {
+          attn_logit_softcapping: spec.attnSoftcap ?? null,
+          final_logit_softcapping: spec.finalSoftcap ?? null,
+          query_pre_attn_scalar: spec.headDim,
+          sliding_window: null,
+        }
+      : {}),
+    poc_builder: {
+      ...(base as { poc_builder: object }).poc_builder,
+      architecture: arch,
+      ...(arch === "gemma2" ? { gemma2_traits: "soft-capping and embedding scaling only: SwiGLU MLP, plain RMSNorm, no sandwich norms, no sliding window" } : {}),
+    },
+  };
+}
+
+function llamaStyleConfig(spec: LlamaBuildSpec, preset: string | undefined): object {
   return {
     architectures: ["LlamaForCausalLM"],
     model_type: "llama",
@@ -159,6 +255,7 @@ export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined
       lm_scale: spec.lmScale,
       position_ids_input: spec.positionIds,
       use_cache_branch_input: spec.useCacheBranch,
+      ...(spec.hfUpcast ? { hf_upcast: true } : {}),
       // recorded only when set, so the files (and model ids) of plain builds are unchanged
       ...(spec.weightPerturbation ? { weight_perturbation: spec.weightPerturbation } : {}),
       ...(spec.weightQuantization ? { weight_quantization: spec.weightQuantization } : {}),
@@ -188,16 +285,33 @@ export async function buildModel(outDir: string, options: BuildOptions = {}, con
   let old: string | null = null;
   try {
     await mkdir(tmp);
-    const { model, weightBytes } = buildLlamaGraph(spec);
-    if (options.externalData) await moveToExternal(model, join(tmp, "model.onnx_data"), "model.onnx_data");
-    else if (weightBytes > MAX_INLINE_BYTES)
-      throw new ModelInputError(`weights are ${weightBytes} bytes, beyond the 2 GiB protobuf limit: use externalData`);
-    await writeFile(join(tmp, "model.onnx"), encodeModel(model));
+    const layout = options.layout ?? "model";
+    if (!BUILD_LAYOUTS.includes(layout)) throw new ModelInputError(`layout must be one of ${BUILD_LAYOUTS.join(", ")} (got ${String(layout)})`);
+    if (options.variantName !== undefined && !/^[A-Za-z0-9]+$/.test(options.variantName))
+      throw new ModelInputError(`variant name must be letters and digits (got ${options.variantName})`);
+    const suffix = options.variantName && options.variantName !== "fp32" ? `_${options.variantName}` : "";
+    const graphs: { file: string; pastInputs: boolean }[] =
+      layout === "split"
+        ? [
+            { file: `decoder_model${suffix}.onnx`, pastInputs: false },
+            { file: `decoder_with_past_model${suffix}.onnx`, pastInputs: true },
+          ]
+        : [{ file: `${layout === "onnx" ? "onnx/" : ""}${layout === "merged" ? "decoder_model_merged" : "model"}${suffix}.onnx`, pastInputs: true }];
+    let main: OnnxTypes.IModelProto | undefined;
+    for (const { file, pastInputs } of graphs) {
+      const { model, weightBytes } = buildLlamaGraph({ ...spec, pastInputs });
+      await mkdir(dirname(join(tmp, file)), { recursive: true });
+      if (options.externalData) await moveToExternal(model, join(tmp, `${file}_data`), `${basename(file)}_data`);
+      else if (weightBytes > MAX_INLINE_BYTES)
+        throw new ModelInputError(`weights are ${weightBytes} bytes, beyond the 2 GiB protobuf limit: use externalData`);
+      await writeFile(join(tmp, file), encodeModel(model));
+      if (pastInputs) main = model;
+    }
     await writeFile(join(tmp, "config.json"), json(llamaConfigJson(spec, options.preset ?? "tiny")));
     await writeFile(join(tmp, "tokenizer.json"), json(byteLevelTokenizerJson()));
     await writeFile(join(tmp, "tokenizer_config.json"), json(byteLevelTokenizerConfig(spec.maxPositions)));
-    const files = await resolveModelFiles(tmp, { graph: model });
-    const { modelId, entries } = await computeModelId(tmp, files.files);
+    const files = await resolveModelFiles(tmp, { ...(options.variantName ? { variant: options.variantName } : {}), graph: main });
+    const { modelId, entries } = await computeModelId(tmp, files, { cache: false });
 
     if (existing === "empty") await rm(dir, { recursive: true });
     else if (existing === "nonempty") {

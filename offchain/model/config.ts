@@ -28,6 +28,21 @@ export const HfConfigSchema = z.looseObject({
   bos_token_id: z.union([tokenId, z.array(tokenId)]).nullish(),
   eos_token_id: z.union([tokenId, z.array(tokenId)]).nullish(),
   pad_token_id: z.union([tokenId, z.array(tokenId)]).nullish(),
+  // read to validate them (the graph computes with them; see offchain/model/README.md "Architectures")
+  rope_scaling: z
+    .looseObject({
+      rope_type: z.string().optional(),
+      type: z.string().optional(),
+      factor: z.number().positive().optional(),
+      low_freq_factor: z.number().positive().optional(),
+      high_freq_factor: z.number().positive().optional(),
+      original_max_position_embeddings: posInt.optional(),
+    })
+    .nullish(),
+  attn_logit_softcapping: z.number().positive().nullish(),
+  final_logit_softcapping: z.number().positive().nullish(),
+  sliding_window: posInt.nullish(),
+  use_sliding_window: z.boolean().nullish(),
 });
 export type HfConfig = z.infer<typeof HfConfigSchema>;
 

@@ -9,9 +9,12 @@ export class ModelError extends PocError {
 export class ModelFileError extends ModelError {
   override name = "ModelFileError";
   readonly file: string;
-  constructor(file: string, shortMessage: string, options: { details?: string; cause?: unknown } = {}) {
-    super(`${shortMessage}: ${file}`, options);
+  /** onnxruntime refused or failed the graph: another optimisation level may work (load.ts retries). */
+  readonly retryable: boolean;
+  constructor(file: string, shortMessage: string, options: { details?: string; cause?: unknown; retryable?: boolean } = {}) {
+    super(`${shortMessage}: ${file}`, { ...(options.details !== undefined ? { details: options.details } : {}), cause: options.cause });
     this.file = file;
+    this.retryable = options.retryable ?? false;
   }
 }
 

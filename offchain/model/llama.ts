@@ -46,6 +46,16 @@ export interface LlamaBuildSpec {
   positionIds: boolean;
   /** Include the legacy `use_cache_branch` input of merged Optimum exports. */
   useCacheBranch: boolean;
+  /**
+   * Include the past_key_values.* inputs (default true). False: the `decoder_model.onnx` of the split
+   * Optimum pair (no past; present = this call's K/V only).
+   */
+  pastInputs?: boolean;
+  /**
+   * Upcast with a Cast to float before RMSNorm and softmax also when the tensor is already float32,
+   * as the Hugging Face modeling code's `.float()` exports (same-dtype Casts; onnxruntime #32416).
+   */
+  hfUpcast?: boolean;
   /** Token ids from here on are specials (damped in the output head); null: none. */
   specialFrom: number | null;
   /** Std of projections is initScale/√fan_in. */
@@ -71,6 +81,45 @@ export interface LlamaBuildSpec {
   variantScope?: VariantScope;
   /** Zero the last layer's o_proj and down_proj: its attention and MLP add nothing (its K/V stay exact). */
   skipLastLayerOutput?: boolean;
+  /** Qwen2: biases on the q, k and v projections (`…q_proj.bias`, seeded, std biasStd). */
+  qkvBias?: boolean;
+  /** Qwen3: RMSNorm over head_dim of each query and key head before RoPE (`…q_norm.weight`, `…k_norm.weight`). */
+  qkNorm?: boolean;
+  /** Llama 3 rope scaling ("rope_type": "llama3"): inverse frequencies rescaled as HF `_compute_llama3_parameters`. */
+  ropeScaling?: Llama3RopeScaling;
+  /** Gemma 2: attention scores soft-capped as cap·tanh(scores/cap) before the mask (attn_logit_softcapping). */
+  attnSoftcap?: number;
+  /** Gemma 2: logits soft-capped as cap·tanh(logits/cap) (final_logit_softcapping). */
+  finalSoftcap?: number;
+  /** Gemma: the token embedding is multiplied by √hidden before the first layer. */
+  embedScale?: boolean;
+}
+
+export interface Llama3RopeScaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositions: number;
+}
+
+/**
+ * RoPE inverse frequencies 1/θ^(2j/D), rescaled for Llama 3 as Hugging Face's
+ * `_compute_llama3_parameters`: wavelengths above original/low_freq_factor divided by `factor`,
+ * below original/high_freq_factor kept, in between interpolated smoothly. Float64.
+ */
+export function ropeInverseFrequencies(theta: number, headDim: number, scaling?: Llama3RopeScaling): number[] {
+  const inv = Array.from({ length: headDim / 2 }, (_, j) => 1 / theta ** ((2 * j) / headDim));
+  if (!scaling) return inv;
+  const { factor, lowFreqFactor: lo, highFreqFactor: hi, originalMaxPositions: old } = scaling;
+  const lowWavelen = old / lo;
+  const highWavelen = old / hi;
+  return inv.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highWavelen) return f;
+    if (wavelen > lowWavelen) return f / factor;
+    const smooth = (old / wavelen - lo) / (hi - lo);
+    return (1 - smooth) * (f / factor) + smooth * f;
+  });
 }
 
 export type WeightQuantization = "int8" | "bf16" | "fp16";
@@ -102,6 +151,13 @@ export function validateSpec(s: LlamaBuildSpec): void {
     throw new ModelInputError(`weightPerturbation must be in [0, 1) (got ${s.weightPerturbation})`);
   if (s.weightQuantization !== undefined && !["int8", "bf16", "fp16"].includes(s.weightQuantization))
     throw new ModelInputError(`weightQuantization must be "int8", "bf16" or "fp16" (got ${String(s.weightQuantization)})`);
+  for (const [name, v] of [["attnSoftcap", s.attnSoftcap], ["finalSoftcap", s.finalSoftcap]] as const)
+    if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new ModelInputError(`${name} must be a positive number (got ${v})`);
+  if (s.ropeScaling) {
+    const r = s.ropeScaling;
+    if (!(r.factor >= 1) || !(r.lowFreqFactor > 0) || !(r.highFreqFactor > r.lowFreqFactor) || !(r.originalMaxPositions > 0))
+      throw new ModelInputError("llama3 rope scaling needs factor >= 1, 0 < low_freq_factor < high_freq_factor, original_max_position_embeddings > 0");
+  }
   if (s.variantScope !== undefined && s.variantScope !== "lm-head" && s.variantScope !== "last-mlp")
     throw new ModelInputError(`variantScope must be "lm-head" or "last-mlp" (got ${String(s.variantScope)})`);
 }
@@ -147,7 +203,9 @@ export function applyWeightVariant(s: LlamaBuildSpec, name: string, data: Float3
 export function countParams(s: LlamaBuildSpec): number {
   const H = s.hiddenSize;
   const perLayer =
-    H * s.heads * s.headDim + 2 * H * s.kvHeads * s.headDim + s.heads * s.headDim * H + 3 * H * s.intermediateSize + 2 * H;
+    H * s.heads * s.headDim + 2 * H * s.kvHeads * s.headDim + s.heads * s.headDim * H + 3 * H * s.intermediateSize + 2 * H +
+    (s.qkvBias ? (s.heads + 2 * s.kvHeads) * s.headDim : 0) +
+    (s.qkNorm ? 2 * s.headDim : 0);
   return s.vocabSize * H + s.layers * perLayer + H + (s.tied ? 0 : H * s.vocabSize);
 }
 
@@ -172,20 +230,21 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   const inputIds = g.input("input_ids", DT.INT64, ["batch_size", "sequence_length"]);
   const mask = g.input("attention_mask", DT.INT64, ["batch_size", "total_sequence_length"]);
   const positionIdsIn = s.positionIds ? g.input("position_ids", DT.INT64, ["batch_size", "sequence_length"]) : null;
+  const withPast = s.pastInputs ?? true;
   const pastIn: { key: string; value: string }[] = [];
-  for (let i = 0; i < L; i++) {
+  for (let i = 0; i < L && withPast; i++) {
     pastIn.push({
       key: g.input(`past_key_values.${i}.key`, ET, ["batch_size", NKV, "past_sequence_length", D]),
       value: g.input(`past_key_values.${i}.value`, ET, ["batch_size", NKV, "past_sequence_length", D]),
     });
   }
-  const useCacheBranch = s.useCacheBranch ? g.input("use_cache_branch", DT.BOOL, [1]) : null;
+  const useCacheBranch = s.useCacheBranch && withPast ? g.input("use_cache_branch", DT.BOOL, [1]) : null;
 
   // ---- shared: lengths, positions, rotary tables, attention mask
   const i64 = (v: number[]) => g.int64(v);
   const scalarShape = g.int64([], [0]);
   const toScalar = (t: string) => g.op("Reshape", [t, scalarShape]);
-  let pastLen = g.op("Shape", [pastIn[0]!.key], { start: { i: 2 }, end: { i: 3 } }); // [1]
+  let pastLen = withPast ? g.op("Shape", [pastIn[0]!.key], { start: { i: 2 }, end: { i: 3 } }) : i64([0]); // [1]
   if (useCacheBranch) pastLen = g.op("Where", [useCacheBranch, pastLen, i64([0])]);
   // the past actually used by each layer (a legacy use_cache_branch=false means: ignore the dummy past)
   const pastUsed = (t: string) => (useCacheBranch ? g.op("Slice", [t, i64([0]), pastLen, i64([2])]) : t);
@@ -206,7 +265,10 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
 
   // rotary: inv_freq[j] = 1 / theta^(2j/D), computed in-graph (fp32)
   const expo = Array.from({ length: D / 2 }, (_, j) => (2 * j) / D);
-  const invFreq = g.op("Div", [g.float([1], "fp32", []), g.op("Pow", [g.float([s.ropeTheta], "fp32", []), g.float(expo)])]);
+  // llama3 rope scaling: the rescaled frequencies as a constant (HF computes them once at init too)
+  const invFreq = s.ropeScaling
+    ? g.float(ropeInverseFrequencies(s.ropeTheta, D, s.ropeScaling))
+    : g.op("Div", [g.float([1], "fp32", []), g.op("Pow", [g.float([s.ropeTheta], "fp32", []), g.float(expo)])]);
   const posF = g.op("Unsqueeze", [g.op("Cast", [positionIds], { to: { i: DT.FLOAT } }), i64([2])]); // [B,S,1]
   const freqs = g.op("Mul", [posF, invFreq]); // [B,S,D/2]
   const emb = g.op("Concat", [freqs, freqs], { axis: { i: -1 } }); // [B,S,D]
@@ -225,9 +287,13 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   const scale = g.float([1 / Math.sqrt(D)], dt, []);
 
   const rmsNorm = (x: string, weight: string): string => {
-    const xf = dt === "fp16" ? g.op("Cast", [x], { to: { i: DT.FLOAT } }) : x;
-    const variance = g.op("ReduceMean", [g.op("Mul", [xf, xf])], { axes: { ints: [-1] }, keepdims: { i: 1 } });
+    const upcast = () => g.op("Cast", [x], { to: { i: DT.FLOAT } });
+    const xv = dt === "fp16" || s.hfUpcast ? upcast() : x;
+    const variance = g.op("ReduceMean", [g.op("Mul", [xv, xv])], { axes: { ints: [-1] }, keepdims: { i: 1 } });
     const inv = g.op("Div", [g.float([1], "fp32", []), g.op("Sqrt", [g.op("Add", [variance, g.float([s.rmsNormEps], "fp32", [])])])]);
+    // hfUpcast: the scaled tensor gets its own `.float()` after the reciprocal (as traced exports
+    // order it), the node order that trips onnxruntime #32416 in fp32 graphs
+    const xf = s.hfUpcast ? upcast() : xv;
     const y = castDt(g.op("Mul", [xf, inv]));
     return g.op("Mul", [weight, y]);
   };
@@ -256,22 +322,46 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   applyWeightVariant(s, "model.embed_tokens.weight", embedData, V, H, 0); // one row per token
   const embed = g.weight("model.embed_tokens.weight", [V, H], embedData, dt);
   let x = g.op("Gather", [embed, inputIds], { axis: { i: 0 } }); // [B,S,H]
+  // Gemma: hidden_states * normalizer, the normalizer √hidden in the model's dtype
+  if (s.embedScale) x = g.op("Mul", [x, g.float([Math.sqrt(H)], dt, [])]);
+  const bias = (name: string, n: number): string => {
+    const data = new Float32Array(n);
+    new WeightRng(s.weightSeed, name).fillNormal(data, 0.5);
+    return g.weight(name, [n], data, dt);
+  };
+  const proj = (h: string, p: string, which: "q" | "k" | "v", n: number): string => {
+    const y = g.op("MatMul", [h, w(`${p}.self_attn.${which}_proj.weight`, [H, n * D], std)]);
+    return s.qkvBias ? g.op("Add", [y, bias(`${p}.self_attn.${which}_proj.bias`, n * D)]) : y;
+  };
+  const softcap = (t: string, cap: number, out?: string): string =>
+    g.op("Mul", [g.op("Tanh", [g.op("Div", [t, g.float([cap], dt, [])])]), g.float([cap], dt, [])], {}, out);
 
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}`;
     const h = rmsNorm(x, ones(`${p}.input_layernorm.weight`, H));
-    const q = rope(heads(g.op("MatMul", [h, w(`${p}.self_attn.q_proj.weight`, [H, NH * D], std)]), NH));
-    const k = rope(heads(g.op("MatMul", [h, w(`${p}.self_attn.k_proj.weight`, [H, NKV * D], std)]), NKV));
-    const v = heads(g.op("MatMul", [h, w(`${p}.self_attn.v_proj.weight`, [H, NKV * D], std)]), NKV);
-    const presentK = g.op("Concat", [pastUsed(pastIn[l]!.key), k], { axis: { i: 2 } }, `present.${l}.key`);
-    const presentV = g.op("Concat", [pastUsed(pastIn[l]!.value), v], { axis: { i: 2 } }, `present.${l}.value`);
+    // Qwen3: q_norm / k_norm over head_dim of each head, before RoPE
+    const qkn = (t: string, which: "q" | "k") => (s.qkNorm ? rmsNorm(t, ones(`${p}.self_attn.${which}_norm.weight`, D)) : t);
+    const q = rope(qkn(heads(proj(h, p, "q", NH), NH), "q"));
+    const k = rope(qkn(heads(proj(h, p, "k", NKV), NKV), "k"));
+    const v = heads(proj(h, p, "v", NKV), NKV);
+    const presentK = withPast
+      ? g.op("Concat", [pastUsed(pastIn[l]!.key), k], { axis: { i: 2 } }, `present.${l}.key`)
+      : g.op("Identity", [k], {}, `present.${l}.key`);
+    const presentV = withPast
+      ? g.op("Concat", [pastUsed(pastIn[l]!.value), v], { axis: { i: 2 } }, `present.${l}.value`)
+      : g.op("Identity", [v], {}, `present.${l}.value`);
     // GQA without copying kv: q [B,NH,S,D] -> [B,NKV,nRep,S,D]; k,v [B,NKV,T,D] -> [B,NKV,1,...]
     const q5 = g.op("Reshape", [q, i64([0, NKV, nRep, -1, D])]);
     const kT5 = g.op("Unsqueeze", [g.op("Transpose", [presentK], { perm: { ints: [0, 1, 3, 2] } }), i64([2])]);
-    const scores = g.op("Mul", [g.op("MatMul", [q5, kT5]), scale]); // [B,NKV,nRep,S,T]
-    const masked = g.op("Where", [allowed, scores, minVal]);
+    // hfUpcast (fp32): scores.float() * (1 / sqrt(D)) with the reciprocal as a node of constants — the
+    // same-dtype Cast feeding a folded Mul-by-reciprocal of onnxruntime #32416
+    const scores =
+      s.hfUpcast && dt === "fp32"
+        ? g.op("Mul", [g.op("Cast", [g.op("MatMul", [q5, kT5])], { to: { i: DT.FLOAT } }), g.op("Div", [g.float([1], "fp32", []), g.float([Math.sqrt(D)], "fp32", [])])])
+        : g.op("Mul", [g.op("MatMul", [q5, kT5]), scale]); // [B,NKV,nRep,S,T]
+    const masked = g.op("Where", [allowed, s.attnSoftcap ? softcap(scores, s.attnSoftcap) : scores, minVal]);
     const probs =
-      dt === "fp16"
+      dt === "fp16" || s.hfUpcast
         ? castDt(g.op("Softmax", [g.op("Cast", [masked], { to: { i: DT.FLOAT } })], { axis: { i: -1 } }))
         : g.op("Softmax", [masked], { axis: { i: -1 } });
     const ctx = g.op("MatMul", [probs, g.op("Unsqueeze", [presentV, i64([2])])]); // [B,NKV,nRep,S,D]
@@ -298,7 +388,8 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
         applyWeightVariant(s, "lm_head.weight", data, H, V, 1);
         return g.weight("lm_head.weight", [H, V], data, dt);
       })();
-  g.op("MatMul", [xn, lm], {}, "logits");
+  if (s.finalSoftcap) softcap(g.op("MatMul", [xn, lm]), s.finalSoftcap, "logits");
+  else g.op("MatMul", [xn, lm], {}, "logits");
 
   g.output("logits", ET, ["batch_size", "sequence_length", V]);
   for (let l = 0; l < L; l++) {

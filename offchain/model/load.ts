@@ -1,13 +1,22 @@
 /**
- * Loader and forward pass for any local decoder export in the Hugging Face Optimum layout
- * (model.onnx or decoder_model_merged.onnx, config.json, tokenizer.json).
+ * Loader and forward pass for any local decoder export in the layouts of Hugging Face Optimum and
+ * transformers.js (variants.ts: model.onnx, onnx/model_<variant>.onnx, decoder_model_merged.onnx,
+ * the split decoder_model.onnx + decoder_with_past_model.onnx; external data), with config.json and
+ * tokenizer.json.
+ *
+ * At load: the graph is opened at the requested optimisation level; when onnxruntime's optimiser
+ * breaks it (#32416: same-dtype Casts), the same-dtype Casts are removed and it is opened again, and
+ * when that does not help either (or the load-time check run below fails) the next lower level is
+ * tried. Every such change is listed in `LoadedModel.notes`. The check run: prefills of 1 and 3
+ * tokens and one step with a past must run and give no NaN. A config without max_position_embeddings
+ * is refused unless the caller gives `contextLength`.
  *
  * The graph's inputs and outputs are read from the session, not assumed: `position_ids`,
  * `cache_position` and the legacy `use_cache_branch` are fed only when the graph has them
  * (use_cache_branch = past is non-empty). Layers, kv heads, head_dim and dtype come from the
  * `past_key_values.*` input metadata, cross-checked with config.json.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createHash } from "node:crypto";
@@ -16,6 +25,10 @@ import * as ort from "onnxruntime-node";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { ExecutionProviderError, ModelConfigError, ModelFileError, ModelInputError } from "./errors.js";
 import { computeModelId, decodeOnnx, resolveModelFiles, type Hex32, type ModelFileEntry } from "./files.js";
+import type { HashProgress } from "./hash-cache.js";
+import { OPTIMISER_BUG_RE, stripSameDtypeCasts } from "./graph-fix.js";
+import type { ModelVariant } from "./variants.js";
+import type { OnnxTypes } from "./onnx-proto.js";
 import { allIds, firstId, parseHfConfig, readJsonFile, type HfConfig } from "./config.js";
 import { halfToFloat32 } from "./fp16.js";
 import { encodeModel, type Dtype } from "./graph.js";
@@ -26,6 +39,8 @@ import { wrapTokenizer, type TextTokenizer } from "./tokenizer.js";
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
 export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ["cpu", "cuda", "webgpu"];
 export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
+/** Lowest first. */
+export const GRAPH_OPTIMIZATION_LEVELS: readonly GraphOptimizationLevel[] = ["disabled", "basic", "extended", "all"];
 
 export interface LoadOptions {
   /** Execution provider (default "cpu"). */
@@ -38,6 +53,19 @@ export interface LoadOptions {
   modelFile?: string;
   /** GPU index for cuda (default 0). */
   deviceId?: number;
+  /** Variant (fp32, fp16, q4, q4f16, int8/quantized, …): required when the directory holds several. */
+  variant?: string;
+  /**
+   * Context length: required when config.json has no max_position_embeddings; may lower the config's
+   * (a value above it is refused).
+   */
+  contextLength?: number;
+  /** Run the load-time check (default true). */
+  smokeTest?: boolean;
+  /** Cache file hashes next to the model (default true; hash-cache.ts). */
+  hashCache?: boolean;
+  /** Progress of hashing the model files not yet in the cache. */
+  onHashProgress?: HashProgress;
 }
 
 /** What the rest of the code needs to know about a model. */
@@ -84,8 +112,14 @@ export interface LoadedModel {
   readonly modelId: Hex32;
   /** The model files the id covers, sorted by path. */
   readonly files: readonly ModelFileEntry[];
-  /** The ONNX file used, relative to dir. */
+  /** The ONNX file used for passes with a past, relative to dir. */
   readonly onnxFile: string;
+  /** The variant loaded (name, layout, graph files). */
+  readonly variant: ModelVariant;
+  /** The optimisation level the sessions run at (lower than requested after a fallback, see notes). */
+  readonly graphOptimizationLevel: GraphOptimizationLevel;
+  /** What the loader changed to make the model run (removed Casts, lowered optimisation), in words. */
+  readonly notes: readonly string[];
   readonly config: ModelSpec;
   /** config.json as validated (unknown keys kept). */
   readonly rawConfig: HfConfig;
@@ -113,11 +147,20 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     });
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 0))
     throw new ModelInputError(`threads must be a non-negative integer (got ${options.threads})`);
+  const requestedLevel = options.graphOptimizationLevel ?? "all";
+  if (!GRAPH_OPTIMIZATION_LEVELS.includes(requestedLevel))
+    throw new ModelInputError(`graph optimisation level must be one of ${GRAPH_OPTIMIZATION_LEVELS.join(", ")} (got ${String(requestedLevel)})`);
+  if (options.contextLength !== undefined && (!Number.isInteger(options.contextLength) || options.contextLength < 1))
+    throw new ModelInputError(`context length must be a positive integer (got ${options.contextLength})`);
 
-  const located = await resolveModelFiles(absDir, { modelFile: options.modelFile, graph: undefined });
+  const located = await resolveModelFiles(absDir, {
+    ...(options.modelFile !== undefined ? { modelFile: options.modelFile } : {}),
+    ...(options.variant !== undefined ? { variant: options.variant } : {}),
+  });
   const onnxPath = join(absDir, located.onnxFile);
   const configPath = join(absDir, "config.json");
   const hf = parseHfConfig(await readJsonFile(configPath), configPath);
+  const maxPositions = contextLengthOf(hf, options.contextLength, configPath);
   const tokJsonPath = join(absDir, "tokenizer.json");
   const tokJson = await readJsonFile(tokJsonPath);
   const tokCfgPath = join(absDir, "tokenizer_config.json");
@@ -128,12 +171,14 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   } catch (cause) {
     throw new ModelFileError(tokJsonPath, "Unsupported or corrupt tokenizer", { cause, details: (cause as Error).message });
   }
-  const { modelId, entries } = await computeModelId(absDir, located.files);
-  const onnxSha = entries.find((e) => e.path === located.onnxFile)!.sha256;
+  const { modelId, entries } = await computeModelId(absDir, located, {
+    ...(options.hashCache !== undefined ? { cache: options.hashCache } : {}),
+    ...(options.onHashProgress ? { onProgress: options.onHashProgress } : {}),
+  });
+  const sha = (f: string) => entries.find((e) => e.path === f)!.sha256;
 
-  const sessionOptions: InferenceSession.SessionOptions = {
+  const baseOptions: InferenceSession.SessionOptions = {
     executionProviders: [provider === "cuda" ? { name: "cuda", deviceId: options.deviceId ?? 0 } : provider],
-    graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
     executionMode: "sequential",
     interOpNumThreads: 1,
     logSeverityLevel: 3,
@@ -144,14 +189,152 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   // above the verifier's fp32 threshold (offchain/verify README, "GPU"). onnxruntime-node passes no
   // use_tf32 option, so ask cuBLAS for exact fp32 through its environment variable unless the user set it.
   if (provider === "cuda" && process.env.NVIDIA_TF32_OVERRIDE === undefined) process.env.NVIDIA_TF32_OVERRIDE = "0";
-  const session = await createSession(onnxPath, onnxPath, sessionOptions, provider);
-  try {
-    const spec = deriveSpec(session, hf, onnxPath, configPath);
-    return new OrtModel(absDir, modelId, entries, located.onnxFile, located.externalData, onnxSha, spec, hf, session, sessionOptions, provider, options.threads ?? null, tokenizer);
-  } catch (e) {
-    await session.release();
-    throw e;
+
+  const graphs: GraphFile[] = [{ file: located.onnxFile, sha256: sha(located.onnxFile) }];
+  if (located.variant.firstPassGraph) graphs.push({ file: located.variant.firstPassGraph, sha256: sha(located.variant.firstPassGraph) });
+  const hasExternal = located.externalData.length > 0;
+  const notes: string[] = [];
+  let level = requestedLevel;
+  let strip = false;
+  for (;;) {
+    const sessionOptions = { ...baseOptions, graphOptimizationLevel: level };
+    let model: OrtModel | null = null;
+    try {
+      const sessions: InferenceSession[] = [];
+      try {
+        for (const g of graphs) sessions.push(await openGraph(absDir, g, sessionOptions, provider, strip, hasExternal));
+      } catch (e) {
+        for (const x of sessions) await x.release();
+        throw e;
+      }
+      const [session, firstPass] = sessions as [InferenceSession, InferenceSession | undefined];
+      let spec: ModelSpec;
+      try {
+        spec = { ...deriveSpec(session, hf, onnxPath, configPath), maxPositions };
+        if (firstPass) checkFirstPass(firstPass, spec, join(absDir, located.variant.firstPassGraph!));
+      } catch (e) {
+        for (const x of sessions) await x.release();
+        throw e;
+      }
+      model = new OrtModel(absDir, modelId, entries, located.variant, graphs, hasExternal, spec, hf, session, firstPass ?? null,
+        sessionOptions, provider, options.threads ?? null, tokenizer, level, notes, strip);
+      if (options.smokeTest ?? true) await smokeRun(model, onnxPath);
+      return model;
+    } catch (e) {
+      await model?.release();
+      if (!(e instanceof ModelFileError) || !e.retryable || level === "disabled") throw e;
+      const msg = e.details ?? e.shortMessage;
+      if (!strip && OPTIMISER_BUG_RE.test(msg)) {
+        const removed = await countSameDtypeCasts(absDir, graphs);
+        if (removed > 0 && (!hasExternal || (await externalFits(absDir, located.externalData)))) {
+          strip = true;
+          notes.push(`removed ${removed} same-dtype Cast node(s) from the graph: onnxruntime broke it at optimisation "${level}" (onnxruntime #32416: ${msg})`);
+          continue;
+        }
+      }
+      const lower = GRAPH_OPTIMIZATION_LEVELS[GRAPH_OPTIMIZATION_LEVELS.indexOf(level) - 1]!;
+      notes.push(`graph optimisation lowered from "${level}" to "${lower}": ${msg}`);
+      level = lower;
+    }
   }
+}
+
+/** The context bound: config.json's max_position_embeddings, or the caller's (never above the config's). */
+function contextLengthOf(hf: HfConfig, given: number | undefined, configPath: string): number {
+  const cfg = hf.max_position_embeddings ?? null;
+  if (cfg === null && given === undefined)
+    throw new ModelConfigError(`config.json has no max_position_embeddings, so the model has no context bound: ${configPath}`, {
+      details:
+        "a verifier's replay cost grows with the square of the receipt's length; add \"max_position_embeddings\": N to config.json " +
+        "or give the context length (--context-length N, LoadOptions.contextLength)",
+    });
+  if (cfg !== null && given !== undefined && given > cfg)
+    throw new ModelConfigError(`context length ${given} is above the model's max_position_embeddings ${cfg}: ${configPath}`);
+  return given ?? cfg!;
+}
+
+interface GraphFile {
+  file: string;
+  sha256: string;
+}
+
+/** Opens one graph: from its path, or (strip) from its bytes with same-dtype Casts removed and external data inlined. */
+async function openGraph(
+  dir: string,
+  g: GraphFile,
+  opts: InferenceSession.SessionOptions,
+  provider: ExecutionProvider,
+  strip: boolean,
+  hasExternal: boolean,
+): Promise<InferenceSession> {
+  const path = join(dir, g.file);
+  if (!strip) return createSession(path, path, opts, provider);
+  const model = await readChecked(path, g.sha256);
+  stripSameDtypeCasts(model);
+  if (hasExternal && !(await inlineExternalData(model, dirname(path))))
+    throw new ModelFileError(path, "External data too large to inline for the graph fix");
+  return createSession(encodeModel(model), path, opts, provider);
+}
+
+async function readChecked(path: string, sha256: string): Promise<OnnxTypes.ModelProto> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (cause) {
+    throw new ModelFileError(path, "Cannot read ONNX model", { cause });
+  }
+  if (createHash("sha256").update(bytes).digest("hex") !== sha256) throw new ModelFileError(path, "ONNX model changed on disk since it was loaded");
+  return decodeOnnx(path, bytes);
+}
+
+async function countSameDtypeCasts(dir: string, graphs: readonly GraphFile[]): Promise<number> {
+  let n = 0;
+  for (const g of graphs) n += stripSameDtypeCasts(await readChecked(join(dir, g.file), g.sha256));
+  return n;
+}
+
+/** Whether the external data can be inlined into one protobuf (prune.ts's limit). */
+async function externalFits(dir: string, files: readonly string[]): Promise<boolean> {
+  let total = 0;
+  for (const f of files) total += (await stat(join(dir, f))).size;
+  return total <= 1_900_000_000;
+}
+
+/** Load-time check: prefills of 1 and 3 tokens and one step with a past run and give no NaN. */
+async function smokeRun(model: OrtModel, onnxPath: string): Promise<void> {
+  const c = model.config;
+  const t = c.bosId !== null && c.bosId < c.vocabSize ? c.bosId : 0;
+  const fail = (what: string, cause: unknown) =>
+    new ModelFileError(onnxPath, `The model fails its load-time check run (${what})`, {
+      cause,
+      details: cause instanceof ModelInputError ? (cause.details ?? cause.shortMessage) : String((cause as Error)?.message ?? cause),
+      retryable: true,
+    });
+  const run = async (what: string, input: ForwardInput) => {
+    let out: ForwardOutput;
+    try {
+      out = await model.forward(input);
+    } catch (cause) {
+      throw fail(what, cause);
+    }
+    if (out.logits && out.logits.some((x) => Number.isNaN(x))) throw fail(what, new Error("the logits hold NaN"));
+    return out;
+  };
+  await run("prefill of 1 token", { tokens: [t], past: null });
+  if (c.maxPositions !== null && c.maxPositions < 4) return;
+  const three = await run("prefill of 3 tokens", { tokens: [t, t, t], past: null });
+  await run("one step after 3 tokens", { tokens: [t], past: three.present });
+}
+
+/** The first-pass graph of the split layout: same outputs, no past inputs. */
+function checkFirstPass(session: InferenceSession, spec: ModelSpec, path: string): void {
+  const bad = (msg: string) => new ModelFileError(path, msg);
+  if (!session.inputNames.includes("input_ids")) throw bad("Not a decoder export (no input_ids input)");
+  if (!session.outputNames.includes("logits")) throw bad("Not a decoder export (no logits output)");
+  const unknown = session.inputNames.filter((n) => !KNOWN_INPUTS.has(n) && !PAST_RE.test(n));
+  if (unknown.length > 0) throw new ModelFileError(path, "Unsupported model inputs", { details: unknown.join(", ") });
+  for (let i = 0; i < spec.layers; i++)
+    for (const k of ["key", "value"]) if (!session.outputNames.includes(`present.${i}.${k}`)) throw bad(`Missing output present.${i}.${k}`);
 }
 
 async function createSession(
@@ -183,7 +366,8 @@ async function createSession(
             ? `onnxruntime could not load its CUDA provider (needs the CUDA 12 onnxruntime-node binaries and an NVIDIA GPU): ${firstLine(msg)}`
             : `onnxruntime could not start WebGPU (no usable GPU adapter): ${firstLine(msg)}`,
       });
-    throw new ModelFileError(file, "onnxruntime cannot load the model", { cause, details: firstLine(msg) });
+    // another optimisation level may load it
+    throw new ModelFileError(file, "onnxruntime cannot load the model", { cause, details: firstLine(msg), retryable: true });
   }
 }
 
@@ -272,7 +456,8 @@ function deriveSpec(session: InferenceSession, hf: HfConfig, onnxPath: string, c
 class OrtModel implements LoadedModel {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  private pruned = new Map<number, { session: Promise<InferenceSession | null>; busy: number }>();
+  readonly onnxFile: string;
+  private pruned = new Map<string, { session: Promise<InferenceSession | null>; busy: number }>();
   private released = false;
   private emptyPast: Tensor | null = null;
   private readonly int32Inputs = new Set<string>();
@@ -281,20 +466,29 @@ class OrtModel implements LoadedModel {
     readonly dir: string,
     readonly modelId: Hex32,
     readonly files: readonly ModelFileEntry[],
-    readonly onnxFile: string,
-    private readonly externalData: readonly string[],
-    private readonly onnxSha256: string,
+    readonly variant: ModelVariant,
+    /** [with-past graph, first-pass graph (split layout)]. */
+    private readonly graphs: readonly GraphFile[],
+    private readonly hasExternalData: boolean,
     readonly config: ModelSpec,
     readonly rawConfig: HfConfig,
     private readonly session: InferenceSession,
+    /** Split layout: the session of decoder_model.onnx, run when there is no past. */
+    private readonly firstPass: InferenceSession | null,
     private readonly sessionOptions: InferenceSession.SessionOptions,
     readonly provider: ExecutionProvider,
     readonly threads: number | null,
     readonly tokenizer: TextTokenizer,
+    readonly graphOptimizationLevel: GraphOptimizationLevel,
+    readonly notes: readonly string[],
+    /** Same-dtype Casts are removed from every graph opened (also the pruned ones). */
+    private readonly stripCasts: boolean,
   ) {
+    this.onnxFile = graphs[0]!.file;
     this.inputNames = session.inputNames;
     this.outputNames = session.outputNames;
-    for (const m of session.inputMetadata) if (m.isTensor && m.type === "int32") this.int32Inputs.add(m.name);
+    for (const s of [session, ...(firstPass ? [firstPass] : [])])
+      for (const m of s.inputMetadata) if (m.isTensor && m.type === "int32") this.int32Inputs.add(m.name);
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
@@ -326,13 +520,15 @@ class OrtModel implements LoadedModel {
       throw new ModelInputError(`sequence of ${P + S} tokens exceeds the model's context of ${max} (max_position_embeddings)`);
 
     let entry: { session: Promise<InferenceSession | null>; busy: number } | null = null;
-    let session = this.session;
+    const first = past === null && this.firstPass !== null;
+    const full = first ? this.firstPass! : this.session;
+    let session = full;
     if (fetch !== undefined) {
-      entry = this.prunedSession(fetch);
+      entry = this.prunedSession(fetch, first ? 1 : 0);
       entry.busy++;
     }
     try {
-      if (entry) session = (await entry.session) ?? this.session;
+      if (entry) session = (await entry.session) ?? full;
       const names = new Set(session.inputNames);
       const feeds: Record<string, Tensor> = {};
       // integer inputs in the graph's own type (Optimum: int64; some exports use int32)
@@ -386,11 +582,12 @@ class OrtModel implements LoadedModel {
     return this.emptyPast;
   }
 
-  private prunedSession(n: number): { session: Promise<InferenceSession | null>; busy: number } {
-    const hit = this.pruned.get(n);
+  private prunedSession(n: number, graph: 0 | 1): { session: Promise<InferenceSession | null>; busy: number } {
+    const key = `${graph}:${n}`;
+    const hit = this.pruned.get(key);
     if (hit) {
-      this.pruned.delete(n);
-      this.pruned.set(n, hit); // most recently used last
+      this.pruned.delete(key);
+      this.pruned.set(key, hit); // most recently used last
       return hit;
     }
     // evict the least recently used idle sessions beyond the limit
@@ -401,29 +598,23 @@ class OrtModel implements LoadedModel {
         void v.session.then((s) => s?.release()).catch(() => undefined);
       }
     }
-    const entry = { session: this.buildPruned(n), busy: 0 };
-    entry.session.catch(() => this.pruned.delete(n));
-    this.pruned.set(n, entry);
+    const entry = { session: this.buildPruned(n, this.graphs[graph]!), busy: 0 };
+    entry.session.catch(() => this.pruned.delete(key));
+    this.pruned.set(key, entry);
     return entry;
   }
 
   /** The session over the graph pruned to present.0..n-1; null: use the full session (see below). */
-  private async buildPruned(n: number): Promise<InferenceSession | null> {
-    const path = join(this.dir, this.onnxFile);
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(path);
-    } catch (cause) {
-      throw new ModelFileError(path, "Cannot read ONNX model", { cause });
-    }
-    if (createHash("sha256").update(bytes).digest("hex") !== this.onnxSha256)
-      throw new ModelFileError(path, "ONNX model changed on disk since it was loaded");
+  private async buildPruned(n: number, graph: GraphFile): Promise<InferenceSession | null> {
+    const path = join(this.dir, graph.file);
+    const model = await readChecked(path, graph.sha256);
+    if (this.stripCasts) stripSameDtypeCasts(model);
     const outputs: string[] = [];
     for (let i = 0; i < n; i++) outputs.push(`present.${i}.key`, `present.${i}.value`);
-    const pruned = pruneToOutputs(decodeOnnx(path, bytes), outputs);
+    const pruned = pruneToOutputs(model, outputs);
     // external data: inline what the pruned graph needs; past the protobuf limit, fall back to the
     // full graph (correct, only without the saving)
-    if (this.externalData.length > 0 && !(await inlineExternalData(pruned, dirname(path)))) return null;
+    if (this.hasExternalData && !(await inlineExternalData(pruned, dirname(path)))) return null;
     // A pruned session runs briefly between runs of the main one. onnxruntime's intra-op threads spin
     // after a run by default; on a small CPU the probe's spinning threads then take cores from the
     // full replay that follows (measured on 2 cores: 287-token prefill 120–155 ms after a probe,
@@ -442,6 +633,7 @@ class OrtModel implements LoadedModel {
     this.pruned.clear();
     for (const p of pruned) await p.session.then((s) => s?.release()).catch(() => undefined);
     await this.session.release();
+    await this.firstPass?.release();
   }
 }
 

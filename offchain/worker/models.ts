@@ -1,6 +1,7 @@
 /**
- * Models by id for the workers: a directory of model directories (each in the Optimum layout, see
- * offchain/model), indexed by model id (`modelIdOf`, a hash of the files) so that a job that names a
+ * Models by id for the workers: a directory of model directories (each in an Optimum/transformers.js
+ * layout, see offchain/model), indexed by model id (`modelIdsOf`, a hash of the content; every
+ * variant of a directory — fp32, fp16, q4, … — is a model of its own) so that a job that names a
  * model id finds its files. The index is built on first use and rebuilt when an id is not found (a
  * model added while the worker runs); loaded models are kept (at most `maxLoaded`, least recently
  * used released first).
@@ -10,7 +11,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { PocError } from "../errors.js";
-import { loadModel, modelIdOf, type LoadedModel, type LoadOptions } from "../model/index.js";
+import { loadModel, modelIdsOf, type LoadedModel, type LoadOptions } from "../model/index.js";
 
 export class ModelNotAvailableError extends PocError {
   override name = "ModelNotAvailableError";
@@ -37,7 +38,7 @@ export class ModelDirectory implements ModelSource {
   readonly dir: string;
   readonly #load: LoadOptions;
   readonly #maxLoaded: number;
-  #index: Map<string, string> | null = null;
+  #index: Map<string, { dir: string; variant: string }> | null = null;
   readonly #loaded = new Map<string, Promise<LoadedModel>>();
 
   constructor(dir: string, options: { load?: LoadOptions; maxLoaded?: number } = {}) {
@@ -46,16 +47,16 @@ export class ModelDirectory implements ModelSource {
     this.#maxLoaded = options.maxLoaded ?? 2;
   }
 
-  /** model id → directory, for every model found (a directory that is not a model is skipped). */
-  async index(refresh = false): Promise<Map<string, string>> {
+  /** model id → directory and variant, for every model found (a directory that is not a model is skipped). */
+  async index(refresh = false): Promise<Map<string, { dir: string; variant: string }>> {
     if (this.#index && !refresh) return this.#index;
     if (!(await isDir(this.dir))) throw new ModelNotAvailableError(`models directory ${this.dir} does not exist`);
-    const out = new Map<string, string>();
+    const out = new Map<string, { dir: string; variant: string }>();
     const candidates = [this.dir];
     for (const e of await readdir(this.dir, { withFileTypes: true })) if (e.isDirectory()) candidates.push(join(this.dir, e.name));
     for (const d of candidates) {
       try {
-        out.set((await modelIdOf(d)).toLowerCase(), d);
+        for (const { modelId, variant } of await modelIdsOf(d)) out.set(modelId.toLowerCase(), { dir: d, variant: variant.name });
       } catch {
         // not a model directory
       }
@@ -75,6 +76,10 @@ export class ModelDirectory implements ModelSource {
 
   /** The directory of model `modelId`, or undefined. */
   async dirOf(modelId: string): Promise<string | undefined> {
+    return (await this.#find(modelId))?.dir;
+  }
+
+  async #find(modelId: string): Promise<{ dir: string; variant: string } | undefined> {
     const id = modelId.toLowerCase();
     return (await this.index()).get(id) ?? (await this.index(true)).get(id);
   }
@@ -87,14 +92,14 @@ export class ModelDirectory implements ModelSource {
       this.#loaded.set(id, hit); // most recently used last
       return hit;
     }
-    const dir = await this.dirOf(id);
-    if (!dir) {
+    const found = await this.#find(id);
+    if (!found) {
       const known = [...(await this.index()).keys()];
       throw new ModelNotAvailableError(`no model with id ${id} in ${this.dir}`, {
         details: known.length ? `models here: ${known.join(", ")}` : "no model directories found there",
       });
     }
-    const p = loadModel(dir, this.#load);
+    const p = loadModel(found.dir, { ...this.#load, variant: found.variant });
     this.#loaded.set(id, p);
     p.catch(() => this.#loaded.delete(id));
     while (this.#loaded.size > this.#maxLoaded) {

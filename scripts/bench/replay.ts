@@ -39,7 +39,7 @@
 import { mkdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join, resolve } from "node:path";
-import { buildModel, loadModel, type LoadedModel } from "../../offchain/model/index.js";
+import { buildModel, GRAPH_OPTIMIZATION_LEVELS, loadModel, type GraphOptimizationLevel, type LoadedModel } from "../../offchain/model/index.js";
 import { generate } from "../../offchain/generate/index.js";
 import { parseReceipt } from "../../offchain/receipt/index.js";
 import { prepareVerifier, verifyReceipt } from "../../offchain/verify/index.js";
@@ -70,6 +70,9 @@ async function measure(ctx: BenchContext): Promise<Measured> {
   const tokens = num(process.env.BENCH_TOKENS, 256);
   const suiteTokens = num(process.env.BENCH_SUITE_TOKENS, 256);
   const threads = num(process.env.BENCH_THREADS, 2);
+  // BENCH_GRAPH_OPT=disabled|basic|extended|all (default all), as --graph-opt of the poc commands
+  const graphOpt = (process.env.BENCH_GRAPH_OPT ?? "all") as GraphOptimizationLevel;
+  if (!GRAPH_OPTIMIZATION_LEVELS.includes(graphOpt)) throw new Error(`BENCH_GRAPH_OPT must be one of ${GRAPH_OPTIMIZATION_LEVELS.join(", ")}`);
   const base = resolve(process.env.BENCH_MODELS ?? "bench-out/models");
   const realDir = join(base, "small");
   const otherDir = join(base, "small-seed1");
@@ -86,9 +89,9 @@ async function measure(ctx: BenchContext): Promise<Measured> {
     await m.forward({ tokens: promptTokens, past: null });
     return m;
   };
-  const gen = await warm(await loadModel(realDir, { threads }));
-  const ver = await warm(await loadModel(realDir, { threads }));
-  const other = await warm(await loadModel(otherDir, { threads }));
+  const gen = await warm(await loadModel(realDir, { threads, graphOptimizationLevel: graphOpt }));
+  const ver = await warm(await loadModel(realDir, { threads, graphOptimizationLevel: graphOpt }));
+  const other = await warm(await loadModel(otherDir, { threads, graphOptimizationLevel: graphOpt }));
   let replay: Record<string, unknown>;
   let receipt: Record<string, unknown>;
   try {
@@ -139,6 +142,7 @@ async function measure(ctx: BenchContext): Promise<Measured> {
     replay = {
       preset: "small",
       threads,
+      graphOptimizationLevel: graphOpt,
       promptTokens: promptTokens.length,
       generatedTokens: g.receipt.outputTokens.length,
       generateMs: r2(generateMs),

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readdir, readFile, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { buildModel } from "../../offchain/model/build.js";
-import { computeModelId, modelIdOf, resolveModelFiles, readOnnx } from "../../offchain/model/files.js";
+import { canonicalJson, computeModelId, modelIdOf, resolveModelFiles, readOnnx } from "../../offchain/model/files.js";
 import { ModelFileError, ModelInputError } from "../../offchain/model/errors.js";
 import { byteLevelTokenizerConfig, byteLevelTokenizerJson, wrapTokenizer } from "../../offchain/model/tokenizer.js";
 import { buildTiny, tempRoot } from "./helpers.js";
@@ -48,24 +48,51 @@ describe("model builder", function () {
     expect(a.modelId).to.equal(b.modelId);
     expect(c.modelId).to.not.equal(a.modelId);
     expect(await modelIdOf(a.dir)).to.equal(a.modelId);
-    // the id covers config and tokenizer files too
+    // the id covers the config's behavioural fields and the tokenizer files
     const cfgPath = join(b.dir, "config.json");
-    await writeFile(cfgPath, (await readFile(cfgPath, "utf8")) + " ");
+    const cfg = JSON.parse(await readFile(cfgPath, "utf8"));
+    await writeFile(cfgPath, JSON.stringify({ ...cfg, eos_token_id: [257, 258] }));
     expect(await modelIdOf(b.dir)).to.not.equal(a.modelId);
+    const tokPath = join(c.dir, "tokenizer_config.json");
+    const idC = await modelIdOf(c.dir);
+    await writeFile(tokPath, (await readFile(tokPath, "utf8")) + " ");
+    expect(await modelIdOf(c.dir)).to.not.equal(idC);
     // and only the model files: an unrelated file does not change it
     await writeFile(join(a.dir, "README.md"), "notes");
     expect(await modelIdOf(a.dir)).to.equal(a.modelId);
   });
 
-  it("the model id is the documented hash over sorted paths and file sha256s", async () => {
+  it("config whitespace, key order and provenance keys do not change the model id", async () => {
+    const a = await buildTiny(root, "cfg", { weightSeed: 11 });
+    const cfgPath = join(a.dir, "config.json");
+    const cfg = JSON.parse(await readFile(cfgPath, "utf8")) as Record<string, unknown>;
+    const reordered = Object.fromEntries(Object.entries(cfg).reverse());
+    await writeFile(cfgPath, JSON.stringify({ ...reordered, _name_or_path: "someone/else", transformers_version: "4.99.0" }, null, 4));
+    expect(await modelIdOf(a.dir)).to.equal(a.modelId);
+  });
+
+  it("the model id is the documented hash over roles and content, in role order", async () => {
     const r = await buildTiny(root, "doc");
     const files = await resolveModelFiles(r.dir);
-    expect(files.files).to.deep.equal(["config.json", "model.onnx", "tokenizer.json", "tokenizer_config.json"]);
+    expect(files.roles).to.deep.equal([
+      { role: "graph", path: "model.onnx" },
+      { role: "config", path: "config.json" },
+      { role: "tokenizer", path: "tokenizer.json" },
+      { role: "tokenizer_config", path: "tokenizer_config.json" },
+    ]);
     const { createHash } = await import("node:crypto");
-    let pre = "poc-model-id-v1\n";
-    for (const f of files.files) pre += `${f}\n${createHash("sha256").update(await readFile(join(r.dir, f))).digest("hex")}\n`;
-    expect(r.modelId).to.equal(`0x${createHash("sha256").update(pre).digest("hex")}`);
-    expect((await computeModelId(r.dir, files.files)).modelId).to.equal(r.modelId);
+    const sha = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
+    const cfg = JSON.parse(await readFile(join(r.dir, "config.json"), "utf8"));
+    delete cfg.poc_builder;
+    let pre = "poc-model-id-v2\n";
+    pre += `graph\n${sha(await readFile(join(r.dir, "model.onnx")))}\n`;
+    pre += `config\n${sha(canonicalJson(cfg))}\n`;
+    pre += `tokenizer\n${sha(await readFile(join(r.dir, "tokenizer.json")))}\n`;
+    pre += `tokenizer_config\n${sha(await readFile(join(r.dir, "tokenizer_config.json")))}\n`;
+    expect(r.modelId).to.equal(`0x${sha(pre)}`);
+    expect((await computeModelId(r.dir, files)).modelId).to.equal(r.modelId);
+    // canonical JSON: sorted keys, no whitespace
+    expect(canonicalJson({ b: [1, { d: 1e-5, c: "x" }], a: null })).to.equal('{"a":null,"b":[1,{"c":"x","d":0.00001}]}');
   });
 
   it("external data: weights in model.onnx_data, covered by the id", async () => {
