@@ -73,7 +73,7 @@ export function advanceCommand(): Command {
   ).action(async (id: string, o: ChainCliOptions & { wait: boolean; json: boolean }) => {
     const r = jobIdSchema.safeParse(id);
     if (!r.success) throw new AdvanceCliError(`job ${id}: ${r.error.issues[0]?.message}`);
-    await withClient(o, true, async (client) => {
+    await withClient(o, false, async (client) => {
       await runAdvance(client, r.data, { wait: o.wait, json: o.json });
     });
   });

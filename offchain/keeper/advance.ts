@@ -135,6 +135,7 @@ export function describeAdvance(action: KeeperAction, jobId: bigint, tx: TxResul
 export async function advanceJob(client: PoolClient, jobId: bigint): Promise<AdvanceResult> {
   const plan = await planJob(client, jobId);
   if (!plan.due) return { plan };
+  if (!client.signer) throw new KeeperError(`${plan.summary}: to send it, pass --account N (a local node's account) or set POC_PRIVATE_KEY`);
   try {
     const tx = await send(client, plan.due, jobId);
     return { plan, done: { action: plan.due, tx, summary: describeAdvance(plan.due, jobId, tx) } };

@@ -8,7 +8,7 @@
  *   taken over, and the caller is told (`tookOver`) so it can log it.
  * - Several workers of different accounts may share a directory (their state files differ).
  */
-import { open, readFile, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
@@ -58,6 +58,11 @@ async function readLock(path: string): Promise<LockInfo | undefined> {
 /** Take the lock of (`kind`, `account`) in `dir` (module comment); WorkerLockedError when it is held. */
 export async function acquireStateLock(dir: string, kind: string, account: string): Promise<StateLock> {
   const path = join(resolve(dir), lockFileName(kind, account));
+  try {
+    await mkdir(resolve(dir), { recursive: true });
+  } catch (cause) {
+    throw new WorkerLockedError(`cannot create the state directory ${resolve(dir)}`, { cause });
+  }
   let tookOver: number | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     if (heldHere.has(path)) throw locked(path, kind, process.pid, dir);
