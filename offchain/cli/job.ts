@@ -450,7 +450,8 @@ async function runOpen(raw: OpenCli): Promise<void> {
     const cg = units.parse(o.cg, "--cg");
     const cv = units.parse(o.cv, "--cv");
     const problem = amountProblem((await client.params()).params, cg, cv);
-    if (problem) throw new JobCliError(`--cg ${o.cg} --cv ${o.cv}: ${problem}`);
+    // amountProblem speaks base units: show tokens (wei stays for --json).
+    if (problem) throw new JobCliError(`--cg ${o.cg} --cv ${o.cv}: ${o.json ? problem : problem.replace(/\((\d+)\)/g, (_m, v: string) => `(${units.format(BigInt(v))})`)}`);
     const deposit = await client.openDeposit(cg, cv);
     const me = await client.account();
     const wallet = await client.tokenBalance(me);
