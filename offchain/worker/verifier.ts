@@ -60,6 +60,7 @@ import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./mode
 import { WorkQueue, Mutex } from "./queue.js";
 import { VerifierStateFile, stateFileName, type JobRecord } from "./state.js";
 import { acquireStateLock, type StateLock } from "./lock.js";
+import { RateLimiter } from "./rate-limit.js";
 import { ChainChangedError, bindStateFile, compareIdentity, readChainIdentity, type IdentityChange } from "./chain-identity.js";
 
 export interface VerifierWorkerOptions {
@@ -296,6 +297,7 @@ class Worker {
   }
 
   #decimals = 18;
+  readonly #quiet = new RateLimiter(Number.POSITIVE_INFINITY);
   /** Token units as whole tokens (for messages; fields keep base units). */
   #fmt(v: bigint): string {
     const t = formatUnits(v, this.#decimals);
@@ -351,7 +353,9 @@ class Worker {
       const amount = target - have;
       const balance = await this.client.tokenBalance(this.me);
       if (balance < amount) {
-        this.log.warn("bond-short", `bond ${f(have)} is below ${f(target)} and the wallet holds only ${f(balance)} (needs ${f(amount)}): not bonding${have < params.minBond ? " — below the minimum bond this verifier has no draw weight and is not drawn" : ""}`, {
+        // Once per situation (bond and wallet), not on every periodic check.
+        if (!this.#quiet.allow(`bond-short:${have}:${balance}`)) return;
+        this.log.warn("bond-short", `bond ${f(have)} is below ${f(target)} and the wallet holds only ${f(balance)} (needs ${f(amount)}): not bonding${have < params.minBond ? " — below the minimum bond this verifier has no draw weight and is not drawn" : ""}; fund the wallet, or bond by hand: npx poc verifier bond ${f(amount)} --account … (said again only when the bond or the wallet changes)`, {
           bond: have,
           minBond: params.minBond,
           balance,
