@@ -243,8 +243,13 @@ export class PoolClient {
     let token = options.token;
     if (!token) {
       const iface = stakePoolInterface(options.artifactsDir);
-      const raw = await withRetry("stakeToken()", () => provider.call({ to: pool, data: iface.encodeFunctionData("stakeToken") }), retry);
-      token = iface.decodeFunctionResult("stakeToken", raw)[0] as string;
+      try {
+        const raw = await withRetry("stakeToken()", () => provider.call({ to: pool, data: iface.encodeFunctionData("stakeToken") }), retry);
+        token = iface.decodeFunctionResult("stakeToken", raw)[0] as string;
+      } catch (cause) {
+        if (isTransientError(cause)) throw cause;
+        throw new ChainConfigError(`the contract at ${pool} on chain ${network.chainId} is not a StakePool (stakeToken() failed): check --pool or the deployment record`, { cause });
+      }
     }
     return new PoolClient({ ...options, pool }, network.chainId, token);
   }

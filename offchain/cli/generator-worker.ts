@@ -19,7 +19,9 @@ import { GeneratorWorkerError, startGeneratorWorker } from "../worker/generator.
 import { createLogger, type LogFormat, type LogLevel } from "../worker/log.js";
 import { addChainOptions, closeClient, connectFromOptions, type ChainCliOptions } from "./chain-options.js";
 import { nonNegativeInt, port, positiveInt } from "./options.js";
-import { runUntilSignal } from "./worker.js";
+import { requireDirectory } from "./worker.js";
+import { keeperHook, runUntilSignal, waitForRedeploy } from "./supervise.js";
+import { readChainIdentity } from "../worker/chain-identity.js";
 
 const optionsSchema = z.object({
   models: z.string().min(1, "--models must name a directory"),
@@ -37,6 +39,7 @@ const optionsSchema = z.object({
   logLevel: z.enum(["debug", "info", "warn", "error"]),
   once: z.boolean(),
   mint: z.boolean(),
+  keeper: z.boolean(),
 });
 
 export function generatorWorkerCommand(): Command {
@@ -55,6 +58,7 @@ export function generatorWorkerCommand(): Command {
     .addOption(new Option("--log <format>", "log format on stderr").choices(["plain", "json"]).default("plain"))
     .addOption(new Option("--log-level <level>", "least level logged").choices(["debug", "info", "warn", "error"]).default("info"))
     .option("--mint", "local TestToken only: mint the stake's shortfall to the wallet before each commit", false)
+    .option("--keeper", "also advance every due job of the pool after each poll (cancel, finalize, timeoutVerifier, drawVerifiers, timeoutDraw)", false)
     .option("--once", "handle every job opened up to the current block, then exit", false);
   addGraphOptOption(cmd);
   addChainOptions(cmd);
@@ -62,8 +66,9 @@ export function generatorWorkerCommand(): Command {
     const r = optionsSchema.safeParse(raw);
     if (!r.success) throw new GeneratorWorkerError(r.error.issues.map((i) => i.message).join("; "));
     const o = r.data;
+    await requireDirectory(o.models, "--models");
     const conn = await connectFromOptions(raw);
-    const client = conn.client;
+    let client = conn.client;
     const me = await client.account();
     const logger = createLogger({ format: o.log as LogFormat, minLevel: o.logLevel as LogLevel, name: `generator ${me.slice(0, 10)}` });
     const store = new ReceiptStore(o.store);
@@ -71,6 +76,9 @@ export function generatorWorkerCommand(): Command {
     const base = o.publicUrl ?? server.url;
     logger.info("serving", `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>)`, { url: server.url, publicUrl: base });
     try {
+      // Runs again with a fresh state after the chain or the pool changed under it (node restarted, pool redeployed).
+      for (;;) {
+      const identity = await readChainIdentity(client);
       const w = await startGeneratorWorker({
         client,
         models: o.models,
@@ -82,14 +90,25 @@ export function generatorWorkerCommand(): Command {
         ...(o.fromBlock !== undefined ? { fromBlock: o.fromBlock } : {}),
         mintTestTokens: o.mint,
         log: logger,
+        ...(o.keeper ? { afterPoll: keeperHook(client, logger) } : {}),
       });
+      let stoppedBy: string | undefined;
       if (o.once) {
         await w.idle();
         await w.stop();
-      } else await runUntilSignal(w, logger);
+      } else stoppedBy = await runUntilSignal(w, logger);
       const jobs = Object.values(w.state().jobs);
       const count = (s: string) => jobs.filter((j) => j.status === s).length;
       logger.info("summary", `jobs seen ${jobs.length}: committed ${count("committed")}, skipped ${count("skipped")}, failed ${count("failed")}`);
+      if (!w.chainChange() || stoppedBy || o.once) {
+        if (w.chainChange()) process.exitCode = 3;
+        break;
+      }
+      const next = await waitForRedeploy(raw, identity, logger);
+      if (!next) break;
+      closeClient(client);
+      client = next.client;
+      }
     } finally {
       await server.close();
       closeClient(client);

@@ -10,6 +10,7 @@
  *   poc job timeout-verifier JOB anyone, after a verifier's deadline: its stake goes to the treasury, the stage is drawn again
  *   poc job timeout-draw JOB     anyone, after the draw deadline: stage 1 settles as unchallenged (Unverified), later ones as a stalemate
  *   poc job decline JOB          the drawn verifier, in the first quarter of its window: give the stage back for the decline fee
+ *   poc job advance JOB [--wait] whichever of cancel / finalize / timeoutVerifier / drawVerifiers / timeoutDraw is due (anyone; ./advance.ts)
  *   poc job status JOB [--json]  state, deadlines, stages, each verifier's result, payouts
  *   poc withdraw                 pay out the account's credit
  *
@@ -35,6 +36,7 @@ import { HEX32_RE, parseRatePpm, toSeed64 } from "../sampling/index.js";
 import { addChainOptions, formatTokens, parseTokenAmount, withClient, type ChainCliOptions } from "./chain-options.js";
 import { REQUEST_DEFAULTS } from "./options.js";
 import { describeDrawEvents } from "./pool.js";
+import { advanceCommand, finalizeWhenDue } from "./advance.js";
 import { amountProblem } from "../../scripts/lib/params.js";
 
 export class JobCliError extends PocError {
@@ -448,7 +450,8 @@ async function runOpen(raw: OpenCli): Promise<void> {
     const cg = units.parse(o.cg, "--cg");
     const cv = units.parse(o.cv, "--cv");
     const problem = amountProblem((await client.params()).params, cg, cv);
-    if (problem) throw new JobCliError(`--cg ${o.cg} --cv ${o.cv}: ${problem}`);
+    // amountProblem speaks base units: show tokens (wei stays for --json).
+    if (problem) throw new JobCliError(`--cg ${o.cg} --cv ${o.cv}: ${o.json ? problem : problem.replace(/\((\d+)\)/g, (_m, v: string) => `(${units.format(BigInt(v))})`)}`);
     const deposit = await client.openDeposit(cg, cv);
     const me = await client.account();
     const wallet = await client.tokenBalance(me);
@@ -602,10 +605,16 @@ export function jobCommand(): Command {
     ).action(async (id: string, o: ChainCliOptions) => simpleAction("challenge", id, o))
   );
   job.addCommand(
-    addChainOptions(new Command("finalize").description("settle an unchallenged job after the challenge window (anyone)").argument("<job>", "job id")).action(
-      async (id: string, o: ChainCliOptions) => simpleAction("finalize", id, o)
+    addChainOptions(
+      new Command("finalize")
+        .description("settle an unchallenged job after the challenge window (anyone)")
+        .argument("<job>", "job id")
+        .option("--wait", "wait until the challenge window has passed (chain time), then finalize", false)
+    ).action(async (id: string, o: ChainCliOptions & { wait?: boolean }) =>
+      o.wait ? withClient(o, true, (client) => finalizeWhenDue(client, parseOr(jobIdSchema, id))) : simpleAction("finalize", id, o)
     )
   );
+  job.addCommand(advanceCommand());
   job.addCommand(
     addChainOptions(new Command("cancel").description("refund the user when the generator did not commit in time (anyone)").argument("<job>", "job id")).action(
       async (id: string, o: ChainCliOptions) => simpleAction("cancel", id, o)

@@ -137,6 +137,12 @@ export function verifierCommand(): Command {
         const [{ params }, b] = await Promise.all([c.params(), c.bondOf(me)]);
         const have = b.bond + b.pendingBond;
         const amount = tokens !== undefined ? parseTokenAmount(tokens, dec) : params.minBond > have ? params.minBond - have : 0n;
+        // Checked against the pool's parameters before anything is minted, approved or sent.
+        if (tokens !== undefined && amount === 0n) throw new ChainError(`verifier bond ${tokens}: give a positive amount (or no amount: up to the minimum bond ${formatTokens(params.minBond, dec)})`);
+        if (amount > 0n && have + amount < params.minBond)
+          throw new ChainError(
+            `verifier bond ${tokens}: the bond would be ${formatTokens(have + amount, dec)}, below the pool's minimum ${formatTokens(params.minBond, dec)} (bond at least ${formatTokens(params.minBond - have, dec)})`,
+          );
         if (amount === 0n) {
           console.log(`bond ${formatTokens(have, dec)} is already at least the minimum ${formatTokens(params.minBond, dec)}: nothing to bond (give an amount to bond more)`);
         } else {

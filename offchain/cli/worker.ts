@@ -8,7 +8,11 @@
  * to `verifierWorkerCommand()`. Chain flags come from ./chain-options.ts (`addChainOptions`,
  * `connectFromOptions`); `runUntilSignal` below handles SIGINT/SIGTERM the same way for every worker.
  */
+import { stat } from "node:fs/promises";
 import { Command, Option } from "commander";
+import { ChainConfigError } from "../chain/index.js";
+import { readChainIdentity } from "../worker/chain-identity.js";
+import { keeperHook, runUntilSignal, waitForRedeploy } from "./supervise.js";
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type GraphOptimizationLevel } from "../model/index.js";
 import { addGraphOptOption } from "./model-options.js";
 import { createLogger, type LogFormat, type LogLevel } from "../worker/log.js";
@@ -17,29 +21,17 @@ import { generatorWorkerCommand } from "./generator-worker.js";
 import { addChainOptions, closeClient, connectFromOptions, parseTokenAmount, type ChainCliOptions } from "./chain-options.js";
 import { nonNegativeInt, positiveInt, positiveNumber } from "./options.js";
 
-/**
- * Wait for `done`, stopping on the first SIGINT/SIGTERM with `stop()`; a second signal exits at once
- * (the state file is always consistent, so even that loses nothing but the work in flight).
- */
-export async function runUntilSignal(w: { stop(): Promise<void>; done: Promise<void> }, log: { warn(e: string, m: string): void }): Promise<void> {
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      log.warn("exit", `${sig} again: exiting now`);
-      process.exit(130);
-    }
-    log.warn("signal", `${sig}: stopping (press Ctrl-C again to exit at once)`);
-    void w.stop();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+export { runUntilSignal } from "./supervise.js";
+
+/** A directory the worker reads must exist at start (a typo would otherwise surface only at the first job). */
+export async function requireDirectory(dir: string, flag: string): Promise<void> {
+  let st;
   try {
-    await w.done;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    st = await stat(dir);
+  } catch {
+    throw new ChainConfigError(`${flag} ${dir}: no such directory (build a model into it first: npx poc model build --preset small --out ${dir}/small)`);
   }
+  if (!st.isDirectory()) throw new ChainConfigError(`${flag} ${dir}: not a directory`);
 }
 
 export function verifierWorkerCommand(): Command {
@@ -65,15 +57,20 @@ export function verifierWorkerCommand(): Command {
     .option("--threads <n>", "CPU threads per replay (default: onnxruntime's choice)", positiveInt)
     .addOption(new Option("--log <format>", "log format on stderr").choices(["plain", "json"]).default("plain"))
     .addOption(new Option("--log-level <level>", "least level logged").choices(["debug", "info", "warn", "error"]).default("info"))
+    .option("--keeper", "also advance every due job of the pool after each poll (cancel, finalize, timeoutVerifier, drawVerifiers, timeoutDraw)", false)
     .option("--once", "handle every assignment up to the current block, then exit", false);
   addGraphOptOption(cmd);
   addChainOptions(cmd);
   return cmd.action(async (o: ChainCliOptions & Record<string, unknown>) => {
+    await requireDirectory(o.models as string, "--models");
     const conn = await connectFromOptions(o);
-    const client = conn.client;
+    let client = conn.client;
     const me = await client.account();
     const logger = createLogger({ format: o.log as LogFormat, minLevel: o.logLevel as LogLevel, name: `verifier ${me.slice(0, 10)}` });
     try {
+      // Runs again with a fresh state after the chain or the pool changed under it (node restarted, pool redeployed).
+      for (;;) {
+      const identity = await readChainIdentity(client);
       const w = await startVerifierWorker({
         client,
         modelsDir: o.models as string,
@@ -95,14 +92,25 @@ export function verifierWorkerCommand(): Command {
           graphOptimizationLevel: o.graphOpt as GraphOptimizationLevel,
           ...(o.threads ? { threads: o.threads as number } : {}),
         },
+        ...(o.keeper ? { afterPoll: keeperHook(client, logger) } : {}),
         logger,
       });
+      let stoppedBy: string | undefined;
       if (o.once) {
         await w.idle();
         await w.stop();
-      } else await runUntilSignal(w, logger);
+      } else stoppedBy = await runUntilSignal(w, logger);
       const s = w.stats();
       logger.info("summary", `assignments ${s.assignments}, submitted ${s.submitted}, generator faults ${s.generatorFaults}, skipped ${s.skipped}, waiting for a model ${s.waitingModel}, draws ${s.draws}, top-ups ${s.rebonds}`, { ...s });
+      if (!w.chainChange() || stoppedBy || o.once) {
+        if (w.chainChange()) process.exitCode = 3;
+        break;
+      }
+      const next = await waitForRedeploy(o, identity, logger);
+      if (!next) break;
+      closeClient(client);
+      client = next.client;
+      }
     } finally {
       closeClient(client);
     }

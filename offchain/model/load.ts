@@ -350,8 +350,8 @@ async function createSession(
     if (provider === "cuda" && !cudaBinariesInstalled())
       throw new ExecutionProviderError(provider, `Execution provider "cuda" is not available on this machine`, {
         details:
-          "onnxruntime-node was installed without its CUDA provider binaries; reinstall it with " +
-          "ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with an NVIDIA GPU and CUDA 12 (this project's .npmrc skips them by default)",
+          "onnxruntime-node was installed without its CUDA provider binaries (package.json's allowScripts skips its download script); " +
+          "fetch them with ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js on a machine with an NVIDIA GPU and CUDA 12",
       });
   }
   try {

@@ -72,6 +72,10 @@ import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./mode
 import { Mutex } from "./queue.js";
 import { replayFingerprints } from "../fingerprint/index.js";
 import { FINAL_STATES } from "../../scripts/lib/state.js";
+import { acquireStateLock } from "./lock.js";
+import { bindStateFile, compareIdentity, readChainIdentity, type ChainIdentity, type IdentityChange } from "./chain-identity.js";
+import { RateLimiter } from "./rate-limit.js";
+import { formatUnits } from "ethers";
 
 export class GeneratorWorkerError extends PocError {
   override name = "GeneratorWorkerError";
@@ -119,6 +123,8 @@ export interface GeneratorState {
   account: string;
   /** Last block whose JobOpened events are queued (events up to it are in `jobs`). */
   lastBlock: number;
+  /** The chain and deployment this state belongs to (chain-identity.ts); absent in files of older versions. */
+  identity?: ChainIdentity;
   jobs: Record<string, GeneratorJobRecord>;
 }
 
@@ -163,6 +169,8 @@ export interface GeneratorWorkerOptions {
   onJob?: (record: GeneratorJobRecord) => void;
   /** Structured logs (log.ts; default: plain lines on stderr). */
   log?: Logger;
+  /** Run after every poll, after this worker's own transactions (e.g. the keeper, offchain/keeper); errors are logged. */
+  afterPoll?: () => Promise<void>;
 }
 
 export interface GeneratorWorker {
@@ -176,6 +184,8 @@ export interface GeneratorWorker {
   state(): GeneratorState;
   /** Resolves when the worker has stopped. */
   readonly done: Promise<void>;
+  /** Set when the worker stopped because the chain or the pool changed under it (node restarted, pool redeployed or gone). */
+  chainChange(): IdentityChange | undefined;
 }
 
 function stateFileName(chainId: bigint, pool: string, account: string): string {
@@ -228,15 +238,37 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
   const stateDir = resolve(o.stateDir);
   await mkdir(stateDir, { recursive: true });
   const file = join(stateDir, stateFileName(client.chainId, client.address, account));
-  const fresh: GeneratorState = {
-    version: 1,
-    chainId: client.chainId.toString(),
-    pool: client.address,
-    account,
-    lastBlock: (o.fromBlock ?? client.deployBlock) - 1,
-    jobs: {},
+  const lock = await acquireStateLock(stateDir, "generator", account);
+  let identity: ChainIdentity;
+  let state: GeneratorState;
+  try {
+    if (lock.tookOver !== undefined) log("warn", "lock-taken-over", `took over the lock ${lock.path} of a worker that is gone (pid ${lock.tookOver})`, { pid: lock.tookOver });
+    identity = await readChainIdentity(client);
+    const bound = await bindStateFile(file, identity, client);
+    if (bound.change) log("warn", "state-reset", `${bound.change.message}: the old state was moved to ${bound.movedTo}; starting a fresh state`, { change: bound.change.kind, movedTo: bound.movedTo });
+    const fresh: GeneratorState = {
+      version: 1,
+      chainId: client.chainId.toString(),
+      pool: client.address,
+      account,
+      lastBlock: (o.fromBlock ?? client.deployBlock) - 1,
+      identity,
+      jobs: {},
+    };
+    state = await loadState(file, fresh);
+    state.identity ??= identity;
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+  const decimals = await client.tokenDecimals().catch(() => 18);
+  const tokens = (v: bigint | string) => {
+    const t = formatUnits(BigInt(v), decimals);
+    return t.endsWith(".0") ? t.slice(0, -2) : t;
   };
-  const state = await loadState(file, fresh);
+  const quiet = new RateLimiter(60_000);
+  let chainChange: IdentityChange | undefined;
+  let polls = 0;
   let saving = Promise.resolve();
   const save = () => {
     const snapshot = JSON.stringify(state, null, 1);
@@ -444,13 +476,13 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     if (wallet < again.betaCg) {
       if (!o.mintTestTokens) {
         // Not final: the operator may top the wallet up before the commit deadline.
-        rec.reason = `the wallet holds ${wallet}, staking needs βCg = ${again.betaCg} (base units): waiting for funds until the commit deadline`;
+        rec.reason = `the wallet holds ${tokens(wallet)} tokens, staking needs βCg = ${tokens(again.betaCg)}: waiting for funds until the commit deadline ${new Date(rec.commitDeadline * 1000).toISOString()}`;
         await save();
-        log("warn", "funds-short", `job ${rec.jobId}: ${rec.reason}`, { jobId: rec.jobId });
+        if (quiet.allow(`funds-short:${rec.jobId}:${wallet}`)) log("warn", "funds-short", `job ${rec.jobId}: ${rec.reason} (repeated at most once a minute)`, { jobId: rec.jobId, wallet, betaCg: again.betaCg });
         return "retry";
       }
       await client.mintTestTokens(account, again.betaCg - wallet);
-      log("info", "minted", `job ${rec.jobId}: minted ${again.betaCg - wallet} test tokens for the stake`, { jobId: rec.jobId });
+      log("info", "minted", `job ${rec.jobId}: minted ${tokens(again.betaCg - wallet)} test tokens for the stake`, { jobId: rec.jobId, amount: again.betaCg - wallet });
     }
     await client.approveIfNeeded(again.betaCg, txHooks(rec));
     try {
@@ -518,8 +550,26 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     return left;
   };
 
+  /** The change when the chain or pool is no longer the state's (undefined: the same, or the node is unreachable). */
+  const identityChange = async (): Promise<IdentityChange | undefined> => {
+    try {
+      return compareIdentity(state.identity ?? identity, await readChainIdentity(client));
+    } catch {
+      return undefined;
+    }
+  };
+
   const poll = async () => {
     const head = await client.blockNumber();
+    // A chain shorter than the scan (a restarted node), and every 15th poll: is it still our chain and pool?
+    if (head < state.lastBlock || ++polls % 15 === 0) {
+      const change = await identityChange();
+      if (change) {
+        chainChange = change;
+        log("error", "chain-changed", `${change.message}: stopping this worker (its state stays as it is; a restart moves it aside and starts fresh)`, { change: change.kind });
+        return -1;
+      }
+    }
     if (head > state.lastBlock) {
       // Re-read the last `reorgOverlap` blocks too (jobs already known are skipped), so a JobOpened
       // that a shallow re-org moved to a later block is not missed.
@@ -570,6 +620,13 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       }
     }
     await answerChallenges();
+    if (o.afterPoll && !stopped) {
+      try {
+        await o.afterPoll();
+      } catch (e) {
+        log("warn", "after-poll-failed", `keeper step failed (will retry): ${describeError(e)}`, { error: describeError(e) });
+      }
+    }
     return left;
   };
 
@@ -584,17 +641,23 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       }
     });
 
+  // eslint-disable-next-line prefer-const -- assigned below; the loop only uses it after its first await
+  let handle!: GeneratorWorker;
   const loop = (async () => {
     while (!stopped) {
-      await runPoll();
+      if ((await runPoll()) < 0) {
+        void handle.stop();
+        break;
+      }
       if (stopped) break;
       await sleep(pollMs, abort.signal).catch(() => {});
     }
   })();
 
-  return {
+  handle = {
     account,
     done,
+    chainChange: () => chainChange,
     async stop() {
       if (stopped) return done;
       stopped = true;
@@ -603,6 +666,7 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       await pollMutex.run(async () => {});
       await saving.catch(() => {});
       if (ownsModels) await models.close();
+      await lock.release();
       log("info", "stopped", "generator worker stopped", { account });
       resolveDone();
     },
@@ -610,7 +674,12 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       // Poll now (after any poll in progress) until a poll finds nothing left to do.
       for (;;) {
         if (stopped) return;
-        if ((await runPoll()) === 0) return;
+        const left = await runPoll();
+        if (left < 0) {
+          await handle.stop();
+          return;
+        }
+        if (left === 0) return;
         await sleep(Math.min(pollMs, 200), abort.signal).catch(() => {});
       }
     },
@@ -618,4 +687,5 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       return JSON.parse(JSON.stringify(state)) as GeneratorState;
     },
   };
+  return handle;
 }

@@ -28,6 +28,7 @@ import { z } from "zod";
 import { PocError } from "../errors.js";
 import { writeFileAtomic } from "../receipt/store.js";
 import { Mutex } from "./queue.js";
+import { chainIdentitySchema } from "./chain-identity.js";
 
 export class WorkerStateError extends PocError {
   override name = "WorkerStateError";
@@ -99,6 +100,8 @@ const stateSchema = z.object({
   verifier: hex,
   lastBlock: z.number().int().min(0).nullable(),
   lastBlockHash: hex.nullable(),
+  /** The chain and deployment this state belongs to (chain-identity.ts); absent in files of older versions. */
+  identity: chainIdentitySchema.optional(),
   jobs: z.record(z.string(), jobSchema),
 });
 

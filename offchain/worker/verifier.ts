@@ -70,7 +70,10 @@ import { replayFingerprints } from "../fingerprint/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
 import { WorkQueue, Mutex } from "./queue.js";
-import { VerifierStateFile, type JobRecord } from "./state.js";
+import { VerifierStateFile, stateFileName, type JobRecord } from "./state.js";
+import { acquireStateLock, type StateLock } from "./lock.js";
+import { RateLimiter } from "./rate-limit.js";
+import { ChainChangedError, bindStateFile, compareIdentity, readChainIdentity, type IdentityChange } from "./chain-identity.js";
 
 export interface VerifierWorkerOptions {
   /** The pool client; its signer is the verifier (or pass `signer`). */
@@ -127,6 +130,11 @@ export interface VerifierWorkerOptions {
    * returned bytes must have the right length.
    */
   tamperResult?: (job: { jobId: bigint; stage: number; numChecks: number; bitmap: Uint8Array }) => Uint8Array;
+  /**
+   * Run after every poll, serialised with the worker's own transactions (same account, so no nonce
+   * races): e.g. the keeper (offchain/keeper) advancing due jobs. Its errors are logged, not fatal.
+   */
+  afterPoll?: () => Promise<void>;
 }
 
 export interface VerifierWorkerStats {
@@ -155,6 +163,8 @@ export interface VerifierWorker {
   stats(): VerifierWorkerStats;
   /** Resolves when the worker has stopped (by stop(), kill() or the signal). */
   readonly done: Promise<void>;
+  /** Set when the worker stopped because the chain or the pool changed under it (node restarted, pool redeployed or gone). */
+  chainChange(): IdentityChange | undefined;
 }
 
 const DEFAULTS = {
@@ -189,11 +199,26 @@ export async function startVerifierWorker(options: VerifierWorkerOptions): Promi
     options.models ?? new ModelDirectory(options.modelsDir!, { ...(options.loadOptions ? { load: options.loadOptions } : {}), maxLoaded: Math.max(2, concurrency) });
   const ownModels = !options.models;
   const store = typeof options.store === "string" ? new ReceiptStore(options.store) : options.store;
-  const state = await VerifierStateFile.open(options.stateDir, { chainId: client.chainId, pool: client.address, verifier: me });
-  const cache = new ReceiptStore(`${options.stateDir}/receipts`);
-  const w = new Worker(client, me, log, models, ownModels, store, cache, state, options);
-  await w.start();
-  return w.handle();
+  const lock = await acquireStateLock(options.stateDir, "verifier", me);
+  try {
+    if (lock.tookOver !== undefined) log.warn("lock-taken-over", `took over the lock ${lock.path} of a worker that is gone (pid ${lock.tookOver})`, { pid: lock.tookOver });
+    const identity = await readChainIdentity(client);
+    const bound = await bindStateFile(`${options.stateDir}/${stateFileName(client.chainId, client.address, me)}`, identity, client);
+    if (bound.change) log.warn("state-reset", `${bound.change.message}: the old state was moved to ${bound.movedTo}; starting a fresh state`, { change: bound.change.kind, movedTo: bound.movedTo });
+    const state = await VerifierStateFile.open(options.stateDir, { chainId: client.chainId, pool: client.address, verifier: me });
+    if (!state.data.identity) {
+      state.data.identity = identity;
+      await state.save();
+    }
+    const cache = new ReceiptStore(`${options.stateDir}/receipts`);
+    const w = new Worker(client, me, log, models, ownModels, store, cache, state, options, lock);
+    await w.start();
+    return w.handle();
+  } catch (e) {
+    await lock.release();
+    if (ownModels) await models.close().catch(() => {});
+    throw e;
+  }
 }
 
 class Worker {
@@ -207,6 +232,7 @@ class Worker {
   readonly #stats: VerifierWorkerStats = { assignments: 0, submitted: 0, generatorFaults: 0, skipped: 0, waitingModel: 0, draws: 0, rebonds: 0 };
   #polls = 0;
   #stopped = false;
+  #chainChange: IdentityChange | undefined;
   #loop: Promise<void> = Promise.resolve();
   #wake: (() => void) | undefined;
   #resolveDone!: () => void;
@@ -224,6 +250,7 @@ class Worker {
     readonly cache: ReceiptStore,
     readonly state: VerifierStateFile,
     readonly o: VerifierWorkerOptions,
+    readonly lock?: StateLock,
   ) {
     this.#queue = new WorkQueue(o.concurrency ?? DEFAULTS.concurrency);
     this.#pollMs = o.pollMs ?? DEFAULTS.pollMs;
@@ -241,6 +268,7 @@ class Worker {
       kill: () => this.kill(),
       stats: () => ({ ...this.#stats }),
       done: this.done,
+      chainChange: () => this.#chainChange,
     };
   }
 
@@ -281,6 +309,7 @@ class Worker {
   }
 
   #decimals = 18;
+  readonly #quiet = new RateLimiter(Number.POSITIVE_INFINITY);
   /** Token units as whole tokens (for messages; fields keep base units). */
   #fmt(v: bigint): string {
     const t = formatUnits(v, this.#decimals);
@@ -336,7 +365,9 @@ class Worker {
       const amount = target - have;
       const balance = await this.client.tokenBalance(this.me);
       if (balance < amount) {
-        this.log.warn("bond-short", `bond ${f(have)} is below ${f(target)} and the wallet holds only ${f(balance)} (needs ${f(amount)}): not bonding${have < params.minBond ? " — below the minimum bond this verifier has no draw weight and is not drawn" : ""}`, {
+        // Once per situation (bond and wallet), not on every periodic check.
+        if (!this.#quiet.allow(`bond-short:${have}:${balance}`)) return;
+        this.log.warn("bond-short", `bond ${f(have)} is below ${f(target)} and the wallet holds only ${f(balance)} (needs ${f(amount)}): not bonding${have < params.minBond ? " — below the minimum bond this verifier has no draw weight and is not drawn" : ""}; fund the wallet, or bond by hand: npx poc verifier bond ${f(amount)} --account … (said again only when the bond or the wallet changes)`, {
           bond: have,
           minBond: params.minBond,
           balance,
@@ -407,6 +438,13 @@ class Worker {
         await this.#pollMutex.run(() => this.poll());
       } catch (e) {
         if (this.#stopped) break;
+        const change = e instanceof ChainChangedError ? e.change : await this.#identityChange();
+        if (change) {
+          this.#chainChange = change;
+          this.log.error("chain-changed", `${change.message}: stopping this worker (its state stays as it is; a restart moves it aside and starts fresh)`, { change: change.kind });
+          void this.stop();
+          break;
+        }
         this.log.warn("poll-failed", `poll failed (will retry): ${describeError(e)}`, { error: describeError(e) });
       }
       if (this.#stopped) break;
@@ -435,6 +473,28 @@ class Worker {
       if (drew) await this.scan();
     }
     if ((this.o.autoBond ?? true) && ++this.#polls % 10 === 0) await this.#txMutex.run(() => this.ensureBond("periodic check"));
+    const after = this.o.afterPoll;
+    if (after && !this.#stopped) {
+      await this.#txMutex.run(async () => {
+        if (this.#stopped) return;
+        try {
+          await after();
+        } catch (e) {
+          if (!this.#stopped) this.log.warn("after-poll-failed", `keeper step failed (will retry): ${describeError(e)}`, { error: describeError(e) });
+        }
+      });
+    }
+  }
+
+  /** What changed, when the chain or the pool is no longer the one the state belongs to (undefined: the same, or unknown). */
+  async #identityChange(): Promise<IdentityChange | undefined> {
+    const saved = this.state.data.identity;
+    if (!saved) return undefined;
+    try {
+      return compareIdentity(saved, await readChainIdentity(this.client));
+    } catch {
+      return undefined; // the node is unreachable: an ordinary poll failure
+    }
   }
 
   /** Record every assignment naming this verifier in [last scanned + 1 − overlap, latest]. */
@@ -449,6 +509,9 @@ class Worker {
     else {
       const hashThen = s.lastBlock <= latest.number ? await c.blockHash(s.lastBlock) : undefined;
       if (hashThen === undefined || (s.lastBlockHash !== null && hashThen.toLowerCase() !== s.lastBlockHash.toLowerCase())) {
+        // A restarted node or a redeployed pool looks like a deep re-org: tell them apart first.
+        const change = await this.#identityChange();
+        if (change) throw new ChainChangedError(change);
         this.log.warn("reorg", `block ${s.lastBlock} is no longer the one scanned (a deep re-org or a restarted node): rescanning from block ${floor}`, {
           lastBlock: s.lastBlock,
         });
@@ -1121,6 +1184,7 @@ class Worker {
     await this.#halt();
     await this.state.save().catch((e: unknown) => this.log.error("state-failed", `could not save the state: ${describeError(e)}`));
     if (this.ownModels) await this.models.close();
+    await this.lock?.release();
     this.log.info("stopped", "stopped");
     this.#resolveDone();
   }
@@ -1131,6 +1195,7 @@ class Worker {
     this.log.warn("killed", "killed (simulated crash): nothing more is recorded");
     await this.#halt();
     if (this.ownModels) await this.models.close();
+    await this.lock?.release(); // a crashed process leaves its lock behind, but it is gone (stale) then
     this.#resolveDone();
   }
 }
