@@ -178,6 +178,15 @@ describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () 
       pollMs: 50,
       logger: createLogger({ format: "silent" }),
     });
+    // The verifier commits its result; the generator (run again) answers the stage's fingerprint seed, then
+    // the verifier reveals.
+    for (let i = 0; (await client.getJob(1n)).state !== JobState.Answering; i++) {
+      if (i > 600) throw new Error("the verifier never committed its result");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const answered = await generatorOnce();
+    expect(answered.status, answered.stderr).to.equal(0);
+    expect(answered.stderr).to.match(/job 1: answered stage 1's fingerprint seed/);
     await w.idle();
     await w.stop();
     expect((await client.getJob(1n)).state).to.equal(JobState.GeneratorUpheld);
