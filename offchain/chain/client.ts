@@ -115,7 +115,7 @@ export interface ModelStake {
 }
 
 export interface TxInfo {
-  /** What was called, e.g. "submitResult(job 3)". */
+  /** What was called, e.g. "revealResult(job 3)". */
   action: string;
   from: string;
   nonce: number;

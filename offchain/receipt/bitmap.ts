@@ -59,7 +59,7 @@ export function isAllMatched(bytes: Uint8Array, n: number): boolean {
   return decodeBitmap(bytes, n).every(Boolean);
 }
 
-/** 0x-prefixed lowercase hex of a bitmap (the `bytes` argument of submitResult). */
+/** 0x-prefixed lowercase hex of a bitmap (the `bytes` argument of revealResult). */
 export function bitmapToHex(bytes: Uint8Array): Hex {
   return hexlify(bytes) as Hex;
 }

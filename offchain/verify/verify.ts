@@ -168,7 +168,7 @@ export interface Verdict {
   root: Hex;
   checks: number;
   matched: number;
-  /** ceil(checks / 8) bytes, PROTOCOL.md layout: what `submitResult` takes. */
+  /** ceil(checks / 8) bytes, PROTOCOL.md layout: what `revealResult` takes. */
   matchBitmap: Uint8Array;
   matchBitmapHex: Hex;
   /** keccak256 of the bitmap (what the pool compares). */

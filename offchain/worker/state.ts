@@ -8,7 +8,7 @@
  *   "lastBlock": 123, "lastBlockHash": "0x…",
  *   "jobs": { "7:1": { "jobId": "7", "stage": 1, "deadline": 1790000000, "status": "queued",
  *                      "committed": { … }, "result": { "bitmap": "0x…", "kind": "replay", … },
- *                      "txs": [ { "nonce": 4, "hash": "0x…", "action": "submitResult(job 7, 0x…)", "at": "…" } ] } } }
+ *                      "txs": [ { "nonce": 4, "hash": "0x…", "action": "revealResult(job 7, 0x…)", "at": "…" } ] } } }
  * ```
  *
  * - `lastBlock`/`lastBlockHash`: the last block whose assignments were all recorded. A restart scans
@@ -16,7 +16,7 @@
  *   dev node) it rescans from the deployment block — safe, since every assignment is checked on-chain.
  * - `jobs`: one record per assignment `jobId:stage`. `status` is "queued" (to do), "waiting-model"
  *   (the model is not in the models directory) or "done" (`outcome` says how). `result` is the bitmap
- *   once computed (a restart submits it without replaying again). `txs` lists every submitResult
+ *   once computed (a restart submits it without replaying again). `txs` lists every commitResult / revealResult
  *   sent (commitResult, revealResult, answerFingerprint): the nonce is written before the send, the hash as soon as it is known; a restart waits for
  *   a recorded transaction instead of sending another, and checks the stage on-chain first.
  * - Done records are pruned once they are more than PRUNE_BLOCKS behind the scan (the re-org overlap
