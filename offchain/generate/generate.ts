@@ -335,6 +335,8 @@ export async function generate(model: LoadedModel, req: GenerateRequest): Promis
     kvDtype,
     vectorLength,
     samples,
+    // The level the sessions ran at (after any fallback of the loader): replays follow it.
+    ...(model.graphOptimizationLevel !== "all" ? { graphOptimizationLevel: model.graphOptimizationLevel } : {}),
   };
   const bytes = encodeReceipt(receipt);
   const root = receiptRoot(bytes);

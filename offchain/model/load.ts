@@ -129,6 +129,12 @@ export interface LoadedModel {
   readonly threads: number | null;
   readonly tokenizer: TextTokenizer;
   forward(input: ForwardInput): Promise<ForwardOutput>;
+  /**
+   * This model with sessions at graph optimisation `level`: itself when it already runs there, else a
+   * sibling loaded from the same files with the same options (kept, released with this model). What a
+   * verifier replays with when a receipt declares the level the generator ran at.
+   */
+  atGraphLevel(level: GraphOptimizationLevel): Promise<LoadedModel>;
   release(): Promise<void>;
 }
 
@@ -218,6 +224,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
       }
       model = new OrtModel(absDir, modelId, entries, located.variant, graphs, hasExternal, spec, hf, session, firstPass ?? null,
         sessionOptions, provider, options.threads ?? null, tokenizer, level, notes, strip);
+      model.loadOptions = options;
       if (options.smokeTest ?? true) await smokeRun(model, onnxPath);
       return model;
     } catch (e) {
@@ -626,9 +633,30 @@ class OrtModel implements LoadedModel {
     return createSession(encodeModel(pruned), path, options, this.provider);
   }
 
+  /** The options this model was loaded with (for siblings at another graph optimisation level). */
+  loadOptions: LoadOptions = {};
+  readonly #siblings = new Map<GraphOptimizationLevel, Promise<LoadedModel>>();
+
+  async atGraphLevel(level: GraphOptimizationLevel): Promise<LoadedModel> {
+    if (this.released) throw new ModelInputError("atGraphLevel() on a released model");
+    if (!GRAPH_OPTIMIZATION_LEVELS.includes(level))
+      throw new ModelInputError(`graph optimisation level must be one of ${GRAPH_OPTIMIZATION_LEVELS.join(", ")} (got ${String(level)})`);
+    if (level === this.graphOptimizationLevel) return this;
+    let p = this.#siblings.get(level);
+    if (!p) {
+      p = loadModel(this.dir, { ...this.loadOptions, graphOptimizationLevel: level });
+      this.#siblings.set(level, p);
+      p.catch(() => this.#siblings.delete(level));
+    }
+    return p;
+  }
+
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    const siblings = [...this.#siblings.values()];
+    this.#siblings.clear();
+    for (const s of siblings) await s.then((m) => m.release()).catch(() => undefined);
     const pruned = [...this.pruned.values()];
     this.pruned.clear();
     for (const p of pruned) await p.session.then((s) => s?.release()).catch(() => undefined);

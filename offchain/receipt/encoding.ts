@@ -4,6 +4,8 @@
  * only bytes that `encodeReceipt` could have produced (so decode ∘ encode is the identity on bytes).
  *
  *   header  = "POCR" | u16 version | u8 kvDtype | u8 flags | modelId[32]
+ *             (flags: bit 0 stopAtEos, bit 1 sampler scope "generated", bits 2–3 the replay graph
+ *             optimisation level: 0 all, 1 extended, 2 basic, 3 disabled)
  *             | u64 seed | f64 temperature | f64 topP | u32 topK | u32 maxTokens
  *             | samplerSeed[32] | u32 ratePpm | u16 layersPerToken | u16 numLayers
  *             | u32 vectorLength | u32 promptLen | u32 outputLen | u32 sampleCount
@@ -16,7 +18,7 @@ import { getBytes, hexlify } from "ethers";
 import type { Hex } from "../sampling/bytes.js";
 import { ReceiptFormatError } from "./errors.js";
 import { f16BitsToF32, f32ToF16Bits } from "./float16.js";
-import { type KvDtype, type KvSample, type Receipt, RECEIPT_VERSION, parseReceipt } from "./schema.js";
+import { type KvDtype, type KvSample, type Receipt, type ReplayLevel, RECEIPT_VERSION, parseReceipt } from "./schema.js";
 
 /** "POCR" */
 export const RECEIPT_MAGIC = new Uint8Array([0x50, 0x4f, 0x43, 0x52]);
@@ -27,6 +29,10 @@ export const SAMPLE_PREFIX_BYTES = 6;
 
 const FLAG_STOP_AT_EOS = 1;
 const FLAG_SCOPE_GENERATED = 2;
+const LEVEL_SHIFT = 2;
+const LEVEL_MASK = 3 << LEVEL_SHIFT;
+const LEVEL_CODES: Record<ReplayLevel, number> = { all: 0, extended: 1, basic: 2, disabled: 3 };
+const LEVEL_OF_CODE: readonly ReplayLevel[] = ["all", "extended", "basic", "disabled"];
 const DTYPE_CODES: Record<KvDtype, number> = { float32: 0, float16: 1 };
 
 /** Bytes per stored number. */
@@ -53,7 +59,12 @@ function writeHeader(dv: DataView, out: Uint8Array, r: Receipt): number {
   out.set(RECEIPT_MAGIC, 0);
   dv.setUint16(4, r.version, true);
   dv.setUint8(6, DTYPE_CODES[r.kvDtype]);
-  dv.setUint8(7, (r.decoding.stopAtEos ? FLAG_STOP_AT_EOS : 0) | (r.sampler.scope === "generated" ? FLAG_SCOPE_GENERATED : 0));
+  dv.setUint8(
+    7,
+    (r.decoding.stopAtEos ? FLAG_STOP_AT_EOS : 0) |
+      (r.sampler.scope === "generated" ? FLAG_SCOPE_GENERATED : 0) |
+      (LEVEL_CODES[r.graphOptimizationLevel ?? "all"] << LEVEL_SHIFT)
+  );
   out.set(getBytes(r.modelId), 8);
   dv.setBigUint64(40, r.decoding.seed, true);
   dv.setFloat64(48, r.decoding.temperature === 0 ? 0 : r.decoding.temperature, true);
@@ -182,7 +193,8 @@ export function decodeWithLayout(bytes: Uint8Array): { receipt: Receipt; layout:
   const kvDtype: KvDtype | undefined = dtypeCode === 0 ? "float32" : dtypeCode === 1 ? "float16" : undefined;
   if (!kvDtype) fail(`unknown kv dtype code ${dtypeCode}`, "0 = float32, 1 = float16");
   const flags = dv.getUint8(7);
-  if (flags & ~(FLAG_STOP_AT_EOS | FLAG_SCOPE_GENERATED)) fail(`unknown flag bits 0x${flags.toString(16)} in the header`);
+  if (flags & ~(FLAG_STOP_AT_EOS | FLAG_SCOPE_GENERATED | LEVEL_MASK)) fail(`unknown flag bits 0x${flags.toString(16)} in the header`);
+  const level = LEVEL_OF_CODE[(flags & LEVEL_MASK) >> LEVEL_SHIFT]!;
   const modelId = hexlify(bytes.subarray(8, 40)) as Hex;
   const seed = dv.getBigUint64(40, true);
   const temperature = dv.getFloat64(48, true);
@@ -233,6 +245,7 @@ export function decodeWithLayout(bytes: Uint8Array): { receipt: Receipt; layout:
       kvDtype,
       vectorLength,
       samples,
+      ...(level !== "all" ? { graphOptimizationLevel: level } : {}),
     });
   } catch (e) {
     if (e instanceof ReceiptFormatError) fail("malformed receipt bytes", e.details);

@@ -19,6 +19,14 @@ const U32_MAX = 0xffff_ffff;
 export type KvDtype = "float32" | "float16";
 
 /**
+ * onnxruntime graph optimisation levels. A receipt declares the level the generator ran at (absent =
+ * "all"); honest verifiers replay at that level, so that a level's own rounding (fp16 fusions differ by
+ * up to 8e-3 between levels) never separates honest parties (docs/PROTOCOL.md "Pinned replay level").
+ */
+export const REPLAY_LEVELS = ["disabled", "basic", "extended", "all"] as const;
+export type ReplayLevel = (typeof REPLAY_LEVELS)[number];
+
+/**
  * One sample at `position`: for `layer < numLayers` the `present.{layer}.key|value` rows (all KV heads
  * concatenated), or their seeded projections when `sampler.projectionDim > 0`; for `layer == numLayers`
  * (a top sample, only with projections) two projections of the logits row of `position` (streams
@@ -45,6 +53,8 @@ export interface Receipt {
   vectorLength: number;
   /** Sorted by (position, layer), unique. */
   samples: KvSample[];
+  /** The graph optimisation level the generator ran at and replays must use; absent means "all". */
+  graphOptimizationLevel?: Exclude<ReplayLevel, "all">;
 }
 
 const uint32 = z.number().int().min(0).max(U32_MAX);
@@ -71,6 +81,7 @@ export const receiptSchema = z
     kvDtype: z.enum(["float32", "float16"]),
     vectorLength: z.number().int().min(1).max(MAX_VECTOR_LENGTH),
     samples: z.array(kvSampleSchema),
+    graphOptimizationLevel: z.enum(REPLAY_LEVELS).optional(),
   })
   .superRefine((r, ctx) => {
     const problem = receiptInvariantProblem(r);
@@ -138,5 +149,7 @@ export function receiptInvariantProblem(r: {
 export function parseReceipt(input: unknown): Receipt {
   const r = receiptSchema.safeParse(input);
   if (!r.success) throw new ReceiptFormatError("invalid receipt", { details: formatIssues(r.error.issues) });
+  // "all" is the default and never stored, so equal receipts have one object form.
+  if (r.data.graphOptimizationLevel === "all") delete r.data.graphOptimizationLevel;
   return r.data as Receipt;
 }

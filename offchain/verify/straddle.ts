@@ -229,9 +229,16 @@ export function trialSeeds(label: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => keccak256(toUtf8Bytes(`poc.bench.threshold-seed/${label}/${i}`)));
 }
 
-async function trial(receipt: Receipt, verifiers: readonly SplitVerifier[], seed: string | undefined, tolerances: VerifyOptions["tolerances"]): Promise<SplitTrial> {
+async function trial(
+  receipt: Receipt,
+  verifiers: readonly SplitVerifier[],
+  seed: string | undefined,
+  tolerances: VerifyOptions["tolerances"],
+  replayLevel: "receipt" | "model",
+): Promise<SplitTrial> {
   const vs: Verdict[] = [];
-  for (const v of verifiers) vs.push(await verifyReceipt(v.model, receipt, { ...(tolerances ? { tolerances } : {}), ...(seed ? { thresholdSeed: seed } : {}) }));
+  for (const v of verifiers)
+    vs.push(await verifyReceipt(v.model, receipt, { ...(tolerances ? { tolerances } : {}), ...(seed ? { thresholdSeed: seed } : {}), replayLevel }));
   const bitmaps = vs.map((v) => v.matchBitmapHex);
   const agrees = vs.map((v) => v.agrees);
   return { ...(seed ? { seed } : {}), bitmaps, agrees, split: new Set(bitmaps).size > 1, harmful: agrees.some(Boolean) && agrees.some((a) => !a) };
@@ -276,17 +283,26 @@ export async function measureSplits(
   receipts: readonly Receipt[],
   verifiers: readonly SplitVerifier[],
   seeds: (receiptIndex: number) => readonly string[],
-  opts: { tolerances?: VerifyOptions["tolerances"] } = {},
+  opts: {
+    tolerances?: VerifyOptions["tolerances"];
+    /**
+     * "model" (default here): each verifier replays at its own model's level, whatever the receipt
+     * declares — the setting of finding 3; "receipt": every verifier follows the receipt's level, as
+     * honest verifiers do since the pinned replay level (docs/PROTOCOL.md).
+     */
+    replayLevel?: "receipt" | "model";
+  } = {},
 ): Promise<SplitReport> {
   if (verifiers.length < 2) throw new StraddleError("a split needs at least two verifiers");
+  const replayLevel = opts.replayLevel ?? "model";
   const out: ReceiptSplits[] = [];
   let perReceipt = 0;
   for (const [ri, r] of receipts.entries()) {
-    const withoutSeed = await trial(r, verifiers, undefined, opts.tolerances);
+    const withoutSeed = await trial(r, verifiers, undefined, opts.tolerances, replayLevel);
     const withSeed: SplitTrial[] = [];
     const rs = seeds(ri);
     perReceipt = rs.length;
-    for (const s of rs) withSeed.push(await trial(r, verifiers, s, opts.tolerances));
+    for (const s of rs) withSeed.push(await trial(r, verifiers, s, opts.tolerances, replayLevel));
     // every sample's errors at every verifier (full replay), for the analytic bound
     const tol: Tolerances = resolveTolerances(verifiers[0]!.model.config.dtype, opts.tolerances);
     const job = jobThresholds(tol, undefined);
@@ -294,7 +310,7 @@ export async function measureSplits(
     let scales: number[] = [];
     let tops: boolean[] = [];
     for (const v of verifiers) {
-      const full = await verifyReceipt(v.model, r, { ...(opts.tolerances ? { tolerances: opts.tolerances } : {}), earlyStop: false, collectSamples: true });
+      const full = await verifyReceipt(v.model, r, { ...(opts.tolerances ? { tolerances: opts.tolerances } : {}), earlyStop: false, collectSamples: true, replayLevel });
       const ss = full.samples ?? [];
       stats.push(ss.map((s) => Math.max(s.keyError, s.valueError)));
       scales = ss.map((s) => sampleThreshold(tol, job, s.top, s.position));
@@ -356,6 +372,11 @@ export interface StraddleSuiteReport {
   seedsPerReceipt: number;
   /** The full reports, per placement. */
   reports: Record<"threshold" | "lowest" | "tiled", SplitReport>;
+  /**
+   * The `threshold` placement, without seeds, when every verifier follows the receipt's declared level
+   * (what honest verifiers do): the split rate of the attack of finding 3 under the pinned replay level.
+   */
+  pinnedWithoutSeed: number;
 }
 
 /**
@@ -415,7 +436,10 @@ export async function runStraddleSuite(o: StraddleSuiteOptions): Promise<Straddl
       const r = reports[name];
       log(`straddle-threshold (${name}): split without seed ${r.withoutSeed}, with seed ${r.withSeed} (harmful ${r.harmfulWithSeed}; analytic ${r.analyticWithSeed.toPrecision(3)}) over ${R} receipts × ${N} seeds`);
     }
+    const pinned = await measureSplits(crafted.threshold!, verifiers, () => [], { ...(o.tolerances ? { tolerances: o.tolerances } : {}), replayLevel: "receipt" });
+    log(`straddle-threshold (threshold) with every verifier at the receipt's level: split ${pinned.withoutSeed} over ${R} receipts`);
     return {
+      pinnedWithoutSeed: pinned.withoutSeed,
       dtype: all1.config.dtype,
       verifiers: verifiers.map((v) => v.name),
       withoutSeed: reports.threshold.withoutSeed,

@@ -36,7 +36,7 @@
  * `tolerances.kv`; a token matches when `checkToken` accepts it with `tolerances.token`.
  */
 import { keccak256 } from "ethers";
-import { type LoadedModel, type KvCache, kvRow, kvPrefixLayers, prefillChunked } from "../model/index.js";
+import { type GraphOptimizationLevel, type LoadedModel, type KvCache, kvRow, kvPrefixLayers, prefillChunked } from "../model/index.js";
 import { fingerprintFromCache } from "../fingerprint/compute.js";
 import { checkSeed } from "../fingerprint/pairs.js";
 import { type Hex, type TokenCheck, type TokenTolerance, checkToken } from "../sampling/index.js";
@@ -105,6 +105,13 @@ export interface VerifyOptions {
    * from the full replay's final cache; after an early stop, a separate full prefill pass provides it.
    */
   fingerprintSeed?: bigint;
+  /**
+   * Which graph optimisation level the replay runs at: "receipt" (default) the level the receipt
+   * declares (absent: "all"), through `model.atGraphLevel` — what every honest verifier does, so that
+   * a level's own rounding never separates honest parties (docs/PROTOCOL.md "Pinned replay level");
+   * "model" the given model's level as it is (measurements across levels only).
+   */
+  replayLevel?: "receipt" | "model";
 }
 
 export type MismatchKind = "key" | "value" | "top" | "token" | "plan";
@@ -166,6 +173,8 @@ export interface Verdict {
   modelId: Hex;
   /** receiptRoot of the verified receipt. */
   root: Hex;
+  /** The graph optimisation level the replay ran at (the receipt's, unless `replayLevel: "model"` or the loader had to lower it). */
+  replayGraphOptimizationLevel: GraphOptimizationLevel;
   checks: number;
   matched: number;
   /** ceil(checks / 8) bytes, PROTOCOL.md layout: what `revealResult` takes. */
@@ -274,9 +283,12 @@ const emptyStats = (): ErrorStats => ({ count: 0, max: 0, mean: 0, maxAt: null }
  * of this model id that decodes; throws only for refusals (step 1), `strict` structure errors, model
  * runtime faults and cancellation.
  */
-export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: VerifyOptions = {}): Promise<Verdict> {
+export async function verifyReceipt(given: LoadedModel, input: Receipt, opts: VerifyOptions = {}): Promise<Verdict> {
   const receipt = parseReceipt(input);
-  if (receipt.modelId.toLowerCase() !== model.modelId.toLowerCase()) throw new ModelMismatchError(receipt.modelId, model.modelId);
+  if (receipt.modelId.toLowerCase() !== given.modelId.toLowerCase()) throw new ModelMismatchError(receipt.modelId, given.modelId);
+  const replayLevel = opts.replayLevel ?? "receipt";
+  if (replayLevel !== "receipt" && replayLevel !== "model") throw new VerifyOptionsError(`replayLevel must be "receipt" or "model" (got ${String(replayLevel)})`);
+  const model = replayLevel === "receipt" ? await given.atGraphLevel(receipt.graphOptimizationLevel ?? "all") : given;
   const root = receiptRoot(receipt);
   if (opts.expectedRoot !== undefined && opts.expectedRoot.toLowerCase() !== root)
     throw new ReceiptMismatchError(`receipt root ${root} is not the committed root ${opts.expectedRoot}`, {
@@ -303,7 +315,7 @@ export async function verifyReceipt(model: LoadedModel, input: Receipt, opts: Ve
   const O = receipt.outputTokens.length;
   const P = receipt.promptTokens.length;
   const checks = numChecks(receipt);
-  const base = { modelId: receipt.modelId, root, checks, tolerances: tol, thresholds: job };
+  const base = { modelId: receipt.modelId, root, replayGraphOptimizationLevel: model.graphOptimizationLevel, checks, tolerances: tol, thresholds: job };
 
   const problem = checkReceiptStructure(model, receipt);
   if (problem) {

@@ -10,12 +10,15 @@ import {
   headerByteLength,
   parseReceipt,
   receiptByteLength,
+  receiptRoot,
   roundToF16,
   checkSamplePlan,
   sampleByteLength,
 } from "../../offchain/receipt/index.js";
 import { mulberry32 } from "../sampling/prng.js";
 import { makeReceipt, throwsWith } from "./helpers.js";
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 function dv(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -159,7 +162,23 @@ describe("receipt/encoding: decode rejects malformed bytes", function () {
     throwsWith(() => decodeReceipt(edit((b) => (b[0] = 0x51))), ReceiptFormatError, /bad magic/);
     throwsWith(() => decodeReceipt(edit((_, d) => d.setUint16(4, 1, true))), ReceiptFormatError, /unsupported receipt version 1/);
     throwsWith(() => decodeReceipt(edit((b) => (b[6] = 2))), ReceiptFormatError, /kv dtype/);
-    throwsWith(() => decodeReceipt(edit((b) => (b[7] = 4))), ReceiptFormatError, /flag bits/);
+    throwsWith(() => decodeReceipt(edit((b) => (b[7] = 0x10))), ReceiptFormatError, /flag bits/);
+  });
+
+  it("carries the declared replay graph optimisation level in flag bits 2–3 (absent = all), inside the committed header", () => {
+    const base = decodeReceipt(good);
+    expect(base.graphOptimizationLevel).to.equal(undefined);
+    const roots = new Set([receiptRoot(good)]);
+    for (const level of ["extended", "basic", "disabled"] as const) {
+      const bytes = encodeReceipt({ ...base, graphOptimizationLevel: level });
+      expect(bytes.length).to.equal(good.length);
+      expect(decodeReceipt(bytes).graphOptimizationLevel).to.equal(level);
+      expect(bytesEqual(encodeReceipt(decodeReceipt(bytes)), bytes)).to.equal(true);
+      roots.add(receiptRoot(bytes));
+    }
+    expect(roots.size, "the level changes the header leaf, so the root commits to it").to.equal(4);
+    // "all" is the default and is never stored: the same bytes as no level at all
+    expect(bytesEqual(encodeReceipt(parseReceipt({ ...base, graphOptimizationLevel: "all" })), good)).to.equal(true);
   });
 
   it("rejects out-of-range header values", () => {

@@ -28,10 +28,16 @@ describe("straddle-threshold (issue 9, finding 3)", function () {
       expect(s.errorTarget).to.be.above(s.level * 0.9999);
       expect(s.errorOther).to.be.above(s.level);
       const va = await verifyReceipt(all, receipt);
-      const vd = await verifyReceipt(dis, receipt);
+      // finding 3: a verifier replaying at its own level ("disabled") disagrees with one at "all"
+      const vd = await verifyReceipt(dis, receipt, { replayLevel: "model" });
       expect(va.agrees, va.firstMismatch?.detail).to.equal(true);
       expect(vd.agrees).to.equal(false);
       expect(vd.firstMismatch!.index).to.equal(s.index);
+      // the pinned replay level: the receipt declares "all" (absent), so the verifier configured at
+      // "disabled" replays at "all" too and gives the same bytes
+      const pinned = await verifyReceipt(dis, receipt);
+      expect(pinned.replayGraphOptimizationLevel).to.equal("all");
+      expect(pinned.matchBitmapHex).to.equal(va.matchBitmapHex);
     } finally {
       await all.release();
       await dis.release();
@@ -60,6 +66,8 @@ describe("straddle-threshold (issue 9, finding 3)", function () {
     // without a seed the attack splits every receipt, and one side agrees with the generator
     expect(r.withoutSeed).to.equal(1);
     expect(r.harmfulWithoutSeed).to.equal(1);
+    // ... unless the verifiers follow the receipt's declared level, as honest ones do: no split at all
+    expect(r.pinnedWithoutSeed).to.equal(0);
     // with seeds drawn after the commit (30 per receipt, independent): measured 1 of 90 splits for the
     // attacker's best placement, analytic expectation 0.8 % (the two replays' errors of the crafted
     // sample are 1.5–2 % apart, against a ×9 range of τ); bound 5 %, and within 4σ of the expectation
@@ -75,6 +83,8 @@ describe("straddle-threshold (issue 9, finding 3)", function () {
     const r = await run("fp16");
     const n = r.runs * r.seedsPerReceipt;
     expect(r.withoutSeed).to.equal(1);
+    // following the receipt's level removes the split on fp16 too (one machine: same instruction set)
+    expect(r.pinnedWithoutSeed).to.equal(0);
     // OPEN: fp16 all-vs-disabled noise is ~10–30 % of the threshold, the seeded range only ×2.25:
     // measured 24 % of 90 (analytic 20 %) on tiny fp16. The rate must stay what the errors predict.
     expect(r.analyticWithSeed).to.be.below(0.5);
