@@ -25,9 +25,11 @@ export interface ReplayFingerprintOptions {
  * for another model's receipt, FingerprintError for a bad seed, a malformed receipt (verify.ts
  * checkReceiptStructure: nothing to replay) or one with no KV position.
  */
-export async function replayFingerprints(model: LoadedModel, input: Receipt, seeds: readonly bigint[], opts: ReplayFingerprintOptions = {}): Promise<Hex[]> {
+export async function replayFingerprints(given: LoadedModel, input: Receipt, seeds: readonly bigint[], opts: ReplayFingerprintOptions = {}): Promise<Hex[]> {
   const receipt = parseReceipt(input);
-  if (receipt.modelId.toLowerCase() !== model.modelId.toLowerCase()) throw new ModelMismatchError(receipt.modelId, model.modelId);
+  if (receipt.modelId.toLowerCase() !== given.modelId.toLowerCase()) throw new ModelMismatchError(receipt.modelId, given.modelId);
+  // Like verifyReceipt: at the graph optimisation level the receipt declares (docs/PROTOCOL.md "Pinned replay level").
+  const model = await given.atGraphLevel(receipt.graphOptimizationLevel ?? "all");
   for (const s of seeds) checkSeed(s);
   const problem = checkReceiptStructure(model, receipt);
   if (problem) throw new FingerprintError("malformed receipt: no replay to fingerprint", { details: problem.message });
