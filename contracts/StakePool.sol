@@ -83,8 +83,10 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     uint256 public constant DRAW_ATTEMPTS = 8;
     /// @notice Verifiers synchronised by a {drawVerifiers} call that starts an epoch.
     uint256 public constant SYNCS_PER_EPOCH = 2;
-    /// @notice Gas given to the randomness source per call.
-    uint256 public constant RANDOMNESS_GAS = 100_000;
+    /// @notice Gas given to the randomness source per call: enough for a VRF request (Chainlink VRF v2.5
+    /// through {ChainlinkVrfRandomness}: 109,371 on first use against a coordinator with the real one's
+    /// storage per request, `test/pool/vrf.test.ts`), bounded so a broken source cannot burn the caller's gas (L-1).
+    uint256 public constant RANDOMNESS_GAS = 200_000;
     /// @notice Upper bound of α in basis points (10×).
     uint256 public constant MAX_ALPHA_BPS = 100_000;
     /// @notice Upper bound of β in basis points (100×).
