@@ -16,12 +16,15 @@ import {
   fetchReceipt,
   numChecks,
   receiptRoot,
+  receiptUrl,
   serveReceipts,
   writeFileAtomic,
 } from "../receipt/index.js";
 import { port, positiveInt } from "./options.js";
 import { addChainOptions, closeClient, connectFromOptions, type ChainCliOptions } from "./chain-options.js";
 import { receiptAuthorizer } from "../transport/receipt-access.js";
+import { signAccess } from "../transport/auth.js";
+import type { PoolClient } from "../chain/index.js";
 import { DEFAULT_USER_STORE } from "./job-result.js";
 
 async function readReceiptFile(file: string): Promise<Uint8Array> {
@@ -139,17 +142,29 @@ export function receiptsCommand(): Command {
       console.log(await new ReceiptStore(opts.dir).put(await readReceiptFile(file)));
     });
 
-  cmd
-    .command("fetch")
-    .description("fetch a receipt (http(s) URL, file URL, path or store directory) and check it against a root")
-    .argument("<uri>", "where to fetch it")
-    .requiredOption("--root <root>", "expected receipt root (0x + 64 hex)")
-    .option("--out <file>", "write the verified bytes here")
-    .option("--dir <dir>", "add the verified receipt to this store")
-    .option("--timeout <ms>", "timeout in milliseconds", positiveInt, 30_000)
-    .option("--max-bytes <n>", "size limit", positiveInt, 256 * 1024 * 1024)
-    .action(async (uri: string, opts: { root: string; out?: string; dir?: string; timeout: number; maxBytes: number }) => {
-      const got = await fetchReceipt(uri, opts.root, { timeoutMs: opts.timeout, maxBytes: opts.maxBytes });
+  addChainOptions(
+    cmd
+      .command("fetch")
+      .description("fetch a receipt (http(s) URL, file URL, path or store directory) and check it against a root; --job signs the request as a party of that job")
+      .argument("<uri>", "where to fetch it (a server's base URL works too)")
+      .requiredOption("--root <root>", "expected receipt root (0x + 64 hex)")
+      .option("--job <id>", "sign as a party of this job (its user or a drawn verifier; --account N or POC_PRIVATE_KEY) and ask for ?job=<id>", positiveInt)
+      .option("--out <file>", "write the verified bytes here")
+      .option("--dir <dir>", "add the verified receipt to this store")
+      .option("--timeout <ms>", "timeout in milliseconds", positiveInt, 30_000)
+      .option("--max-bytes <n>", "size limit", positiveInt, 256 * 1024 * 1024)
+  ).action(async (uri: string, opts: ChainCliOptions & { root: string; job?: number; out?: string; dir?: string; timeout: number; maxBytes: number }) => {
+    let client: PoolClient | undefined;
+    try {
+      let authorization: (() => Promise<string>) | undefined;
+      let at = uri;
+      if (opts.job !== undefined) {
+        const c = (client = (await connectFromOptions(opts, true)).client);
+        const scope = { chainId: c.chainId, pool: c.address, jobId: BigInt(opts.job) };
+        authorization = () => signAccess(c.signer!, scope);
+        if (/^https?:\/\//i.test(uri)) at = receiptUrl(uri, opts.root, opts.job);
+      }
+      const got = await fetchReceipt(at, opts.root, { timeoutMs: opts.timeout, maxBytes: opts.maxBytes, ...(authorization ? { authorization } : {}) });
       if (opts.out) {
         await writeFileAtomic(opts.out, got.bytes).catch((e: unknown) => {
           throw new ReceiptStoreError(`cannot write ${opts.out}`, { details: (e as Error).message, cause: e });
@@ -157,7 +172,10 @@ export function receiptsCommand(): Command {
       }
       if (opts.dir) await new ReceiptStore(opts.dir).put(got.bytes);
       console.log(`ok ${got.root} (${got.bytes.length} bytes, ${got.receipt.samples.length} samples)`);
-    });
+    } finally {
+      if (client) closeClient(client);
+    }
+  });
 
   return cmd;
 }

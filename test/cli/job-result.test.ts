@@ -138,6 +138,13 @@ describe("poc job result / job status answer / receipts serve --store", function
       const ok = await fetch(at, { headers: { authorization: await signAccess(user!, scope) } });
       expect(ok.status).to.equal(200);
       expect((await ok.arrayBuffer()).byteLength).to.be.greaterThan(0);
+      // and the CLI fetch signs as a party when given --job
+      const f = await poc("receipts", "fetch", url, "--root", root, "--job", String(jobId), ...chain, "--account", "1");
+      expect(f.status, f.stderr).to.equal(0);
+      expect(f.stdout).to.match(new RegExp(`^ok ${root}`));
+      const unsigned = await poc("receipts", "fetch", url, "--root", root);
+      expect(unsigned.status).to.equal(1);
+      expect(unsigned.stderr).to.match(/HTTP 401/);
     } finally {
       if (child.exitCode === null && child.signalCode === null) {
         const closed = new Promise((ok) => child.once("close", ok));

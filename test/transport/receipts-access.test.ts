@@ -107,6 +107,18 @@ describe("receipts for the job's parties only (docs/NETWORK.md)", function () {
     expect(r.headers.get("access-control-allow-methods")).to.match(/GET/);
   });
 
+  it("receiptUrl: the committed form from any base URL; without authorize the server still sends CORS and JSON errors", async () => {
+    const r = "0x" + "ab".repeat(32);
+    for (const base of ["http://h:1", "http://h:1/", "http://h:1/receipts", "http://h:1/receipts/", `http://h:1/receipts/${r}`])
+      expect(receiptUrl(base, r, 5n)).to.equal(`http://h:1/receipts/${r}?job=5`);
+    expect(receiptUrl("https://g.example/poc/", r)).to.equal(`https://g.example/poc/receipts/${r}`);
+    expect(receiptUrl("/var/receipts", r, 5n), "a path is left as it is").to.equal("/var/receipts");
+    const open = await fetch(`${ctx.server.url}/receipts/0x${"00".repeat(32)}`);
+    expect(open.status).to.equal(404);
+    expect(open.headers.get("access-control-allow-origin")).to.equal("*");
+    expect((await errorOf(open)).type).to.equal("not_found_error");
+  });
+
   const worker = async (signer: Signer, extra: { receiptMirrors?: string[] } = {}) => {
     const tap = new LogTap();
     const w = await startVerifierWorker({
