@@ -58,7 +58,7 @@ export function assessTrust(h: JobHistory, now: number): Trust {
   switch (h.state) {
     case JobState.Committed:
       return now < v.deadline
-        ? { verdict: "unchallenged", final: false, trusted: null, finalAfter: v.deadline, message: `not challenged; final after ${iso(v.deadline)} (unless the user challenges before)` }
+        ? { verdict: "unchallenged", final: false, trusted: null, finalAfter: v.deadline, message: `not challenged; final after ${iso(v.deadline)} (the user may challenge until then: poc job challenge ${h.jobId})` }
         : {
             verdict: "unchallenged",
             final: false,

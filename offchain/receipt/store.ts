@@ -212,15 +212,15 @@ export function errorBody(status: number, message: string, code: string): string
 
 /**
  * The request handler of {@link serveReceipts}, for mounting under another server (e.g. the
- * generator's, which also answers `/v1/jobs/...`): answers `OPTIONS` and `/receipts/...` and returns
- * true, or returns false (nothing written) for any other path.
+ * generator's, which also answers `/v1/jobs/...`): answers every method on `/receipts/<name>` (OPTIONS
+ * 204 included) and returns true, or returns false (nothing written) for any other path.
  */
 export function receiptRequestHandler(store: ReceiptStore, options: Pick<ServeOptions, "onRequest" | "authorize"> = {}) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = req.url ?? "/";
     const [path, query = ""] = url.split("?", 2) as [string, string?];
     const m = /^\/receipts\/([^/]+)$/.exec(path);
-    if (!m && req.method !== "OPTIONS") return false;
+    if (!m) return false;
     for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
     const send = (status: number, body: string | Uint8Array, type: string) => {
       res.statusCode = status;
@@ -242,7 +242,7 @@ export function receiptRequestHandler(store: ReceiptStore, options: Pick<ServeOp
       res.setHeader("allow", "GET, HEAD, OPTIONS");
       return fail(405, "method not allowed: use GET or HEAD", "method_not_allowed");
     }
-    const name = m![1]!.endsWith(RECEIPT_EXT) ? m![1]!.slice(0, -RECEIPT_EXT.length) : m![1]!;
+    const name = m[1]!.endsWith(RECEIPT_EXT) ? m[1]!.slice(0, -RECEIPT_EXT.length) : m[1]!;
     if (!HEX32_RE.test(name)) return fail(400, "malformed root: expected 0x followed by 64 hex digits", "malformed_root");
     const root = name.toLowerCase() as Hex;
     if (options.authorize) {
@@ -290,6 +290,12 @@ export async function serveReceipts(store: ReceiptStore, options: ServeOptions =
     if (await handle(req, res)) return;
     const path = (req.url ?? "/").split("?")[0]!;
     for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+    if (req.method === "OPTIONS") {
+      res.statusCode = 204;
+      res.end();
+      options.onRequest?.("OPTIONS", path, 204);
+      return;
+    }
     const body = errorBody(404, "not found: receipts are at /receipts/<root>", "not_found");
     res.statusCode = 404;
     res.setHeader("content-type", "application/json");
