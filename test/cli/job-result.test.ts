@@ -113,6 +113,8 @@ describe("poc job result / job status answer / receipts serve --store", function
     const s = await poc("job", "status", String(jobId), ...chain, "--store", userStore, "--model", modelDir());
     expect(s.status, s.stderr).to.equal(0);
     expect(s.stdout).to.include(`  answer      ${printable(text)}`);
+    const sj = JSON.parse((await poc("job", "status", String(jobId), ...chain, "--store", userStore, "--json")).stdout) as { answer: { tokens: number[]; text: unknown } };
+    expect(sj.answer).to.deep.equal({ tokens, text: null });
     const missing = await poc("job", "status", String(jobId), ...chain, "--store", join(tmp, "empty"));
     expect(missing.stdout).to.match(/answer +not in .* yet: `poc job result/);
 
