@@ -16,8 +16,9 @@
  * 3. The receipt: from the given store, the worker's cache (`<state>/receipts`) or the commit's URI
  *    (http(s), file, path), then `receiptMirrors`; http(s) requests are signed as the job's drawn
  *    verifier (`Authorization: PoC …`, docs/NETWORK.md); retried within a budget well inside the
- *    deadline, checked against the committed root. Unfetchable, not matching the root, malformed, or not answering the job (model id,
- *    request hash, sampler seed, numChecks) → the generator's fault: the all-zero bitmap.
+ *    deadline, checked against the committed root. Unfetchable, not matching the root, malformed,
+ *    or not answering the job (model id, request hash, sampler seed, numChecks) → the generator's
+ *    fault: the all-zero bitmap.
  * 4. The model by id from the models directory; missing → logged loudly and, while the pool still
  *    allows it (the first quarter of the verify window), the assignment is declined for the small
  *    decline fee (`declineUnservable`); otherwise nothing is submitted (the assignment times out and
@@ -857,11 +858,11 @@ class Worker {
     for (;;) {
       attempt++;
       if (this.#stopped) throw new Stopped();
-      const left = budgetMs - (Date.now() - start);
       // The committed URI decides the fault's kind; the mirrors' errors are reported beside it.
       let first: unknown;
       const others: string[] = [];
       for (const [i, uri] of sources.entries()) {
+        const left = budgetMs - (Date.now() - start);
         try {
           const r = await fetchReceipt(uri, receiptRoot, {
             timeoutMs: Math.max(1000, Math.min(30_000, left)),
