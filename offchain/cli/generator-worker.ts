@@ -6,9 +6,14 @@
  *   npx poc worker generator --account 2 --models ./models --store ./receipts --serve-port 8547
  *
  * The receipt server listens on --serve-host (default 127.0.0.1) and --serve-port (default: any free
- * port); the receipt URI committed on-chain is `<public URL>/receipts/<root>`, where the public URL is
- * --public-url or, by default, the server's own http://host:port. Verifiers on other machines need a
- * public URL they can reach (e.g. --serve-host 0.0.0.0 --public-url http://gen.example:8547).
+ * port); the receipt URI committed on-chain is `<public URL>/receipts/<root>?job=<id>`, where the
+ * public URL is --public-url or, by default, the server's own http://host:port. Verifiers on other
+ * machines need a public URL they can reach (e.g. --serve-host 0.0.0.0 --public-url http://gen.example:8547).
+ *
+ * The server hands a receipt only to a party of the job named by `?job=` — its user or a verifier
+ * drawn for it, signing `Authorization: PoC …` (docs/NETWORK.md) — and only when the root is the one
+ * that job committed. `--no-receipt-auth` serves every receipt to anyone: local demos only (a
+ * receipt holds the prompt and the answer).
  */
 import { Command, Option } from "commander";
 import { z } from "zod";
@@ -22,6 +27,7 @@ import { nonNegativeInt, port, positiveInt } from "./options.js";
 import { requireDirectory } from "./worker.js";
 import { keeperHook, runUntilSignal, waitForRedeploy } from "./supervise.js";
 import { readChainIdentity } from "../worker/chain-identity.js";
+import { receiptAuthorizer } from "../transport/receipt-access.js";
 
 const optionsSchema = z.object({
   models: z.string().min(1, "--models must name a directory"),
@@ -40,6 +46,7 @@ const optionsSchema = z.object({
   once: z.boolean(),
   mint: z.boolean(),
   keeper: z.boolean(),
+  receiptAuth: z.boolean(),
 });
 
 export function generatorWorkerCommand(): Command {
@@ -50,6 +57,7 @@ export function generatorWorkerCommand(): Command {
     .option("--serve-port <port>", "port of the receipt server (default: any free port)", port)
     .option("--serve-host <host>", "address the receipt server listens on", "127.0.0.1")
     .option("--public-url <url>", "base URL verifiers fetch receipts from (default: the server's own URL)")
+    .option("--no-receipt-auth", "LOCAL DEMOS ONLY: serve receipts to anyone, not just the job's user and drawn verifiers")
     .option("--state <dir>", "directory for the progress file", ".poc/generator-state")
     .option("--poll <ms>", "poll interval for new jobs", positiveInt, 2000)
     .option("--from-block <n>", "first block to scan on a fresh state (default: the pool's deployment block)", nonNegativeInt)
@@ -72,9 +80,18 @@ export function generatorWorkerCommand(): Command {
     const me = await client.account();
     const logger = createLogger({ format: o.log as LogFormat, minLevel: o.logLevel as LogLevel, name: `generator ${me.slice(0, 10)}` });
     const store = new ReceiptStore(o.store);
-    const server = await serveReceipts(store, { host: o.serveHost, ...(o.servePort !== undefined ? { port: o.servePort } : {}) });
+    const server = await serveReceipts(store, {
+      host: o.serveHost,
+      ...(o.servePort !== undefined ? { port: o.servePort } : {}),
+      // The client is replaced after a redeploy: the check reads the current one.
+      ...(o.receiptAuth ? { authorize: receiptAuthorizer(() => client) } : {}),
+    });
     const base = o.publicUrl ?? server.url;
-    logger.info("serving", `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>)`, { url: server.url, publicUrl: base });
+    logger.info(
+      "serving",
+      `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>?job=<id>)${o.receiptAuth ? " to the job's parties only" : " to ANYONE (--no-receipt-auth: local demos only)"}`,
+      { url: server.url, publicUrl: base, auth: o.receiptAuth }
+    );
     try {
       // Runs again with a fresh state after the chain or the pool changed under it (node restarted, pool redeployed).
       for (;;) {

@@ -11,7 +11,8 @@
  *   poc job timeout-draw JOB     anyone, after the draw deadline: stage 1 settles as unchallenged (Unverified), later ones as a stalemate
  *   poc job decline JOB          the drawn verifier, in the first quarter of its window: give the stage back for the decline fee
  *   poc job advance JOB [--wait] whichever of cancel / finalize / timeoutVerifier / drawVerifiers / timeoutDraw is due (anyone; ./advance.ts)
- *   poc job status JOB [--json]  state, deadlines, stages, each verifier's result, payouts
+ *   poc job status JOB [--json]  state, deadlines, stages, each verifier's result, payouts; the answer when the user's store holds it
+ *   poc job result JOB [--json]  the answer: text, tokens, receipt root, whether it can be trusted yet (./job-result.ts)
  *   poc withdraw                 pay out the account's credit
  *
  * `job open` builds the job request (offchain/request: model id, prompt tokens, decoding and sampler
@@ -38,6 +39,7 @@ import { REQUEST_DEFAULTS } from "./options.js";
 import { describeDrawEvents } from "./pool.js";
 import { advanceCommand, finalizeWhenDue } from "./advance.js";
 import { amountProblem } from "../../scripts/lib/params.js";
+import { DEFAULT_USER_STORE, answerFromStore, describeResult, jobResult, jobResultJson, printable, tokenizerFor } from "./job-result.js";
 
 export class JobCliError extends PocError {
   override name = "JobCliError";
@@ -545,17 +547,31 @@ async function simpleAction(action: SimpleAction, jobArg: string, raw: ChainCliO
   });
 }
 
-async function runStatus(jobArg: string, raw: ChainCliOptions & { json?: boolean }): Promise<void> {
+async function runStatus(jobArg: string, raw: ChainCliOptions & { json?: boolean; store?: string; model?: string }): Promise<void> {
   const jobId = parseOr(jobIdSchema, jobArg);
   await withClient(raw, false, async (client) => {
     const h = await jobHistory(client, jobId);
+    // The answer from the user's store only (no fetch; `job result` fetches and saves it).
+    const store = raw.store ?? DEFAULT_USER_STORE;
+    const answer = await answerFromStore(h, store, raw.model && h.opened ? await tokenizerFor(raw.model, h.opened.modelId) : undefined);
     if (raw.json) {
-      console.log(JSON.stringify(jobStatusJson(h), null, 2));
+      console.log(JSON.stringify({ ...(jobStatusJson(h) as object), answer: answer ?? null }, null, 2));
       return;
     }
     const units = await tokenUnits(client);
     const now = (await client.latestBlock()).timestamp;
     for (const l of describeJob(h, { decimals: units.decimals, now })) console.log(l);
+    if (answer) console.log(`  answer      ${answer.text === null ? `${answer.tokens.length} tokens in ${store} (add --model DIR for the text)` : printable(answer.text)}`);
+    else if (h.committed) console.log(`  answer      not in ${store} yet: \`poc job result ${h.jobId} --account N --model DIR\` fetches it`);
+  });
+}
+
+async function runResult(jobArg: string, raw: ChainCliOptions & { json?: boolean; store?: string; model?: string }): Promise<void> {
+  const jobId = parseOr(jobIdSchema, jobArg);
+  await withClient(raw, false, async (client) => {
+    const r = await jobResult(client, jobId, { ...(raw.store ? { store: raw.store } : {}), ...(raw.model ? { modelDir: raw.model } : {}) });
+    if (raw.json) console.log(JSON.stringify(jobResultJson(r), null, 2));
+    else for (const l of describeResult(r)) console.log(l);
   });
 }
 
@@ -647,7 +663,19 @@ export function jobCommand(): Command {
         .description("a job's state, deadlines, stages, verifier results and payouts")
         .argument("<job>", "job id")
         .option("--json", "print JSON", false)
-    ).action(async (id: string, o: ChainCliOptions & { json?: boolean }) => runStatus(id, o))
+        .option("--store <dir>", `the user's receipt store: the answer is shown when it holds the receipt (default ${DEFAULT_USER_STORE})`)
+        .option("--model <dir>", "the job's model directory: decode the answer's tokens to text")
+    ).action(async (id: string, o: ChainCliOptions & { json?: boolean; store?: string; model?: string }) => runStatus(id, o))
+  );
+  job.addCommand(
+    addChainOptions(
+      new Command("result")
+        .description("the answer: generated text, tokens, receipt root, and whether it can be trusted yet; fetches the receipt (signed as the user) into the user's store")
+        .argument("<job>", "job id")
+        .option("--model <dir>", "the job's model directory: its tokenizer decodes the text")
+        .option("--store <dir>", `the user's receipt store, read first and where a fetched receipt is saved (default ${DEFAULT_USER_STORE})`)
+        .option("--json", "print one JSON object", false)
+    ).action(async (id: string, o: ChainCliOptions & { json?: boolean; store?: string; model?: string }) => runResult(id, o))
   );
   return job;
 }

@@ -9,7 +9,7 @@
  * `connectFromOptions`); `runUntilSignal` below handles SIGINT/SIGTERM the same way for every worker.
  */
 import { stat } from "node:fs/promises";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { ChainConfigError } from "../chain/index.js";
 import { readChainIdentity } from "../worker/chain-identity.js";
 import { keeperHook, runUntilSignal, waitForRedeploy } from "./supervise.js";
@@ -34,6 +34,19 @@ export async function requireDirectory(dir: string, flag: string): Promise<void>
   if (!st.isDirectory()) throw new ChainConfigError(`${flag} ${dir}: not a directory`);
 }
 
+/** `--receipt-mirror` (repeatable): an http(s) base URL or a local path. */
+function collectMirror(v: string, acc: string[]): string[] {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) && !/^(https?|file):\/\//i.test(v)) throw new InvalidArgumentError("an http(s) URL, a file:// URL or a local path");
+  if (/^https?:\/\//i.test(v)) {
+    try {
+      new URL(v);
+    } catch {
+      throw new InvalidArgumentError("not a valid URL");
+    }
+  }
+  return [...acc, v];
+}
+
 export function verifierWorkerCommand(): Command {
   const cmd = new Command("verifier")
     .description(
@@ -52,6 +65,7 @@ export function verifierWorkerCommand(): Command {
     .option("--no-advance-draws", "do not call drawVerifiers / sync (others advance the draw queue)")
     .option("--no-decline", "never decline an assignment whose model is missing (it then times out)")
     .option("--dev-mine", "local development node (chain 31337) only: mine a block when the draw randomness is pending", false)
+    .option("--receipt-mirror <url>", "a receipt server tried after the commit's URI (e.g. the user's `poc receipts serve --store`); repeatable", collectMirror, [] as string[])
     .option("--fetch-budget <s>", "longest time spent fetching one receipt (also capped at a quarter of the time left)", positiveNumber, 120)
     .addOption(new Option("--provider <name>", "onnxruntime execution provider").choices([...EXECUTION_PROVIDERS]).default("cpu"))
     .option("--threads <n>", "CPU threads per replay (default: onnxruntime's choice)", positiveInt)
@@ -87,6 +101,7 @@ export function verifierWorkerCommand(): Command {
         devMine: o.devMine as boolean,
         ...(o.bond ? { bondAmount: parseTokenAmount(o.bond as string, await client.tokenDecimals()) } : {}),
         fetchBudgetMs: (o.fetchBudget as number) * 1000,
+        receiptMirrors: o.receiptMirror as string[],
         loadOptions: {
           provider: o.provider as ExecutionProvider,
           graphOptimizationLevel: o.graphOpt as GraphOptimizationLevel,

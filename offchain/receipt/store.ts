@@ -1,8 +1,10 @@
 /**
  * Content-addressed receipt store: a local directory of `<root>.pocr` files (root = receiptRoot of the
- * bytes, 0x + 64 lowercase hex), an HTTP server for it (`GET /receipts/<root>`), and `fetchReceipt`,
- * which accepts http(s) URLs, file:// URLs and local paths and checks the content against the root
- * that was committed on-chain.
+ * bytes, 0x + 64 lowercase hex), an HTTP server for it (`GET /receipts/<root>[?job=ID]`, CORS, JSON
+ * errors, an optional `authorize` hook: offchain/transport/receipt-access.ts makes the party check
+ * of docs/NETWORK.md), and `fetchReceipt`, which accepts http(s) URLs (optionally sending a party's
+ * `Authorization`), file:// URLs and local paths and checks the content against the root that was
+ * committed on-chain.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
@@ -12,6 +14,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HEX32_RE, type Hex } from "../sampling/bytes.js";
 import { PocError } from "../errors.js";
+import { AccessError } from "../transport/auth.js";
 import { decodeReceipt } from "./encoding.js";
 import {
   ReceiptFetchError,
@@ -152,48 +155,153 @@ export interface ReceiptServer {
   close(): Promise<void>;
 }
 
+/** What an {@link ServeOptions.authorize} hook is asked about. */
+export interface ReceiptAccessRequest {
+  /** The requested root (normalised: 0x + 64 lowercase hex). */
+  root: Hex;
+  /** `?job=` of the URL, as given (undefined when absent). */
+  job: string | undefined;
+  /** The `Authorization` header (undefined when absent). */
+  authorization: string | undefined;
+  method: string;
+}
+
+/**
+ * Decides whether a request may read a receipt: resolve (with anything, e.g. an AccessGrant) to
+ * serve it; throw AccessError (401/403) or ReceiptNotFoundError (404) to refuse. Other errors are
+ * answered 500. (offchain/transport/receipt-access.ts builds the party check of docs/NETWORK.md.)
+ */
+export type ReceiptAuthorizer = (request: ReceiptAccessRequest) => Promise<unknown>;
+
 export interface ServeOptions {
   port?: number;
   host?: string;
   /** Called once per request (for logging). */
   onRequest?: (method: string, path: string, status: number) => void;
+  /**
+   * Access control. Without it every receipt is served to anyone (local demos and tests only:
+   * receipts hold the prompt); workers and `poc receipts serve` pass the party check.
+   */
+  authorize?: ReceiptAuthorizer;
+}
+
+/** The headers every response carries (docs/NETWORK.md "The generator's server"). */
+export const CORS_HEADERS: Readonly<Record<string, string>> = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-headers": "Authorization, Content-Type",
+  "access-control-allow-methods": "GET, HEAD, OPTIONS",
+  "access-control-max-age": "600",
+};
+
+/** OpenAI-shaped error types (docs/NETWORK.md). */
+export type HttpErrorType = "invalid_request_error" | "authentication_error" | "permission_error" | "not_found_error" | "server_error";
+
+const TYPE_OF_STATUS: Record<number, HttpErrorType> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  405: "invalid_request_error",
+  500: "server_error",
+};
+
+/** The JSON error body of docs/NETWORK.md. */
+export function errorBody(status: number, message: string, code: string): string {
+  return JSON.stringify({ error: { message, type: TYPE_OF_STATUS[status] ?? "server_error", code } });
 }
 
 /**
- * Serve a store over HTTP: `GET|HEAD /receipts/<root>` → 200 application/octet-stream (verified
- * against the root before it is sent), 400 for a malformed root, 404 when unknown, 405 for other
- * methods, 500 when the stored file is corrupt. Default host 127.0.0.1, default port 0 (any free port).
+ * The request handler of {@link serveReceipts}, for mounting under another server (e.g. the
+ * generator's, which also answers `/v1/jobs/...`): answers every method on `/receipts/<name>` (OPTIONS
+ * 204 included) and returns true, or returns false (nothing written) for any other path.
  */
-export async function serveReceipts(store: ReceiptStore, options: ServeOptions = {}): Promise<ReceiptServer> {
-  const host = options.host ?? "127.0.0.1";
-  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+export function receiptRequestHandler(store: ReceiptStore, options: Pick<ServeOptions, "onRequest" | "authorize"> = {}) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = req.url ?? "/";
-    const path = url.split("?")[0]!;
-    const done = (status: number, body: string | Uint8Array, type = "text/plain; charset=utf-8") => {
+    const [path, query = ""] = url.split("?", 2) as [string, string?];
+    const m = /^\/receipts\/([^/]+)$/.exec(path);
+    if (!m) return false;
+    for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+    const send = (status: number, body: string | Uint8Array, type: string) => {
       res.statusCode = status;
       res.setHeader("content-type", type);
       res.setHeader("content-length", typeof body === "string" ? Buffer.byteLength(body) : body.length);
       if (req.method === "HEAD") res.end();
       else res.end(body);
       options.onRequest?.(req.method ?? "?", path, status);
+      return true;
     };
-    const m = /^\/receipts\/([^/]+)$/.exec(path);
-    if (!m) return done(404, "not found: receipts are at /receipts/<root>\n");
+    const fail = (status: number, message: string, code: string) => send(status, errorBody(status, message, code), "application/json");
+    if (req.method === "OPTIONS") {
+      res.statusCode = 204;
+      res.end();
+      options.onRequest?.("OPTIONS", path, 204);
+      return true;
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
-      res.setHeader("allow", "GET, HEAD");
-      return done(405, "method not allowed\n");
+      res.setHeader("allow", "GET, HEAD, OPTIONS");
+      return fail(405, "method not allowed: use GET or HEAD", "method_not_allowed");
     }
     const name = m[1]!.endsWith(RECEIPT_EXT) ? m[1]!.slice(0, -RECEIPT_EXT.length) : m[1]!;
-    if (!HEX32_RE.test(name)) return done(400, "malformed root: expected 0x followed by 64 hex digits\n");
-    try {
-      const bytes = await store.get(name);
-      res.setHeader("cache-control", "public, max-age=31536000, immutable");
-      return done(200, bytes, "application/octet-stream");
-    } catch (e) {
-      if (e instanceof ReceiptNotFoundError) return done(404, `unknown receipt ${name.toLowerCase()}\n`);
-      const msg = e instanceof PocError ? e.shortMessage : "internal error";
-      return done(500, `${msg}\n`);
+    if (!HEX32_RE.test(name)) return fail(400, "malformed root: expected 0x followed by 64 hex digits", "malformed_root");
+    const root = name.toLowerCase() as Hex;
+    if (options.authorize) {
+      res.setHeader("vary", "Authorization");
+      const header = req.headers.authorization;
+      try {
+        await options.authorize({
+          root,
+          job: new URLSearchParams(query).get("job") ?? undefined,
+          authorization: typeof header === "string" ? header : undefined,
+          method: req.method,
+        });
+      } catch (e) {
+        if (e instanceof AccessError) {
+          if (e.status === 401) res.setHeader("www-authenticate", 'PoC realm="receipts"');
+          return fail(e.status, e.shortMessage, e.status === 401 ? "unauthenticated" : "not_a_party");
+        }
+        if (e instanceof ReceiptNotFoundError) return fail(404, e.shortMessage, "receipt_not_found");
+        return fail(500, e instanceof PocError ? e.shortMessage : "internal error", "internal_error");
+      }
     }
+    try {
+      const bytes = await store.get(root);
+      // Receipts never change; an authenticated one must not sit in a shared cache.
+      res.setHeader("cache-control", options.authorize ? "private, max-age=31536000, immutable" : "public, max-age=31536000, immutable");
+      return send(200, bytes, "application/octet-stream");
+    } catch (e) {
+      if (e instanceof ReceiptNotFoundError) return fail(404, `unknown receipt ${root}`, "receipt_not_found");
+      return fail(500, e instanceof PocError ? e.shortMessage : "internal error", "internal_error");
+    }
+  };
+}
+
+/**
+ * Serve a store over HTTP: `GET|HEAD /receipts/<root>` → 200 application/octet-stream (verified
+ * against the root before it is sent), 400 for a malformed root, 401/403 when `authorize` refuses,
+ * 404 when unknown, 405 for other methods, 500 when the stored file is corrupt; `OPTIONS` → 204.
+ * Every response carries the CORS headers; errors are JSON (`{"error":{message,type,code}}`).
+ * Default host 127.0.0.1, default port 0 (any free port).
+ */
+export async function serveReceipts(store: ReceiptStore, options: ServeOptions = {}): Promise<ReceiptServer> {
+  const host = options.host ?? "127.0.0.1";
+  const handle = receiptRequestHandler(store, options);
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    if (await handle(req, res)) return;
+    const path = (req.url ?? "/").split("?")[0]!;
+    for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+    if (req.method === "OPTIONS") {
+      res.statusCode = 204;
+      res.end();
+      options.onRequest?.("OPTIONS", path, 204);
+      return;
+    }
+    const body = errorBody(404, "not found: receipts are at /receipts/<root>", "not_found");
+    res.statusCode = 404;
+    res.setHeader("content-type", "application/json");
+    res.setHeader("content-length", Buffer.byteLength(body));
+    res.end(req.method === "HEAD" ? undefined : body);
+    options.onRequest?.(req.method ?? "?", path, 404);
   };
   const server = createServer((req, res) => {
     handler(req, res).catch(() => {
@@ -224,11 +332,37 @@ export async function serveReceipts(store: ReceiptStore, options: ServeOptions =
   };
 }
 
+/**
+ * The URL of receipt `root` under a server's base URL (`http://host:port`, with or without a path
+ * or a trailing `/`; one already ending in `/receipts` gets just the root), with `?job=<jobId>` when
+ * given: the form committed on-chain (docs/NETWORK.md). A base that is not http(s) (a path, a
+ * file:// URL) is returned as is.
+ */
+export function receiptUrl(base: string, root: string, jobId?: bigint | number | string): string {
+  const r = normalizeRoot(root);
+  if (!/^https?:\/\//i.test(base)) return base;
+  let u: URL;
+  try {
+    u = new URL(base);
+  } catch (e) {
+    throw new ReceiptFetchError(`invalid receipt server URL ${base}`, { cause: e });
+  }
+  const p = u.pathname.replace(/\/+$/, "");
+  if (!new RegExp(`/receipts/${r}(${RECEIPT_EXT.replace(".", "\\.")})?$`, "i").test(p)) u.pathname = p.endsWith("/receipts") ? `${p}/${r}` : `${p}/receipts/${r}`;
+  if (jobId !== undefined) u.searchParams.set("job", BigInt(jobId).toString());
+  return u.href;
+}
+
 export interface FetchOptions {
   /** Abort after this many milliseconds (default 30 s). */
   timeoutMs?: number;
   /** Reject content larger than this (default 256 MiB). */
   maxBytes?: number;
+  /**
+   * http(s) only: the `Authorization` header to send (offchain/transport/auth.ts `signAccess`), or
+   * a function making one per request.
+   */
+  authorization?: string | (() => Promise<string>);
 }
 
 export interface FetchedReceipt {
@@ -262,7 +396,8 @@ export async function fetchReceipt(uri: string, expectedRoot: string, options: F
     else if (u.pathname.endsWith("/")) u.pathname += `receipts/${root}`;
     const url = u.href;
     source = url;
-    bytes = await fetchHttp(url, timeoutMs, maxBytes);
+    const auth = typeof options.authorization === "function" ? await options.authorization() : options.authorization;
+    bytes = await fetchHttp(url, timeoutMs, maxBytes, auth);
   } else {
     let path: string;
     if (/^file:/i.test(uri)) {
@@ -312,17 +447,26 @@ async function readLocal(path: string, root: Hex, maxBytes: number): Promise<Uin
   }
 }
 
-async function fetchHttp(url: string, timeoutMs: number, maxBytes: number): Promise<Uint8Array> {
+async function fetchHttp(url: string, timeoutMs: number, maxBytes: number, authorization?: string): Promise<Uint8Array> {
   const signal = AbortSignal.timeout(timeoutMs);
   let res: Response;
   try {
-    res = await fetch(url, { signal, redirect: "follow" });
+    // No redirects with a signature: it must not travel to another host.
+    res = await fetch(url, { signal, redirect: authorization ? "error" : "follow", ...(authorization ? { headers: { authorization } } : {}) });
   } catch (e) {
     throw httpError(e, url, timeoutMs);
   }
   if (res.status !== 200) {
-    await res.body?.cancel().catch(() => {});
-    throw new ReceiptFetchError(`fetching ${url} failed: HTTP ${res.status} ${res.statusText}`.trim());
+    // The JSON error of docs/NETWORK.md says why (e.g. not a party of the job).
+    let why = "";
+    try {
+      const text = (await res.text()).slice(0, 2000);
+      const parsed = JSON.parse(text) as { error?: { message?: unknown } };
+      if (typeof parsed.error?.message === "string") why = `: ${parsed.error.message.slice(0, 300)}`;
+    } catch {
+      // not JSON
+    }
+    throw new ReceiptFetchError(`fetching ${url} failed: HTTP ${res.status} ${res.statusText}`.trim() + why, res.status === 401 || res.status === 403 ? { details: "the server serves receipts to the job's parties only (docs/NETWORK.md)" } : {});
   }
   const declared = Number(res.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) {

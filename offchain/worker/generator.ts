@@ -17,7 +17,7 @@
  *    dtype, and the job's sampler seed (`samplerSeedFor(chainId, pool, jobId)`, chosen by neither
  *    party).
  * 5. **Store and serve**: the receipt goes into the `ReceiptStore` (served by `serveReceipts` at
- *    `receiptBaseUrl`); `receiptUri = <receiptBaseUrl>/receipts/<root>`.
+ *    `receiptBaseUrl`, to the job's parties only); `receiptUri = <receiptBaseUrl>/receipts/<root>?job=<id>`.
  * 6. **Stake and commit**: approve βCg (when the allowance is short) and `commit(jobId, root,
  *    numChecks, receiptUri)` before the commit deadline.
  * 7. **Answer challenges**: while a committed job is open, whenever a drawn verifier has committed its
@@ -64,7 +64,7 @@ import {
 } from "../chain/index.js";
 import { generate } from "../generate/index.js";
 import type { LoadedModel, LoadOptions } from "../model/index.js";
-import { type Receipt, type ReceiptStore, decodeReceipt, encodeReceipt, numChecks, receiptRoot, writeFileAtomic } from "../receipt/index.js";
+import { type Receipt, type ReceiptStore, decodeReceipt, encodeReceipt, numChecks, receiptRoot, receiptUrl, writeFileAtomic } from "../receipt/index.js";
 import { type JobRequest, RequestError, fetchJobRequest, samplerSeedFor } from "../request/index.js";
 import type { Hex } from "../sampling/index.js";
 import { createLogger, type Logger, type LogLevel } from "./log.js";
@@ -144,7 +144,7 @@ export interface GeneratorWorkerOptions {
   loadOptions?: LoadOptions;
   /** The receipt store the HTTP server at `receiptBaseUrl` serves. */
   store: ReceiptStore;
-  /** Base URL of that server (e.g. http://127.0.0.1:8547): receipts are at `<base>/receipts/<root>`. */
+  /** Base URL of that server (e.g. http://127.0.0.1:8547): receipts are at `<base>/receipts/<root>?job=<id>`. */
   receiptBaseUrl: string;
   /** Directory of the progress file (created if needed). */
   stateDir: string;
@@ -455,7 +455,7 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     }
     rec.root = made.root;
     rec.numChecks = numChecks(made.receipt);
-    rec.receiptUri = `${base}/receipts/${made.root}`;
+    rec.receiptUri = receiptUrl(base, made.root, jobId); // <base>/receipts/<root>?job=<id> (docs/NETWORK.md)
     if (rec.status === "queued") rec.status = "generated";
     await save();
     if (stopped) return "retry";

@@ -14,9 +14,11 @@
  * 2. The job: JobOpened (model id, requestHash/requestUri) and JobCommitted (receipt root, numChecks,
  *    receipt URI), read once and kept in the state file.
  * 3. The receipt: from the given store, the worker's cache (`<state>/receipts`) or the commit's URI
- *    (http(s), file, path), retried within a budget well inside the deadline, checked against the
- *    committed root. Unfetchable, not matching the root, malformed, or not answering the job (model id,
- *    request hash, sampler seed, numChecks) → the generator's fault: the all-zero bitmap.
+ *    (http(s), file, path), then `receiptMirrors`; http(s) requests are signed as the job's drawn
+ *    verifier (`Authorization: PoC …`, docs/NETWORK.md); retried within a budget well inside the
+ *    deadline, checked against the committed root. Unfetchable, not matching the root, malformed,
+ *    or not answering the job (model id, request hash, sampler seed, numChecks) → the generator's
+ *    fault: the all-zero bitmap.
  * 4. The model by id from the models directory; missing → logged loudly and, while the pool still
  *    allows it (the first quarter of the verify window), the assignment is declined for the small
  *    decline fee (`declineUnservable`); otherwise nothing is submitted (the assignment times out and
@@ -48,6 +50,7 @@ import {
   decodeReceipt,
   fetchReceipt,
   numChecks as receiptNumChecks,
+  receiptUrl,
   type Receipt,
 } from "../receipt/index.js";
 import { checkReceiptAgainstJob, fetchJobRequest, parseJobRequest, requestHash, samplerSeedFor, type JobRequest } from "../request/index.js";
@@ -68,6 +71,7 @@ import {
 import { FINAL_STATES, JobState } from "../../scripts/lib/state.js";
 import { replayFingerprints } from "../fingerprint/index.js";
 import { createLogger, type Logger } from "./log.js";
+import { signAccess } from "../transport/auth.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
 import { WorkQueue, Mutex } from "./queue.js";
 import { VerifierStateFile, stateFileName, type JobRecord } from "./state.js";
@@ -116,6 +120,12 @@ export interface VerifierWorkerOptions {
   devMine?: boolean;
   /** Longest time spent fetching one receipt (default 120 s; never more than a quarter of the time left). */
   fetchBudgetMs?: number;
+  /**
+   * Receipt servers tried after the commit's URI, in order (e.g. the user's copy: `poc receipts serve
+   * --store`): base URLs (`<base>/receipts/<root>?job=<id>` is fetched) or local paths. Same
+   * signature, same check against the committed root.
+   */
+  receiptMirrors?: readonly string[];
   /** How often a job whose model is missing looks again (default 30 s). */
   modelRetryMs?: number;
   /** Options for verifyReceipt (chunk size, tolerances, early stop). */
@@ -836,40 +846,59 @@ class Worker {
         if (!(e instanceof ReceiptNotFoundError)) this.log.warn("store-bad", `job ${j.jobId}: local copy in ${s.dir} unusable (${describeError(e)}); fetching from ${receiptUri}`, { jobId: j.jobId });
       }
     }
+    // The committed URI first, then the mirrors (e.g. the user's copy), each request signed as the
+    // job's drawn verifier (docs/NETWORK.md): a server that requires it serves the parties only.
+    const sources = [receiptUri, ...(this.o.receiptMirrors ?? []).map((m) => receiptUrl(m, receiptRoot, j.jobId))];
+    const scope = { chainId: this.client.chainId, pool: this.client.address, jobId: BigInt(j.jobId) };
+    const signer = this.client.signer;
+    const authorization = signer ? () => signAccess(signer, scope) : undefined;
     const start = Date.now();
     let attempt = 0;
     let contentFaults = 0;
     for (;;) {
       attempt++;
       if (this.#stopped) throw new Stopped();
-      const left = budgetMs - (Date.now() - start);
-      try {
-        const r = await fetchReceipt(receiptUri, receiptRoot, { timeoutMs: Math.max(1000, Math.min(30_000, left)) });
+      // The committed URI decides the fault's kind; the mirrors' errors are reported beside it.
+      let first: unknown;
+      const others: string[] = [];
+      for (const [i, uri] of sources.entries()) {
+        const left = budgetMs - (Date.now() - start);
         try {
-          await this.cache.put(r.bytes);
+          const r = await fetchReceipt(uri, receiptRoot, {
+            timeoutMs: Math.max(1000, Math.min(30_000, left)),
+            ...(authorization && /^https?:/i.test(uri) ? { authorization } : {}),
+          });
+          try {
+            await this.cache.put(r.bytes);
+          } catch (e) {
+            this.log.warn("cache-failed", `could not cache receipt ${receiptRoot}: ${describeError(e)}`);
+          }
+          this.log.info("receipt", `job ${j.jobId} stage ${j.stage}: receipt ${receiptRoot.slice(0, 10)}… fetched from ${uri}${i > 0 ? " (a mirror)" : ""} (${r.bytes.length} bytes)`, {
+            jobId: j.jobId,
+            bytes: r.bytes.length,
+            ...(i > 0 ? { mirror: uri } : {}),
+          });
+          return { receipt: r.receipt };
         } catch (e) {
-          this.log.warn("cache-failed", `could not cache receipt ${receiptRoot}: ${describeError(e)}`);
+          if (i === 0) first = e;
+          else others.push(`${uri}: ${describeError(e)}`);
         }
-        this.log.info("receipt", `job ${j.jobId} stage ${j.stage}: receipt ${receiptRoot.slice(0, 10)}… fetched from ${receiptUri} (${r.bytes.length} bytes)`, {
-          jobId: j.jobId,
-          bytes: r.bytes.length,
-        });
-        return { receipt: r.receipt };
-      } catch (e) {
-        const content = e instanceof ReceiptMismatchError || e instanceof ReceiptFormatError;
-        if (content) contentFaults++;
-        const why = describeError(e) + (e instanceof PocError && e.details ? ` (${e.details})` : "");
-        // A wrong or malformed body is asked for again twice (a torn transfer), an unreachable one until the budget is spent.
-        const delay = Math.min(10_000, 500 * 2 ** (attempt - 1));
-        if ((content && contentFaults >= 3) || Date.now() - start + delay > budgetMs) {
-          const kind = e instanceof ReceiptMismatchError ? "the receipt does not match its committed root" : e instanceof ReceiptFormatError ? "the receipt is malformed" : "the receipt cannot be fetched";
-          return { fault: `${kind} after ${attempt} attempt(s) in ${Math.round((Date.now() - start) / 1000)} s: ${why}` };
-        }
-        this.log.warn("receipt-retry", `job ${j.jobId}: fetching the receipt failed (attempt ${attempt}): ${why}; retrying in ${delay} ms`, { jobId: j.jobId, attempt });
-        await sleep(delay, this.#signal).catch(() => {
-          throw new Stopped();
-        });
       }
+      const e = first;
+      const content = e instanceof ReceiptMismatchError || e instanceof ReceiptFormatError;
+      if (content) contentFaults++;
+      const why =
+        describeError(e) + (e instanceof PocError && e.details ? ` (${e.details})` : "") + (others.length ? `; mirrors: ${others.join("; ")}` : "");
+      // A wrong or malformed body is asked for again twice (a torn transfer), an unreachable one until the budget is spent.
+      const delay = Math.min(10_000, 500 * 2 ** (attempt - 1));
+      if ((content && contentFaults >= 3) || Date.now() - start + delay > budgetMs) {
+        const kind = e instanceof ReceiptMismatchError ? "the receipt does not match its committed root" : e instanceof ReceiptFormatError ? "the receipt is malformed" : "the receipt cannot be fetched";
+        return { fault: `${kind} after ${attempt} attempt(s) in ${Math.round((Date.now() - start) / 1000)} s: ${why}` };
+      }
+      this.log.warn("receipt-retry", `job ${j.jobId}: fetching the receipt failed (attempt ${attempt}): ${why}; retrying in ${delay} ms`, { jobId: j.jobId, attempt });
+      await sleep(delay, this.#signal).catch(() => {
+        throw new Stopped();
+      });
     }
   }
 

@@ -111,7 +111,7 @@ describe("generator worker", function () {
     expect(job.state).to.equal(JobState.Committed);
     const [c] = await commits(jobId);
     if (!c || c.name !== "JobCommitted") throw new Error("no JobCommitted");
-    expect(c.receiptUri).to.equal(`${server.url}/receipts/${c.receiptRoot}`);
+    expect(c.receiptUri).to.equal(`${server.url}/receipts/${c.receiptRoot}?job=${jobId}`);
     const fetched = await fetchReceipt(c.receiptUri, c.receiptRoot);
     expect(fetched.receipt.outputTokens).to.have.length(10);
     expect(c.numChecks).to.equal(fetched.receipt.samples.length + 10);

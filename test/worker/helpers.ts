@@ -199,7 +199,7 @@ export async function createWorkerContext() {
    * Open an honest job, generate its receipt with the tiny model (the job's sampler seed), store it,
    * commit with `receiptUri` (default: the HTTP store), and challenge with `verifier` drawn.
    */
-  async function challengedJob(o: { verifier: { address: string }; receiptUri?: (root: string) => string; seed?: number; draw?: boolean }) {
+  async function challengedJob(o: { verifier: { address: string }; receiptUri?: (root: string, jobId: bigint) => string; seed?: number; draw?: boolean }) {
     const req = tinyRequest(model.modelId, o.seed ?? 1);
     const opened = await as(user!).openJob({
       generator: generator!.address,
@@ -218,7 +218,7 @@ export async function createWorkerContext() {
     });
     const root = await store.put(g.bytes);
     answerable.set(jobId, g.receipt);
-    const uri = o.receiptUri ? o.receiptUri(root) : `${server.url}/receipts/${root}`;
+    const uri = o.receiptUri ? o.receiptUri(root, jobId) : `${server.url}/receipts/${root}`;
     await as(generator!).commit(jobId, { receiptRoot: root, numChecks: numChecks(g.receipt), receiptUri: uri, approve: true });
     let deadline = 0;
     if (o.draw === false) await queueForDraw(jobId, 1, o.verifier, () => as(user!).challenge(jobId));
