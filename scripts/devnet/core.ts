@@ -14,6 +14,7 @@ import { PoolClient } from "../../offchain/chain/index.js";
 import { PRESETS, buildModel, loadModel, modelIdOf, type LoadedModel, type PresetName } from "../../offchain/model/index.js";
 import { ReceiptStore, serveReceipts, type ReceiptServer } from "../../offchain/receipt/store.js";
 import { startGeneratorWorker } from "../../offchain/worker/generator.js";
+import { receiptAuthorizer } from "../../offchain/transport/receipt-access.js";
 import { LoadedModels } from "../../offchain/worker/models.js";
 import { startVerifierWorker } from "../../offchain/worker/verifier.js";
 import { createLogger, type Logger } from "../../offchain/worker/log.js";
@@ -166,7 +167,8 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     // Workers.
     const stateDir = join(dir, "state");
     const store = new ReceiptStore(join(dir, "receipts-generator"));
-    const server: ReceiptServer = await serveReceipts(store, { host: "127.0.0.1", port: o.generatorPort ?? 8546 });
+    // Receipts only for the job's user and its drawn verifiers (docs/NETWORK.md).
+    const server: ReceiptServer = await serveReceipts(store, { host: "127.0.0.1", port: o.generatorPort ?? 8546, authorize: receiptAuthorizer(client) });
     stops.push(() => server.close());
     const g = await startGeneratorWorker({
       client: as(gen),

@@ -21,7 +21,7 @@ import { receiptAuthorizer } from "../../offchain/transport/receipt-access.js";
 import { printable, tokenizerFor } from "../../offchain/cli/job-result.js";
 import { E18, HOUR, HOURLY_PARAMS, bondVerifiers, deployTestPool } from "../worker/helpers.js";
 import { POC_BIN, poc as pocAsync } from "../poc-cli.js";
-import { serveRpc } from "./rpc-server.js";
+import { serveJsonRpc } from "../../scripts/lib/rpc-server.js";
 
 const NO_ENV = { POC_PRIVATE_KEY: "", POC_RPC_URL: "", POC_DEPLOYMENT: "", POC_POOL_ADDRESS: "" };
 const poc = (...args: string[]) => pocAsync(args, NO_ENV);
@@ -32,7 +32,7 @@ const { ethers, networkHelpers } = connection;
 describe("poc job result / job status answer / receipts serve --store", function () {
   this.timeout(180_000);
   let tmp: string;
-  let rpc: Awaited<ReturnType<typeof serveRpc>>;
+  let rpc: Awaited<ReturnType<typeof serveJsonRpc>>;
   let client: PoolClient;
   let chain: string[];
   let model: LoadedModel;
@@ -52,7 +52,7 @@ describe("poc job result / job status answer / receipts serve --store", function
     const deployed = await deployTestPool(ethers, owner!.address, HOURLY_PARAMS);
     client = await PoolClient.create({ runner: owner!, pool: deployed.poolAddress, deployBlock: deployed.deployBlock, pollMs: 20 });
     await bondVerifiers(client, signers.slice(6, 11), [model.modelId], 50n * E18);
-    rpc = await serveRpc(connection.provider);
+    rpc = await serveJsonRpc(connection.provider);
     chain = ["--rpc", rpc.url, "--pool", client.address, "--deploy-block", String(deployed.deployBlock)];
 
     // the user opens a job; the generator generates, serves the receipt to the parties only, commits
@@ -77,7 +77,7 @@ describe("poc job result / job status answer / receipts serve --store", function
   });
   after(async () => {
     await gen?.close().catch(() => {});
-    rpc?.close();
+    await rpc?.close();
     await model?.release().catch(() => {});
     await rm(tmp, { recursive: true, force: true });
   });

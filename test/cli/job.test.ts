@@ -6,8 +6,6 @@
  * withdraw; a finalize after the challenge window; and bad input answered with a clear message.
  */
 import { expect } from "chai";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +17,7 @@ import { startVerifierWorker } from "../../offchain/worker/verifier.js";
 import { E18, HOUR, HOURLY_PARAMS, bondVerifiers, deployTestPool } from "../worker/helpers.js";
 import { modelIdOf } from "../../offchain/model/index.js";
 import { poc as pocAsync } from "../poc-cli.js";
+import { serveJsonRpc } from "../../scripts/lib/rpc-server.js";
 
 /** The CLI with no chain settings from the environment: every test names its own. */
 const poc = (...args: string[]) => pocAsync(args, { POC_PRIVATE_KEY: "", POC_RPC_URL: "", POC_DEPLOYMENT: "", POC_POOL_ADDRESS: "" });
@@ -26,45 +25,10 @@ const poc = (...args: string[]) => pocAsync(args, { POC_PRIVATE_KEY: "", POC_RPC
 const connection = await network.create();
 const { ethers, networkHelpers } = connection;
 
-/** JSON-RPC over HTTP in front of the in-process provider (single requests and batches). */
-async function serveRpc(): Promise<{ url: string; server: Server }> {
-  const one = async (b: { id?: unknown; method?: string; params?: unknown[] }) => {
-    try {
-      const result = await connection.provider.request({ method: String(b.method), params: b.params ?? [] });
-      return { jsonrpc: "2.0", id: b.id ?? null, result: result ?? null };
-    } catch (e) {
-      const err = e as { code?: unknown; message?: string; data?: unknown };
-      return {
-        jsonrpc: "2.0",
-        id: b.id ?? null,
-        error: {
-          code: typeof err.code === "number" ? err.code : -32603,
-          message: err.message ?? String(e),
-          ...(err.data !== undefined ? { data: err.data } : {}),
-        },
-      };
-    }
-  };
-  const server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8").on("data", (d: string) => (body += d));
-    req.on("end", () => {
-      void (async () => {
-        const parsed = JSON.parse(body) as unknown;
-        const out = Array.isArray(parsed) ? await Promise.all(parsed.map(one)) : await one(parsed as { method?: string });
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify(out, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)));
-      })();
-    });
-  });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
 describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () {
   this.timeout(240_000);
   let tmp: string;
-  let rpc: { url: string; server: Server };
+  let rpc: Awaited<ReturnType<typeof serveJsonRpc>>;
   let client: PoolClient;
   let chain: string[];
   let genAddress: string;
@@ -83,7 +47,7 @@ describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () 
     rnd = deployed.rnd;
     client = await PoolClient.create({ runner: owner!, pool: deployed.poolAddress, deployBlock: deployed.deployBlock, pollMs: 20 });
     modelId = await modelIdOf(join(tmp, "models", "tiny"));
-    rpc = await serveRpc();
+    rpc = await serveJsonRpc(connection.provider);
     chain = ["--rpc", rpc.url, "--pool", client.address, "--deploy-block", String(deployed.deployBlock)];
     // account 3 bonds through the CLI (declaring the models of the directory); 6..9 with the helper
     const bond = await poc("verifier", "bond", "50", ...chain, "--account", "3", "--models", join(tmp, "models"), "--mint");
@@ -93,8 +57,7 @@ describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () 
     await bondVerifiers(client, signers.slice(6, 10), [modelId], 50n * E18);
   });
   after(async () => {
-    rpc?.server.closeAllConnections();
-    rpc?.server.close();
+    await rpc?.close();
     await rm(tmp, { recursive: true, force: true });
   });
 
