@@ -44,12 +44,25 @@ function roles() {
   return m;
 }
 
+/** A window length: "1 h", "1 d 2 h", "10 min", "45 s". */
 function duration(s) {
-  const a = Math.abs(Math.round(s));
+  const parts = [];
+  let a = Math.abs(Math.round(s));
+  for (const [n, u] of [[86400, "d"], [3600, "h"], [60, "min"], [1, "s"]]) {
+    if (a >= n) {
+      parts.push(`${Math.floor(a / n)} ${u}`);
+      a %= n;
+    }
+  }
+  return parts.length ? parts.join(" ") : "0 s";
+}
+/** A countdown: "1 h 02 min 05 s", "4 min 10 s", "9 s". */
+function countdown(s) {
+  const a = Math.max(0, Math.floor(Math.abs(s)));
   const hh = Math.floor(a / 3600);
   const mm = Math.floor((a % 3600) / 60);
   const ss = a % 60;
-  return hh > 0 ? `${hh} h ${mm} min` : mm > 0 ? `${mm} min ${ss} s` : `${ss} s`;
+  return hh > 0 ? `${hh} h ${String(mm).padStart(2, "0")} min ${String(ss).padStart(2, "0")} s` : mm > 0 ? `${mm} min ${String(ss).padStart(2, "0")} s` : `${ss} s`;
 }
 function chainNow() {
   return snap.block.timestamp + (Date.now() - receivedAt) / 1000;
@@ -57,7 +70,7 @@ function chainNow() {
 function timeLeftText(deadline) {
   if (!deadline) return "—";
   const left = deadline - chainNow();
-  return left >= 0 ? `${duration(left)} left` : `passed ${duration(left)} ago`;
+  return left >= 0 ? `${countdown(left)} left` : `passed ${countdown(left)} ago`;
 }
 function tickClocks() {
   if (!snap) return;
