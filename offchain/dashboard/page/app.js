@@ -27,6 +27,7 @@ function tokens(v) {
   if (frac.length > 6) frac = frac.slice(0, 6);
   return `${neg ? "-" : ""}${whole}${frac ? "." + frac : ""}`;
 }
+const unit = () => snap.pool.token.symbol || "tokens";
 const withSymbol = (v) => `${tokens(v)}${snap.pool.token.symbol ? " " + snap.pool.token.symbol : ""}`;
 
 function addr(a) {
@@ -157,7 +158,7 @@ function jobBody(j) {
 
 function renderJobs() {
   if (snap.jobs.length === 0) return h("p", { class: "empty" }, "no jobs yet");
-  const head = h("thead", {}, h("tr", {}, ["Job", "State", "User", "Generator", "Model", "User paid", "Stakes βCg / βCv", "Time left", "Answer"].map((x) => h("th", {}, x))));
+  const head = h("thead", {}, h("tr", {}, ["Job", "State", "User", "Generator", "Model", "User paid", `Stakes βCg / βCv (${unit()})`, "Time left", "Answer"].map((x) => h("th", {}, x))));
   return h("table", {}, head, snap.jobs.map(jobBody));
 }
 
@@ -175,7 +176,7 @@ function renderVerifiers() {
       h("td", { class: "num" }, tokens(r.earned)),
     );
   });
-  return table(["Verifier", "Bond", "Drawable", "Models", "Record", "Earned"], rows, "no verifiers yet");
+  return table(["Verifier", `Bond (${unit()})`, "Drawable", "Models", "Record", `Earned (${unit()})`], rows, "no verifiers yet");
 }
 
 function renderGenerators() {
@@ -186,7 +187,7 @@ function renderGenerators() {
       { id: `generator-${g.address.toLowerCase()}` },
       h("td", {}, addr(g.address)),
       h("td", {}, g.models.length ? g.models.map((m) => h("div", {}, hex(m))) : "—"),
-      h("td", {}, g.pricePerToken !== undefined ? `${tokens(g.pricePerToken)} per token` : h("span", { class: "muted" }, "not listed")),
+      h("td", {}, g.pricePerToken !== undefined ? `${withSymbol(g.pricePerToken)} per token` : h("span", { class: "muted" }, "not listed")),
       h("td", {}, g.endpoint || "—"),
       h(
         "td",
@@ -196,7 +197,7 @@ function renderGenerators() {
       h("td", { class: "num" }, tokens(r.earned)),
     );
   });
-  return table(["Generator", "Models", "Price", "Endpoint", "Record", "Earned"], rows, "no generators yet");
+  return table(["Generator", "Models", "Price", "Endpoint", "Record", `Earned (${unit()})`], rows, "no generators yet");
 }
 
 function render() {
