@@ -37,6 +37,9 @@ export function dashboardCommand(): Command {
     .option("--models <dir>", "model directories: decode answers to text with the model's tokenizer");
   return addChainOptions(cmd).action(async (o: DashboardCliOptions) => {
     if (o.user && !/^0x[0-9a-fA-F]{40}$/.test(o.user)) throw new ChainConfigError(`--user ${o.user}: not an address`);
+    if (o.userStore && !["127.0.0.1", "localhost", "::1"].includes(o.host)) {
+      throw new ChainConfigError(`--user-store shows that user's answers: listen on 127.0.0.1 (not --host ${o.host})`);
+    }
     const { client } = await connectFromOptions(o, false);
     try {
       let answers;

@@ -54,7 +54,8 @@ export function userStoreAnswers(o: UserStoreOptions): AnswerSource {
     async answer(job): Promise<JobAnswer> {
       if (getAddress(job.user) !== user || !(await store.has(job.receiptRoot))) return { visibility: "private" };
       const receipt = decodeReceipt(await store.get(job.receiptRoot));
-      const tok = await tokenizerFor(job.modelId);
+      // the receipt names the model that produced it (the job's model, unless the generator cheated)
+      const tok = await tokenizerFor(receipt.modelId);
       const text = tok?.decode(receipt.outputTokens);
       return { visibility: "shown", tokens: receipt.outputTokens, ...(text !== undefined ? { text } : {}) };
     },

@@ -18,6 +18,7 @@ import { userStoreAnswers } from "../../offchain/dashboard/answers.js";
 import { startDashboard, type DashboardServer } from "../../offchain/dashboard/server.js";
 import type { DashboardSnapshot } from "../../offchain/dashboard/snapshot.js";
 import { makeReceipt } from "../receipt/helpers.js";
+import { buildModel } from "../../offchain/model/index.js";
 import { createPoolContext, E18, claim, miss, HOUR, MODEL_ID, TEST_PARAMS, BOND, NUM_CHECKS } from "../pool/helpers.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
@@ -201,6 +202,30 @@ describe("dashboard snapshot", function () {
       expect(jobOf(theirs, id).answer).to.deep.equal({ visibility: "private" });
       const empty = await snap(f, { answers: userStoreAnswers({ user: f.user.address, storeDir: join(dir, "nothing") }) });
       expect(jobOf(empty, id).answer).to.deep.equal({ visibility: "private" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("dashboard answers", function () {
+  this.timeout(120_000);
+
+  it("decodes the user's answer to text with the model's tokenizer from --models", async () => {
+    const f = await load();
+    const dir = await mkdtemp(join(tmpdir(), "poc-dash-"));
+    try {
+      const built = await buildModel(join(dir, "models", "tiny"), { preset: "tiny" });
+      const text = "Hi there";
+      const base = makeReceipt({ outputLen: text.length });
+      const receipt = { ...base, modelId: built.modelId, outputTokens: [...Buffer.from(text)] };
+      const root = await new ReceiptStore(join(dir, "store")).put(encodeReceipt(receipt));
+      await f.pool.connect(f.user).openJob(f.generator.address, MODEL_ID, T(100), T(20), "0x" + "22".repeat(32), "poc:direct");
+      const id = (await f.pool.nextJobId()) - 1n;
+      await f.pool.connect(f.generator).commit(id, root, 20, "http://x/receipts/" + root);
+      // the pool's model id is the fixture's; the answer source decodes with the receipt's own model
+      const s = await snap(f, { answers: userStoreAnswers({ user: f.user.address, storeDir: join(dir, "store"), modelsDir: join(dir, "models") }) });
+      expect(jobOf(s, id).answer).to.deep.equal({ visibility: "shown", tokens: receipt.outputTokens, text });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
