@@ -300,7 +300,9 @@ describe("dashboard server", function () {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       await page.goto(server.url + "/");
       await page.locator("#live", { hasText: "live" }).waitFor();
-      const blockShown = async (n: number) => page.waitForFunction((b) => Number(document.body.getAttribute("data-block")) >= b, n);
+      // the page has rendered block n (runs in the page; this project's type-check has no DOM types)
+      type PageGlobal = { document: { body: { getAttribute(name: string): string | null } } };
+      const blockShown = async (n: number) => page.waitForFunction((b: number) => Number((globalThis as unknown as PageGlobal).document.body.getAttribute("data-block")) >= b, n);
       const step = async () => {
         await server!.refresh();
         await blockShown(await ethers.provider.getBlockNumber());
