@@ -78,6 +78,8 @@ export interface DashboardStage {
   resultText: string;
   /** Matched checks of the revealed bitmap. */
   matched?: number;
+  /** Who answered this assignment's fingerprint seed: 0 the generator, i the verifier of stage i. */
+  answeredBy: number[];
   assigned: At;
 }
 
@@ -107,6 +109,8 @@ export interface DashboardJob {
   deadline: number;
   /** `deadline − head time` in seconds (negative: passed); null without a deadline. */
   timeLeft: number | null;
+  /** What the deadline is for ("commit", "challenge window", …); "" without one. */
+  deadlineFor: string;
   /** What happens next, or who must act by the deadline. */
   next: string;
   opened?: At;
@@ -239,6 +243,14 @@ export function stateLabel(s: JobState): string {
   return LABELS[s] ?? `state ${s}`;
 }
 
+const DEADLINE_FOR: Record<number, string> = {
+  [JobState.Open]: "commit",
+  [JobState.Committed]: "challenge window",
+  [JobState.AwaitingVerifier]: "draw",
+  [JobState.Verifying]: "verifier's commit",
+  [JobState.Answering]: "reveal",
+};
+
 function nextStep(state: JobState, stage: number): string {
   switch (state) {
     case JobState.Open:
@@ -357,12 +369,18 @@ export function buildSnapshot(facts: ChainFacts, extras: SnapshotExtras = {}): D
           deadline: e.deadline,
           result: "pending",
           resultText: RESULT_TEXT.pending,
+          answeredBy: [],
           assigned: at(e),
         });
         break;
       case "ResultCommitted": {
         const s = latest(job(e.jobId), e.stage, e.verifier);
         if (s) s.result = "committed";
+        break;
+      }
+      case "FingerprintAnswered": {
+        const list = job(e.jobId).stages.filter((x) => x.stage === e.stage);
+        list[list.length - 1]?.answeredBy.push(e.index);
         break;
       }
       case "ResultSubmitted": {
@@ -442,6 +460,7 @@ export function buildSnapshot(facts: ChainFacts, extras: SnapshotExtras = {}): D
       escrow: view.escrow,
       deadline: view.deadline,
       timeLeft: view.deadline > 0 ? view.deadline - facts.head.timestamp : null,
+      deadlineFor: view.deadline > 0 ? (DEADLINE_FOR[state] ?? "") : "",
       next: nextStep(state, view.stage),
       ...(j.openedAt ? { opened: j.openedAt } : {}),
       ...(j.committed ? { committed: j.committed } : {}),

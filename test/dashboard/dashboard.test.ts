@@ -74,6 +74,7 @@ describe("dashboard snapshot", function () {
     expect(j.timeLeft).to.equal(j.deadline - s.block.timestamp);
     expect(j.timeLeft).to.be.within(HOUR - 5, HOUR);
     expect(j.next).to.match(/generator must commit/);
+    expect(j.deadlineFor).to.equal("commit");
     expect(j.answer).to.deep.equal({ visibility: "none" });
     expect(j.payouts).to.equal(undefined);
   });
@@ -104,6 +105,7 @@ describe("dashboard snapshot", function () {
     expect(j.timeLeft).to.equal(null);
     expect(j.stages[0]!.result).to.equal("agreesWithGenerator");
     expect(j.stages[0]!.resultText).to.equal("agrees with the generator");
+    expect(j.stages[0]!.answeredBy).to.deep.equal([0]);
     // Table 1, one-stage verification: generator αCg + βCg, verifier αCv + βCv, user nothing back
     expect(j.payouts).to.deep.equal({ kind: "settled", user: 0n, generator: T(200), verifiers: [{ verifier: f.v1.address, payout: T(40) }], treasury: 0n, total: T(240) });
     expect(verifierOf(s, f.v1.address).record).to.include({ drawn: 1, agreed: 1, upheld: 1, dissented: 0, pending: 0, slashed: 0, earned: T(40) });
@@ -123,6 +125,7 @@ describe("dashboard snapshot", function () {
       [2, f.v2.address, "agreesWithVerifier"],
     ]);
     expect(j.stages[1]!.resultText).to.equal("disagrees with the generator, agrees with stage 1");
+    expect(j.stages[1]!.answeredBy).to.deep.equal([0, 1]);
     expect(j.stages[0]!.matched).to.equal(19);
     expect(j.payouts!.generator).to.equal(0n);
     expect(j.payouts!.user).to.be.greaterThan(0n);
@@ -323,7 +326,7 @@ describe("dashboard server", function () {
       const job = `#job-${id}`;
       let t = await text(job);
       expect(t).to.contain("Open").and.contain("60 POCT").and.contain("150 / 30").and.contain("not committed yet");
-      expect(t, t).to.match(/\d+ min \d+ s left/);
+      expect(t).to.match(/\d+ min \d+ s left/).and.contain("to the commit deadline");
       expect(t).to.contain(`${f.user.address.slice(0, 6)}…${f.user.address.slice(-4)}`);
       await page.screenshot({ path: join(shots, "1-opened.png"), fullPage: true });
 
@@ -342,7 +345,7 @@ describe("dashboard server", function () {
       await submit(f, id, claim);
       await step();
       t = await text(job);
-      expect(t).to.contain("Generator upheld").and.contain("agrees with the generator").and.contain("20/20 checks matched");
+      expect(t).to.contain("Generator upheld").and.contain("agrees with the generator").and.contain("20/20 checks matched").and.contain("seed answered by the generator");
       expect(t).to.contain("Payouts (total 240 POCT)");
       expect(t).to.contain("user 0 POCT").and.contain("generator 200 POCT").and.match(new RegExp(`verifier ${f.v1.address.slice(0, 6)}\\S* 40 POCT`));
       const v1Row = await text(`#verifier-${f.v1.address.toLowerCase()}`);

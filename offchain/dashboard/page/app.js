@@ -128,7 +128,12 @@ function jobBody(j) {
     h("td", {}, hex(j.modelId)),
     h("td", { class: "num" }, withSymbol(BigInt(j.amounts.alphaCg) + BigInt(j.amounts.alphaCv))),
     h("td", { class: "num" }, `${tokens(j.amounts.betaCg)} / ${tokens(j.amounts.betaCv)}`),
-    h("td", j.deadline ? { "data-deadline": j.deadline, class: "timeleft" } : { class: "timeleft" }, timeLeftText(j.deadline)),
+    h(
+      "td",
+      { class: "timeleft" },
+      h("span", j.deadline ? { "data-deadline": j.deadline } : {}, timeLeftText(j.deadline)),
+      j.deadlineFor ? h("div", { class: "muted" }, `to the ${j.deadlineFor} deadline`) : "",
+    ),
     h("td", {}, answerCell(j)),
   );
   const lines = [h("div", {}, `${j.stateText}. Next: ${j.next}.`)];
@@ -140,7 +145,15 @@ function jobBody(j) {
         "ul",
         { class: "stages" },
         j.stages.map((s) =>
-          h("li", {}, `stage ${s.stage}: verifier `, addr(s.verifier), ` (stake ${tokens(s.stake)}) ${s.resultText}`, s.matched !== undefined && j.committed ? ` (${s.matched}/${j.committed.numChecks} checks matched)` : ""),
+          h(
+            "li",
+            {},
+            `stage ${s.stage}: verifier `,
+            addr(s.verifier),
+            ` (stake ${tokens(s.stake)}) ${s.resultText}`,
+            s.matched !== undefined && j.committed ? ` (${s.matched}/${j.committed.numChecks} checks matched)` : "",
+            s.answeredBy.length ? `; seed answered by ${s.answeredBy.map((i) => (i === 0 ? "the generator" : `stage ${i}`)).join(", ")}` : "",
+          ),
         ),
       ),
     );
