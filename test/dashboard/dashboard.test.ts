@@ -19,6 +19,9 @@ import { startDashboard, type DashboardServer } from "../../offchain/dashboard/s
 import type { DashboardSnapshot } from "../../offchain/dashboard/snapshot.js";
 import { makeReceipt } from "../receipt/helpers.js";
 import { buildModel } from "../../offchain/model/index.js";
+import { spawn } from "node:child_process";
+import { POC_BIN } from "../poc-cli.js";
+import { serveRpc } from "./serve-rpc.js";
 import { createPoolContext, E18, claim, miss, HOUR, MODEL_ID, TEST_PARAMS, BOND, NUM_CHECKS } from "../pool/helpers.js";
 
 const T = (n: number | bigint) => BigInt(n) * E18;
@@ -356,6 +359,47 @@ describe("dashboard server", function () {
     } finally {
       await browser.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("poc dashboard", function () {
+  this.timeout(120_000);
+
+  it("prints its URL, serves the pool's jobs over JSON-RPC, and stops on Ctrl-C", async () => {
+    const f = await load();
+    const id = await openJob(f);
+    const rpc = await serveRpc(ctx.connection.provider);
+    const env = { ...process.env, POC_DEBUG: "", POC_PRIVATE_KEY: "", POC_RPC_URL: "", POC_DEPLOYMENT: "", POC_POOL_ADDRESS: "" };
+    const child = spawn(process.execPath, [POC_BIN, "dashboard", "--rpc", rpc.url, "--pool", f.poolAddress, "--port", "0", "--poll", "200"], { stdio: ["ignore", "pipe", "pipe"], env });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    const exited = new Promise<number | null>((ok) => child.on("close", ok));
+    try {
+      const url = await new Promise<string>((ok, fail) => {
+        const timer = setTimeout(() => fail(new Error(`no URL printed: ${out} ${err}`)), 60_000);
+        const look = () => {
+          const m = /(http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            ok(m[1]!);
+          }
+        };
+        child.stdout.on("data", look);
+        child.on("close", () => fail(new Error(`poc dashboard exited: ${err}`)));
+      });
+      expect(out).to.contain(`dashboard of pool ${f.poolAddress} on chain 31337`).and.contain("Ctrl-C stops");
+      const s = (await (await fetch(url + "/api/snapshot")).json()) as { jobs: { jobId: string; stateLabel: string }[] };
+      expect(s.jobs.map((j) => [j.jobId, j.stateLabel])).to.deep.equal([[id.toString(), "Open"]]);
+      child.kill("SIGINT");
+      expect(await exited, err).to.equal(0);
+      expect(err).to.contain("SIGINT: stopping");
+    } finally {
+      child.kill("SIGKILL");
+      rpc.server.closeAllConnections();
+      rpc.server.close();
     }
   });
 });
