@@ -9,6 +9,7 @@ import { verifierCommand } from "./verifier.js";
 import { jobCommand, withdrawCommand } from "./job.js";
 import { poolCommand } from "./pool.js";
 import { devnetCommand } from "./devnet.js";
+import { dashboardCommand } from "./dashboard.js";
 import { PocError } from "../errors.js";
 
 const program = new Command()
@@ -27,6 +28,7 @@ program.addCommand(jobCommand());
 program.addCommand(poolCommand());
 program.addCommand(withdrawCommand());
 program.addCommand(devnetCommand());
+program.addCommand(dashboardCommand());
 
 // A PocError (bad input, model or receipt fault) prints its message and details, no stack trace,
 // unless POC_DEBUG=1; anything else is a bug and prints in full. Either way the exit code is 1.

@@ -24,6 +24,7 @@ import { PocError } from "../errors.js";
 import { ModelDirectory } from "../worker/models.js";
 import { HEX32_RE } from "../sampling/index.js";
 import { maxBetaCv } from "../../scripts/lib/params.js";
+import { drawStatus } from "../chain/drawable.js";
 import { addChainOptions, formatTokens, parseTokenAmount, withClient, type ChainCliOptions } from "./chain-options.js";
 
 export class VerifierCliError extends PocError {
@@ -82,16 +83,17 @@ export async function verifierStatusLines(c: PoolClient, account: string, decima
   for (const m of b.models) {
     const [w, stake] = await Promise.all([c.weightOf(m, account), c.modelStake(m)]);
     const share = stake.total > 0n ? Number((w * 10_000n) / stake.total) / 100 : 0;
+    const st = drawStatus({ weight: w, bond: b.bond, needsSync: b.needsSync, largestBetaCv: maxStake });
     const drawable =
-      w === 0n
-        ? b.needsSync
-          ? "not drawn until a sync"
-          : "NOT drawn (no weight: bond below the minimum)"
-        : b.bond >= maxStake
-          ? "can be drawn"
-          : b.bond > 0n
-            ? `can be drawn only for jobs with βCv ≤ ${f(b.bond)} (bond below the largest βCv ${f(maxStake)})`
-            : "NOT drawn (no free bond)";
+      st.kind === "awaitingSync"
+        ? "not drawn until a sync"
+        : st.kind === "noWeight"
+          ? "NOT drawn (no weight: bond below the minimum)"
+          : st.kind === "drawable"
+            ? "can be drawn"
+            : st.kind === "limited"
+              ? `can be drawn only for jobs with βCv ≤ ${f(st.upTo)} (bond below the largest βCv ${f(maxStake)})`
+              : "NOT drawn (no free bond)";
     lines.push(`model       ${m}: weight ${f(w)} of ${f(stake.total)} (${share}%, ${stake.verifiers} verifier(s)) — ${drawable}`);
   }
   lines.push(
