@@ -2,7 +2,7 @@
  * `npx poc devnet` (or `npx hardhat run scripts/devnet.ts`): the whole network on one machine, until
  * Ctrl-C (scripts/devnet/core.ts). Options come from the environment, set by `poc devnet`:
  * POC_DEVNET_PRESET (tiny), POC_DEVNET_DIR (.poc/devnet), POC_DEVNET_RPC_PORT (8545),
- * POC_DEVNET_GENERATOR_PORT (8546), POC_DEVNET_VERIFIERS (4).
+ * POC_DEVNET_GENERATOR_PORT (8546), POC_DEVNET_DASHBOARD_PORT (8001), POC_DEVNET_VERIFIERS (4).
  */
 import { network } from "hardhat";
 import type { PresetName } from "../offchain/model/index.js";
@@ -25,6 +25,7 @@ try {
     ...(env.POC_DEVNET_DIR ? { dir: env.POC_DEVNET_DIR } : {}),
     rpcPort: int("POC_DEVNET_RPC_PORT", 8545),
     generatorPort: int("POC_DEVNET_GENERATOR_PORT", 8546),
+    dashboardPort: int("POC_DEVNET_DASHBOARD_PORT", 8001),
     verifiers: int("POC_DEVNET_VERIFIERS", 4),
   });
   console.log("");

@@ -28,8 +28,9 @@ export function devnetCommand(): Command {
     .option("--dir <dir>", "models, worker state and logs", join(".poc", "devnet"))
     .option("--rpc-port <n>", "JSON-RPC port of the chain", port, 8545)
     .option("--generator-port <n>", "the generator's server port", port, 8546)
+    .option("--dashboard-port <n>", "the dashboard's port", port, 8001)
     .option("--verifiers <n>", "verifier workers (4..8)", nonNegativeInt, 4)
-    .action(async (o: { preset: string; dir: string; rpcPort: number; generatorPort: number; verifiers: number }) => {
+    .action(async (o: { preset: string; dir: string; rpcPort: number; generatorPort: number; dashboardPort: number; verifiers: number }) => {
       if (!(o.preset in PRESETS)) throw new InvalidArgumentError(`--preset must be one of ${Object.keys(PRESETS).join(", ")}`);
       if (o.verifiers < 4 || o.verifiers > 8) throw new InvalidArgumentError("--verifiers must be 4..8");
       const require = createRequire(import.meta.url);
@@ -48,6 +49,7 @@ export function devnetCommand(): Command {
           POC_DEVNET_DIR: resolve(o.dir),
           POC_DEVNET_RPC_PORT: String(o.rpcPort),
           POC_DEVNET_GENERATOR_PORT: String(o.generatorPort),
+          POC_DEVNET_DASHBOARD_PORT: String(o.dashboardPort),
           POC_DEVNET_VERIFIERS: String(o.verifiers),
           POC_DEVNET_PARENT: String(process.pid),
         },

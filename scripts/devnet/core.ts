@@ -19,6 +19,7 @@ import { LoadedModels } from "../../offchain/worker/models.js";
 import { startVerifierWorker } from "../../offchain/worker/verifier.js";
 import { createLogger, type Logger } from "../../offchain/worker/log.js";
 import { keeperHook } from "../../offchain/cli/supervise.js";
+import { startDashboard } from "../../offchain/dashboard/server.js";
 import { deployStakePool } from "../lib/pool-deploy.js";
 import { DEFAULT_POOL_PARAMS, paramsStruct, type PoolParams } from "../lib/params.js";
 import { deploymentFile, type PocDeployment } from "../lib/deployment.js";
@@ -50,6 +51,8 @@ export interface DevnetOptions {
   rpcPort?: number;
   /** Generator's receipt server port (default 8546; 0 = any). */
   generatorPort?: number;
+  /** The dashboard's port (default 8001; 0 = any). */
+  dashboardPort?: number;
   verifiers?: number;
   /** Write the deployment record to the default path (ignition/deployments/chain-<id>/), default true. */
   writeRecord?: boolean;
@@ -70,6 +73,7 @@ export interface Devnet {
   modelId: string;
   modelDir: string;
   generator: { address: string; url: string };
+  dashboardUrl: string;
   accounts: DevnetAccount[];
   /** The user's client (account 1), for the gateway. */
   userClient: PoolClient;
@@ -202,6 +206,9 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
       await new Promise((r) => setTimeout(r, 100));
     }
 
+    const dashboard = await startDashboard({ client, host: "127.0.0.1", port: o.dashboardPort ?? 8001, pollMs: 1000 });
+    stops.push(() => dashboard.close());
+
     const accounts: DevnetAccount[] = [
       { role: "user (the gateway's key)", address: user.address },
       { role: "generator", address: gen.address },
@@ -211,6 +218,7 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     print(`chain ${chainId} at ${rpcUrl}; StakePool ${pool} (block ${deployBlock}), token ${await token.getAddress()}`);
     if (recordPath) print(`deployment record ${recordPath} (every poc command on this chain finds the pool there)`);
     print(`model ${modelId} (preset ${preset}) in ${modelDir}`);
+    print(`dashboard ${dashboard.url}`);
     print(`generator ${gen.address} serving at ${server.url}; ${nVerifiers} verifier workers bonded ${Number(DEVNET_PARAMS.minBond / E18)} tokens each; worker logs ${logFile}`);
     return {
       rpcUrl,
@@ -221,6 +229,7 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
       modelId,
       modelDir,
       generator: { address: gen.address, url: server.url },
+      dashboardUrl: dashboard.url,
       accounts,
       userClient: as(user),
       client,
