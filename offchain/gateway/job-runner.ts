@@ -235,7 +235,7 @@ export class JobRunner {
 
     // the commit, on-chain
     const committed = await this.#waitForCommit(jobId, deadline);
-    if (!committed) throw fail(`no commit within ${Math.round(timeoutMs / 1000)} s`);
+    if (!committed) throw fail(`no commit within ${timeoutMs / 1000} s`);
     const poc: ProofOfCache = {
       jobId: jobId.toString(),
       generator: listing.address,
