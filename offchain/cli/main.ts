@@ -8,6 +8,7 @@ import { workerCommand } from "./worker.js";
 import { verifierCommand } from "./verifier.js";
 import { jobCommand, withdrawCommand } from "./job.js";
 import { poolCommand } from "./pool.js";
+import { gatewayCommand } from "./gateway.js";
 import { PocError } from "../errors.js";
 
 const program = new Command()
@@ -25,6 +26,7 @@ program.addCommand(verifierCommand());
 program.addCommand(jobCommand());
 program.addCommand(poolCommand());
 program.addCommand(withdrawCommand());
+program.addCommand(gatewayCommand());
 
 // A PocError (bad input, model or receipt fault) prints its message and details, no stack trace,
 // unless POC_DEBUG=1; anything else is a bug and prints in full. Either way the exit code is 1.

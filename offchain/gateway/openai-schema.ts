@@ -69,7 +69,13 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.outp
   const issue = r.error.issues[0]!;
   const param = issue.path.map(String).join(".");
   const missing = issue.code === "invalid_type" && (body as Record<string, unknown>)[String(issue.path[0])] === undefined;
-  throw badRequest(missing ? `'${param}' is a required property` : `invalid '${param || "body"}': ${issue.message}`, param || undefined, missing ? "missing_required_parameter" : "invalid_value");
+  let message = issue.message;
+  if (issue.code === "invalid_union") {
+    // the branch that got furthest says more than "Invalid input"
+    const inner = issue.errors.flat().find((i) => i.code !== "invalid_type");
+    if (inner) message = inner.message;
+  }
+  throw badRequest(missing ? `'${param}' is a required property` : `invalid '${param || "body"}': ${message}`, param || undefined, missing ? "missing_required_parameter" : "invalid_value");
 }
 
 /** The text of a message's content (text parts joined; other parts refused). */
