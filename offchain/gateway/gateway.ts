@@ -73,6 +73,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
     ...(o.allowOrigins ? { allowOrigins: o.allowOrigins } : {}),
     ...(o.log ? { log: o.log } : {}),
+    ...(o.store ? { receipts: { store: o.store, client: o.client } } : {}),
   });
   settler?.start(o.settleEveryMs ?? 15_000);
   return {

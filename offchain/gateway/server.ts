@@ -17,8 +17,11 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { describeError } from "../chain/index.js";
+import { describeError, type PoolClient } from "../chain/index.js";
 import { PocError } from "../errors.js";
+import { HEX32_RE } from "../sampling/index.js";
+import { ReceiptNotFoundError, type ReceiptStore } from "../receipt/index.js";
+import { AccessError, verifyAccess } from "../transport/auth.js";
 import { GatewayError, badRequest } from "./errors.js";
 import { type CompletionResult, type CompletionSpec, type JobRunner, randomSeed } from "./job-runner.js";
 import type { GatewayModel, ModelCatalog } from "./models.js";
@@ -52,6 +55,12 @@ export interface GatewayServerOptions {
   /** Origins whose browser requests are accepted (default none). */
   allowOrigins?: readonly string[];
   log?: (event: string, message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Serve the gateway's copies of its receipts at `GET /receipts/{root}?job={id}` to the job's
+   * parties (docs/NETWORK.md authentication: its user and drawn verifiers), for when the generator
+   * is gone. Needs `--host` reachable by the verifiers.
+   */
+  receipts?: { store: ReceiptStore; client: PoolClient };
 }
 
 export interface GatewayServer {
@@ -90,6 +99,33 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   } catch {
     throw badRequest("We could not parse the JSON body of your request: it is not valid JSON", undefined, "invalid_json");
   }
+}
+
+/** `GET /receipts/{root}?job={id}`: the stored copy, to a party of the job whose committed root it is. */
+async function serveReceipt(req: IncomingMessage, res: ServerResponse, root: string, r: { store: ReceiptStore; client: PoolClient }) {
+  if (!HEX32_RE.test(root)) throw badRequest("malformed receipt root: expected 0x followed by 64 hex digits", "root");
+  const job = new URL(req.url ?? "/", "http://x").searchParams.get("job");
+  if (!job || !/^\d+$/.test(job)) throw badRequest("?job=ID is required: receipts are served to the parties of a job", "job", "missing_required_parameter");
+  const jobId = BigInt(job);
+  try {
+    await verifyAccess(req.headers.authorization, { chainId: r.client.chainId, pool: r.client.address, jobId }, r.client);
+  } catch (e) {
+    if (e instanceof AccessError) throw new GatewayError(e.status, e.shortMessage, { type: e.status === 401 ? "authentication_error" : "permission_error", code: "access_denied" });
+    throw e;
+  }
+  const { committed } = await r.client.jobRecord(jobId);
+  if (!committed || committed.receiptRoot.toLowerCase() !== root.toLowerCase()) throw new GatewayError(404, `${root} is not the committed receipt of job ${jobId}`, { code: "unknown_receipt" });
+  let bytes: Uint8Array;
+  try {
+    bytes = await r.store.get(root);
+  } catch (e) {
+    if (e instanceof ReceiptNotFoundError) throw new GatewayError(404, `this gateway keeps no copy of ${root}`, { code: "unknown_receipt" });
+    throw e;
+  }
+  res.statusCode = 200;
+  res.setHeader("content-type", "application/octet-stream");
+  res.setHeader("content-length", bytes.length);
+  res.end(bytes);
 }
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
@@ -212,6 +248,8 @@ export async function startGatewayServer(o: GatewayServerOptions): Promise<Gatew
       const m = o.catalog.resolve(decodeURIComponent(mm[1]!));
       return sendJson(res, 200, { id: m.name, object: "model", created: 0, owned_by: "proof-of-cache", proof_of_cache: { modelId: m.modelId } });
     }
+    const rm = /^\/receipts\/([^/]+)$/.exec(path);
+    if (rm && method === "GET" && o.receipts) return serveReceipt(req, res, rm[1]!, o.receipts);
     if (route("POST", "/v1/chat/completions")) return complete(req, res, "chat");
     if (route("POST", "/v1/completions")) return complete(req, res, "text");
     if (["/v1/models", "/v1/chat/completions", "/v1/completions"].includes(path))

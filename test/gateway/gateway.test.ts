@@ -15,7 +15,8 @@ import OpenAI, { APIError } from "openai";
 import { hexlify, toUtf8Bytes, type Signer } from "ethers";
 import { JobState, PoolClient } from "../../offchain/chain/index.js";
 import { buildModel, loadModel, type LoadedModel } from "../../offchain/model/index.js";
-import { ReceiptStore, decodeReceipt } from "../../offchain/receipt/index.js";
+import { ReceiptStore, decodeReceipt, receiptRoot } from "../../offchain/receipt/index.js";
+import { signAccess } from "../../offchain/transport/auth.js";
 import { Mutex } from "../../offchain/worker/queue.js";
 import { JobRunner, type ProofOfCache } from "../../offchain/gateway/job-runner.js";
 import { ModelCatalog, openGatewayModel, type GatewayModel } from "../../offchain/gateway/models.js";
@@ -102,7 +103,7 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
       pollMs: 20,
       ...(o.settler ? { settler: o.settler } : {}),
     });
-    const server = await startGatewayServer({ catalog: new ModelCatalog([gwModel]), runner, defaultMaxTokens: 8 });
+    const server = await startGatewayServer({ catalog: new ModelCatalog([gwModel]), runner, defaultMaxTokens: 8, receipts: { store: gstore, client: userClient } });
     servers.push(server);
     return { server, openai: new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 }) };
   }
@@ -241,6 +242,23 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
     await expectApiError(none.openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }], stream: true }), 503, "no_generator");
     const refused = await fetch(`${server.url}/v1/models`, { headers: { origin: "https://evil.example" } });
     expect(refused.status).to.equal(403);
+  });
+
+  it("serves its own copy of a receipt to the job's parties only (GET /receipts/{root}?job=ID), for when the generator is gone", async () => {
+    const { server, openai } = await gateway({ listings: [listing("honest")] });
+    const poc = pocOf(await openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "keep" }], max_tokens: 4 }));
+    const url = `${server.url}/receipts/${poc.receiptRoot}?job=${poc.jobId}`;
+    const scope = { chainId: client.chainId, pool: client.address, jobId: BigInt(poc.jobId) };
+    const ok = await fetch(url, { headers: { authorization: await signAccess(user, scope) } });
+    expect(ok.status).to.equal(200);
+    expect(receiptRoot(new Uint8Array(await ok.arrayBuffer()))).to.equal(poc.receiptRoot);
+    const stranger = (await ethers.getSigners())[9]!;
+    const denied = await fetch(url, { headers: { authorization: await signAccess(stranger, scope) } });
+    expect(denied.status).to.equal(403);
+    expect(((await denied.json()) as { error: { type: string } }).error.type).to.equal("permission_error");
+    expect((await fetch(url)).status).to.equal(401);
+    const other = await fetch(`${server.url}/receipts/${poc.receiptRoot}?job=1`, { headers: { authorization: await signAccess(user, { ...scope, jobId: 1n }) } });
+    expect(other.status).to.equal(404);
   });
 
   it("falls back to the next generator when the first (the cheapest) never commits; the abandoned job stays Open", async () => {
