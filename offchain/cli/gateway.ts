@@ -153,7 +153,7 @@ export function gatewayCommand(): Command {
       .option("--max-price-per-token <amount>", "skip generators priced above this")
       .option("--cv <amount>", "a fixed verification cost unit Cv, in tokens")
       .option("--cv-fraction <f>", "Cv as a fraction of Cg (default 0.1, lowered to what the pool allows)")
-      .option("--host <host>", "address to listen on", "127.0.0.1")
+      .option("--host <host>", "address to listen on (beyond loopback only with POC_GATEWAY_API_KEY set)", "127.0.0.1")
       .option("--port <n>", "port to listen on (0: any free port)", "8000")
       .option("--max-tokens <n>", "max_tokens when a request gives none (lowered to fit the model's context)", "256")
       .option("--sample-rate <r>", "fraction of positions whose K/V the generator must sample", "1/16")

@@ -22,7 +22,7 @@ import { PocError } from "../errors.js";
 import { HEX32_RE } from "../sampling/index.js";
 import { ReceiptNotFoundError, type ReceiptStore } from "../receipt/index.js";
 import { AccessError, verifyAccess } from "../transport/auth.js";
-import { GatewayError, badRequest } from "./errors.js";
+import { GatewayConfigError, GatewayError, badRequest } from "./errors.js";
 import { type CompletionResult, type CompletionSpec, type JobRunner, randomSeed } from "./job-runner.js";
 import type { GatewayModel, ModelCatalog } from "./models.js";
 import {
@@ -134,6 +134,8 @@ export async function startGatewayServer(o: GatewayServerOptions): Promise<Gatew
   const host = o.host ?? "127.0.0.1";
   const allowOrigins = new Set(o.allowOrigins ?? []);
   const loopback = LOOPBACK_HOSTS.has(host) || host === "::1";
+  if (!loopback && o.apiKey === undefined)
+    throw new GatewayConfigError(`listening on ${host} without an API key would let anyone there spend the user's tokens: set POC_GATEWAY_API_KEY (or listen on 127.0.0.1)`);
   let port = 0;
 
   const spec = (model: GatewayModel, promptTokens: number[], r: ChatRequest | CompletionRequest): CompletionSpec => {
@@ -238,9 +240,11 @@ export async function startGatewayServer(o: GatewayServerOptions): Promise<Gatew
       res.end();
       return;
     }
+    const method = req.method ?? "GET";
+    const rm = /^\/receipts\/([^/]+)$/.exec(path);
+    if (rm && method === "GET" && o.receipts) return serveReceipt(req, res, rm[1]!, o.receipts); // signed by a party, no API key
     if (o.apiKey !== undefined && req.headers.authorization !== `Bearer ${o.apiKey}`)
       throw new GatewayError(401, "Incorrect API key provided", { type: "authentication_error", code: "invalid_api_key" });
-    const method = req.method ?? "GET";
     const route = (m: string, p: string) => method === m && path === p;
     if (route("GET", "/v1/models")) return sendJson(res, 200, models());
     const mm = /^\/v1\/models\/(.+)$/.exec(path);
@@ -248,8 +252,6 @@ export async function startGatewayServer(o: GatewayServerOptions): Promise<Gatew
       const m = o.catalog.resolve(decodeURIComponent(mm[1]!));
       return sendJson(res, 200, { id: m.name, object: "model", created: 0, owned_by: "proof-of-cache", proof_of_cache: { modelId: m.modelId } });
     }
-    const rm = /^\/receipts\/([^/]+)$/.exec(path);
-    if (rm && method === "GET" && o.receipts) return serveReceipt(req, res, rm[1]!, o.receipts);
     if (route("POST", "/v1/chat/completions")) return complete(req, res, "chat");
     if (route("POST", "/v1/completions")) return complete(req, res, "text");
     if (["/v1/models", "/v1/chat/completions", "/v1/completions"].includes(path))

@@ -89,7 +89,7 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
     record: { ...EMPTY_RECORD },
   });
 
-  async function gateway(o: { listings: GeneratorListing[]; policies?: Partial<GatewayPolicies>; commitTimeoutMs?: number; settler?: Settler }) {
+  async function gateway(o: { listings: GeneratorListing[]; policies?: Partial<GatewayPolicies>; commitTimeoutMs?: number; settler?: Settler; apiKey?: string; host?: string }) {
     const runner = new JobRunner({
       client: userClient,
       directory: new StaticDirectory(o.listings),
@@ -103,9 +103,9 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
       pollMs: 20,
       ...(o.settler ? { settler: o.settler } : {}),
     });
-    const server = await startGatewayServer({ catalog: new ModelCatalog([gwModel]), runner, defaultMaxTokens: 8, receipts: { store: gstore, client: userClient } });
+    const server = await startGatewayServer({ catalog: new ModelCatalog([gwModel]), runner, defaultMaxTokens: 8, receipts: { store: gstore, client: userClient }, ...(o.apiKey ? { apiKey: o.apiKey } : {}), ...(o.host ? { host: o.host } : {}) });
     servers.push(server);
-    return { server, openai: new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 }) };
+    return { server, openai: new OpenAI({ baseURL: `${server.url}/v1`, apiKey: o.apiKey ?? "unused", maxRetries: 0 }) };
   }
 
   /** The committed receipt of a job (from the gateway's own copy, checked against the on-chain root). */
@@ -242,6 +242,23 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
     await expectApiError(none.openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }], stream: true }), 503, "no_generator");
     const refused = await fetch(`${server.url}/v1/models`, { headers: { origin: "https://evil.example" } });
     expect(refused.status).to.equal(403);
+  });
+
+  it("with an API key, refuses clients without it (401 invalid_api_key); refuses to listen beyond loopback without one", async () => {
+    const { server, openai } = await gateway({ listings: [listing("honest")], apiKey: "s3cret" });
+    expect((await openai.models.list()).data).to.have.length(1);
+    const wrong = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "guess", maxRetries: 0 });
+    try {
+      await wrong.models.list();
+      expect.fail("no error");
+    } catch (e) {
+      expect(e).to.be.instanceOf(APIError);
+      expect((e as APIError).status).to.equal(401);
+      expect((e as APIError).code).to.equal("invalid_api_key");
+    }
+    let refused: unknown;
+    await gateway({ listings: [], host: "0.0.0.0" }).catch((e: unknown) => (refused = e));
+    expect(String(refused)).to.match(/without an API key/);
   });
 
   it("serves its own copy of a receipt to the job's parties only (GET /receipts/{root}?job=ID), for when the generator is gone", async () => {
