@@ -16,6 +16,7 @@ import { createLogger, type LogFormat } from "../worker/log.js";
 import { startGateway } from "../gateway/gateway.js";
 import { openGatewayModel } from "../gateway/models.js";
 import { StaticDirectory, parseGeneratorFlag } from "../gateway/directory.js";
+import { RecordedDirectory } from "../gateway/records.js";
 import { addChainOptions, closeClient, connectFromOptions, parseTokenAmount, type ChainCliOptions } from "./chain-options.js";
 
 export class GatewayCliError extends PocError {
@@ -101,7 +102,7 @@ async function runGateway(raw: Raw): Promise<void> {
     const gw = await startGateway({
       client,
       models,
-      directory: new StaticDirectory(listings),
+      directory: new RecordedDirectory(new StaticDirectory(listings), client),
       policies: { verifyLocally: o.verify, challengeOnMismatch: o.challengeOnMismatch, challengeFraction: o.challengeFraction, settle: o.settle },
       costs: {
         ...(o.cv !== undefined ? { cv: tokens(o.cv, "--cv") } : {}),

@@ -16,3 +16,4 @@ export * from "./settle.js";
 export * from "./job-runner.js";
 export * from "./server.js";
 export * from "./gateway.js";
+export * from "./records.js";

@@ -20,7 +20,8 @@ import { signAccess } from "../../offchain/transport/auth.js";
 import { Mutex } from "../../offchain/worker/queue.js";
 import { JobRunner, type ProofOfCache } from "../../offchain/gateway/job-runner.js";
 import { ModelCatalog, openGatewayModel, type GatewayModel } from "../../offchain/gateway/models.js";
-import { StaticDirectory, EMPTY_RECORD, type GeneratorListing } from "../../offchain/gateway/directory.js";
+import { StaticDirectory, EMPTY_RECORD, rankListings, type GeneratorListing } from "../../offchain/gateway/directory.js";
+import { RecordedDirectory, generatorRecords } from "../../offchain/gateway/records.js";
 import { httpGeneratorLink } from "../../offchain/gateway/generator-link.js";
 import { DEFAULT_POLICIES, type GatewayPolicies } from "../../offchain/gateway/policies.js";
 import { startGatewayServer, type GatewayServer } from "../../offchain/gateway/server.js";
@@ -370,5 +371,21 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
     expect((await client.getJob(abandoned)).state).to.equal(JobState.Cancelled);
     expect(await userClient.creditOf(await userClient.account())).to.equal(0n);
     expect(await userClient.tokenBalance()).to.be.greaterThan(before);
+  });
+  it("reads generators' records from the pool's events and ranks a generator that skipped jobs after one that did not", async () => {
+    // by now (the tests above): the never-commit generator had jobs opened for it and one was cancelled by the settle policy
+    const records = await generatorRecords(client);
+    const skipper = records.get(fakes.get("never-commit")!.address)!;
+    const honest = records.get(fakes.get("honest")!.address)!;
+    expect(skipper.jobs).to.equal(fakes.get("never-commit")!.accepted.length);
+    expect(skipper.skipped).to.be.at.least(1);
+    expect(skipper.finalized).to.equal(0);
+    expect(honest.jobs).to.equal(fakes.get("honest")!.accepted.length);
+    expect(honest.finalized).to.be.at.least(1);
+    expect(honest.skipped).to.equal(0);
+    const dir = new RecordedDirectory(new StaticDirectory([listing("never-commit"), listing("honest")]), client);
+    const ranked = rankListings(await dir.list(model.modelId), model.modelId);
+    expect(ranked.map((l) => l.address)).to.deep.equal([fakes.get("honest")!.address, fakes.get("never-commit")!.address]);
+    expect(ranked[1]!.record.skipped).to.equal(skipper.skipped);
   });
 });
