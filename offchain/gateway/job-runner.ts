@@ -120,6 +120,18 @@ class AttemptError extends Error {
   }
 }
 
+/** An http(s) receipt URI with `?job=ID` (docs/NETWORK.md's form), added when the committed one lacks it. */
+export function withJob(uri: string, jobId: bigint): string {
+  if (!/^https?:\/\//i.test(uri)) return uri;
+  try {
+    const u = new URL(uri);
+    if (!u.searchParams.has("job")) u.searchParams.set("job", jobId.toString());
+    return u.href;
+  } catch {
+    return uri;
+  }
+}
+
 const sameTokens = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((t, i) => t === b[i]);
 
 /** A uint64 decoding seed when the request gives none. */
@@ -255,7 +267,7 @@ export class JobRunner {
     // the receipt
     let receipt: Receipt | undefined;
     try {
-      const got = await this.o.link.fetchReceipt(committed.receiptUri, committed.receiptRoot, await signAccess(client.signer!, scope));
+      const got = await this.o.link.fetchReceipt(withJob(committed.receiptUri, jobId), committed.receiptRoot, await signAccess(client.signer!, scope));
       receipt = got.receipt;
       poc.checks.receiptMatchesRoot = true;
       if (this.o.store) await this.o.store.put(got.bytes).catch((e: unknown) => problems.push(`could not keep a copy of the receipt: ${describeError(e)}`));

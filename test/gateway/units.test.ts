@@ -13,6 +13,7 @@ import { parseSse, sseFrame } from "../../offchain/gateway/sse.js";
 import { chatRequestSchema, completionRequestSchema, parseBody } from "../../offchain/gateway/openai-schema.js";
 import { GatewayError } from "../../offchain/gateway/errors.js";
 import { challengeReason, DEFAULT_POLICIES } from "../../offchain/gateway/policies.js";
+import { withJob } from "../../offchain/gateway/job-runner.js";
 import { WORKER_TEST_PARAMS, E18 } from "../worker/helpers.js";
 
 const tokenizer = wrapTokenizer(byteLevelTokenizerJson(), byteLevelTokenizerConfig(1024));
@@ -148,6 +149,11 @@ describe("gateway parts", function () {
         expect((e as GatewayError).param).to.equal("model");
         expect((e as GatewayError).code).to.equal("missing_required_parameter");
       }
+    });
+    it("adds ?job=ID to a committed http receipt URI that lacks it, and leaves others alone", () => {
+      expect(withJob("http://g:1/receipts/0xab", 7n)).to.equal("http://g:1/receipts/0xab?job=7");
+      expect(withJob("http://g:1/receipts/0xab?job=7", 9n)).to.equal("http://g:1/receipts/0xab?job=7");
+      expect(withJob("file:///tmp/r.pocr", 7n)).to.equal("file:///tmp/r.pocr");
     });
     it("challenge policies: a mismatch only with challengeOnMismatch, a local disagreement only with verify, spot checks by fraction", () => {
       const p = DEFAULT_POLICIES;
