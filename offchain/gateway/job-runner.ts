@@ -31,7 +31,7 @@ import { verifyReceipt } from "../verify/index.js";
 import type { Mutex } from "../worker/queue.js";
 import { type CostPolicy, type JobCosts, jobCosts } from "./amounts.js";
 import { type GeneratorDirectory, type GeneratorListing, rankListings } from "./directory.js";
-import { GatewayError, GeneratorLinkError } from "./errors.js";
+import { GatewayConfigError, GatewayError, GeneratorLinkError } from "./errors.js";
 import type { GeneratorLink } from "./generator-link.js";
 import type { GatewayModel } from "./models.js";
 import { type GatewayPolicies, challengeReason } from "./policies.js";
@@ -142,6 +142,7 @@ export function randomSeed(): bigint {
 export class JobRunner {
   readonly o: RunnerOptions;
   constructor(o: RunnerOptions) {
+    if (!o.client.signer) throw new GatewayConfigError("the gateway needs the user's key: a pool client with a signer (--account N or POC_PRIVATE_KEY)");
     this.o = o;
   }
 
