@@ -295,6 +295,29 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
     expect(poc.amounts.cg).to.equal((PRICE * 2n * 6n).toString());
   });
 
+  it("a stream whose generator never commits ends with an error event, which the openai client raises as an APIError", async () => {
+    const { openai } = await gateway({ listings: [listing("never-commit")], commitTimeoutMs: 1000 });
+    const s = await openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }], max_tokens: 4, stream: true });
+    let got = "";
+    let error: unknown;
+    try {
+      for await (const chunk of s) got += chunk.choices[0]?.delta.content ?? "";
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(APIError);
+    expect(String((error as APIError).message)).to.match(/no commit within 1 s/);
+  });
+
+  it("serves concurrent completions, one job each, with the user's transactions in order", async () => {
+    const { openai } = await gateway({ listings: [listing("honest")] });
+    const ask = (content: string) => openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content }], max_tokens: 4 });
+    const out = await Promise.all([ask("one"), ask("two"), ask("three")]);
+    const ids = out.map((c) => pocOf(c).jobId);
+    expect(new Set(ids).size).to.equal(3);
+    for (const c of out) expect(c.choices[0]!.message.content).to.equal((await committedReceipt(pocOf(c).jobId)).text);
+  });
+
   it("falls back when a generator refuses the request outright", async () => {
     const refuse = await startFakeGenerator({ client: client.connect((await ethers.getSigners())[15]!), model, store: new ReceiptStore(join(tmp, "refuse")), behaviour: "refuse" });
     try {
