@@ -4,7 +4,7 @@
  * directly). Approves αCg + αCv when the allowance is short (as `poc job open` does) and, with
  * `mint` on a local TestToken, mints the wallet's shortfall first.
  */
-import type { PoolClient } from "../chain/index.js";
+import { ContractRevertError, type PoolClient } from "../chain/index.js";
 import { type JobRequest, requestHash } from "../request/index.js";
 import { GatewayError } from "./errors.js";
 
@@ -35,7 +35,15 @@ export async function openPrivateJob(client: PoolClient, o: { generator: string;
     mintTx = (await client.mintTestTokens(me, deposit - wallet)).hash;
   }
   const approve = await client.approveIfNeeded(deposit);
-  const r = await client.openJob({ generator: o.generator, modelId: o.request.modelId, cg: o.cg, cv: o.cv, requestHash: hash, requestUri: PRIVATE_REQUEST_URI });
+  let r: Awaited<ReturnType<PoolClient["openJob"]>>;
+  try {
+    r = await client.openJob({ generator: o.generator, modelId: o.request.modelId, cg: o.cg, cv: o.cv, requestHash: hash, requestUri: PRIVATE_REQUEST_URI });
+  } catch (e) {
+    if (e instanceof ContractRevertError && e.errorName === "StakePoolModelUnderserved")
+      throw new GatewayError(503, `the pool takes no jobs for this model yet: too few verifiers serve it (${e.reason})`, { code: "model_underserved", cause: e });
+    if (e instanceof ContractRevertError) throw new GatewayError(502, `the pool refused the job: ${e.reason}`, { code: "pool_refused", cause: e });
+    throw e;
+  }
   return {
     jobId: r.jobId,
     requestHash: hash,

@@ -90,7 +90,7 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
     record: { ...EMPTY_RECORD },
   });
 
-  async function gateway(o: { listings: GeneratorListing[]; policies?: Partial<GatewayPolicies>; commitTimeoutMs?: number; settler?: Settler; apiKey?: string; host?: string }) {
+  async function gateway(o: { listings: GeneratorListing[]; policies?: Partial<GatewayPolicies>; commitTimeoutMs?: number; settler?: Settler; apiKey?: string; host?: string; models?: GatewayModel[] }) {
     const runner = new JobRunner({
       client: userClient,
       directory: new StaticDirectory(o.listings),
@@ -104,7 +104,7 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
       pollMs: 20,
       ...(o.settler ? { settler: o.settler } : {}),
     });
-    const server = await startGatewayServer({ catalog: new ModelCatalog([gwModel]), runner, defaultMaxTokens: 8, receipts: { store: gstore, client: userClient }, ...(o.apiKey ? { apiKey: o.apiKey } : {}), ...(o.host ? { host: o.host } : {}) });
+    const server = await startGatewayServer({ catalog: new ModelCatalog(o.models ?? [gwModel]), runner, defaultMaxTokens: 8, receipts: { store: gstore, client: userClient }, ...(o.apiKey ? { apiKey: o.apiKey } : {}), ...(o.host ? { host: o.host } : {}) });
     servers.push(server);
     return { server, openai: new OpenAI({ baseURL: `${server.url}/v1`, apiKey: o.apiKey ?? "unused", maxRetries: 0 }) };
   }
@@ -241,6 +241,9 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
     const none = await gateway({ listings: [] });
     await expectApiError(none.openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }] }), 503, "no_generator");
     await expectApiError(none.openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }], stream: true }), 503, "no_generator");
+    // a model no verifier serves: the pool refuses jobs for it
+    const lonely = await gateway({ listings: [listing("honest")], models: [await openGatewayModel(join(tmp, "other", "tiny-7"))] });
+    await expectApiError(lonely.openai.chat.completions.create({ model: "tiny-7", messages: [{ role: "user", content: "x" }], max_tokens: 4 }), 503, "model_underserved");
     const refused = await fetch(`${server.url}/v1/models`, { headers: { origin: "https://evil.example" } });
     expect(refused.status).to.equal(403);
   });
