@@ -10,6 +10,7 @@ import { jobCommand, withdrawCommand } from "./job.js";
 import { poolCommand } from "./pool.js";
 import { devnetCommand } from "./devnet.js";
 import { dashboardCommand } from "./dashboard.js";
+import { gatewayCommand } from "./gateway.js";
 import { PocError } from "../errors.js";
 
 const program = new Command()
@@ -29,6 +30,7 @@ program.addCommand(poolCommand());
 program.addCommand(withdrawCommand());
 program.addCommand(devnetCommand());
 program.addCommand(dashboardCommand());
+program.addCommand(gatewayCommand());
 
 // A PocError (bad input, model or receipt fault) prints its message and details, no stack trace,
 // unless POC_DEBUG=1; anything else is a bug and prints in full. Either way the exit code is 1.

@@ -1,0 +1,153 @@
+/**
+ * Chat messages and completion prompts → prompt tokens. Only the gateway renders: the rendered token
+ * ids go into the job request (bound on-chain by its hash), so the generator and the verifiers never
+ * apply a template of their own and cannot render differently.
+ *
+ * - **Chat**: when the model directory's `tokenizer_config.json` has a `chat_template`, it is rendered
+ *   with @huggingface/jinja (`messages`, `add_generation_prompt: true`, `bos_token`, `eos_token`),
+ *   and the text is tokenized without adding special tokens (the template writes them; the literal
+ *   text of a special token maps to that token). Without one, the fallback template
+ *   {@link FALLBACK_CHAT_TEMPLATE} is used: `<bos>` (when the tokenizer config names one), then per
+ *   message `<role>: <content>\n`, then `assistant:`.
+ * - **Completion**: a prompt string is tokenized with the tokenizer's special tokens (e.g. `<bos>`
+ *   first); a list of token ids is taken as is.
+ */
+import { Template } from "@huggingface/jinja";
+import type { TextTokenizer } from "../model/tokenizer.js";
+import { badRequest } from "./errors.js";
+import { type ChatMessage, messageText } from "./openai-schema.js";
+
+/** The template used when the model ships none (Jinja, rendered the same way). */
+export const FALLBACK_CHAT_TEMPLATE =
+  "{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
+
+export interface PromptModel {
+  tokenizer: TextTokenizer;
+  /** tokenizer_config.json's chat_template, if any. */
+  chatTemplate?: string | undefined;
+  bosToken?: string | undefined;
+  eosToken?: string | undefined;
+  vocabSize: number | null;
+}
+
+/** The chat as text (module comment). */
+export function renderChat(model: Pick<PromptModel, "chatTemplate" | "bosToken" | "eosToken">, messages: readonly ChatMessage[]): string {
+  const plain = messages.map((m, i) => ({ role: m.role, content: messageText(m, i), ...(m.name ? { name: m.name } : {}) }));
+  let template: Template;
+  try {
+    template = new Template(model.chatTemplate ?? FALLBACK_CHAT_TEMPLATE);
+  } catch (e) {
+    throw badRequest(`the model's chat template does not parse: ${(e as Error).message}`, "model", "chat_template_error");
+  }
+  try {
+    return template.render({ messages: plain, add_generation_prompt: true, bos_token: model.bosToken ?? "", eos_token: model.eosToken ?? "" });
+  } catch (e) {
+    throw badRequest(`the model's chat template failed on these messages: ${(e as Error).message}`, "messages", "chat_template_error");
+  }
+}
+
+function checkTokens(model: PromptModel, tokens: readonly number[], param: string): number[] {
+  if (tokens.length === 0) throw badRequest("the prompt is empty after tokenization", param);
+  if (model.vocabSize !== null) {
+    const bad = tokens.find((t) => t >= model.vocabSize!);
+    if (bad !== undefined) throw badRequest(`prompt token ${bad} is outside the model's vocabulary of ${model.vocabSize}`, param);
+  }
+  return [...tokens];
+}
+
+/** Prompt tokens of a chat (module comment). */
+export function chatPromptTokens(model: PromptModel, messages: readonly ChatMessage[]): number[] {
+  return checkTokens(model, model.tokenizer.encode(renderChat(model, messages), { addSpecialTokens: false }), "messages");
+}
+
+/** Prompt tokens of a completion prompt (module comment). */
+export function completionPromptTokens(model: PromptModel, prompt: string | string[] | number[] | number[][]): number[] {
+  const one = Array.isArray(prompt) ? prompt[0]! : prompt;
+  if (typeof one === "number") return checkTokens(model, prompt as number[], "prompt");
+  if (Array.isArray(one)) return checkTokens(model, one, "prompt");
+  return checkTokens(model, model.tokenizer.encode(one, { addSpecialTokens: true }), "prompt");
+}
+
+/**
+ * Decodes a growing token list into text deltas: a delta is only given up to the last complete
+ * character (a byte-level token may end inside a UTF-8 sequence: U+FFFD at the end is held back).
+ */
+export class IncrementalDecoder {
+  readonly #tok: TextTokenizer;
+  readonly #tokens: number[] = [];
+  #emitted = 0;
+  constructor(tok: TextTokenizer) {
+    this.#tok = tok;
+  }
+  /** Add tokens; returns the new complete text. */
+  push(...tokens: number[]): string {
+    this.#tokens.push(...tokens);
+    let text = this.#tok.decode(this.#tokens);
+    while (text.endsWith("\uFFFD")) text = text.slice(0, -1);
+    if (text.length <= this.#emitted) return "";
+    const delta = text.slice(this.#emitted);
+    this.#emitted = text.length;
+    return delta;
+  }
+  /** At the end: what was held back (a trailing incomplete character, as U+FFFD). */
+  flush(): string {
+    const text = this.#tok.decode(this.#tokens);
+    const delta = text.length > this.#emitted ? text.slice(this.#emitted) : "";
+    this.#emitted = Math.max(this.#emitted, text.length);
+    return delta;
+  }
+  /** The whole text (a trailing incomplete character included, as U+FFFD). */
+  text(): string {
+    return this.#tok.decode(this.#tokens);
+  }
+}
+
+/**
+ * `stop` strings over a text that grows: the text up to (not including) the first stop string;
+ * while streaming, the longest tail that could begin a stop string is held back.
+ */
+export class StopFilter {
+  readonly #stops: string[];
+  #text = "";
+  #sent = 0;
+  #stopped = false;
+  constructor(stops: readonly string[]) {
+    this.#stops = [...stops];
+  }
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+  /** Add text; returns what can be sent now. */
+  push(delta: string): string {
+    if (this.#stopped) return "";
+    this.#text += delta;
+    let cut = -1;
+    for (const s of this.#stops) {
+      const i = this.#text.indexOf(s);
+      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+    }
+    if (cut >= 0) {
+      this.#stopped = true;
+      this.#text = this.#text.slice(0, cut);
+      return this.#take(this.#text.length);
+    }
+    let hold = 0;
+    for (const s of this.#stops)
+      for (let k = Math.min(s.length - 1, this.#text.length); k > hold; k--) if (this.#text.endsWith(s.slice(0, k))) hold = k;
+    return this.#take(this.#text.length - hold);
+  }
+  /** The end of the text: everything held back is released. */
+  end(): string {
+    return this.#take(this.#text.length);
+  }
+  /** The text so far (stop string and what follows removed). */
+  text(): string {
+    return this.#text;
+  }
+  #take(upTo: number): string {
+    if (upTo <= this.#sent) return "";
+    const out = this.#text.slice(this.#sent, upTo);
+    this.#sent = upTo;
+    return out;
+  }
+}
