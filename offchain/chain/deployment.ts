@@ -5,7 +5,7 @@
  * Browser-safe: reading the file from disk is scripts/lib/deployment.ts's job.
  */
 import { getAddress } from "ethers";
-import { z } from "zod";
+import * as z from "zod"; // the namespace import lets bundlers drop what is unused (zod 4)
 import { addresses as recorded } from "./addresses.js";
 import { ChainConfigError } from "./errors.js";
 import { formatIssues } from "../sampling/errors.js";

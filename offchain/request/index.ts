@@ -16,7 +16,7 @@
  *   `keccak256(abi.encode("poc.sampler-seed.v1", chainId, pool, jobId))`.
  */
 import { AbiCoder, decodeBase64, encodeBase64, keccak256, toUtf8Bytes, toUtf8String } from "ethers";
-import { z } from "zod";
+import * as z from "zod"; // the namespace import lets bundlers drop what is unused (zod 4)
 import { PocError } from "../errors.js";
 import { type DecodingConfig, decodingConfigSchema } from "../sampling/decode.js";
 import { HEX32_RE, type Hex } from "../sampling/bytes.js";

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Interface } from "ethers";
+import { Interface, type ParamType } from "ethers";
 import { deploymentFromRecord, type PocDeployment } from "../../offchain/chain/deployment.js";
 
 /** The contracts whose ABIs ship: export name, source path under contracts/, contract name, required. */
@@ -34,6 +34,19 @@ function constArray(name: string, entries: readonly unknown[], doc: string): str
   return `/** ${doc} */\nexport const ${name} = [\n${entries.map((e) => `  ${JSON.stringify(e)},`).join("\n")}\n] as const;\n`;
 }
 
+/** ERC20_HUMAN_ABI as a JSON ABI in the compiler's form (`stateMutability`, no `constant`), as abitype reads it. */
+export function erc20JsonAbi(): unknown[] {
+  const param = (p: ParamType) => ({ internalType: p.type, name: p.name, type: p.type });
+  return new Interface(ERC20_HUMAN_ABI).fragments.map((f) => {
+    if (f.type === "function") {
+      const fn = f as unknown as { name: string; inputs: ParamType[]; outputs: ParamType[]; stateMutability: string };
+      return { inputs: fn.inputs.map(param), name: fn.name, outputs: fn.outputs.map(param), stateMutability: fn.stateMutability, type: "function" };
+    }
+    const e = f as unknown as { name: string; inputs: ParamType[] };
+    return { inputs: e.inputs.map(param), name: e.name, type: f.type };
+  });
+}
+
 /** The text of offchain/chain/abis.ts from `artifactsDir`; throws when a required artifact is missing. */
 export function renderAbis(artifactsDir: string, contractsDir: string): string {
   const parts = [HEADER];
@@ -44,7 +57,7 @@ export function renderAbis(artifactsDir: string, contractsDir: string): string {
     const abi = (JSON.parse(readFileSync(file, "utf8")) as { abi: unknown[] }).abi;
     parts.push(constArray(c.exportName, abi, `The ABI of ${c.contract} (contracts/${c.source}).`));
   }
-  const erc20 = JSON.parse(new Interface(ERC20_HUMAN_ABI).formatJson()) as unknown[];
+  const erc20 = erc20JsonAbi();
   parts.push(constArray("erc20Abi", erc20, "A minimal ERC-20: what any stake token speaks."));
   return parts.join("\n");
 }
