@@ -1,9 +1,9 @@
 /**
  * A pool on Hardhat's in-process network with jobs in every kind of state, without a model (the
  * receipts are never fetched): Open, Committed, Cancelled, Finalized, AwaitingVerifier (randomness
- * held back), Answering (the generator answered), GeneratorUpheld (the drawn verifier agreed) and
- * VerifierUpheld-free Stalemate paths are left to the pool tests. Used by jobs.test.ts and
- * package.test.ts.
+ * held back), Answering (nobody answered yet), GeneratorUpheld (the drawn verifier agreed) and
+ * Verifying; the settlement paths of Table 1 are the pool tests' (test/pool/). Used by jobs.test.ts
+ * and package.test.ts.
  */
 import { network } from "hardhat";
 import { hexlify, keccak256, toUtf8Bytes, type Signer } from "ethers";
@@ -18,7 +18,8 @@ export async function createJobsFixture() {
   const connection = await network.create();
   const { ethers, networkHelpers } = connection;
   const signers = await ethers.getSigners();
-  const [owner, user, generator, v1, v2, v3, v4, v5, stranger] = signers as [Signer, Signer, Signer, Signer, Signer, Signer, Signer, Signer, Signer];
+  const [owner, user, generator, v1, v2, v3, v4, v5, stranger] = signers;
+  if (!owner || !user || !generator || !v1 || !v2 || !v3 || !v4 || !v5 || !stranger) throw new Error("need 9 accounts");
   const addr = await Promise.all([owner, user, generator, stranger].map((s) => s.getAddress()));
   const deployed = await deployTestPool(ethers, addr[0]!, WORKER_TEST_PARAMS);
   const client = await PoolClient.create({ runner: ethers.provider, pool: deployed.poolAddress, deployBlock: deployed.deployBlock, pollMs: 20 });
