@@ -6,8 +6,7 @@
  *   tsx scripts/build-client.ts --check   exit 1 when those committed files differ from the artifacts
  *   tsx scripts/build-client.ts           build packages/client/dist (needs no Hardhat build: the
  *                                         generated sources are committed): one ESM bundle per entry
- *                                         with esbuild (ethers, zod, @openzeppelin/merkle-tree left
- *                                         as imports) and the .d.ts files with tsc
+ *                                         with esbuild (ethers and zod left as imports) and the .d.ts files with tsc
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";

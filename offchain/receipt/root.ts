@@ -3,7 +3,7 @@
  *
  *   leaf 0     = keccak256(header bytes)
  *   leaf i ≥ 1 = keccak256(bytes of sample i − 1)
- *   root       = OpenZeppelin SimpleMerkleTree.of(leaves, { sortLeaves: false }).root
+ *   root       = OpenZeppelin SimpleMerkleTree.of(leaves, { sortLeaves: false }).root (merkle.ts)
  *
  * i.e. a complete binary tree in array layout (leaf i at tree index 2n − 2 − i for n leaves, node j =
  * hashPair(node 2j+1, node 2j+2)) with commutative pair hashing `keccak256(min(a,b) ‖ max(a,b))`; with
@@ -15,11 +15,11 @@
  * sample lengths differ mod 4. Commutative hashing means a proof shows that a sample is *in* the
  * receipt, not at which index; a sample names its own (position, layer), which are unique.
  */
-import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
 import { keccak256 } from "ethers";
 import { HEX32_RE, type Hex } from "../sampling/bytes.js";
 import { decodeWithLayout, encodeReceipt, SAMPLE_PREFIX_BYTES, HEADER_FIXED_BYTES } from "./encoding.js";
 import { ReceiptFormatError } from "./errors.js";
+import { merkleProof, merkleRoot, merkleTree, verifyMerkleProof } from "./merkle.js";
 import type { Receipt } from "./schema.js";
 
 /** Header and sample byte ranges (views) of receipt bytes, after full validation. */
@@ -52,13 +52,11 @@ export function receiptLeaves(receipt: ReceiptOrBytes): Hex[] {
   return [keccak256(parts.header) as Hex, ...parts.samples.map((s) => keccak256(s) as Hex)];
 }
 
-function tree(leaves: Hex[]): SimpleMerkleTree {
-  return SimpleMerkleTree.of(leaves, { sortLeaves: false });
-}
+const tree = (leaves: Hex[]) => merkleTree(leaves);
 
 /** The root committed on-chain. Equal receipts (or their bytes) give equal roots. */
 export function receiptRoot(receipt: ReceiptOrBytes): Hex {
-  return tree(receiptLeaves(receipt)).root as Hex;
+  return merkleRoot(tree(receiptLeaves(receipt)));
 }
 
 export interface LeafProof {
@@ -78,7 +76,7 @@ function leafProof(receipt: ReceiptOrBytes, leafIndex: number): LeafProof {
   }
   const leaves = [keccak256(parts.header) as Hex, ...parts.samples.map((s) => keccak256(s) as Hex)];
   const bytes = leafIndex === 0 ? parts.header : parts.samples[leafIndex - 1]!;
-  return { bytes, leaf: leaves[leafIndex]!, proof: tree(leaves).getProof(leafIndex) as Hex[] };
+  return { bytes, leaf: leaves[leafIndex]!, proof: merkleProof(tree(leaves), leafIndex) };
 }
 
 /** Proof that sample `i` (0-based, in receipt order) belongs to the receipt's root. */
@@ -96,7 +94,7 @@ export function headerProof(receipt: ReceiptOrBytes): LeafProof {
 
 function verifyLeaf(root: string, bytes: Uint8Array, proof: readonly string[]): boolean {
   if (!HEX32_RE.test(root) || !proof.every((p) => HEX32_RE.test(p))) return false;
-  return SimpleMerkleTree.verify(root.toLowerCase(), keccak256(bytes), proof.map((p) => p.toLowerCase()));
+  return verifyMerkleProof(root, keccak256(bytes), proof);
 }
 
 /** Whether `sampleBytes` (one encoded sample) is in the receipt with root `root`. */

@@ -1,8 +1,7 @@
 /**
  * Build packages/client/dist: the JavaScript with esbuild (one ESM file per entry, code shared
  * between them in a chunk; bundled for `platform: "browser"`, so a Node built-in anywhere in the graph
- * fails the build; ethers, zod and @openzeppelin/merkle-tree stay imports, the package's
- * dependencies) and the declarations with tsc (`tsconfig.build.json`: no Node types, DOM lib).
+ * fails the build; ethers and zod stay imports: the peer dependency and the one dependency) and the declarations with tsc (`tsconfig.build.json`: no Node types, DOM lib).
  */
 import { execFileSync } from "node:child_process";
 import { rmSync, statSync } from "node:fs";
@@ -13,7 +12,7 @@ import { REPO_ROOT } from "../lib/deployment.js";
 
 export const CLIENT_DIR = join(REPO_ROOT, "packages", "client");
 /** What the package imports and does not bundle (its dependencies and peer dependency). */
-export const CLIENT_EXTERNALS = ["ethers", "zod", "@openzeppelin/merkle-tree"];
+export const CLIENT_EXTERNALS = ["ethers", "zod"];
 
 export interface BuiltPackage {
   outDir: string;

@@ -18,14 +18,18 @@ export async function createJobsFixture() {
   const connection = await network.create();
   const { ethers, networkHelpers } = connection;
   const signers = await ethers.getSigners();
-  const [owner, user, generator, v1, v2, v3, v4, v5, stranger] = signers;
-  if (!owner || !user || !generator || !v1 || !v2 || !v3 || !v4 || !v5 || !stranger) throw new Error("need 9 accounts");
+  const need = (i: number): Signer => {
+    const s = signers[i];
+    if (!s) throw new Error(`need account ${i}`);
+    return s;
+  };
+  const [owner, user, generator, stranger] = [need(0), need(1), need(2), need(8)];
+  const verifiers = [need(3), need(4), need(5), need(6), need(7)];
   const addr = await Promise.all([owner, user, generator, stranger].map((s) => s.getAddress()));
   const deployed = await deployTestPool(ethers, addr[0]!, WORKER_TEST_PARAMS);
   const client = await PoolClient.create({ runner: ethers.provider, pool: deployed.poolAddress, deployBlock: deployed.deployBlock, pollMs: 20 });
   const as = (s: Signer) => client.connect(s);
   for (const s of [user, generator]) await as(owner).mintTestTokens(await s.getAddress(), 1_000n * E18);
-  const verifiers = [v1, v2, v3, v4, v5];
   await bondVerifiers(client, verifiers, [MODEL], BOND);
   const byAddress = new Map(await Promise.all(verifiers.map(async (v) => [await v.getAddress(), v] as const)));
 

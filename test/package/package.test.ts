@@ -93,7 +93,7 @@ describe("the dApp package @proof-of-cache/client", function () {
     app = join(tmp, "app");
     await run("mkdir", ["-p", app]);
     await writeFile(join(app, "package.json"), JSON.stringify({ name: "dapp", private: true, type: "module", dependencies: { "@proof-of-cache/client": `file:${tarball}` } }, null, 2));
-    // with install scripts allowed: the package must not need any (checked below); the registry (or npm's cache) gives ethers, zod, merkle-tree
+    // with install scripts allowed: the package must not need any (checked below); the registry (or npm's cache) gives ethers and zod
     await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: app, env: npmEnv, maxBuffer: 1 << 24 });
   });
   after(async () => {
@@ -163,7 +163,7 @@ describe("the dApp package @proof-of-cache/client", function () {
     expect(inputs.filter((i) => /onnxruntime|node:|^(fs|path|http|crypto)$/.test(i))).to.deep.equal([]);
     expect(inputs.some((i) => i.includes("@proof-of-cache/client/dist/index.js"))).to.equal(true);
     const bytes = await readFile(join(app, "out", "bundle.js"));
-    console.log(`      browser bundle (package + ethers + zod + merkle-tree, minified): ${(bytes.length / 1024).toFixed(1)} KiB, gzip ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB`);
+    console.log(`      browser bundle (package + ethers + zod, minified): ${(bytes.length / 1024).toFixed(1)} KiB, gzip ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB`);
     const mod = (await import(pathToFileURL(join(app, "out", "bundle.js")).href)) as { jobs(u: string, p: string, b: number): Promise<{ states: string[]; next: string[][]; prompt?: number }>; stakePoolAbi: readonly { type: string; name?: string }[] };
     const out = await mod.jobs(rpc.url, f.client.address, f.client.deployBlock);
     expect(out.states).to.include.members(["Open", "Committed", "Finalized", "Cancelled", "GeneratorUpheld", JobState[JobState.AwaitingVerifier]]);
