@@ -169,5 +169,69 @@ export async function listJobs(client: Pick<PoolClient, "getEvents" | "deployBlo
     const h = jobFromEvents(group, times ? { times } : {});
     if (h) jobs.push(h);
   }
-  return jobs.sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0));
+  return jobs.sort(byJobId);
+}
+
+export interface JobIndexOptions {
+  /** First block (default: the client's deployment block). */
+  fromBlock?: number;
+  /** Read only up to this many blocks behind the head (default 0), so that a reorg shallower than that cannot change what was read. */
+  confirmations?: number;
+}
+
+/**
+ * Every job of a pool, kept up to date as blocks arrive: each `update()` reads only the logs after
+ * the last block it read (one `getEvents`) and folds again only the jobs those touched. For a page
+ * that polls (or updates on `provider.on("block")`) without reading the whole history each time. A
+ * reorg deeper than `confirmations` is not undone: make a new index then.
+ */
+export class JobIndex {
+  readonly #client: Pick<PoolClient, "getEvents" | "deployBlock" | "blockNumber">;
+  readonly #events = new Map<bigint, PoolEvent[]>();
+  readonly #jobs = new Map<bigint, JobHistory>();
+  readonly #confirmations: number;
+  #next: number;
+
+  constructor(client: Pick<PoolClient, "getEvents" | "deployBlock" | "blockNumber">, options: JobIndexOptions = {}) {
+    this.#client = client;
+    this.#next = options.fromBlock ?? client.deployBlock;
+    this.#confirmations = Math.max(0, options.confirmations ?? 0);
+  }
+
+  /** The last block read (fromBlock − 1 before the first update). */
+  get lastBlock(): number {
+    return this.#next - 1;
+  }
+
+  /** Every job known, by job id ascending. */
+  get jobs(): JobHistory[] {
+    return [...this.#jobs.values()].sort(byJobId);
+  }
+
+  job(jobId: bigint | number): JobHistory | undefined {
+    return this.#jobs.get(BigInt(jobId));
+  }
+
+  /** Read the new blocks (up to `toBlock`, default the head minus `confirmations`); returns the jobs that changed. */
+  async update(toBlock?: number): Promise<JobHistory[]> {
+    const to = toBlock ?? (await this.#client.blockNumber()) - this.#confirmations;
+    if (to < this.#next) return [];
+    const fresh = await this.#client.getEvents({ events: JOB_EVENTS, fromBlock: this.#next, toBlock: to });
+    this.#next = to + 1;
+    const changed: JobHistory[] = [];
+    for (const [id, evs] of groupByJob(fresh)) {
+      const all = [...(this.#events.get(id) ?? []), ...evs];
+      this.#events.set(id, all);
+      const h = jobFromEvents(all);
+      if (h) {
+        this.#jobs.set(id, h);
+        changed.push(h);
+      }
+    }
+    return changed.sort(byJobId);
+  }
+}
+
+function byJobId(a: JobHistory, b: JobHistory): number {
+  return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
 }

@@ -4,7 +4,7 @@
  */
 import { expect } from "chai";
 import type { Provider } from "ethers";
-import { JobState, PoolClient, jobHistory, listJobs, nextActions, type JobHistory } from "../../offchain/chain/index.js";
+import { JobIndex, JobState, PoolClient, jobHistory, listJobs, nextActions, type JobHistory } from "../../offchain/chain/index.js";
 import { WORKER_TEST_PARAMS } from "../worker/helpers.js";
 import { createJobsFixture, type JobsFixture } from "./fixture.js";
 
@@ -82,5 +82,18 @@ describe("listJobs and nextActions", function () {
     expect(names(f.jobs.answering!, answerDeadline)).to.deep.equal(["answerFingerprint:generator:true", "revealResult:verifier:false", "timeoutVerifier:anyone:false"]);
     expect(names(f.jobs.answering!, answerDeadline + 1)).to.deep.equal(["answerFingerprint:generator:false", "revealResult:verifier:true", "timeoutVerifier:anyone:false"]);
     for (const final of [f.jobs.finalized!, f.jobs.cancelled!, f.jobs.upheld!]) expect(nextActions(byId(final), 0)).to.deep.equal([]);
+  });
+
+  it("a JobIndex reads only the new blocks and refolds only the jobs they touched", async () => {
+    const index = new JobIndex(f.client);
+    expect((await index.update()).map((j) => j.jobId)).to.deep.equal(listed.map((j) => j.jobId));
+    const head = index.lastBlock;
+    expect(await index.update()).to.deep.equal([]); // nothing new
+    await f.networkHelpers.time.increase(WORKER_TEST_PARAMS.challengeWindow + 1);
+    await f.client.connect(await f.ethers.getSigner(f.user)).finalize(f.jobs.committed!);
+    const changed = await index.update();
+    expect(changed.map((j) => [j.jobId, j.stateName])).to.deep.equal([[f.jobs.committed!, "Finalized"]]);
+    expect(index.lastBlock).to.be.greaterThan(head);
+    expect(index.jobs).to.deep.equal(await listJobs(f.client));
   });
 });
