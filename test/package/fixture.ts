@@ -1,13 +1,13 @@
 /**
  * A pool on Hardhat's in-process network with jobs in every kind of state, without a model (the
  * receipts are never fetched): Open, Committed, Cancelled, Finalized, AwaitingVerifier (randomness
- * held back), Answering (nobody answered yet), GeneratorUpheld (the drawn verifier agreed) and
- * Verifying; the settlement paths of Table 1 are the pool tests' (test/pool/). Used by jobs.test.ts
- * and package.test.ts.
+ * held back), Answering (nobody answered yet), Verifying, GeneratorUpheld (the drawn verifier
+ * agreed), VerifierUpheld (two stages: V2 confirms V1's dissent), a declined and a timed-out
+ * assignment each drawn again. Used by jobs.test.ts and package.test.ts.
  */
 import { network } from "hardhat";
 import { hexlify, keccak256, toUtf8Bytes, type Signer } from "ethers";
-import { claimBitmap, newSalt, PoolClient, resultCommitment, type PoolEventOf } from "../../offchain/chain/index.js";
+import { bitmapWithMisses, claimBitmap, JobState, newSalt, PoolClient, resultCommitment, type PoolEventOf } from "../../offchain/chain/index.js";
 import { requestHash, requestToDataUri } from "../../offchain/request/index.js";
 import { BOND, CG, CV, E18, WORKER_TEST_PARAMS, bondVerifiers, deployTestPool, tinyRequest } from "../worker/helpers.js";
 
@@ -43,25 +43,27 @@ export async function createJobsFixture() {
   async function commit(jobId: bigint) {
     await as(generator).commit(jobId, { receiptRoot: keccak256(toUtf8Bytes(`root ${jobId}`)), numChecks: NUM_CHECKS, receiptUri: `http://127.0.0.1:1/receipts/${jobId}`, approve: true });
   }
-  /** Challenge and draw (the mock gives its word at once): the drawn verifier's signer. */
-  async function challengeAndDraw(jobId: bigint): Promise<Signer> {
-    await as(user).challenge(jobId);
-    for (let i = 0; i < 3; i++) {
-      const job = await client.getJob(jobId);
-      if (job.state !== 4) break;
-      await as(stranger).tryDrawVerifiers();
-    }
+  /** Draw the job's queued stage (the mock gives its word at once): the drawn verifier's signer. */
+  async function draw(jobId: bigint): Promise<Signer> {
+    for (let i = 0; i < 3 && (await client.getJob(jobId)).state === JobState.AwaitingVerifier; i++) await as(stranger).tryDrawVerifiers();
     const assigned = (await client.jobEvents(jobId)).filter((e): e is PoolEventOf<"VerifierAssigned"> => e.name === "VerifierAssigned").at(-1);
-    if (!assigned) throw new Error(`job ${jobId}: nobody drawn`);
+    if (!assigned || (await client.getJob(jobId)).state !== JobState.Verifying) throw new Error(`job ${jobId}: nobody drawn`);
     return byAddress.get(assigned.verifier)!;
   }
-  async function commitClaim(jobId: bigint, v: Signer) {
+  async function challengeAndDraw(jobId: bigint): Promise<Signer> {
+    await as(user).challenge(jobId);
+    return draw(jobId);
+  }
+  /** The drawn verifier of `stage` commits to `bitmap` (default: the generator's claim) and fingerprint FP. */
+  async function commitResult(jobId: bigint, v: Signer, stage = 1, bitmap = hexlify(claimBitmap(NUM_CHECKS))) {
     const salt = newSalt();
-    const bitmap = hexlify(claimBitmap(NUM_CHECKS));
     const verifier = await v.getAddress();
-    await as(v).commitResult(jobId, resultCommitment({ jobId, stage: 1, verifier, matchBitmap: bitmap, fingerprint: FP, salt }));
+    await as(v).commitResult(jobId, resultCommitment({ jobId, stage, verifier, matchBitmap: bitmap, fingerprint: FP, salt }));
     return { bitmap, salt };
   }
+  const commitClaim = (jobId: bigint, v: Signer) => commitResult(jobId, v);
+  /** The claim with checks 0 and 5 missed: a dissent. */
+  const misses = hexlify(bitmapWithMisses(NUM_CHECKS, [0, 5]));
 
   const jobs: Record<string, bigint> = {};
   // finalized and cancelled first: the time travel passes their deadlines
@@ -90,6 +92,31 @@ export async function createJobsFixture() {
   jobs.verifying = await open();
   await commit(jobs.verifying);
   await challengeAndDraw(jobs.verifying);
+  // slashed: V1 dissents, stage 2's verifier confirms V1 (both answered V1's and the generator's seeds)
+  jobs.slashed = await open();
+  await commit(jobs.slashed);
+  const s1 = await challengeAndDraw(jobs.slashed);
+  const r1 = await commitResult(jobs.slashed, s1, 1, misses);
+  await as(generator).answerFingerprint(jobs.slashed, FP);
+  await as(s1).revealResult(jobs.slashed, r1.bitmap, FP, r1.salt);
+  const s2 = await draw(jobs.slashed);
+  const r2 = await commitResult(jobs.slashed, s2, 2, misses);
+  await as(generator).answerFingerprint(jobs.slashed, FP);
+  await as(s1).answerFingerprint(jobs.slashed, FP);
+  await as(s2).revealResult(jobs.slashed, r2.bitmap, FP, r2.salt);
+  // declined: the first verifier gives the assignment back, another is drawn
+  jobs.declined = await open();
+  await commit(jobs.declined);
+  const d1 = await challengeAndDraw(jobs.declined);
+  await as(d1).declineAssignment(jobs.declined);
+  await draw(jobs.declined);
+  // timed out: the drawn verifier never commits; after its window anyone times it out and the stage is drawn again
+  jobs.timedOut = await open();
+  await commit(jobs.timedOut);
+  await challengeAndDraw(jobs.timedOut);
+  await networkHelpers.time.increase(WORKER_TEST_PARAMS.verifyWindow + 1);
+  await as(stranger).timeoutVerifier(jobs.timedOut);
+  await draw(jobs.timedOut);
   // awaiting: the randomness is held back
   jobs.awaiting = await open();
   await commit(jobs.awaiting);

@@ -53,6 +53,14 @@ describe("listJobs and nextActions", function () {
     expect(upheld.stages[0]?.assignments[0]?.agreesWithGenerator).to.equal(true);
     expect(upheld.settlement?.payouts.total).to.be.greaterThan(0n);
     expect(byId(f.jobs.finalized!).settlement?.kind).to.equal("finalized");
+    const slashed = byId(f.jobs.slashed!);
+    expect(slashed.state).to.equal(JobState.VerifierUpheld);
+    expect(slashed.stages.map((st) => st.assignments.map((x) => [x.outcome, x.agreesWithGenerator]))).to.deep.equal([[["submitted", false]], [["submitted", false]]]);
+    expect(slashed.settlement).to.deep.include({ kind: "settled", outcome: JobState.VerifierUpheld, stage: 2 });
+    expect(slashed.settlement?.payouts.user).to.equal(slashed.view.alphaCg + slashed.view.alphaCv);
+    expect(byId(f.jobs.declined!).stages[0]?.assignments.map((x) => x.outcome)).to.deep.equal(["declined", "pending"]);
+    expect(byId(f.jobs.timedOut!).stages[0]?.assignments.map((x) => x.outcome)).to.deep.equal(["timedOut", "pending"]);
+    expect(byId(f.jobs.timedOut!).state).to.equal(JobState.Verifying);
   });
 
   it("says what can happen next, who may do it and from or until when", () => {
@@ -81,7 +89,7 @@ describe("listJobs and nextActions", function () {
     const answerDeadline = a.j.stages[0]!.assignments[0]!.committed!.answerDeadline;
     expect(names(f.jobs.answering!, answerDeadline)).to.deep.equal(["answerFingerprint:generator:true", "revealResult:verifier:false", "timeoutVerifier:anyone:false"]);
     expect(names(f.jobs.answering!, answerDeadline + 1)).to.deep.equal(["answerFingerprint:generator:false", "revealResult:verifier:true", "timeoutVerifier:anyone:false"]);
-    for (const final of [f.jobs.finalized!, f.jobs.cancelled!, f.jobs.upheld!]) expect(nextActions(byId(final), 0)).to.deep.equal([]);
+    for (const final of [f.jobs.finalized!, f.jobs.cancelled!, f.jobs.upheld!, f.jobs.slashed!]) expect(nextActions(byId(final), 0)).to.deep.equal([]);
   });
 
   it("a JobIndex reads only the new blocks and refolds only the jobs they touched", async () => {
