@@ -266,9 +266,8 @@ export class PoolClient {
     runner: Signer | Provider,
     options: Omit<PoolClientOptions, "runner" | "pool" | "deployBlock" | "token"> & { deployment: Pick<PocDeployment, "stakePool" | "deployBlock"> & { token?: string } },
   ): Promise<PoolClient> {
-    const d = options.deployment;
+    const { deployment: d, ...rest } = options;
     const tokenKnown = d.token && d.token !== ZeroAddress;
-    const { deployment: _d, ...rest } = options;
     return PoolClient.create({ ...rest, runner, pool: d.stakePool, deployBlock: d.deployBlock, ...(tokenKnown ? { token: d.token } : {}) });
   }
 
