@@ -83,15 +83,6 @@ export async function createJobsFixture() {
   const r = await commitClaim(jobs.upheld, vu);
   await as(generator).answerFingerprint(jobs.upheld, FP);
   await as(vu).revealResult(jobs.upheld, r.bitmap, FP, r.salt);
-  // answering: result committed, nobody answered yet
-  jobs.answering = await open();
-  await commit(jobs.answering);
-  const va = await challengeAndDraw(jobs.answering);
-  await commitClaim(jobs.answering, va);
-  // verifying: drawn, nothing committed
-  jobs.verifying = await open();
-  await commit(jobs.verifying);
-  await challengeAndDraw(jobs.verifying);
   // slashed: V1 dissents, stage 2's verifier confirms V1 (both answered V1's and the generator's seeds)
   jobs.slashed = await open();
   await commit(jobs.slashed);
@@ -117,6 +108,16 @@ export async function createJobsFixture() {
   await networkHelpers.time.increase(WORKER_TEST_PARAMS.verifyWindow + 1);
   await as(stranger).timeoutVerifier(jobs.timedOut);
   await draw(jobs.timedOut);
+  // answering and verifying after the time travel above, so that their windows are still open
+  // answering: result committed, nobody answered yet
+  jobs.answering = await open();
+  await commit(jobs.answering);
+  const va = await challengeAndDraw(jobs.answering);
+  await commitClaim(jobs.answering, va);
+  // verifying: drawn, nothing committed
+  jobs.verifying = await open();
+  await commit(jobs.verifying);
+  await challengeAndDraw(jobs.verifying);
   // awaiting: the randomness is held back
   jobs.awaiting = await open();
   await commit(jobs.awaiting);
