@@ -1,8 +1,9 @@
 /**
- * The ABIs of the StakePool and its stake token, read from Hardhat's build artifacts
- * (`artifacts/contracts/StakePool.sol/StakePool.json`, `…/mocks/TestToken.sol/TestToken.json`), so the
- * client always speaks the ABI the contracts were compiled to. A missing artifact is an ArtifactError
- * that says to run `npx hardhat build`.
+ * Node only: the ABIs of the StakePool and its stake token read from Hardhat's build artifacts
+ * (`artifacts/contracts/StakePool.sol/StakePool.json`, `…/mocks/TestToken.sol/TestToken.json`). A
+ * missing artifact is an ArtifactError that says to run `npx hardhat build`. The chain client itself
+ * speaks the generated ABIs of abis.ts (browser-safe, written from these artifacts by
+ * `npm run build:abis`); `artifactAbis(dir)` gives it these instead (`PoolClientOptions.abi`).
  */
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -10,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Interface, type InterfaceAbi } from "ethers";
 import { z } from "zod";
 import { ArtifactError } from "./errors.js";
+import { erc20Interface } from "./interfaces.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -68,13 +70,10 @@ export function tokenInterface(dir?: string): Interface {
   }
 }
 
-export const ERC20_INTERFACE = new Interface([
-  "function balanceOf(address) view returns (uint256)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function transfer(address to, uint256 amount) returns (bool)",
-  "function decimals() view returns (uint8)",
-  "function symbol() view returns (string)",
-  "error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed)",
-  "error ERC20InsufficientAllowance(address spender, uint256 allowance, uint256 needed)",
-]);
+/** A minimal ERC-20 (interfaces.ts `erc20Interface`). */
+export const ERC20_INTERFACE = erc20Interface();
+
+/** The pool and token ABIs of an artifacts directory, for `PoolClientOptions.abi`. */
+export function artifactAbis(dir?: string): { pool: Interface; token: Interface } {
+  return { pool: stakePoolInterface(dir), token: tokenInterface(dir) };
+}

@@ -3,7 +3,10 @@
  *
  * Works with any ethers `Signer` or `Provider`: inside Hardhat (`(await network.create()).ethers`
  * signers and provider) or standalone (`connectRpc` in connect.ts: a JSON-RPC URL with a private key
- * or one of the node's accounts). The ABIs come from Hardhat's artifacts (abi.ts).
+ * or one of the node's accounts), or in a browser (`new BrowserProvider(window.ethereum)`): this
+ * module imports no Node built-ins. The ABIs are the generated `abis.ts` (from Hardhat's artifacts,
+ * checked against them by test/package/abis.test.ts) unless `abi` gives others (abi.ts reads an
+ * artifacts directory in Node).
  *
  * - Views return plain typed records (bigint amounts, number stages/deadlines, JobState enums).
  * - Writes estimate gas first, so a call that would revert fails before anything is sent, with the
@@ -30,12 +33,11 @@ import {
   type TransactionRequest,
   ZeroAddress,
 } from "ethers";
-import { JobState, StageStatus } from "../../scripts/lib/state.js";
-import { loadDeployment, type PocDeployment } from "../../scripts/lib/deployment.js";
-import { paramsTuple } from "../../scripts/lib/params.js";
-import { stakePoolInterface, tokenInterface } from "./abi.js";
+import { JobState, StageStatus } from "./state.js";
+import type { PocDeployment } from "./deployment.js";
+import { defaultPoolInterface, defaultTokenInterface, toInterface, type AbiSource } from "./interfaces.js";
 import { ChainConfigError, ChainError, ContractRevertError, TxUncertainError, describeError } from "./errors.js";
-import { compareEvents, decodePoolLog, JOB_EVENTS, paramsRecord, type PoolEvent, type PoolEventName, type PoolEventOf, type PoolParamsRecord } from "./events.js";
+import { compareEvents, decodePoolLog, JOB_EVENTS, paramsRecord, paramsTuple, type PoolEvent, type PoolEventName, type PoolEventOf, type PoolParamsRecord } from "./events.js";
 import { isTransientError, sleep, withRetry, type RetryOptions } from "./retry.js";
 import { toRevertError } from "./revert.js";
 
@@ -161,8 +163,11 @@ export interface PoolClientOptions {
   receiptTimeoutMs?: number;
   /** Receipt polling interval (default 250 ms). */
   pollMs?: number;
-  /** Artifacts directory (default: the repository's `artifacts/`). */
-  artifactsDir?: string;
+  /**
+   * Other ABIs (JSON ABI arrays or ethers Interfaces) instead of the generated ones (interfaces.ts),
+   * e.g. `artifactAbis(dir)` of abi.ts for freshly compiled artifacts.
+   */
+  abi?: { pool?: AbiSource; token?: AbiSource };
 }
 
 export interface LogQuery {
@@ -215,8 +220,8 @@ export class PoolClient {
     this.token = getAddress(token);
     this.deployBlock = o.deployBlock ?? 0;
     this.chainId = chainId;
-    this.poolInterface = stakePoolInterface(o.artifactsDir);
-    this.tokenInterface = tokenInterface(o.artifactsDir);
+    this.poolInterface = o.abi?.pool ? toInterface(o.abi.pool) : defaultPoolInterface();
+    this.tokenInterface = o.abi?.token ? toInterface(o.abi.token) : defaultTokenInterface();
   }
 
   /** Connect to the pool at `options.pool` (checks that it has code; reads the token and chain id). */
@@ -227,8 +232,6 @@ export class PoolClient {
     } catch (cause) {
       throw new ChainConfigError(`not an address: ${options.pool}`, { cause });
     }
-    // Fail fast on missing artifacts, before any RPC.
-    stakePoolInterface(options.artifactsDir);
     const runner = options.runner;
     const provider = isSigner(runner) ? runner.provider : runner;
     if (!provider) throw new ChainConfigError("the signer has no provider: connect it to one");
@@ -242,7 +245,7 @@ export class PoolClient {
     }
     let token = options.token;
     if (!token) {
-      const iface = stakePoolInterface(options.artifactsDir);
+      const iface = options.abi?.pool ? toInterface(options.abi.pool) : defaultPoolInterface();
       try {
         const raw = await withRetry("stakeToken()", () => provider.call({ to: pool, data: iface.encodeFunctionData("stakeToken") }), retry);
         token = iface.decodeFunctionResult("stakeToken", raw)[0] as string;
@@ -255,27 +258,17 @@ export class PoolClient {
   }
 
   /**
-   * Connect through the deployment record of the runner's chain (scripts/lib/deployment.ts: the file
-   * written by scripts/deploy.ts, or POC_DEPLOYMENT / POC_POOL_ADDRESS); `deployment` overrides it.
+   * Connect through a deployment record (`deployment.ts`: `deploymentFromRecord(json)`, the package's
+   * `addresses[chainId]`, or in Node `loadDeployment` of scripts/lib/deployment.ts, which reads the
+   * file scripts/deploy.ts wrote; connect.ts `connectPool` does that for you).
    */
   static async fromDeployment(
     runner: Signer | Provider,
-    options: Omit<PoolClientOptions, "runner" | "pool" | "deployBlock" | "token"> & { deployment?: PocDeployment; env?: NodeJS.ProcessEnv } = {},
+    options: Omit<PoolClientOptions, "runner" | "pool" | "deployBlock" | "token"> & { deployment: Pick<PocDeployment, "stakePool" | "deployBlock"> & { token?: string } },
   ): Promise<PoolClient> {
-    const provider = isSigner(runner) ? runner.provider : runner;
-    if (!provider) throw new ChainConfigError("the signer has no provider");
-    let d = options.deployment;
-    if (!d) {
-      const send = (m: string, p: unknown[]) => withRetry(m, () => (provider as unknown as { send(m: string, p: unknown[]): Promise<unknown> }).send(m, p), options.retry);
-      if (typeof (provider as unknown as { send?: unknown }).send !== "function") throw new ChainConfigError("the provider cannot send raw JSON-RPC: pass `deployment`");
-      try {
-        d = await loadDeployment(send, options.env);
-      } catch (cause) {
-        throw new ChainConfigError(describeError(cause), { cause });
-      }
-    }
+    const { deployment: d, ...rest } = options;
     const tokenKnown = d.token && d.token !== ZeroAddress;
-    return PoolClient.create({ ...options, runner, pool: d.stakePool, deployBlock: d.deployBlock, ...(tokenKnown ? { token: d.token } : {}) });
+    return PoolClient.create({ ...rest, runner, pool: d.stakePool, deployBlock: d.deployBlock, ...(tokenKnown ? { token: d.token } : {}) });
   }
 
   /** The same pool through another signer (e.g. another actor in a demo). */

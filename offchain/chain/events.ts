@@ -3,7 +3,7 @@
  * deadlines as numbers, addresses checksummed, hashes lower-case, plus where the log was found.
  */
 import { getAddress, type Interface, type Log, type LogDescription } from "ethers";
-import { JobState } from "../../scripts/lib/state.js";
+import { JobState } from "./state.js";
 import { ChainError } from "./errors.js";
 
 /** Where a log was found. */
@@ -320,6 +320,24 @@ export function paramsRecord(p: Record<string, unknown>): PoolParamsRecord {
     maxStakeBps: Number(p.maxStakeBps),
     declineFeeBps: Number(p.declineFeeBps),
   };
+}
+
+/** The tuple order of the Solidity `Params` struct (the inverse of `paramsRecord`). */
+export function paramsTuple(p: PoolParamsRecord) {
+  return [
+    p.alphaBps,
+    p.betaBps,
+    p.commitWindow,
+    p.challengeWindow,
+    p.verifyWindow,
+    p.drawWindow,
+    p.maxStages,
+    p.unbondDelay,
+    p.minBond,
+    p.minModelStake,
+    p.maxStakeBps,
+    p.declineFeeBps,
+  ] as const;
 }
 
 /** Decode one log of the pool; undefined when it is not a pool event this client knows (e.g. OwnershipTransferred). */

@@ -7,7 +7,7 @@
  * VerifierTimedOut / VerifierDeclined / VerifierUnavailable, settlement from JobCancelled /
  * JobFinalized / JobSettled (with the treasury's share: forfeits and stalemate deposits).
  */
-import { FINAL_STATES, JobState, StageStatus } from "../../scripts/lib/state.js";
+import { FINAL_STATES, JobState, StageStatus } from "./state.js";
 import type { CurrentStage, JobView, PoolClient } from "./client.js";
 import { ChainError } from "./errors.js";
 import { FINGERPRINT_TOLERANCE } from "../fingerprint/distance.js";
@@ -131,21 +131,8 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
   const view = await client.getJob(id, head);
   if (view.state === JobState.None) throw new ChainError(`job ${id} does not exist (next job id is ${await client.nextJobId()})`);
   const [current, events] = await Promise.all([client.currentStage(id), client.jobEvents(id, { fromBlock: options.fromBlock ?? client.deployBlock, toBlock: head })]);
-  const times = new Map<number, number>();
-  if (options.timestamps ?? true) {
-    const blocks = [...new Set(events.map((e) => e.blockNumber))];
-    await Promise.all(
-      blocks.map(async (b) => {
-        const blk = await client.retry("eth_getBlockByNumber", () => client.provider.getBlock(b));
-        if (blk) times.set(b, blk.timestamp);
-      }),
-    );
-  }
-  const at = (e: LogMeta): Where => {
-    const t = times.get(e.blockNumber);
-    return { block: e.blockNumber, tx: e.transactionHash, ...(t !== undefined ? { time: t } : {}) };
-  };
-
+  const times = options.timestamps ?? true ? await blockTimes(client, events) : new Map<number, number>();
+  const parts = foldJobEvents(events, { times });
   const h: JobHistory = {
     jobId: id,
     view,
@@ -153,9 +140,49 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
     stateName: JobState[view.state] ?? String(view.state),
     final: FINAL.has(view.state),
     current,
-    stages: [],
+    ...parts,
     events,
   };
+  if (h.committed) {
+    h.committed.claimHash = await client.claimHash(h.committed.numChecks);
+    markAgreement(h);
+  }
+  await Promise.all(
+    h.stages.map(async (s) => {
+      s.status = (await client.getStage(id, s.stage)).status;
+    }),
+  );
+  return h;
+}
+
+/** The timestamps of the blocks of `events` (one getBlock per distinct block). */
+export async function blockTimes(client: Pick<PoolClient, "retry" | "provider">, events: readonly LogMeta[]): Promise<Map<number, number>> {
+  const times = new Map<number, number>();
+  const blocks = [...new Set(events.map((e) => e.blockNumber))];
+  await Promise.all(
+    blocks.map(async (b) => {
+      const blk = await client.retry("eth_getBlockByNumber", () => client.provider.getBlock(b));
+      if (blk) times.set(b, blk.timestamp);
+    }),
+  );
+  return times;
+}
+
+/** What a job's events alone tell (no views): shared by `jobHistory` and `listJobs` (jobs.ts). */
+export type JobEventParts = Pick<JobHistory, "opened" | "committed" | "challenged" | "stages" | "settlement">;
+
+/**
+ * Fold the events of ONE job, in chain order, into its opening, commitment, challenge, stages (every
+ * assignment and its outcome; `status` left None for the caller) and settlement. `times` gives block
+ * timestamps for the `time` fields. `committed.claimHash` is left empty (see `markAgreement`).
+ */
+export function foldJobEvents(events: readonly PoolEvent[], options: { times?: ReadonlyMap<number, number> } = {}): JobEventParts {
+  const times = options.times ?? new Map<number, number>();
+  const at = (e: LogMeta): Where => {
+    const t = times.get(e.blockNumber);
+    return { block: e.blockNumber, tx: e.transactionHash, ...(t !== undefined ? { time: t } : {}) };
+  };
+  const h: JobEventParts = { stages: [] };
   const stage = (n: number): StageHistory => {
     let s = h.stages.find((x) => x.stage === n);
     if (!s) {
@@ -279,19 +306,16 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
     }
   }
   h.stages.sort((a, b) => a.stage - b.stage);
-  if (h.committed) {
-    h.committed.claimHash = await client.claimHash(h.committed.numChecks);
-    for (const s of h.stages)
-      for (const a of s.assignments)
-        if (a.resultHash !== undefined)
-          a.agreesWithGenerator = a.resultHash === h.committed.claimHash && (a.generatorDistance ?? Infinity) <= FINGERPRINT_TOLERANCE;
-  }
-  await Promise.all(
-    h.stages.map(async (s) => {
-      s.status = (await client.getStage(id, s.stage)).status;
-    }),
-  );
   return h;
+}
+
+/** Set each revealed result's `agreesWithGenerator` from `committed.claimHash` (and the fingerprint distance). */
+export function markAgreement(h: Pick<JobHistory, "committed" | "stages">): void {
+  if (!h.committed) return;
+  for (const s of h.stages)
+    for (const a of s.assignments)
+      if (a.resultHash !== undefined)
+        a.agreesWithGenerator = a.resultHash === h.committed.claimHash && (a.generatorDistance ?? Infinity) <= FINGERPRINT_TOLERANCE;
 }
 
 function payouts(user: bigint, generator: bigint, verifiers: string[], amounts: bigint[], treasury: bigint): Payouts {

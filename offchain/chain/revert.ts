@@ -5,7 +5,7 @@
  * stake 300, verifiers 3, minStake 500, minVerifiers 5)`.
  */
 import { ErrorDescription, type Interface, type ParamType } from "ethers";
-import { JobState } from "../../scripts/lib/state.js";
+import { JobState } from "./state.js";
 import { ContractRevertError } from "./errors.js";
 import { errorChain, isRevertError } from "./retry.js";
 

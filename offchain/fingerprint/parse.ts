@@ -1,5 +1,5 @@
 /** zod-validated fingerprint inputs: a seed (uint64, as bigint, decimal or 0x-hex string, or safe integer) and a fingerprint (bytes32). */
-import { z } from "zod";
+import * as z from "zod"; // the namespace import lets bundlers drop what is unused (zod 4)
 import type { Hex } from "../sampling/bytes.js";
 import { formatIssues } from "../sampling/errors.js";
 import { FingerprintError } from "./errors.js";

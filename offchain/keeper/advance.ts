@@ -8,6 +8,7 @@
  * | Open             | the generator may commit                    | `cancel`            |
  * | Committed        | the user may challenge                      | `finalize`          |
  * | Verifying        | the drawn verifier may submit               | `timeoutVerifier`   |
+ * | Answering        | answers, then the verifier reveals          | `timeoutVerifier`   |
  * | AwaitingVerifier | `drawVerifiers` (when the draw queue can move) | `timeoutDraw`     |
  * | final states     | —                                           | —                   |
  *
@@ -19,6 +20,7 @@
  */
 import { FINAL_STATES, JobState } from "../../scripts/lib/state.js";
 import { ContractRevertError, describeError, type PoolClient, type TxResult } from "../chain/index.js";
+import { AFTER_DEADLINE } from "../chain/next-actions.js";
 import { PocError } from "../errors.js";
 
 export class KeeperError extends PocError {
@@ -40,12 +42,8 @@ export interface JobPlan {
   summary: string;
 }
 
-const ACTION_AFTER_DEADLINE: Partial<Record<JobState, KeeperAction>> = {
-  [JobState.Open]: "cancel",
-  [JobState.Committed]: "finalize",
-  [JobState.Verifying]: "timeoutVerifier",
-  [JobState.AwaitingVerifier]: "timeoutDraw",
-};
+/** The permissionless step after each state's deadline (shared with `nextActions`, offchain/chain/next-actions.ts). */
+const ACTION_AFTER_DEADLINE: Partial<Record<JobState, KeeperAction>> = AFTER_DEADLINE;
 
 const WHAT: Record<KeeperAction, string> = {
   cancel: "cancel (the generator did not commit: the user is refunded)",
@@ -86,8 +84,8 @@ export async function planJob(client: PoolClient, jobId: bigint): Promise<JobPla
       ? "the generator may commit"
       : job.state === JobState.Committed
         ? "the user may challenge"
-        : job.state === JobState.Verifying
-          ? `the verifier of stage ${job.stage} may submit`
+        : job.state === JobState.Verifying || job.state === JobState.Answering
+          ? `the verifier of stage ${job.stage} may ${job.state === JobState.Answering ? "reveal its result" : "submit"}`
           : `stage ${job.stage} waits for a draw`;
   return { ...base, next: { action: after, at }, summary: `job ${jobId} is ${JobState[job.state]}: ${who} until ${when(job.deadline, now)}; then ${WHAT[after]}` };
 }

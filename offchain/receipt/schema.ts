@@ -3,7 +3,7 @@
  * `parseReceipt` validates external input at the edge (zod schema + cross-field invariants);
  * the binary form and the root are in `encoding.ts` and `root.ts`, documented in docs/RECEIPT.md.
  */
-import { z } from "zod";
+import * as z from "zod"; // the namespace import lets bundlers drop what is unused (zod 4)
 import { type DecodingConfig, decodingConfigSchema } from "../sampling/decode.js";
 import { type SamplerConfig, samplerConfigSchema } from "../sampling/kv-sampler.js";
 import { HEX32_RE, type Hex } from "../sampling/bytes.js";

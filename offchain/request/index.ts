@@ -15,10 +15,8 @@
  * - **Sampler seed**: not chosen by the user nor by the generator but derived from the job:
  *   `keccak256(abi.encode("poc.sampler-seed.v1", chainId, pool, jobId))`.
  */
-import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { AbiCoder, keccak256, toUtf8Bytes, toUtf8String } from "ethers";
-import { z } from "zod";
+import { AbiCoder, decodeBase64, encodeBase64, keccak256, toUtf8Bytes, toUtf8String } from "ethers";
+import * as z from "zod"; // the namespace import lets bundlers drop what is unused (zod 4)
 import { PocError } from "../errors.js";
 import { type DecodingConfig, decodingConfigSchema } from "../sampling/decode.js";
 import { HEX32_RE, type Hex } from "../sampling/bytes.js";
@@ -114,10 +112,13 @@ export function requestHash(input: JobRequest | JobRequestInput): Hex {
 }
 
 export function requestToDataUri(input: JobRequest | JobRequestInput): string {
-  return `data:application/json;base64,${Buffer.from(encodeJobRequest(input)).toString("base64")}`;
+  return `data:application/json;base64,${encodeBase64(encodeJobRequest(input))}`;
 }
 
-/** Fetch a request from a data:, http(s):, file: URI or a local path and check it against its hash. */
+/**
+ * Fetch a request from a data:, http(s):, file: URI or a local path and check it against its hash.
+ * Browser-safe: files are read only under Node (through `process.getBuiltinModule`, no static import).
+ */
 export async function fetchJobRequest(
   uri: string,
   expectedHash: string,
@@ -140,20 +141,29 @@ async function readUri(uri: string, timeoutMs: number): Promise<Uint8Array> {
       if (comma < 0) throw new RequestError("malformed data: URI");
       const meta = uri.slice(5, comma);
       const body = uri.slice(comma + 1);
-      const bytes = meta.endsWith(";base64") ? Buffer.from(body, "base64") : Buffer.from(decodeURIComponent(body), "utf8");
-      return checkSize(new Uint8Array(bytes));
+      return checkSize(meta.endsWith(";base64") ? decodeBase64(body) : toUtf8Bytes(decodeURIComponent(body)));
     }
     if (uri.startsWith("http://") || uri.startsWith("https://")) {
       const res = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs) });
       if (!res.ok) throw new RequestError(`HTTP ${res.status} fetching the job request`);
       return checkSize(new Uint8Array(await res.arrayBuffer()));
     }
-    const path = uri.startsWith("file://") ? fileURLToPath(uri) : uri;
-    return checkSize(new Uint8Array(await readFile(path)));
+    const node = nodeBuiltins();
+    if (!node) throw new RequestError("this runtime reads only data: and http(s): request URIs");
+    const path = uri.startsWith("file://") ? node.url.fileURLToPath(uri) : uri;
+    return checkSize(new Uint8Array(await node.fs.readFile(path)));
   } catch (cause) {
     if (cause instanceof RequestError) throw cause;
     throw new RequestError("could not fetch the job request", { details: abbreviate(uri), cause });
   }
+}
+
+/** Node's fs and url modules without a static import (so this module bundles for a browser); undefined elsewhere. */
+function nodeBuiltins(): { fs: { readFile(path: string): Promise<Uint8Array> }; url: { fileURLToPath(url: string): string } } | undefined {
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  if (typeof p?.getBuiltinModule !== "function") return undefined;
+  type Builtins = NonNullable<ReturnType<typeof nodeBuiltins>>;
+  return { fs: p.getBuiltinModule("node:fs/promises") as Builtins["fs"], url: p.getBuiltinModule("node:url") as Builtins["url"] };
 }
 
 function checkSize(b: Uint8Array): Uint8Array {

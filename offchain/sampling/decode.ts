@@ -80,7 +80,7 @@
  * receipt's shape); an end-of-sequence token is checked like any other token, so a generator can stop
  * early only where the EOS token itself passes (bound 1: probability ≤ e^{2δ/T}·p_eos per position).
  */
-import { z } from "zod";
+import * as z from "zod"; // the namespace import lets bundlers drop what is unused (zod 4)
 import { SamplingError, formatIssues } from "./errors.js";
 import { toSeed64 } from "./rng.js";
 import { GUMBEL_MAX, GUMBEL_SPAN, type GumbelKey, gumbelKey, gumbelNoise } from "./gumbel.js";

@@ -35,7 +35,7 @@
  *   The floor depends on the final length, so a generator captures those positions at the end, from
  *   its KV cache and the logits rows of its last F forward positions.
  */
-import { z } from "zod";
+import * as z from "zod"; // the namespace import lets bundlers drop what is unused (zod 4)
 import { SamplingError, formatIssues } from "./errors.js";
 import {
   type Hex,

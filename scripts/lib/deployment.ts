@@ -16,20 +16,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export interface PocDeployment {
-  chainId: number;
-  /** Hardhat network name used for the deployment (informational). */
-  network: string;
-  stakePool: string;
-  token: string;
-  randomness: string;
-  /** Block in which the StakePool contract was created: scan its events from here. */
-  deployBlock: number;
-  deployedAt: string;
-  /** Ignition deployment id (absent for ephemeral in-process deployments). */
-  ignitionDeploymentId?: string;
-  params: Record<string, string | number>;
-}
+/** The record's shape (offchain/chain/deployment.ts, where the package validates it too). */
+import type { PocDeployment } from "../../offchain/chain/deployment.js";
+export type { PocDeployment };
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 

@@ -78,23 +78,8 @@ export function paramsStruct(p: PoolParams) {
   };
 }
 
-/** The tuple order of the Solidity `Params` struct. */
-export function paramsTuple(p: PoolParams) {
-  return [
-    p.alphaBps,
-    p.betaBps,
-    p.commitWindow,
-    p.challengeWindow,
-    p.verifyWindow,
-    p.drawWindow,
-    p.maxStages,
-    p.unbondDelay,
-    p.minBond,
-    p.minModelStake,
-    p.maxStakeBps,
-    p.declineFeeBps,
-  ] as const;
-}
+/** The tuple order of the Solidity `Params` struct (offchain/chain/events.ts). */
+export { paramsTuple } from "../../offchain/chain/events.js";
 
 /** The four amounts the pool stores for a job with cost units cg and cv (same rounding as Solidity). */
 export function jobAmounts(p: Pick<PoolParams, "alphaBps" | "betaBps">, cg: bigint, cv: bigint) {
