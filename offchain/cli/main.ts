@@ -8,6 +8,7 @@ import { workerCommand } from "./worker.js";
 import { verifierCommand } from "./verifier.js";
 import { jobCommand, withdrawCommand } from "./job.js";
 import { poolCommand } from "./pool.js";
+import { generatorCommand } from "./generator.js";
 import { PocError } from "../errors.js";
 
 const program = new Command()
@@ -24,6 +25,7 @@ program.addCommand(workerCommand());
 program.addCommand(verifierCommand());
 program.addCommand(jobCommand());
 program.addCommand(poolCommand());
+program.addCommand(generatorCommand());
 program.addCommand(withdrawCommand());
 
 // A PocError (bad input, model or receipt fault) prints its message and details, no stack trace,
