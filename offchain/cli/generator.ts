@@ -109,6 +109,32 @@ function listingLines(ranked: readonly GeneratorListing[], decimals: number): st
   });
 }
 
+/**
+ * `poc worker generator --register`: list (or update) the worker's account with the models in
+ * `modelsDir`, `price` (whole tokens per generated token) and `endpoint`; nothing is sent when the
+ * listing is already exactly that. Returns what was done, for the worker's log.
+ */
+export async function registerOnStart(
+  pool: PoolClient,
+  o: { registry?: string; deployment?: { generatorRegistry?: string | undefined }; modelsDir: string; price: string; endpoint: string; mint?: boolean },
+): Promise<{ action: "registered" | "updated" | "unchanged"; registry: string; models: string[]; pricePerToken: bigint; endpoint: string; tx?: string }> {
+  const endpoint = parseEndpoint(o.endpoint);
+  const models = await modelsToList({ models: o.modelsDir });
+  const r = await registryFor(pool, { ...(o.registry ? { address: o.registry } : {}), ...(o.deployment ? { deployment: o.deployment } : {}) });
+  const price = parsePrice(o.price, await pool.tokenDecimals());
+  const me = await pool.account();
+  const current = await r.listingOf(me);
+  const base = { registry: r.address, models, pricePerToken: price, endpoint };
+  if (current && current.pricePerToken === price && current.endpoint === endpoint && current.models.length === models.length && models.every((m) => current.models.includes(m)))
+    return { action: "unchanged", ...base };
+  if (!current && o.mint) {
+    const [deposit, wallet] = await Promise.all([r.listingDeposit(), pool.tokenBalance(me)]);
+    if (wallet < deposit) await pool.mintTestTokens(me, deposit - wallet);
+  }
+  const tx = await r.register({ models, pricePerToken: price, endpoint });
+  return { action: current ? "updated" : "registered", ...base, tx: tx.hash };
+}
+
 export function generatorCommand(): Command {
   const group = new Command("generator").description("a generator's listing in the GeneratorRegistry: register, list, unregister");
 

@@ -134,4 +134,22 @@ describe("poc generator register / list / unregister over JSON-RPC", function ()
     }
     expect(await ethers.provider.getTransactionCount(gen)).to.equal(nonce);
   });
+
+  it("worker generator --register lists the worker on start with its own URL, and sends nothing when the listing is unchanged", async () => {
+    const worker = (...extra: string[]) =>
+      poc("worker", "generator", ...chain, "--account", "2", "--models", join(tmp, "models"), "--store", join(tmp, "store"), "--state", join(tmp, "state"), "--once", "--poll", "100", "--mint", ...extra);
+    const bad = await worker("--register");
+    expect(bad.status).to.equal(1);
+    expect(bad.stderr.trim()).to.equal("error: --register needs --price TOKENS (whole stake tokens per generated token)");
+    const first = await worker("--register", "--price", "0.5", "--registry", registry);
+    expect(first.status, first.stderr).to.equal(0);
+    expect(first.stderr).to.match(new RegExp(`registered in the GeneratorRegistry ${registry}: 1 model\\(s\\), 0\\.5 per token, http://127\\.0\\.0\\.1:\\d+`));
+    const listed = JSON.parse((await poc("generator", "list", ...withRegistry, "--json")).stdout) as { generators: { address: string; endpoint: string; pricePerToken: string }[] };
+    expect(listed.generators.map((g) => [g.address, g.pricePerToken])).to.deep.equal([[gen, (5n * 10n ** 17n).toString()]]);
+    const nonce = await ethers.provider.getTransactionCount(gen);
+    const second = await worker("--register", "--price", "0.5", "--registry", registry, "--endpoint", listed.generators[0]!.endpoint);
+    expect(second.status, second.stderr).to.equal(0);
+    expect(second.stderr).to.contain(`unchanged in the GeneratorRegistry ${registry}`);
+    expect(await ethers.provider.getTransactionCount(gen)).to.equal(nonce);
+  });
 });
