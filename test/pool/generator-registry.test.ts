@@ -169,6 +169,7 @@ describe("GeneratorRegistry", function () {
     const sixteen = Array.from({ length: 16 }, (_, i) => M(i + 1));
     const rows: [string, bigint][] = [
       ["register, 1 model, 21-byte endpoint, with deposit", await gas(f.registry.connect(f.g1).register([A], 1n, URL1))],
+      ["register, 1 model, another generator (the registry already holds a deposit)", await gas(f.registry.connect(f.g3).register([A], 1n, URL1))],
       ["update: same model, new price", await gas(f.registry.connect(f.g1).register([A], 2n, URL1))],
       ["update: 1 model replaced, new endpoint", await gas(f.registry.connect(f.g1).register([B], 2n, URL2))],
       ["unregister, 1 model", await gas(f.registry.connect(f.g1).unregister())],
