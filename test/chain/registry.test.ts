@@ -23,8 +23,11 @@ import {
   listings,
   parseEndpoint,
   rankListings,
+  recordsFromEvents,
   registryFor,
+  JobState,
   type GeneratorListing,
+  type PoolEvent,
 } from "../../offchain/chain/index.js";
 
 const ctx = await createPoolContext();
@@ -175,6 +178,17 @@ describe("generators found on-chain: registry client, records, ranking", functio
     const env = { POC_POOL_ADDRESS: await stakePool.getAddress(), POC_GENERATOR_REGISTRY: await r.getAddress() };
     expect((await readDeployment(31337, env)).generatorRegistry).to.equal(await r.getAddress());
     await expectReject(readDeployment(31337, { ...env, POC_GENERATOR_REGISTRY: "0x12" }), Error, /POC_GENERATOR_REGISTRY is not an address/);
+  });
+
+  it("counts stalemates and unverified challenges apart, and ignores settlements of jobs opened before the scan", function () {
+    const where = (n: number) => ({ blockNumber: n, blockHash: "0x", transactionHash: "0x", logIndex: 0 });
+    const g = "0x" + "ab".repeat(20);
+    const opened = (jobId: bigint, n: number): PoolEvent =>
+      ({ name: "JobOpened", jobId, user: g, generator: g, modelId: A, alphaCg: 1n, alphaCv: 1n, betaCg: 1n, betaCv: 1n, commitDeadline: 0, paramsId: 0, requestHash: "0x", requestUri: "", ...where(n) }) as PoolEvent;
+    const settled = (jobId: bigint, outcome: JobState, n: number): PoolEvent =>
+      ({ name: "JobSettled", jobId, outcome, stage: 1, userPayout: 0n, generatorPayout: 0n, verifiers: [], verifierPayouts: [], treasuryPayout: 0n, ...where(n) }) as PoolEvent;
+    const r = recordsFromEvents([settled(1n, JobState.VerifierUpheld, 1), opened(2n, 2), opened(3n, 3), opened(4n, 4), settled(2n, JobState.Stalemate, 5), settled(3n, JobState.Unverified, 6)]);
+    expect(r.get(ethers.getAddress(g))).to.deep.equal({ ...emptyRecord(), jobs: 3, stalemate: 1, unverified: 1 });
   });
 
   it("normalises endpoints the way listings use them", function () {
