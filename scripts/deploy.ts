@@ -10,6 +10,7 @@
  *   POC_ALPHA_BPS, POC_BETA_BPS, POC_COMMIT_WINDOW, POC_CHALLENGE_WINDOW, POC_VERIFY_WINDOW,
  *   POC_DRAW_WINDOW, POC_MAX_STAGES, POC_UNBOND_DELAY, POC_MIN_BOND_WEI, POC_MIN_MODEL_STAKE_WEI,
  *   POC_MAX_STAKE_BPS, POC_DECLINE_FEE_BPS   parameters (scripts/lib/params.ts)
+ *   POC_LISTING_DEPOSIT_WEI  what each GeneratorRegistry listing holds until it leaves (default 0)
  *   POC_TREASURY      where forfeits, decline fees and stalemate deposits go (default: the deployer;
  *                     set with setTreasury after the deployment)
  *
@@ -45,6 +46,8 @@ if (!tokenAddress && chainId !== LOCAL_CHAIN_ID) {
   throw new Error(`chain ${chainId} is not a local chain: set POC_TOKEN to the stake token's address`);
 }
 const params = poolParamsFromEnv();
+const listingDeposit = process.env.POC_LISTING_DEPOSIT_WEI ?? "0";
+if (!/^\d+$/.test(listingDeposit)) throw new Error(`POC_LISTING_DEPOSIT_WEI must be a whole number of base units, not "${listingDeposit}"`);
 const module = tokenAddress ? StakePoolModule : LocalStakePoolModule;
 const deploymentId = ignitionDeploymentId(chainId);
 const dir = deploymentDir(chainId);
@@ -77,6 +80,7 @@ const deployed = await ignition.deploy(module, {
       minModelStake: params.minModelStake.toString(),
       maxStakeBps: params.maxStakeBps,
       declineFeeBps: params.declineFeeBps,
+      listingDeposit,
     },
   },
   deploymentId,
@@ -85,6 +89,7 @@ const deployed = await ignition.deploy(module, {
 
 const stakePool = await deployed.stakePool.getAddress();
 const randomness = await deployed.randomness.getAddress();
+const generatorRegistry = await deployed.generatorRegistry.getAddress();
 const token = tokenAddress ?? (await (deployed as { token?: { getAddress(): Promise<string> } }).token!.getAddress());
 const latest = await ethers.provider.getBlockNumber();
 const deployBlock =
@@ -103,6 +108,7 @@ const record: PocDeployment = {
   stakePool,
   token,
   randomness,
+  generatorRegistry,
   deployBlock,
   deployedAt: new Date().toISOString(),
   ignitionDeploymentId: persistent ? deploymentId : undefined,
@@ -126,6 +132,7 @@ const record: PocDeployment = {
 console.log(`StakePool     ${stakePool}  (block ${deployBlock}, network ${networkName}, chain ${chainId})`);
 console.log(`stake token   ${token}${tokenAddress ? "" : "  (TestToken: anyone can mint)"}`);
 console.log(`randomness    ${randomness}  (FutureBlockRandomness)`);
+console.log(`generators    ${generatorRegistry}  (GeneratorRegistry, deposit ${listingDeposit} base units per listing)`);
 console.log(`treasury      ${await pool.treasury()}`);
 console.log(`owner         ${await pool.owner()}`);
 console.log(`params        ${JSON.stringify(record.params)}`);

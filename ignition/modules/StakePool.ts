@@ -4,6 +4,8 @@
  * - `StakePoolModule` (default export, id "StakePool"): the pool for an existing ERC-20 given as the
  *   `token` parameter, plus the default randomness source (FutureBlockRandomness: the hash of the
  *   block after each request) and the pool's external libraries RegistryLogic and Settlement (linked).
+ *   Both deploy the GeneratorRegistry bound to the pool (`generatorRegistry`; parameter
+ *   `listingDeposit`: stake-token base units each listing holds until it leaves, default 0).
  * - `LocalStakePoolModule` (id "LocalStakePool"): the same with a freshly deployed TestToken (anyone
  *   can mint it) as the stake token, for local networks, demos and tests.
  *
@@ -47,7 +49,8 @@ function poolFutures(m: IgnitionModuleBuilder, token: ArgumentType) {
   const stakePool = m.contract("StakePool", [token, m.getAccount(0), params, randomness, treasury], {
     libraries: { RegistryLogic: registryLogic, Settlement: settlement },
   });
-  return { randomness, registryLogic, stakePool };
+  const generatorRegistry = m.contract("GeneratorRegistry", [stakePool, m.getParameter("listingDeposit", 0n)]);
+  return { randomness, registryLogic, stakePool, generatorRegistry };
 }
 
 export const StakePoolModule = buildModule("StakePool", (m) => {

@@ -164,6 +164,36 @@ export const testTokenAbi = [
   {"inputs":[{"internalType":"address","name":"from","type":"address"},{"internalType":"address","name":"to","type":"address"},{"internalType":"uint256","name":"value","type":"uint256"}],"name":"transferFrom","outputs":[{"internalType":"bool","name":"","type":"bool"}],"stateMutability":"nonpayable","type":"function"},
 ] as const;
 
+/** The ABI of GeneratorRegistry (contracts/GeneratorRegistry.sol). */
+export const generatorRegistryAbi = [
+  {"inputs":[{"internalType":"contract IStakePool","name":"pool_","type":"address"},{"internalType":"uint256","name":"deposit","type":"uint256"}],"stateMutability":"nonpayable","type":"constructor"},
+  {"inputs":[{"internalType":"uint256","name":"length","type":"uint256"},{"internalType":"uint256","name":"max","type":"uint256"}],"name":"GeneratorRegistryBadEndpoint","type":"error"},
+  {"inputs":[{"internalType":"uint256","name":"index","type":"uint256"},{"internalType":"bytes32","name":"modelId","type":"bytes32"}],"name":"GeneratorRegistryBadModel","type":"error"},
+  {"inputs":[{"internalType":"address","name":"generator","type":"address"}],"name":"GeneratorRegistryNotRegistered","type":"error"},
+  {"inputs":[{"internalType":"uint256","name":"count","type":"uint256"},{"internalType":"uint256","name":"max","type":"uint256"}],"name":"GeneratorRegistryTooManyModels","type":"error"},
+  {"inputs":[{"internalType":"uint256","name":"expected","type":"uint256"},{"internalType":"uint256","name":"received","type":"uint256"}],"name":"GeneratorRegistryTransferAmountMismatch","type":"error"},
+  {"inputs":[],"name":"GeneratorRegistryZeroAddress","type":"error"},
+  {"inputs":[],"name":"GeneratorRegistryZeroPrice","type":"error"},
+  {"inputs":[],"name":"ReentrancyGuardReentrantCall","type":"error"},
+  {"inputs":[{"internalType":"address","name":"token","type":"address"}],"name":"SafeERC20FailedOperation","type":"error"},
+  {"anonymous":false,"inputs":[{"indexed":true,"internalType":"address","name":"generator","type":"address"},{"indexed":false,"internalType":"bytes32[]","name":"models","type":"bytes32[]"},{"indexed":false,"internalType":"uint128","name":"pricePerToken","type":"uint128"},{"indexed":false,"internalType":"string","name":"endpoint","type":"string"},{"indexed":false,"internalType":"uint256","name":"deposit","type":"uint256"}],"name":"GeneratorRegistered","type":"event"},
+  {"anonymous":false,"inputs":[{"indexed":true,"internalType":"address","name":"generator","type":"address"},{"indexed":false,"internalType":"uint256","name":"refund","type":"uint256"}],"name":"GeneratorUnregistered","type":"event"},
+  {"anonymous":false,"inputs":[{"indexed":true,"internalType":"address","name":"generator","type":"address"},{"indexed":false,"internalType":"bytes32[]","name":"models","type":"bytes32[]"},{"indexed":false,"internalType":"uint128","name":"pricePerToken","type":"uint128"},{"indexed":false,"internalType":"string","name":"endpoint","type":"string"}],"name":"GeneratorUpdated","type":"event"},
+  {"inputs":[],"name":"MAX_ENDPOINT_BYTES","outputs":[{"internalType":"uint256","name":"","type":"uint256"}],"stateMutability":"view","type":"function"},
+  {"inputs":[],"name":"MAX_MODELS","outputs":[{"internalType":"uint256","name":"","type":"uint256"}],"stateMutability":"view","type":"function"},
+  {"inputs":[],"name":"generatorCount","outputs":[{"internalType":"uint256","name":"","type":"uint256"}],"stateMutability":"view","type":"function"},
+  {"inputs":[{"internalType":"uint256","name":"offset","type":"uint256"},{"internalType":"uint256","name":"limit","type":"uint256"}],"name":"generators","outputs":[{"components":[{"internalType":"address","name":"generator","type":"address"},{"internalType":"bytes32[]","name":"models","type":"bytes32[]"},{"internalType":"uint128","name":"pricePerToken","type":"uint128"},{"internalType":"string","name":"endpoint","type":"string"},{"internalType":"bool","name":"active","type":"bool"},{"internalType":"uint64","name":"registeredAt","type":"uint64"}],"internalType":"struct IGeneratorRegistry.Listing[]","name":"page","type":"tuple[]"},{"internalType":"uint256","name":"total","type":"uint256"}],"stateMutability":"view","type":"function"},
+  {"inputs":[{"internalType":"bytes32","name":"modelId","type":"bytes32"},{"internalType":"uint256","name":"offset","type":"uint256"},{"internalType":"uint256","name":"limit","type":"uint256"}],"name":"generatorsOf","outputs":[{"components":[{"internalType":"address","name":"generator","type":"address"},{"internalType":"bytes32[]","name":"models","type":"bytes32[]"},{"internalType":"uint128","name":"pricePerToken","type":"uint128"},{"internalType":"string","name":"endpoint","type":"string"},{"internalType":"bool","name":"active","type":"bool"},{"internalType":"uint64","name":"registeredAt","type":"uint64"}],"internalType":"struct IGeneratorRegistry.Listing[]","name":"page","type":"tuple[]"},{"internalType":"uint256","name":"total","type":"uint256"}],"stateMutability":"view","type":"function"},
+  {"inputs":[],"name":"listingDeposit","outputs":[{"internalType":"uint256","name":"","type":"uint256"}],"stateMutability":"view","type":"function"},
+  {"inputs":[{"internalType":"address","name":"generator","type":"address"}],"name":"listingOf","outputs":[{"components":[{"internalType":"address","name":"generator","type":"address"},{"internalType":"bytes32[]","name":"models","type":"bytes32[]"},{"internalType":"uint128","name":"pricePerToken","type":"uint128"},{"internalType":"string","name":"endpoint","type":"string"},{"internalType":"bool","name":"active","type":"bool"},{"internalType":"uint64","name":"registeredAt","type":"uint64"}],"internalType":"struct IGeneratorRegistry.Listing","name":"l","type":"tuple"}],"stateMutability":"view","type":"function"},
+  {"inputs":[{"internalType":"bytes32","name":"modelId","type":"bytes32"}],"name":"modelGeneratorCount","outputs":[{"internalType":"uint256","name":"","type":"uint256"}],"stateMutability":"view","type":"function"},
+  {"inputs":[],"name":"pool","outputs":[{"internalType":"address","name":"","type":"address"}],"stateMutability":"view","type":"function"},
+  {"inputs":[{"internalType":"bytes32[]","name":"models","type":"bytes32[]"},{"internalType":"uint128","name":"pricePerToken","type":"uint128"},{"internalType":"string","name":"endpoint","type":"string"}],"name":"register","outputs":[],"stateMutability":"nonpayable","type":"function"},
+  {"inputs":[{"internalType":"address","name":"generator","type":"address"},{"internalType":"bytes32","name":"modelId","type":"bytes32"}],"name":"serves","outputs":[{"internalType":"bool","name":"","type":"bool"}],"stateMutability":"view","type":"function"},
+  {"inputs":[],"name":"stakeToken","outputs":[{"internalType":"address","name":"","type":"address"}],"stateMutability":"view","type":"function"},
+  {"inputs":[],"name":"unregister","outputs":[],"stateMutability":"nonpayable","type":"function"},
+] as const;
+
 /** A minimal ERC-20: what any stake token speaks. */
 export const erc20Abi = [
   {"inputs":[{"internalType":"address","name":"","type":"address"}],"name":"balanceOf","outputs":[{"internalType":"uint256","name":"","type":"uint256"}],"stateMutability":"view","type":"function"},

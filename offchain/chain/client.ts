@@ -312,16 +312,21 @@ export class PoolClient {
    * Send a write to the pool or the token (module comment): estimate (revert → ContractRevertError),
    * fix the nonce, send (transient errors: resend with the same nonce), wait for the receipt.
    */
-  async sendTx(fn: string, args: readonly unknown[], options: TxOptions & { on?: "pool" | "token"; label?: string } = {}): Promise<TxResult> {
+  async sendTx(
+    fn: string,
+    args: readonly unknown[],
+    options: TxOptions & { on?: "pool" | "token"; label?: string; target?: { address: string; iface: Interface } } = {},
+  ): Promise<TxResult> {
     const on = options.on ?? "pool";
-    const iface = on === "pool" ? this.poolInterface : this.tokenInterface;
-    const to = on === "pool" ? this.address : this.token;
+    // `target`: another contract of this deployment (e.g. the GeneratorRegistry), same nonce and retry rules
+    const iface = options.target?.iface ?? (on === "pool" ? this.poolInterface : this.tokenInterface);
+    const to = options.target?.address ?? (on === "pool" ? this.address : this.token);
     const action = options.label ?? `${fn}(${args.map((a) => (a instanceof Uint8Array ? hexlify(a) : String(a))).join(", ")})`;
     const signer = this.signer;
     if (!signer) throw new ChainConfigError(`${action}: this client has no signer`);
     const from = await this.account();
     const data = iface.encodeFunctionData(fn, args);
-    const ifaces = [this.poolInterface, this.tokenInterface];
+    const ifaces = [...(options.target ? [options.target.iface] : []), this.poolInterface, this.tokenInterface];
     const revert = (e: unknown) => toRevertError(action, e, ifaces) ?? e;
     let gasLimit = options.gasLimit;
     if (gasLimit === undefined) {

@@ -17,6 +17,8 @@ export interface PocDeployment {
   stakePool: string;
   token: string;
   randomness: string;
+  /** GeneratorRegistry bound to the pool (contracts/GeneratorRegistry.sol); absent in older records. */
+  generatorRegistry?: string;
   /** Block in which the StakePool contract was created: scan its events from here. */
   deployBlock: number;
   deployedAt: string;
@@ -34,6 +36,7 @@ const deploymentSchema = z.looseObject({
   stakePool: address,
   token: address,
   randomness: address,
+  generatorRegistry: address.optional(),
   deployBlock: count,
   deployedAt: z.string().default(""),
   ignitionDeploymentId: z.string().optional(),
@@ -44,8 +47,12 @@ const deploymentSchema = z.looseObject({
 export function deploymentFromRecord(json: unknown): PocDeployment {
   const r = deploymentSchema.safeParse(json);
   if (!r.success) throw new ChainConfigError("not a StakePool deployment record", { details: formatIssues(r.error.issues) });
-  const { ignitionDeploymentId, ...d } = r.data;
-  return { ...d, ...(ignitionDeploymentId !== undefined ? { ignitionDeploymentId } : {}) } as PocDeployment;
+  const { ignitionDeploymentId, generatorRegistry, ...d } = r.data;
+  return {
+    ...d,
+    ...(generatorRegistry !== undefined ? { generatorRegistry } : {}),
+    ...(ignitionDeploymentId !== undefined ? { ignitionDeploymentId } : {}),
+  } as PocDeployment;
 }
 
 /** The deployments committed to the repository, by chain id (local chains 31337 are never recorded). */

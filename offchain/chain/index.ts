@@ -2,7 +2,8 @@
  * offchain/chain: a typed StakePool client over ethers v6 (client.ts), the pool's events as typed
  * records (events.ts), a job's full history (history.ts), custom errors decoded into readable reasons
  * (revert.ts), retries for transient RPC faults (retry.ts), and standalone connection to a JSON-RPC
- * endpoint (connect.ts). ABIs come from Hardhat's artifacts (abi.ts). See README.md.
+ * endpoint (connect.ts), the GeneratorRegistry and generators' records (registry.ts, generator-record.ts).
+ * ABIs come from Hardhat's artifacts (abi.ts). See README.md.
  */
 export * from "./errors.js";
 export * from "./abi.js";
@@ -19,3 +20,5 @@ export * from "./interfaces.js";
 export * from "./deployment.js";
 export * from "./jobs.js";
 export * from "./next-actions.js";
+export * from "./registry.js";
+export * from "./generator-record.js";

@@ -14,6 +14,10 @@
  * drawn for it, signing `Authorization: PoC …` (docs/NETWORK.md) — and only when the root is the one
  * that job committed. `--no-receipt-auth` serves every receipt to anyone: local demos only (a
  * receipt holds the prompt and the answer).
+ *
+ * `--register --price TOKENS [--endpoint URL] [--registry ADDRESS]` lists (or updates) the account in
+ * the GeneratorRegistry on start: the models in --models, the price per generated token, and the
+ * endpoint (default: the public URL); see `poc generator register` (./generator.ts).
  */
 import { Command, Option } from "commander";
 import { z } from "zod";
@@ -28,6 +32,8 @@ import { requireDirectory } from "./worker.js";
 import { keeperHook, runUntilSignal, waitForRedeploy } from "./supervise.js";
 import { readChainIdentity } from "../worker/chain-identity.js";
 import { receiptAuthorizer } from "../transport/receipt-access.js";
+import { registerOnStart } from "./generator.js";
+import { parseEndpoint } from "../chain/index.js";
 
 const optionsSchema = z.object({
   models: z.string().min(1, "--models must name a directory"),
@@ -47,6 +53,10 @@ const optionsSchema = z.object({
   mint: z.boolean(),
   keeper: z.boolean(),
   receiptAuth: z.boolean(),
+  register: z.boolean(),
+  price: z.string().optional(),
+  endpoint: z.string().optional(),
+  registry: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "--registry must be an address (0x + 40 hex digits)").optional(),
 });
 
 export function generatorWorkerCommand(): Command {
@@ -67,13 +77,20 @@ export function generatorWorkerCommand(): Command {
     .addOption(new Option("--log-level <level>", "least level logged").choices(["debug", "info", "warn", "error"]).default("info"))
     .option("--mint", "local TestToken only: mint the stake's shortfall to the wallet before each commit", false)
     .option("--keeper", "also advance every due job of the pool after each poll (cancel, finalize, timeoutVerifier, drawVerifiers, timeoutDraw)", false)
-    .option("--once", "handle every job opened up to the current block, then exit", false);
+    .option("--once", "handle every job opened up to the current block, then exit", false)
+    .option("--register", "list (or update) this generator in the GeneratorRegistry on start: the models in --models, --price, --endpoint", false)
+    .option("--price <tokens>", "with --register: whole stake tokens per generated token (e.g. 0.001)")
+    .option("--endpoint <url>", "with --register: the http(s) base URL to list (default: the public URL)")
+    .option("--registry <address>", "with --register: GeneratorRegistry address (default: POC_GENERATOR_REGISTRY, else the deployment record)");
   addGraphOptOption(cmd);
   addChainOptions(cmd);
   return cmd.action(async (raw: ChainCliOptions & Record<string, unknown>) => {
     const r = optionsSchema.safeParse(raw);
     if (!r.success) throw new GeneratorWorkerError(r.error.issues.map((i) => i.message).join("; "));
     const o = r.data;
+    if (o.register && !o.price) throw new GeneratorWorkerError("--register needs --price TOKENS (whole stake tokens per generated token)");
+    if (!o.register && (o.price || o.endpoint || o.registry)) throw new GeneratorWorkerError("--price, --endpoint and --registry go with --register");
+    if (o.endpoint) parseEndpoint(o.endpoint);
     await requireDirectory(o.models, "--models");
     const conn = await connectFromOptions(raw);
     let client = conn.client;
@@ -92,6 +109,22 @@ export function generatorWorkerCommand(): Command {
       `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>?job=<id>)${o.receiptAuth ? " to the job's parties only" : " to ANYONE (--no-receipt-auth: local demos only)"}`,
       { url: server.url, publicUrl: base, auth: o.receiptAuth }
     );
+    if (o.register) {
+      try {
+        const reg = await registerOnStart(client, { ...(o.registry ? { registry: o.registry } : {}), ...(conn.deployment ? { deployment: conn.deployment } : {}), modelsDir: o.models, price: o.price!, endpoint: o.endpoint ?? base, mint: o.mint });
+        logger.info("registry", `${reg.action} in the GeneratorRegistry ${reg.registry}: ${reg.models.length} model(s), ${o.price} per token, ${reg.endpoint}`, {
+          action: reg.action,
+          registry: reg.registry,
+          pricePerToken: reg.pricePerToken.toString(),
+          endpoint: reg.endpoint,
+          ...(reg.tx ? { tx: reg.tx } : {}),
+        });
+      } catch (e) {
+        await server.close();
+        closeClient(client);
+        throw e;
+      }
+    }
     try {
       // Runs again with a fresh state after the chain or the pool changed under it (node restarted, pool redeployed).
       for (;;) {

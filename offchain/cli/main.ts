@@ -11,6 +11,7 @@ import { poolCommand } from "./pool.js";
 import { devnetCommand } from "./devnet.js";
 import { dashboardCommand } from "./dashboard.js";
 import { gatewayCommand } from "./gateway.js";
+import { generatorCommand } from "./generator.js";
 import { PocError } from "../errors.js";
 
 const program = new Command()
@@ -27,6 +28,7 @@ program.addCommand(workerCommand());
 program.addCommand(verifierCommand());
 program.addCommand(jobCommand());
 program.addCommand(poolCommand());
+program.addCommand(generatorCommand());
 program.addCommand(withdrawCommand());
 program.addCommand(devnetCommand());
 program.addCommand(dashboardCommand());

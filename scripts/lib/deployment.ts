@@ -7,6 +7,7 @@
  * `loadDeployment`; the environment can override or replace the file:
  *   POC_DEPLOYMENT      path of a deployment JSON to use instead
  *   POC_POOL_ADDRESS    StakePool address (with POC_DEPLOY_BLOCK, default 0), no file needed
+ *   POC_GENERATOR_REGISTRY  GeneratorRegistry address (overrides the record's `generatorRegistry`)
  *
  * No Hardhat imports here: plain Node + an EIP-1193-ish `request` for the checks, so that any client
  * (ethers, viem, a bare JSON-RPC fetch) can use it.
@@ -48,6 +49,7 @@ function validate(d: unknown, where: string): PocDeployment {
   for (const k of ["stakePool", "token", "randomness"] as const) {
     if (!isAddress(o[k])) throw new Error(`${where}: "${k}" is not an address`);
   }
+  if (o.generatorRegistry !== undefined && !isAddress(o.generatorRegistry)) throw new Error(`${where}: "generatorRegistry" is not an address`);
   if (!Number.isInteger(o.chainId) || !Number.isInteger(o.deployBlock) || (o.deployBlock as number) < 0) {
     throw new Error(`${where}: "chainId" and "deployBlock" must be non-negative integers`);
   }
@@ -59,6 +61,13 @@ function validate(d: unknown, where: string): PocDeployment {
  * the chain; see `loadDeployment` for a version that checks the contract exists.
  */
 export async function readDeployment(chainId: number | bigint, env: NodeJS.ProcessEnv = process.env): Promise<PocDeployment> {
+  const registry = env.POC_GENERATOR_REGISTRY;
+  if (registry !== undefined && registry !== "" && !isAddress(registry)) throw new Error(`POC_GENERATOR_REGISTRY is not an address: ${registry}`);
+  const d = await readRecorded(chainId, env);
+  return registry ? { ...d, generatorRegistry: registry } : d;
+}
+
+async function readRecorded(chainId: number | bigint, env: NodeJS.ProcessEnv): Promise<PocDeployment> {
   if (env.POC_POOL_ADDRESS) {
     if (!isAddress(env.POC_POOL_ADDRESS)) throw new Error(`POC_POOL_ADDRESS is not an address: ${env.POC_POOL_ADDRESS}`);
     return {

@@ -21,3 +21,18 @@ export async function deployStakePool(ethers: HardhatEthers, args: StakePoolArgs
   await pool.waitForDeployment();
   return pool;
 }
+
+/** A GeneratorRegistry for `pool` holding `listingDeposit` stake-token base units per listing (default 0). */
+export async function deployGeneratorRegistry(ethers: HardhatEthers, pool: string, listingDeposit = 0n, signer?: Parameters<HardhatEthers["deployContract"]>[2]) {
+  const deployer = signer && typeof signer === "object" && "getAddress" in signer ? signer : undefined;
+  const registry = deployer ? await ethers.deployContract("GeneratorRegistry", [pool, listingDeposit], deployer) : await ethers.deployContract("GeneratorRegistry", [pool, listingDeposit]);
+  await registry.waitForDeployment();
+  return registry;
+}
+
+/** `deployStakePool`, then its GeneratorRegistry (`o.listingDeposit`, default 0). */
+export async function deployPoolWithRegistry(ethers: HardhatEthers, args: StakePoolArgs, o: { listingDeposit?: bigint; signer?: Parameters<HardhatEthers["deployContract"]>[2] } = {}) {
+  const pool = await deployStakePool(ethers, args, o.signer);
+  const registry = await deployGeneratorRegistry(ethers, await pool.getAddress(), o.listingDeposit ?? 0n, o.signer);
+  return { pool, registry };
+}

@@ -18,6 +18,9 @@ export * from "../../../offchain/chain/history.js";
 export * from "../../../offchain/chain/jobs.js";
 export * from "../../../offchain/chain/next-actions.js";
 export * from "../../../offchain/chain/commitment.js";
+// Generators found on-chain (docs/NETWORK.md): the GeneratorRegistry client, records from pool events, ranking.
+export * from "../../../offchain/chain/registry.js";
+export * from "../../../offchain/chain/generator-record.js";
 export { PocError } from "../../../offchain/errors.js";
 
 // Receipts (docs/RECEIPT.md): bytes ⇄ record, the Merkle root committed on-chain, bitmaps.
