@@ -157,6 +157,8 @@ export interface ServeOptions {
   host?: string;
   /** Called once per request (for logging). */
   onRequest?: (method: string, path: string, status: number) => void;
+  /** Tried first for every request: returns true when it answered it (e.g. offchain/transport/generator-routes.ts). */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 }
 
 /**
@@ -167,6 +169,7 @@ export interface ServeOptions {
 export async function serveReceipts(store: ReceiptStore, options: ServeOptions = {}): Promise<ReceiptServer> {
   const host = options.host ?? "127.0.0.1";
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    if (options.extraRoutes && (await options.extraRoutes(req, res))) return;
     const url = req.url ?? "/";
     const path = url.split("?")[0]!;
     const done = (status: number, body: string | Uint8Array, type = "text/plain; charset=utf-8") => {
