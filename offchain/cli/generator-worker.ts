@@ -9,6 +9,8 @@
  * port); the receipt URI committed on-chain is `<public URL>/receipts/<root>`, where the public URL is
  * --public-url or, by default, the server's own http://host:port. Verifiers on other machines need a
  * public URL they can reach (e.g. --serve-host 0.0.0.0 --public-url http://gen.example:8547).
+ * The same server takes private jobs' requests (`POST /v1/jobs/{id}/request`) and streams each job's
+ * tokens to its user (`GET /v1/jobs/{id}/stream`): docs/NETWORK.md, offchain/transport/generator-routes.ts.
  */
 import { Command, Option } from "commander";
 import { z } from "zod";
@@ -22,6 +24,9 @@ import { nonNegativeInt, port, positiveInt } from "./options.js";
 import { requireDirectory } from "./worker.js";
 import { keeperHook, runUntilSignal, waitForRedeploy } from "./supervise.js";
 import { readChainIdentity } from "../worker/chain-identity.js";
+import { RequestIntake } from "../transport/intake.js";
+import { JobEventLog } from "../transport/job-events.js";
+import { GeneratorRoutes, routeContextFor } from "../transport/generator-routes.js";
 
 const optionsSchema = z.object({
   models: z.string().min(1, "--models must name a directory"),
@@ -72,14 +77,18 @@ export function generatorWorkerCommand(): Command {
     const me = await client.account();
     const logger = createLogger({ format: o.log as LogFormat, minLevel: o.logLevel as LogLevel, name: `generator ${me.slice(0, 10)}` });
     const store = new ReceiptStore(o.store);
-    const server = await serveReceipts(store, { host: o.serveHost, ...(o.servePort !== undefined ? { port: o.servePort } : {}) });
+    const routes = new GeneratorRoutes({ intake: new RequestIntake(), events: new JobEventLog() });
+    const server = await serveReceipts(store, { host: o.serveHost, ...(o.servePort !== undefined ? { port: o.servePort } : {}), extraRoutes: routes.handle });
     const base = o.publicUrl ?? server.url;
     logger.info("serving", `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>)`, { url: server.url, publicUrl: base });
     try {
       // Runs again with a fresh state after the chain or the pool changed under it (node restarted, pool redeployed).
       for (;;) {
       const identity = await readChainIdentity(client);
+      routes.context = await routeContextFor(client);
       const w = await startGeneratorWorker({
+        intake: routes.intake,
+        events: routes.events,
         client,
         models: o.models,
         loadOptions: { provider: o.provider, graphOptimizationLevel: o.graphOpt, ...(o.threads ? { threads: o.threads } : {}) },
