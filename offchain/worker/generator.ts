@@ -299,6 +299,28 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     { account, pool: client.address, chainId: client.chainId, lastBlock: state.lastBlock, stateFile: file, cheat: Boolean(o.cheat) }
   );
 
+  // The streams of jobs finished by an earlier run (the event logs are in memory): a committed job
+  // that is not final yet replays its tokens from the stored receipt, a skipped or failed one its reason.
+  if (o.events) {
+    for (const rec of Object.values(state.jobs)) {
+      if (o.events.events(rec.jobId).length > 0) continue;
+      if (rec.status === "skipped" || rec.status === "failed") {
+        o.events.append(rec.jobId, { event: "error", data: { message: `the generator ${rec.status === "skipped" ? "skipped" : "failed"} the job: ${rec.reason ?? rec.status}` } });
+      } else if (rec.status === "committed" && !rec.final && rec.root && rec.receiptUri) {
+        try {
+          const receipt = decodeReceipt(await o.store.get(rec.root));
+          receipt.outputTokens.forEach((token, index) => o.events!.append(rec.jobId, { event: "token", data: { index, token } }));
+          const finishReason: FinishReason = rec.finishReason ?? (receipt.outputTokens.length < receipt.decoding.maxTokens ? "stop" : "length");
+          o.events.append(rec.jobId, { event: "done", data: { tokens: receipt.outputTokens, finishReason } });
+          const tx = [...rec.txs].reverse().find((t) => t.action.startsWith("commit("))?.hash ?? "";
+          o.events.append(rec.jobId, { event: "committed", data: { receiptRoot: rec.root, receiptUri: rec.receiptUri, tx } });
+        } catch {
+          // the receipt is gone from the store: nothing to replay
+        }
+      }
+    }
+  }
+
   const abort = new AbortController();
   let stopped = false;
   const pollMutex = new Mutex();

@@ -84,17 +84,17 @@ describe("generator server: private request intake and token stream", function (
 
   let n = 0;
   /** A generator worker that sees only the jobs opened from `fromBlock` on (earlier tests' jobs stay out of its way). */
-  async function worker(fromBlock: number) {
+  async function worker(fromBlock: number, o: { stateDir?: string; events?: JobEventLog } = {}) {
     const w = await startGeneratorWorker({
       client: client.connect(gen),
       models: join(tmp, "models"),
       store,
       receiptBaseUrl: server.url,
-      stateDir: join(tmp, `state-${n++}`),
+      stateDir: o.stateDir ?? join(tmp, `state-${n++}`),
       pollMs: 50,
       fromBlock,
       intake: routes.intake,
-      events: routes.events,
+      events: o.events ?? routes.events,
       log: createLogger({ format: "silent" }),
     });
     running.push(w);
@@ -265,6 +265,20 @@ describe("generator server: private request intake and token stream", function (
     });
     const late = await collect(streamJob(server.url, opened.jobId, await signAccess(user, scopeOf(opened.jobId))));
     expect(late).to.deep.equal(events);
+
+    // a restarted worker (same state, fresh in-memory logs) replays the committed job from its stored receipt
+    await w.stop();
+    running.splice(running.indexOf(w), 1);
+    const events2 = new JobEventLog();
+    const routes2 = new GeneratorRoutes({ intake: routes.intake, events: events2, context: routes.context! });
+    const server2 = await serveReceipts(store, { extraRoutes: routes2.handle });
+    try {
+      await worker(opened.blockNumber, { stateDir: join(tmp, `state-${n - 1}`), events: events2 });
+      const again = await collect(streamJob(server2.url, opened.jobId, await signAccess(user, scopeOf(opened.jobId))));
+      expect(again).to.deep.equal(events);
+    } finally {
+      await server2.close();
+    }
   });
 
   it("the stream refuses a stranger (403) and a request without authorization (401); a request over MAX_REQUEST_BYTES is 413; OPTIONS is 204 with CORS", async () => {
