@@ -80,7 +80,7 @@ export function generatorWorkerCommand(): Command {
     const routes = new GeneratorRoutes({ intake: new RequestIntake(), events: new JobEventLog() });
     const server = await serveReceipts(store, { host: o.serveHost, ...(o.servePort !== undefined ? { port: o.servePort } : {}), extraRoutes: routes.handle });
     const base = o.publicUrl ?? server.url;
-    logger.info("serving", `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>)`, { url: server.url, publicUrl: base });
+    logger.info("serving", `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>); private requests at ${base}/v1/jobs/<id>/request, token streams at ${base}/v1/jobs/<id>/stream`, { url: server.url, publicUrl: base });
     try {
       // Runs again with a fresh state after the chain or the pool changed under it (node restarted, pool redeployed).
       for (;;) {
