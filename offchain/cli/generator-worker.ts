@@ -18,6 +18,9 @@
  * `--register --price TOKENS [--endpoint URL] [--registry ADDRESS]` lists (or updates) the account in
  * the GeneratorRegistry on start: the models in --models, the price per generated token, and the
  * endpoint (default: the public URL); see `poc generator register` (./generator.ts).
+ *
+ * The same server takes private jobs' requests (`POST /v1/jobs/{id}/request`) and streams each job's
+ * tokens to its user (`GET /v1/jobs/{id}/stream`): docs/NETWORK.md, offchain/transport/generator-routes.ts.
  */
 import { Command, Option } from "commander";
 import { z } from "zod";
@@ -34,6 +37,9 @@ import { readChainIdentity } from "../worker/chain-identity.js";
 import { receiptAuthorizer } from "../transport/receipt-access.js";
 import { registerOnStart } from "./generator.js";
 import { parseEndpoint } from "../chain/index.js";
+import { RequestIntake } from "../transport/intake.js";
+import { JobEventLog } from "../transport/job-events.js";
+import { GeneratorRoutes, routeContextFor } from "../transport/generator-routes.js";
 
 const optionsSchema = z.object({
   models: z.string().min(1, "--models must name a directory"),
@@ -97,16 +103,18 @@ export function generatorWorkerCommand(): Command {
     const me = await client.account();
     const logger = createLogger({ format: o.log as LogFormat, minLevel: o.logLevel as LogLevel, name: `generator ${me.slice(0, 10)}` });
     const store = new ReceiptStore(o.store);
+    const routes = new GeneratorRoutes({ intake: new RequestIntake(), events: new JobEventLog() });
     const server = await serveReceipts(store, {
       host: o.serveHost,
       ...(o.servePort !== undefined ? { port: o.servePort } : {}),
       // The client is replaced after a redeploy: the check reads the current one.
       ...(o.receiptAuth ? { authorize: receiptAuthorizer(() => client) } : {}),
+      extraRoutes: routes.handle,
     });
     const base = o.publicUrl ?? server.url;
     logger.info(
       "serving",
-      `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>?job=<id>)${o.receiptAuth ? " to the job's parties only" : " to ANYONE (--no-receipt-auth: local demos only)"}`,
+      `receipts served at ${server.url}/receipts/<root> (committed as ${base}/receipts/<root>?job=<id>)${o.receiptAuth ? " to the job's parties only" : " to ANYONE (--no-receipt-auth: local demos only)"}; private requests at ${base}/v1/jobs/<id>/request, token streams at ${base}/v1/jobs/<id>/stream`,
       { url: server.url, publicUrl: base, auth: o.receiptAuth }
     );
     if (o.register) {
@@ -129,7 +137,10 @@ export function generatorWorkerCommand(): Command {
       // Runs again with a fresh state after the chain or the pool changed under it (node restarted, pool redeployed).
       for (;;) {
       const identity = await readChainIdentity(client);
+      routes.context = await routeContextFor(client);
       const w = await startGeneratorWorker({
+        intake: routes.intake,
+        events: routes.events,
         client,
         models: o.models,
         loadOptions: { provider: o.provider, graphOptimizationLevel: o.graphOpt, ...(o.threads ? { threads: o.threads } : {}) },

@@ -3,7 +3,8 @@
  * payment in the pool, and may challenge the result):
  *
  *   poc job open --generator ADDR (--model DIR | --model-id HEX) (--prompt TEXT | --prompt-tokens IDS)
- *                --max-tokens N --cg AMOUNT --cv AMOUNT [decoding and sampler options]
+ *                --max-tokens N --cg AMOUNT --cv AMOUNT [decoding and sampler options] [--direct URL]
+ *   poc job deliver JOB --direct URL (the same request options)   deliver a private job's request (again)
  *   poc job challenge JOB        the user disputes the committed result (stage 1 joins the draw queue)
  *   poc job finalize JOB         anyone, after the challenge window: pays the generator
  *   poc job cancel JOB           anyone, after the commit deadline without a commit: refunds the user
@@ -21,6 +22,11 @@
  * so `--prompt` needs the model directory (`--model DIR`, which also gives the model id); with only
  * `--model-id`, give `--prompt-tokens`. Amounts are in whole tokens (decimals allowed: 1.5).
  *
+ * `--direct URL` makes the job private (docs/NETWORK.md): `requestUri` is `poc:direct` (only the hash
+ * goes on-chain) and the request encoding is POSTed to the generator's server at
+ * `URL/v1/jobs/<id>/request`. When that delivery fails the job stays open; `job deliver JOB --direct
+ * URL` with the same request options sends it again (it checks the hash against the job first).
+ *
  * The helpers (buildJobRequest, openJobWithRequest, describeJob, stageResults) are exported for the
  * demo and tests.
  */
@@ -32,7 +38,9 @@ import { PocError } from "../errors.js";
 import { type JobHistory, JobState, StageStatus, type PoolClient, type TxResult, jobHistory } from "../chain/index.js";
 import { modelIdOf } from "../model/index.js";
 import { wrapTokenizer } from "../model/tokenizer.js";
-import { type JobRequest, parseJobRequest, requestHash, requestToDataUri } from "../request/index.js";
+import { type JobRequest, encodeJobRequest, parseJobRequest, requestHash, requestToDataUri } from "../request/index.js";
+import { DIRECT_REQUEST_URI } from "../worker/generator.js";
+import { deliverRequest, type Delivered } from "../transport/generator-client.js";
 import { HEX32_RE, parseRatePpm, toSeed64 } from "../sampling/index.js";
 import { addChainOptions, formatTokens, parseTokenAmount, withClient, type ChainCliOptions } from "./chain-options.js";
 import { REQUEST_DEFAULTS } from "./options.js";
@@ -97,10 +105,16 @@ export interface OpenedJob {
   approveTx: TxResult | null;
 }
 
-/** Approve αCg + αCv if needed and open a job for `request` with a data: URI (module comment). */
-export async function openJobWithRequest(client: PoolClient, o: { generator: string; request: JobRequest; cg: bigint; cv: bigint }): Promise<OpenedJob> {
+/**
+ * Approve αCg + αCv if needed and open a job for `request` with a data: URI (module comment), or with
+ * `requestUri: "poc:direct"` for a private job whose request is delivered to the generator directly.
+ */
+export async function openJobWithRequest(
+  client: PoolClient,
+  o: { generator: string; request: JobRequest; cg: bigint; cv: bigint; requestUri?: typeof DIRECT_REQUEST_URI }
+): Promise<OpenedJob> {
   const hash = requestHash(o.request);
-  const uri = requestToDataUri(o.request);
+  const uri = o.requestUri ?? requestToDataUri(o.request);
   const approveTx = await client.approveIfNeeded(await client.openDeposit(o.cg, o.cv));
   const r = await client.openJob({ generator: o.generator, modelId: o.request.modelId, cg: o.cg, cv: o.cv, requestHash: hash, requestUri: uri });
   return { jobId: r.jobId, requestHash: hash, requestUri: uri, tx: r, approveTx };
@@ -314,9 +328,7 @@ const num = (name: string, check: (n: number) => boolean, what: string) =>
     .refine((n) => Number.isFinite(n) && check(n), `${name} must be ${what}`);
 const amount = (name: string) => z.string().regex(/^(\d+)(\.\d+)?$/, `${name} must be an amount of tokens, e.g. 100 or 0.5`);
 
-const openSchema = z
-  .object({
-    generator: address,
+const requestFields = {
     model: z.string().min(1).optional(),
     modelId: hex32.optional(),
     prompt: z.string().optional(),
@@ -355,16 +367,31 @@ const openSchema = z
     layersPerToken: posInt("--layers-per-token"),
     scope: z.enum(["all", "generated"]),
     kvDtype: z.enum(["float32", "float16"]).optional(),
+};
+const directUrl = z.url({ protocol: /^https?$/, error: "--direct must be the generator's http(s) base URL" });
+
+type RequestOptionsShape = { model?: string | undefined; modelId?: string | undefined; prompt?: string | undefined; promptTokens?: number[] | undefined };
+function requestRules<T extends z.ZodType<RequestOptionsShape>>(schema: T) {
+  return schema
+    .refine((o) => o.model !== undefined || o.modelId !== undefined, { message: "give --model DIR (or --model-id HEX with --prompt-tokens)" })
+    .refine((o) => (o.prompt === undefined) !== (o.promptTokens === undefined), { message: "give exactly one of --prompt TEXT and --prompt-tokens IDS" })
+    .refine((o) => o.prompt === undefined || o.model !== undefined, {
+      message: "--prompt needs --model DIR: the prompt is tokenized with the model's tokenizer (or give --prompt-tokens)",
+    });
+}
+
+const openSchema = requestRules(
+  z.object({
+    ...requestFields,
+    generator: address,
     cg: amount("--cg"),
     cv: amount("--cv"),
     json: z.boolean().default(false),
     mint: z.boolean().default(false),
+    direct: directUrl.optional(),
   })
-  .refine((o) => o.model !== undefined || o.modelId !== undefined, { message: "give --model DIR (or --model-id HEX with --prompt-tokens)" })
-  .refine((o) => (o.prompt === undefined) !== (o.promptTokens === undefined), { message: "give exactly one of --prompt TEXT and --prompt-tokens IDS" })
-  .refine((o) => o.prompt === undefined || o.model !== undefined, {
-    message: "--prompt needs --model DIR: the prompt is tokenized with the model's tokenizer (or give --prompt-tokens)",
-  });
+);
+const deliverSchema = requestRules(z.object({ ...requestFields, direct: directUrl, json: z.boolean().default(false) }));
 
 function parseOr<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   const r = schema.safeParse(input);
@@ -417,8 +444,8 @@ async function tokenUnits(client: PoolClient) {
 
 type OpenCli = ChainCliOptions & Record<string, unknown>;
 
-async function runOpen(raw: OpenCli): Promise<void> {
-  const o = parseOr(openSchema, raw);
+/** The job request the request options (`--model`, `--prompt`, decoding and sampler options) describe. */
+async function requestFromOptions(o: z.output<typeof deliverSchema> | z.output<typeof openSchema>): Promise<JobRequest> {
   let modelId = o.modelId?.toLowerCase();
   let promptTokens = o.promptTokens;
   if (o.model) {
@@ -433,7 +460,7 @@ async function runOpen(raw: OpenCli): Promise<void> {
       throw new JobCliError(`prompt (${promptTokens.length} tokens) + --max-tokens ${o.maxTokens} exceeds the model's context of ${info.maxPositions} tokens`);
     }
   }
-  const request = buildJobRequest({
+  return buildJobRequest({
     modelId: modelId!,
     promptTokens: promptTokens!,
     maxTokens: o.maxTokens,
@@ -447,6 +474,55 @@ async function runOpen(raw: OpenCli): Promise<void> {
     scope: o.scope,
     ...(o.kvDtype ? { kvDtype: o.kvDtype } : {}),
   });
+}
+
+const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/** The `poc job deliver` line that retries a failed delivery: this `job open` line without its opening-only options. */
+export function deliverRetryCommand(argv: readonly string[], jobId: bigint, url: string): string {
+  const i = argv.indexOf("open");
+  const rest = i >= 0 && argv[i - 1] === "job" ? argv.slice(i + 1) : [];
+  const withValue = new Set(["--generator", "--cg", "--cv", "--direct"]);
+  const flags = new Set(["--mint", "--json"]);
+  const kept: string[] = [];
+  for (let k = 0; k < rest.length; k++) {
+    const a = rest[k]!;
+    const name = a.split("=")[0]!;
+    if (withValue.has(name)) {
+      if (!a.includes("=")) k++;
+      continue;
+    }
+    if (flags.has(name)) continue;
+    kept.push(a);
+  }
+  const opts = kept.length ? kept.map(shellWord).join(" ") : "<the request options of job open: --model … --prompt … --max-tokens …>";
+  return `npx poc job deliver ${jobId} --direct ${shellWord(url)} ${opts}`;
+}
+
+type DeliveryOutcome = { ok: true; delivered: Delivered } | { ok: false; error: string; status?: number; code?: string };
+
+async function tryDeliver(url: string, jobId: bigint, request: JobRequest): Promise<DeliveryOutcome> {
+  try {
+    return { ok: true, delivered: await deliverRequest(url, jobId, encodeJobRequest(request)) };
+  } catch (e) {
+    const err = e as PocError & { status?: number; code?: string };
+    return {
+      ok: false,
+      error: err instanceof PocError ? err.message.split("\n").join(" ") : String(e),
+      ...(err.status !== undefined ? { status: err.status } : {}),
+      ...(err.code !== undefined ? { code: err.code } : {}),
+    };
+  }
+}
+
+function describeDelivery(r: DeliveryOutcome, url: string): string {
+  if (r.ok) return `delivered to ${url}${r.delivered.held ? " (the generator had not seen the job yet: it holds the request for 10 minutes)" : " (accepted)"}`;
+  return `NOT delivered to ${url}: ${r.error}`;
+}
+
+async function runOpen(raw: OpenCli): Promise<void> {
+  const o = parseOr(openSchema, raw);
+  const request = await requestFromOptions(o);
   await withClient(raw, true, async (client) => {
     const units = await tokenUnits(client);
     const cg = units.parse(o.cg, "--cg");
@@ -465,8 +541,11 @@ async function runOpen(raw: OpenCli): Promise<void> {
       await client.mintTestTokens(me, deposit - wallet);
       if (!o.json) console.log(`minted ${units.format(deposit - wallet)} test tokens`);
     }
-    const opened = await openJobWithRequest(client, { generator: o.generator, request, cg, cv });
+    const opened = await openJobWithRequest(client, { generator: o.generator, request, cg, cv, ...(o.direct ? { requestUri: DIRECT_REQUEST_URI } : {}) });
     const ev = opened.tx.events.find((e) => e.name === "JobOpened");
+    const delivery = o.direct ? await tryDeliver(o.direct, opened.jobId, request) : undefined;
+    const retry = o.direct && delivery && !delivery.ok ? deliverRetryCommand(process.argv, opened.jobId, o.direct) : undefined;
+    if (delivery && !delivery.ok) process.exitCode = 1;
     if (o.json) {
       console.log(
         JSON.stringify(
@@ -476,6 +555,8 @@ async function runOpen(raw: OpenCli): Promise<void> {
             requestHash: opened.requestHash,
             modelId: request.modelId,
             promptTokens: request.promptTokens.length,
+            requestUri: opened.requestUri === DIRECT_REQUEST_URI ? DIRECT_REQUEST_URI : "data:",
+            ...(delivery ? { delivery: { url: o.direct, ...delivery, ...(retry ? { retry } : {}) } } : {}),
             ...(ev && ev.name === "JobOpened"
               ? {
                   alphaCg: ev.alphaCg.toString(),
@@ -496,6 +577,11 @@ async function runOpen(raw: OpenCli): Promise<void> {
     console.log(`  generator   ${o.generator}`);
     console.log(`  model       ${request.modelId}`);
     console.log(`  request     ${request.promptTokens.length} prompt tokens, ${request.decoding.maxTokens} tokens to generate (hash ${opened.requestHash})`);
+    if (delivery) {
+      console.log(`  private     only the request's hash is on-chain (requestUri poc:direct); the request was ${describeDelivery(delivery, o.direct!)}`);
+      if (retry)
+        console.log(`  retry       the job stays open until the commit deadline; deliver the request again with:\n                ${retry}`);
+    }
     if (ev && ev.name === "JobOpened") {
       console.log(
         `  paid        ${units.format(ev.alphaCg + ev.alphaCv)} (αCg ${units.format(ev.alphaCg)} + αCv ${units.format(ev.alphaCv)}), held by the pool`
@@ -504,6 +590,26 @@ async function runOpen(raw: OpenCli): Promise<void> {
         `  next        the generator must commit by ${new Date(ev.commitDeadline * 1000).toISOString()}; check with: npx poc job status ${opened.jobId}`
       );
     }
+  });
+}
+
+async function runDeliver(jobArg: string, raw: OpenCli): Promise<void> {
+  const jobId = parseOr(jobIdSchema, jobArg);
+  const o = parseOr(deliverSchema, raw);
+  const request = await requestFromOptions(o);
+  await withClient(raw, false, async (client) => {
+    const { opened } = await client.jobRecord(jobId);
+    if (!opened) throw new JobCliError(`job ${jobId} was not found on this pool`);
+    const hash = requestHash(request);
+    if (hash.toLowerCase() !== opened.requestHash.toLowerCase())
+      throw new JobCliError(`these options give request hash ${hash}; job ${jobId} is bound to ${opened.requestHash}`, {
+        details: "give exactly the request options (--model, --prompt or --prompt-tokens, --max-tokens, --seed, …) that job open was given",
+      });
+    if (opened.requestUri !== DIRECT_REQUEST_URI && !o.json) console.log(`note: job ${jobId} is not private (its request is on-chain at ${opened.requestUri.slice(0, 40)}…)`);
+    const r = await tryDeliver(o.direct, jobId, request);
+    if (o.json) console.log(JSON.stringify({ jobId: jobId.toString(), url: o.direct, ...r }, null, 2));
+    else console.log(`job ${jobId}: request ${describeDelivery(r, o.direct)}`);
+    if (!r.ok) process.exitCode = 1;
   });
 }
 
@@ -585,35 +691,53 @@ async function runWithdraw(raw: ChainCliOptions): Promise<void> {
   });
 }
 
+/** The options that describe a job request (job open, job deliver). */
+function addRequestOptions(cmd: Command): Command {
+  return cmd
+      .option("--model <dir>", "model directory: gives the model id and the tokenizer of --prompt")
+      .option("--model-id <hex32>", "the model id (without --model: needs --prompt-tokens)")
+      .option("--prompt <text>", "prompt text (tokenized with the model's tokenizer)")
+      .option("--prompt-tokens <ids>", "prompt as comma-separated token ids")
+      .option("--no-special-tokens", "do not let the tokenizer add special tokens (e.g. <bos>) to --prompt")
+      .requiredOption("--max-tokens <n>", "tokens to generate")
+      .option("--seed <n>", "decoding seed, an unsigned 64-bit integer", REQUEST_DEFAULTS.seed)
+      .option("--temperature <t>", "0 = greedy", String(REQUEST_DEFAULTS.temperature))
+      .option("--top-k <k>", "keep the k most likely tokens (0 = off)", String(REQUEST_DEFAULTS.topK))
+      .option("--top-p <p>", "nucleus mass in (0, 1] (1 = off)", String(REQUEST_DEFAULTS.topP))
+      .option("--stop-at-eos", "stop after the model's end-of-sequence token", false)
+      .option("--sample-rate <r>", "fraction of positions whose K/V the generator must sample", REQUEST_DEFAULTS.sampleRate)
+      .option("--layers-per-token <n>", "layers sampled at each sampled position", String(REQUEST_DEFAULTS.layersPerToken))
+      .addOption(
+        new Option("--scope <scope>", "candidate positions: prompt and output, or output only").choices(["all", "generated"]).default(REQUEST_DEFAULTS.scope)
+      )
+      .addOption(new Option("--kv-dtype <dtype>", "how the receipt stores K/V (default: the generator's choice)").choices(["float32", "float16"]));
+}
+
 export function jobCommand(): Command {
   const job = new Command("job").description("a user's jobs: open one for a generator, challenge, finalize, cancel, time out a verifier or a draw, decline, show its status");
   job.addCommand(
     addChainOptions(
-      new Command("open")
-        .description("open a job: ask GENERATOR for one inference and pay αCg + αCv into the pool; prints the job id")
-        .requiredOption("--generator <address>", "the generator that must run the job")
-        .option("--model <dir>", "model directory: gives the model id and the tokenizer of --prompt")
-        .option("--model-id <hex32>", "the model id (without --model: needs --prompt-tokens)")
-        .option("--prompt <text>", "prompt text (tokenized with the model's tokenizer)")
-        .option("--prompt-tokens <ids>", "prompt as comma-separated token ids")
-        .option("--no-special-tokens", "do not let the tokenizer add special tokens (e.g. <bos>) to --prompt")
-        .requiredOption("--max-tokens <n>", "tokens to generate")
+      addRequestOptions(
+        new Command("open")
+          .description("open a job: ask GENERATOR for one inference and pay αCg + αCv into the pool; prints the job id")
+          .requiredOption("--generator <address>", "the generator that must run the job")
+      )
         .requiredOption("--cg <amount>", "generation cost unit Cg, in tokens (the user pays αCg)")
         .requiredOption("--cv <amount>", "verification cost unit Cv, in tokens (the user pays αCv)")
-        .option("--seed <n>", "decoding seed, an unsigned 64-bit integer", REQUEST_DEFAULTS.seed)
-        .option("--temperature <t>", "0 = greedy", String(REQUEST_DEFAULTS.temperature))
-        .option("--top-k <k>", "keep the k most likely tokens (0 = off)", String(REQUEST_DEFAULTS.topK))
-        .option("--top-p <p>", "nucleus mass in (0, 1] (1 = off)", String(REQUEST_DEFAULTS.topP))
-        .option("--stop-at-eos", "stop after the model's end-of-sequence token", false)
-        .option("--sample-rate <r>", "fraction of positions whose K/V the generator must sample", REQUEST_DEFAULTS.sampleRate)
-        .option("--layers-per-token <n>", "layers sampled at each sampled position", String(REQUEST_DEFAULTS.layersPerToken))
-        .addOption(
-          new Option("--scope <scope>", "candidate positions: prompt and output, or output only").choices(["all", "generated"]).default(REQUEST_DEFAULTS.scope)
-        )
-        .addOption(new Option("--kv-dtype <dtype>", "how the receipt stores K/V (default: the generator's choice)").choices(["float32", "float16"]))
+        .option("--direct <url>", "private job: only the request's hash goes on-chain (poc:direct); POST the request to the generator's server at URL")
         .option("--mint", "local TestToken only: mint the deposit's shortfall to the wallet first", false)
         .option("--json", "print one JSON object", false)
     ).action(async (o: OpenCli) => runOpen(o))
+  );
+  job.addCommand(
+    addChainOptions(
+      addRequestOptions(
+        new Command("deliver")
+          .description("deliver a private job's request to its generator (again): the same request options as job open; checked against the job's hash first")
+          .argument("<job>", "job id")
+          .requiredOption("--direct <url>", "the generator's server (base URL)")
+      ).option("--json", "print one JSON object", false)
+    ).action(async (id: string, o: OpenCli) => runDeliver(id, o))
   );
   job.addCommand(
     addChainOptions(

@@ -88,6 +88,8 @@ export interface GenerateRequest {
   kvDtype?: KvDtype;
   /** Called after each prefill chunk and each output token: done/total in tokens, total = promptLen + maxTokens. */
   onProgress?: (done: number, total: number) => void;
+  /** Called with each output token as soon as it is drawn (index 0, 1, … in output order). */
+  onToken?: (index: number, token: number) => void;
   /** Tokens per forward while reading the prompt (default 256). */
   prefillChunkSize?: number;
   /** Cancels generation between forward passes (GenerateAbortedError). */
@@ -113,6 +115,8 @@ export interface GenerateResult {
   root: Hex;
   /** The output tokens as text (model tokenizer, special tokens skipped). */
   text: string;
+  /** "stop": it ended on an end-of-sequence id (`stopAtEos`); "length": it produced `maxTokens`. */
+  finishReason: "stop" | "length";
   timings: GenerateTimings;
 }
 
@@ -300,6 +304,7 @@ export async function generate(model: LoadedModel, req: GenerateRequest): Promis
     const token = drawToken(logits!, decoding, position);
     output.push(token);
     tokens.push(token);
+    req.onToken?.(i, token);
     req.onProgress?.(position + 1, total);
     if (eos.has(token) || i === decoding.maxTokens - 1) break;
     checkAbort();
@@ -348,6 +353,7 @@ export async function generate(model: LoadedModel, req: GenerateRequest): Promis
     bytes,
     root,
     text,
+    finishReason: output.length > 0 && eos.has(output[output.length - 1]!) ? "stop" : "length",
     timings: {
       prefillMs: t1 - t0,
       decodeMs,

@@ -183,6 +183,8 @@ export interface ServeOptions {
    * receipts hold the prompt); workers and `poc receipts serve` pass the party check.
    */
   authorize?: ReceiptAuthorizer;
+  /** Tried first for every request: returns true when it answered it (e.g. offchain/transport/generator-routes.ts). */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 }
 
 /** The headers every response carries (docs/NETWORK.md "The generator's server"). */
@@ -287,6 +289,7 @@ export async function serveReceipts(store: ReceiptStore, options: ServeOptions =
   const host = options.host ?? "127.0.0.1";
   const handle = receiptRequestHandler(store, options);
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    if (options.extraRoutes && (await options.extraRoutes(req, res))) return;
     if (await handle(req, res)) return;
     const path = (req.url ?? "/").split("?")[0]!;
     for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);

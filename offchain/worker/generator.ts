@@ -9,7 +9,9 @@
  * 2. **Check**: the job must still be `Open` on-chain and its commit deadline not passed (otherwise it
  *    is done: already committed, cancelled, or too late).
  * 3. **Request**: `fetchJobRequest(requestUri, requestHash)` — the content must hash to the on-chain
- *    hash. A request that cannot be fetched, does not match its hash, is invalid, or names another
+ *    hash. A private job (`requestUri = "poc:direct"`, docs/NETWORK.md) takes its request from the
+ *    server's intake (`intake`, filled by `POST /v1/jobs/{jobId}/request`) by its hash, and waits for
+ *    it (polling) until the commit deadline; a request that never arrives is skipped with that reason. A request that cannot be fetched, does not match its hash, is invalid, or names another
  *    model than the job is **skipped** with the reason logged: the worker never commits to anything
  *    but the request the user bound on-chain, and the user gets a full refund with `cancel` after the
  *    commit deadline. A model id the worker does not have is skipped the same way.
@@ -17,7 +19,9 @@
  *    dtype, and the job's sampler seed (`samplerSeedFor(chainId, pool, jobId)`, chosen by neither
  *    party).
  * 5. **Store and serve**: the receipt goes into the `ReceiptStore` (served by `serveReceipts` at
- *    `receiptBaseUrl`, to the job's parties only); `receiptUri = <receiptBaseUrl>/receipts/<root>?job=<id>`.
+ *    `receiptBaseUrl`, to the job's parties only); `receiptUri = <receiptBaseUrl>/receipts/<root>?job=<id>`. Each output token, the end
+ *    of generation, the commit and a skip or failure go into the job's event log (`events`), which
+ *    `GET /v1/jobs/{jobId}/stream` serves.
  * 6. **Stake and commit**: approve βCg (when the allowance is short) and `commit(jobId, root,
  *    numChecks, receiptUri)` before the commit deadline.
  * 7. **Answer challenges**: while a committed job is open, whenever a drawn verifier has committed its
@@ -65,7 +69,10 @@ import {
 import { generate } from "../generate/index.js";
 import type { LoadedModel, LoadOptions } from "../model/index.js";
 import { type Receipt, type ReceiptStore, decodeReceipt, encodeReceipt, numChecks, receiptRoot, receiptUrl, writeFileAtomic } from "../receipt/index.js";
-import { type JobRequest, RequestError, fetchJobRequest, samplerSeedFor } from "../request/index.js";
+import { type JobRequest, RequestError, decodeJobRequest, fetchJobRequest, samplerSeedFor } from "../request/index.js";
+import type { RequestIntake } from "../transport/intake.js";
+import type { FinishReason, JobEventLog } from "../transport/job-events.js";
+import { keccak256 } from "ethers";
 import type { Hex } from "../sampling/index.js";
 import { createLogger, type Logger, type LogLevel } from "./log.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
@@ -80,6 +87,9 @@ import { formatUnits } from "ethers";
 export class GeneratorWorkerError extends PocError {
   override name = "GeneratorWorkerError";
 }
+
+/** `requestUri` of a private job: the request comes to the generator directly (docs/NETWORK.md). */
+export const DIRECT_REQUEST_URI = "poc:direct";
 
 export type GeneratorJobStatus = "queued" | "generated" | "committing" | "committed" | "skipped" | "failed";
 
@@ -109,6 +119,8 @@ export interface GeneratorJobRecord {
   txs: TxRecord[];
   /** Whether the receipt was made with the substituted model (cheat mode). */
   cheated?: boolean;
+  /** How generation ended ("stop": an end-of-sequence id; "length": maxTokens). */
+  finishReason?: FinishReason;
   /** Challenged stages whose fingerprint seed we answered (stage → tx hash). */
   answered?: Record<string, string>;
   /** The job reached a final state: nothing more is owed. */
@@ -171,6 +183,10 @@ export interface GeneratorWorkerOptions {
   log?: Logger;
   /** Run after every poll, after this worker's own transactions (e.g. the keeper, offchain/keeper); errors are logged. */
   afterPoll?: () => Promise<void>;
+  /** Requests delivered directly (private jobs, `poc:direct`): the intake of the server's `POST /v1/jobs/{id}/request`. */
+  intake?: RequestIntake;
+  /** Per-job event logs (tokens, done, committed, error) that the server's `GET /v1/jobs/{id}/stream` serves. */
+  events?: JobEventLog;
 }
 
 export interface GeneratorWorker {
@@ -283,17 +299,48 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     { account, pool: client.address, chainId: client.chainId, lastBlock: state.lastBlock, stateFile: file, cheat: Boolean(o.cheat) }
   );
 
+  // The streams of jobs finished by an earlier run (the event logs are in memory): a committed job
+  // that is not final yet replays its tokens from the stored receipt, a skipped or failed one its reason.
+  if (o.events) {
+    for (const rec of Object.values(state.jobs)) {
+      if (o.events.events(rec.jobId).length > 0) continue;
+      if (rec.status === "skipped" || rec.status === "failed") {
+        o.events.append(rec.jobId, { event: "error", data: { message: `the generator ${rec.status === "skipped" ? "skipped" : "failed"} the job: ${rec.reason ?? rec.status}` } });
+      } else if (rec.status === "committed" && !rec.final && rec.root && rec.receiptUri) {
+        try {
+          const receipt = decodeReceipt(await o.store.get(rec.root));
+          receipt.outputTokens.forEach((token, index) => o.events!.append(rec.jobId, { event: "token", data: { index, token } }));
+          const finishReason: FinishReason = rec.finishReason ?? (receipt.outputTokens.length < receipt.decoding.maxTokens ? "stop" : "length");
+          o.events.append(rec.jobId, { event: "done", data: { tokens: receipt.outputTokens, finishReason } });
+          const tx = [...rec.txs].reverse().find((t) => t.action.startsWith("commit("))?.hash ?? "";
+          o.events.append(rec.jobId, { event: "committed", data: { receiptRoot: rec.root, receiptUri: rec.receiptUri, tx } });
+        } catch {
+          // the receipt is gone from the store: nothing to replay
+        }
+      }
+    }
+  }
+
   const abort = new AbortController();
   let stopped = false;
   const pollMutex = new Mutex();
   let resolveDone!: () => void;
   const done = new Promise<void>((ok) => (resolveDone = ok));
 
-  const finish = async (rec: GeneratorJobRecord, status: GeneratorJobStatus, reason?: string) => {
+  const finish = async (rec: GeneratorJobRecord, status: GeneratorJobStatus, reason?: string, commitTx?: string) => {
     rec.status = status;
     if (reason !== undefined) rec.reason = reason;
     rec.updatedAt = Date.now();
     await save();
+    if (status === "committed" && rec.root && rec.receiptUri) {
+      const tx = commitTx ?? pendingCommit(rec)?.hash ?? "";
+      o.events?.append(rec.jobId, { event: "committed", data: { receiptRoot: rec.root, receiptUri: rec.receiptUri, tx } });
+    } else if (status === "skipped" || status === "failed") {
+      o.events?.append(rec.jobId, { event: "error", data: { message: `the generator ${status === "skipped" ? "skipped" : "failed"} the job: ${rec.reason ?? status}` } });
+    }
+    const hash = rec.requestHash.toLowerCase();
+    const others = Object.values(state.jobs).some((r) => r !== rec && r.requestHash.toLowerCase() === hash && ["queued", "generated", "committing"].includes(r.status));
+    if (!others) o.intake?.release(hash);
     const level: LogLevel = status === "committed" ? "info" : "warn";
     log(level, `job ${status}`, `job ${rec.jobId}: ${status}${reason ? ` (${reason})` : rec.receiptUri ? ` (${rec.receiptUri})` : ""}`, {
       jobId: rec.jobId,
@@ -321,12 +368,34 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     },
   });
 
+  /** Log output token `i` to the job's stream, unless an earlier (interrupted) run of the same job logged it already. */
+  const logToken = (jobId: string, index: number, token: number) => {
+    if (o.events && index >= o.events.tokenCount(jobId)) o.events.append(jobId, { event: "token", data: { index, token } });
+  };
+  const logDone = (jobId: string, tokens: readonly number[], finishReason: FinishReason) => {
+    if (o.events && !o.events.events(jobId).some((e) => e.event === "done")) o.events.append(jobId, { event: "done", data: { tokens: [...tokens], finishReason } });
+  };
+
+  /** The request of a private job (`poc:direct`) from the intake, checked against its hash; undefined: not delivered yet. */
+  const directRequest = (rec: GeneratorJobRecord): JobRequest | undefined => {
+    const bytes = o.intake?.get(rec.requestHash);
+    if (!bytes) return undefined;
+    if (keccak256(bytes).toLowerCase() !== rec.requestHash.toLowerCase()) return undefined; // the intake keys by hash: never
+    o.intake!.bind(rec.requestHash);
+    return decodeJobRequest(bytes);
+  };
+
   /** Make (or take from the store) the receipt of a job. */
   const produce = async (rec: GeneratorJobRecord, request: JobRequest): Promise<{ root: Hex; receipt: Receipt; bytes: Uint8Array }> => {
     if (rec.root && (await o.store.has(rec.root))) {
       try {
         const bytes = await o.store.get(rec.root);
-        return { root: rec.root as Hex, receipt: decodeReceipt(bytes), bytes };
+        const receipt = decodeReceipt(bytes);
+        // the stream of a job generated before a restart: its tokens from the receipt
+        receipt.outputTokens.forEach((t, i) => logToken(rec.jobId, i, t));
+        const finishReason: FinishReason = rec.finishReason ?? (receipt.outputTokens.length < receipt.decoding.maxTokens ? "stop" : "length");
+        logDone(rec.jobId, receipt.outputTokens, finishReason);
+        return { root: rec.root as Hex, receipt, bytes };
       } catch {
         // corrupt: generate again
       }
@@ -362,8 +431,11 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       ...(request.kvDtype ? { kvDtype: request.kvDtype } : {}),
       signal: abort.signal,
       onProgress: (done, total) => o.onProgress?.({ jobId, phase: "generate", done, total }),
+      onToken: (i, t) => logToken(rec.jobId, i, t),
     });
     let { receipt, bytes, root } = res;
+    rec.finishReason = res.finishReason;
+    logDone(rec.jobId, res.receipt.outputTokens, res.finishReason);
     if (o.cheat) {
       // Demonstration of detection only: claim the job's model although another one generated.
       receipt = { ...receipt, modelId: rec.modelId.toLowerCase() as Hex };
@@ -409,18 +481,42 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
         rec.root = committed.receiptRoot;
         rec.receiptUri = committed.receiptUri;
         rec.numChecks = committed.numChecks;
-        await finish(rec, "committed");
+        await finish(rec, "committed", undefined, committed.transactionHash);
       } else await finish(rec, "skipped", `the job is ${JobState[view.state]} on-chain, not Open`);
       return "done";
     }
     const now = (await client.latestBlock()).timestamp;
+    const direct = rec.requestUri === DIRECT_REQUEST_URI;
     if (now + margin >= rec.commitDeadline) {
-      await finish(rec, "skipped", `the commit deadline ${new Date(rec.commitDeadline * 1000).toISOString()} has passed (or is too close)`);
+      const deadline = new Date(rec.commitDeadline * 1000).toISOString();
+      await finish(
+        rec,
+        "skipped",
+        direct && !o.intake?.has(rec.requestHash) && !rec.root
+          ? `the request of this private job (poc:direct) never arrived at POST /v1/jobs/${rec.jobId}/request before the commit deadline ${deadline} (the user can cancel)`
+          : `the commit deadline ${deadline} has passed (or is too close)`
+      );
       return "done";
     }
     let request: JobRequest;
     try {
-      request = await fetchJobRequest(rec.requestUri, rec.requestHash);
+      if (direct) {
+        if (!o.intake) {
+          await finish(rec, "skipped", "a private job (poc:direct) but this worker has no request intake (run it with its HTTP server: poc worker generator)");
+          return "done";
+        }
+        const got = directRequest(rec);
+        if (!got) {
+          const reason = `waiting for the request (poc:direct: POST /v1/jobs/${rec.jobId}/request) until the commit deadline ${new Date(rec.commitDeadline * 1000).toISOString()}`;
+          if (rec.reason !== reason) {
+            rec.reason = reason;
+            await save();
+            log("info", "request-awaited", `job ${rec.jobId}: ${reason}`, { jobId: rec.jobId, requestHash: rec.requestHash });
+          }
+          return "retry";
+        }
+        request = got;
+      } else request = await fetchJobRequest(rec.requestUri, rec.requestHash);
     } catch (e) {
       if (e instanceof RequestError) {
         const transient = /could not fetch|HTTP 5\d\d|HTTP 429/.test(e.shortMessage);
@@ -485,12 +581,13 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       log("info", "minted", `job ${rec.jobId}: minted ${tokens(again.betaCg - wallet)} test tokens for the stake`, { jobId: rec.jobId, amount: again.betaCg - wallet });
     }
     await client.approveIfNeeded(again.betaCg, txHooks(rec));
+    let commitTx: string;
     try {
-      await client.commit(
+      commitTx = (await client.commit(
         jobId,
         { receiptRoot: made.root, numChecks: rec.numChecks, receiptUri: rec.receiptUri },
         { ...txHooks(rec), ...(nonce !== undefined ? { nonce } : {}) }
-      );
+      )).hash;
     } catch (e) {
       if (e instanceof TxUncertainError) return "retry"; // the next pass reads the chain
       if (e instanceof ContractRevertError) {
@@ -501,7 +598,7 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       }
       throw e;
     }
-    await finish(rec, "committed");
+    await finish(rec, "committed", undefined, commitTx);
     return "done";
   };
 
@@ -590,6 +687,7 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
           txs: [],
           updatedAt: Date.now(),
         };
+        if (e.requestUri === DIRECT_REQUEST_URI) o.intake?.bind(e.requestHash);
         log("info", "job seen", `job ${id} opened for this generator (model ${e.modelId}, commit by ${new Date(e.commitDeadline * 1000).toISOString()})`, {
           jobId: id,
           modelId: e.modelId,
