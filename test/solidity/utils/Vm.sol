@@ -32,6 +32,8 @@ interface Vm {
     function store(address target, bytes32 slot, bytes32 value) external;
     /// @notice The address of private key `privateKey`.
     function addr(uint256 privateKey) external pure returns (address);
+    /// @notice The environment variable `name` as a uint256, or `defaultValue` if it is not set.
+    function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
     /// @notice Name an address in traces.
     function label(address account, string calldata name) external;
 }
