@@ -34,6 +34,8 @@ export default defineConfig({
         depth: Number(process.env.POC_INVARIANT_DEPTH ?? 32),
         failOnRevert: false,
       },
+      // POC_INVARIANT_STATS=1: each invariant run appends its handler counters here (afterInvariant).
+      fsPermissions: { writeFile: ["./cache/invariant-stats.csv"] },
     },
   },
   networks: {

@@ -289,6 +289,22 @@ contract StakePoolHandler is Test {
         return 0;
     }
 
+    /// @dev Like {_find}, among the jobs still in time for the action: `kind` 0 = by the state's
+    /// deadline, 1 = by the answer deadline, 2 = in the first quarter of the verify window.
+    function _findLive(uint256 seed, IStakePool.State s, uint256 kind) internal view returns (uint256) {
+        uint256 n = jobIds.length;
+        if (n == 0) return 0;
+        uint256 start = seed % n;
+        for (uint256 i; i < n; ++i) {
+            uint256 id = jobIds[(start + i) % n];
+            GJob storage j = gjob[id];
+            if (j.state != s) continue;
+            uint256 until = kind == 0 ? j.deadline : (kind == 1 ? j.answerDeadline : j.assignedAt + WINDOW / 4);
+            if (block.timestamp <= until) return id;
+        }
+        return 0;
+    }
+
     function _warpPast(uint256 deadline) internal {
         if (block.timestamp <= deadline) vm.warp(deadline + 1);
     }
@@ -363,7 +379,7 @@ contract StakePoolHandler is Test {
         uint256 cg = bound(cgSeed, cgLo, cgLo + 5000);
         j.aG = cg * ALPHA / BPS;
         j.bG = cg * BETA / BPS;
-        j.cheat = (cgSeed >> 128) % 3 == 0;
+        j.cheat = (cgSeed >> 128) % 3 == 1; // (not 0: the fuzzer's dictionary is full of zeros)
         j.state = IStakePool.State.Open;
         j.deadline = uint64(block.timestamp + WINDOW);
         j.deposits = j.aG + j.aV;
@@ -390,7 +406,7 @@ contract StakePoolHandler is Test {
     }
 
     function commit(uint256 jobSeed, uint256 checks) public {
-        _commit(_find(jobSeed, IStakePool.State.Open), checks);
+        _commit(_findLive(jobSeed, IStakePool.State.Open, 0), checks);
     }
 
     function _commit(uint256 id, uint256 checks) internal {
@@ -454,7 +470,7 @@ contract StakePoolHandler is Test {
     }
 
     function challenge(uint256 jobSeed) public {
-        _challenge(_find(jobSeed, IStakePool.State.Committed));
+        _challenge(_findLive(jobSeed, IStakePool.State.Committed, 0));
     }
 
     function _challenge(uint256 id) internal {
@@ -522,7 +538,7 @@ contract StakePoolHandler is Test {
     }
 
     function commitResult(uint256 jobSeed, uint256 behaviour, uint256 salt) public {
-        _commitResult(_find(jobSeed, IStakePool.State.Verifying), behaviour, salt);
+        _commitResult(_findLive(jobSeed, IStakePool.State.Verifying, 0), behaviour, salt);
     }
 
     function _commitResult(uint256 id, uint256 behaviour, uint256 saltSeed) internal {
@@ -531,7 +547,9 @@ contract StakePoolHandler is Test {
         if (id == 0 || block.timestamp > j.deadline) return _skip(A_COMMIT_RESULT);
         uint8 k = j.stage;
         GStage storage s = gstage[id][k];
-        uint8 b = uint8(behaviour % 4);
+        // Half honest; lazy, copied and malicious a sixth each.
+        uint256 pick = behaviour % 6;
+        uint8 b = pick < 3 ? B_HONEST : uint8(pick - 2);
         uint256 copyFrom = k > 1 ? 1 + (behaviour >> 8) % (k - 1) : 0;
         if (b == B_COPIED && copyFrom == 0) b = B_LAZY;
         bytes memory bitmap;
@@ -573,7 +591,7 @@ contract StakePoolHandler is Test {
     /// @notice The generator or an earlier stage's verifier answers the current stage's seed; one in
     /// four lies (a guess far from the true fingerprint).
     function answerFingerprint(uint256 jobSeed, uint256 party, uint256 lie) public {
-        _answer(_find(jobSeed, IStakePool.State.Answering), party, lie);
+        _answer(_findLive(jobSeed, IStakePool.State.Answering, 1), party, lie);
     }
 
     function _answer(uint256 id, uint256 party, uint256 lie) internal {
@@ -592,7 +610,7 @@ contract StakePoolHandler is Test {
         }
         if (index == type(uint256).max) return _skip(A_ANSWER);
         address who = index == 0 ? j.generator : gstage[id][index].verifier;
-        bytes32 fp = lie % 4 == 0 ? _far(s.trueFp, lie >> 8) : _near(s.trueFp, lie >> 8);
+        bytes32 fp = lie % 4 == 1 ? _far(s.trueFp, lie >> 8) : _near(s.trueFp, lie >> 8);
         vm.prank(who);
         try pool.answerFingerprint(id, fp) {
             ++oks[A_ANSWER];
@@ -603,8 +621,18 @@ contract StakePoolHandler is Test {
         }
     }
 
-    function revealResult(uint256 jobSeed) public {
-        _reveal(_find(jobSeed, IStakePool.State.Answering));
+    /// @notice The current verifier reveals. Three times in four every party that has not answered
+    /// yet answers first (honestly, as parties that follow the protocol do); else the reveal waits
+    /// for the end of the answer phase.
+    function revealResult(uint256 jobSeed, uint256 patience) public {
+        uint256 id = _findLive(jobSeed, IStakePool.State.Answering, 0);
+        if (id != 0 && patience % 4 != 1 && block.timestamp <= gjob[id].answerDeadline) {
+            uint8 k = gjob[id].stage;
+            for (uint256 i; i < k; ++i) {
+                if (gstage[id][k].answered & (1 << i) == 0) _answer(id, i, (patience >> 8) & ~uint256(3));
+            }
+        }
+        _reveal(id);
     }
 
     enum Verdict {
@@ -697,7 +725,7 @@ contract StakePoolHandler is Test {
     }
 
     function declineAssignment(uint256 jobSeed) public {
-        _decline(_find(jobSeed, IStakePool.State.Verifying));
+        _decline(_findLive(jobSeed, IStakePool.State.Verifying, 2));
     }
 
     function _decline(uint256 id) internal {
@@ -773,14 +801,14 @@ contract StakePoolHandler is Test {
                 return _commit(id, s1);
             }
             if (st == IStakePool.State.Committed) {
-                if (s1 % 5 == 0) return _finalize(id);
+                if (s1 % 5 == 1) return _finalize(id);
                 if (block.timestamp > j.deadline) continue;
                 return _challenge(id);
             }
             if (st == IStakePool.State.AwaitingVerifier) return drawVerifiers(s1, s2);
             if (st == IStakePool.State.Verifying) {
                 if (block.timestamp > j.deadline) continue;
-                if (s1 % 8 == 0) return _decline(id);
+                if (s1 % 8 == 1) return _decline(id);
                 return _commitResult(id, s1, s2);
             }
             if (st == IStakePool.State.Answering) {
@@ -788,7 +816,7 @@ contract StakePoolHandler is Test {
                 GStage storage s = gstage[id][j.stage];
                 bool all = s.answered == uint32((1 << j.stage) - 1);
                 // Usually every party answers; sometimes one stays silent (the reveal then waits).
-                if (!all && block.timestamp <= j.answerDeadline && s2 % 6 != 0) return _answer(id, s1, s2 >> 8);
+                if (!all && block.timestamp <= j.answerDeadline && s2 % 6 != 1) return _answer(id, s1, s2 >> 8);
                 return _reveal(id);
             }
         }
@@ -818,6 +846,7 @@ contract StakePoolHandler is Test {
     function bondFromCredit(uint256 who, uint256 amount) public {
         ++calls[A_BOND_FROM_CREDIT];
         address v = bonders[who % bonders.length];
+        for (uint256 t; t < bonders.length && expCredit[v] == 0; ++t) v = bonders[(who + t) % bonders.length];
         uint256 credit = expCredit[v];
         if (credit == 0) return _skip(A_BOND_FROM_CREDIT);
         amount = bound(amount, 1, credit);
@@ -861,7 +890,7 @@ contract StakePoolHandler is Test {
         uint256 head = unbondHead[v];
         uint256 len = unbondAmount[v].length;
         if (head == len) return _skip(A_WITHDRAW_UNBONDED);
-        if (wait % 4 == 0) _warpPast(unbondReady[v][head] - 1);
+        if (wait % 4 == 1) _warpPast(unbondReady[v][head] - 1);
         uint256 amount;
         uint256 h = head;
         while (h < len && unbondReady[v][h] <= block.timestamp) amount += unbondAmount[v][h++];
@@ -908,12 +937,12 @@ contract StakePoolHandler is Test {
         }
     }
 
-    /// @notice A verifier re-declares its models: none (1 in 8), A, B, or both.
+    /// @notice A verifier re-declares its models: none, A or B (1 in 8 each), or both.
     function setModels(uint256 who, uint256 choice) public {
         ++calls[A_SET_MODELS];
         address v = bonders[who % bonders.length];
         uint256 c = choice % 8;
-        uint8 mask = c == 0 ? 0 : (c == 1 ? 1 : (c == 2 ? 2 : 3));
+        uint8 mask = c == 1 ? 0 : (c == 2 ? 1 : (c == 3 ? 2 : 3));
         uint256 n = (mask & 1) + ((mask >> 1) & 1);
         bytes32[] memory ms = new bytes32[](n);
         uint256 i;
@@ -930,7 +959,15 @@ contract StakePoolHandler is Test {
 
     function withdraw(uint256 who) public {
         ++calls[A_WITHDRAW];
+        // The first address with a credit from `who` on (the seeded one if nobody has any).
         address a = known[who % known.length];
+        for (uint256 t; t < known.length; ++t) {
+            address c = known[(who + t) % known.length];
+            if (expCredit[c] != 0) {
+                a = c;
+                break;
+            }
+        }
         uint256 credit = expCredit[a];
         vm.prank(a);
         try pool.withdraw() returns (uint256 got) {
@@ -950,12 +987,12 @@ contract StakePoolHandler is Test {
     function warp(uint256 secs) public {
         ++calls[A_WARP];
         ++oks[A_WARP];
-        vm.warp(block.timestamp + bound(secs, 1, 2 hours));
+        vm.warp(block.timestamp + bound(secs, 1, 30 minutes));
     }
 
     /// @notice The selectors the invariant runner calls (repeats weight them).
     function selectors() external pure returns (bytes4[] memory s) {
-        s = new bytes4[](26);
+        s = new bytes4[](32);
         s[0] = this.openJob.selector;
         s[1] = this.commit.selector;
         s[2] = this.cancel.selector;
@@ -976,13 +1013,13 @@ contract StakePoolHandler is Test {
         s[17] = this.setModels.selector;
         s[18] = this.withdraw.selector;
         s[19] = this.warp.selector;
-        for (uint256 i = 20; i < 26; ++i) s[i] = this.advance.selector;
+        for (uint256 i = 20; i < 32; ++i) s[i] = this.advance.selector;
     }
 
-    /// @notice One step of the self-driven campaign: action `which` (0..N_ACTIONS, N_ACTIONS and above
-    /// = advance) with seeds.
+    /// @notice One step of the self-driven campaign: action `which` % 32 (0..19 the actions in the
+    /// order of {selectors}, 20..31 advance, the same weights as the invariant runner's) with seeds.
     function step(uint256 which, uint256 a, uint256 b, uint256 c) external {
-        which %= 26;
+        which %= 32;
         if (which == 0) openJob(a, a >> 8, a >> 16, b, c);
         else if (which == 1) commit(a, b);
         else if (which == 2) cancel(a);
@@ -991,7 +1028,7 @@ contract StakePoolHandler is Test {
         else if (which == 5) drawVerifiers(a, b);
         else if (which == 6) commitResult(a, b, c);
         else if (which == 7) answerFingerprint(a, b, c);
-        else if (which == 8) revealResult(a);
+        else if (which == 8) revealResult(a, b);
         else if (which == 9) declineAssignment(a);
         else if (which == 10) timeoutVerifier(a, b % 2 == 0);
         else if (which == 11) timeoutDraw(a);
