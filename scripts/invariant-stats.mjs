@@ -11,6 +11,7 @@ const ACTIONS = [
   "openJob", "commit", "cancel", "finalize", "challenge", "drawVerifiers", "commitResult",
   "answerFingerprint", "revealResult", "declineAssignment", "timeoutVerifier", "timeoutDraw",
   "bond", "bondFromCredit", "requestUnbond", "withdrawUnbonded", "sync", "setModels", "withdraw", "warp",
+  "setParams",
 ];
 const FINALS = ["Finalized", "Cancelled", "GeneratorUpheld", "VerifierUpheld", "Stalemate", "Unverified", "(Answering)", "GeneratorForfeited"];
 

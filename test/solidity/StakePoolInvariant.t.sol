@@ -146,8 +146,10 @@ contract StakePoolInvariantTest is Test {
 
     /// @notice Each model's sortition tree total is the sum of its members' weights and `active` their
     /// count; a verifier that needs no sync weighs its free bond in the trees of the models it serves
-    /// (0 below minBond or elsewhere); and outside a draw epoch, after syncing everyone (on a
-    /// snapshot), each tree's total is exactly the sum of the drawable bonds of its model.
+    /// (0 below minBond or elsewhere; after a parameter change moved minBond: its free bond or 0,
+    /// since the new minimum applies at its next sync); and outside a draw epoch, after syncing
+    /// everyone (on a snapshot), each tree's total is exactly the sum of the drawable bonds (free
+    /// bond ≥ the minBond in force) of the verifiers that serve its model.
     function invariant_sortition_matches_bonds() public {
         _sortition();
     }
@@ -165,7 +167,8 @@ contract StakePoolInvariantTest is Test {
 
     function _treesConsistent(bytes32[2] memory models, bool allSynced) internal view {
         uint256 b = handler.bonderCount();
-        uint256 minBond = handler.MIN_BOND();
+        uint256 minBond = handler.minBondNow();
+        bool minBondMoved = handler.minBondChanged();
         for (uint256 mi; mi < 2; ++mi) {
             bytes32 m = models[mi];
             (uint256 total, uint256 active) = pool.modelStake(m);
@@ -181,7 +184,10 @@ contract StakePoolInvariantTest is Test {
                 uint256 rule = pool.serves(v, m) && bv.bond >= minBond ? bv.bond : 0;
                 if (!bv.needsSync) {
                     assertEq(bv.pendingBond, 0, "no pending bond without a sync due");
-                    assertEq(w, rule, "a synced verifier weighs its free bond where it serves");
+                    if (!pool.serves(v, m)) assertEq(w, 0, "no weight in a model it does not serve");
+                    else if (w != 0) assertEq(w, bv.bond, "a synced verifier weighs its free bond");
+                    // minBond applies at each verifier's next sync: exact once it never changed
+                    if (!minBondMoved) assertEq(w, rule, "a synced verifier weighs its free bond where it serves");
                 }
                 drawable += rule;
             }
@@ -220,7 +226,7 @@ contract StakePoolInvariantTest is Test {
             for (uint256 steps; !handler.isFinal(j.state); ++steps) {
                 assertTrue(steps < 2, "a job ends within two permissionless steps");
                 assertTrue(j.deadline != 0, "a live job has a deadline");
-                assertLe(j.deadline, block.timestamp + 4 hours, "the deadline is within reach");
+                assertLe(j.deadline, block.timestamp + 4 hours, "the deadline is within reach (windows up to 4 h here)");
                 if (block.timestamp <= j.deadline) vm.warp(uint256(j.deadline) + 1);
                 bytes memory call_;
                 if (j.state == IStakePool.State.Open) call_ = abi.encodeCall(pool.cancel, (id));
@@ -255,7 +261,7 @@ contract StakePoolInvariantTest is Test {
     }
 
     function _noUnexpected() internal view {
-        for (uint256 a; a < 20; ++a) {
+        for (uint256 a; a < 21; ++a) {
             if (handler.unexpectedReverts(a) != 0) {
                 fail(string.concat("unexpected revert in action ", _name(handler.lastUnexpectedAction()), ": ", _hex(handler.lastUnexpected())));
             }
@@ -275,12 +281,12 @@ contract StakePoolInvariantTest is Test {
 
     /// @notice After each run of the invariant runner, with POC_INVARIANT_STATS=1: append the run's
     /// counters to cache/invariant-stats.csv (one line per run; columns: calls, ok, skipped, expected
-    /// reverts and unexpected reverts for each of the 20 actions in {StakePoolHandler} order, then the
+    /// reverts and unexpected reverts for each of the 21 actions in {StakePoolHandler} order, then the
     /// jobs opened and the jobs in each final state 5..12, then verifier draws).
     function afterInvariant() public {
         if (vm.envOr("POC_INVARIANT_STATS", uint256(0)) == 0) return;
         string memory line;
-        for (uint256 a; a < 20; ++a) {
+        for (uint256 a; a < 21; ++a) {
             line = string.concat(
                 line,
                 a == 0 ? "" : ",",
@@ -313,7 +319,7 @@ contract StakePoolInvariantTest is Test {
         uint256 runs = vm.envOr("POC_CAMPAIGN_RUNS", uint256(8));
         uint256 depth = vm.envOr("POC_CAMPAIGN_DEPTH", uint256(60));
         uint256 seed = vm.envOr("POC_CAMPAIGN_SEED", uint256(1));
-        uint256[100] memory tally; // 5 counters × 20 actions
+        uint256[105] memory tally; // 5 counters × 21 actions
         uint256[16] memory fin;
         uint256[4] memory rv;
         uint256[4] memory rp;
@@ -326,12 +332,12 @@ contract StakePoolInvariantTest is Test {
                 handler.step(x % 32, x >> 8, uint256(keccak256(abi.encode(x, 1))), uint256(keccak256(abi.encode(x, 2))));
                 this.checkAll();
             }
-            for (uint256 a; a < 20; ++a) {
+            for (uint256 a; a < 21; ++a) {
                 tally[a] += handler.calls(a);
-                tally[20 + a] += handler.oks(a);
-                tally[40 + a] += handler.skips(a);
-                tally[60 + a] += handler.expectedReverts(a);
-                tally[80 + a] += handler.unexpectedReverts(a);
+                tally[21 + a] += handler.oks(a);
+                tally[42 + a] += handler.skips(a);
+                tally[63 + a] += handler.expectedReverts(a);
+                tally[84 + a] += handler.unexpectedReverts(a);
             }
             for (uint256 s; s < 13; ++s) fin[s] += handler.finals(s);
             for (uint256 b; b < 4; ++b) {
@@ -347,15 +353,15 @@ contract StakePoolInvariantTest is Test {
         }
         console.log("campaign: runs=%d depth=%d seed=%d", runs, depth, seed);
         console.log("action              calls     ok  skipped  expected-revert  unexpected-revert");
-        for (uint256 a; a < 20; ++a) {
+        for (uint256 a; a < 21; ++a) {
             console.log(
                 string.concat(
                     _pad(_name(a), 18),
                     _lpad(tally[a], 7),
-                    _lpad(tally[20 + a], 7),
-                    _lpad(tally[40 + a], 9),
-                    _lpad(tally[60 + a], 17),
-                    _lpad(tally[80 + a], 19)
+                    _lpad(tally[21 + a], 7),
+                    _lpad(tally[42 + a], 9),
+                    _lpad(tally[63 + a], 17),
+                    _lpad(tally[84 + a], 19)
                 )
             );
         }
@@ -378,7 +384,7 @@ contract StakePoolInvariantTest is Test {
                 )
             );
         }
-        for (uint256 a; a < 20; ++a) assertEq(tally[80 + a], 0, "no unexpected reverts");
+        for (uint256 a; a < 21; ++a) assertEq(tally[84 + a], 0, "no unexpected reverts");
         assertLe(rp[1], rs[1] + rv[1] * 250, "lazy results earn at most their stakes and alphaCv back");
     }
 
@@ -387,10 +393,11 @@ contract StakePoolInvariantTest is Test {
     // ------------------------------------------------------------------------------------------------
 
     function _name(uint256 a) internal pure returns (string memory) {
-        string[20] memory n = [
+        string[21] memory n = [
             "openJob", "commit", "cancel", "finalize", "challenge", "drawVerifiers", "commitResult",
             "answerFingerprint", "revealResult", "declineAssignment", "timeoutVerifier", "timeoutDraw",
-            "bond", "bondFromCredit", "requestUnbond", "withdrawUnbonded", "sync", "setModels", "withdraw", "warp"
+            "bond", "bondFromCredit", "requestUnbond", "withdrawUnbonded", "sync", "setModels", "withdraw", "warp",
+            "setParams"
         ];
         return n[a];
     }

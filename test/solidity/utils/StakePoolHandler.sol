@@ -25,6 +25,7 @@ import {MockRandomness} from "../../../contracts/mocks/MockRandomness.sol";
 /// with this model.
 contract StakePoolHandler is Test {
     uint256 internal constant BPS = 10_000;
+    // The first parameter set (id 0); {setParams} puts others in force for jobs opened later.
     uint256 internal constant ALPHA = 7_000; // α = 0.7 and β = 2.3: amounts round down
     uint256 internal constant BETA = 23_000;
     uint256 internal constant WINDOW = 1 hours; // commit, challenge, verify
@@ -61,7 +62,8 @@ contract StakePoolHandler is Test {
     uint256 public constant A_SET_MODELS = 17;
     uint256 public constant A_WITHDRAW = 18;
     uint256 public constant A_WARP = 19;
-    uint256 public constant N_ACTIONS = 20;
+    uint256 public constant A_SET_PARAMS = 20;
+    uint256 public constant N_ACTIONS = 21;
 
     // --- verifier behaviours at commitResult ---
     uint8 public constant B_HONEST = 0; // the true bitmap (the claim, or the cheat's missing check) + own replay fp
@@ -100,6 +102,7 @@ contract StakePoolHandler is Test {
         uint64 assignedAt;
         uint256 deposits;
         uint256 paid;
+        uint16 pid; // the parameter set it was opened under
     }
 
     struct GStage {
@@ -112,6 +115,9 @@ contract StakePoolHandler is Test {
         bool revealed;
         uint32 answered; // bit i: party i answered (0 = generator)
     }
+
+    /// The parameter sets, by id (the last one is in force).
+    IStakePool.Params[] internal gParams;
 
     uint256[] public jobIds;
     mapping(uint256 => GJob) internal gjob;
@@ -126,15 +132,18 @@ contract StakePoolHandler is Test {
     mapping(address => uint256[]) internal unbondReady;
     mapping(address => uint256) internal unbondHead;
 
+    /// Whether a parameter change moved minBond (weights then follow at each verifier's next sync).
+    bool public minBondChanged;
+
     uint256 public ghostIn;
     uint256 public ghostOut;
 
     // --- counters ---
-    uint256[20] public calls;
-    uint256[20] public oks;
-    uint256[20] public skips;
-    uint256[20] public expectedReverts;
-    uint256[20] public unexpectedReverts;
+    uint256[21] public calls;
+    uint256[21] public oks;
+    uint256[21] public skips;
+    uint256[21] public expectedReverts;
+    uint256[21] public unexpectedReverts;
     bytes public lastUnexpected;
     uint256 public lastUnexpectedAction;
     mapping(uint256 => uint256) public finals; // final state => jobs
@@ -151,9 +160,7 @@ contract StakePoolHandler is Test {
     constructor() {
         token = new TestToken();
         rnd = new MockRandomness();
-        pool = new StakePool(
-            token,
-            address(this),
+        gParams.push(
             IStakePool.Params({
                 alphaBps: uint32(ALPHA),
                 betaBps: uint32(BETA),
@@ -167,10 +174,9 @@ contract StakePoolHandler is Test {
                 minModelStake: uint96(MIN_MODEL_STAKE),
                 maxStakeBps: uint16(MAX_STAKE_BPS),
                 declineFeeBps: uint16(DECLINE_FEE_BPS)
-            }),
-            rnd,
-            TREASURY
+            })
         );
+        pool = new StakePool(token, address(this), gParams[0], rnd, TREASURY);
         rnd.set(uint256(keccak256("first word")));
         for (uint256 i; i < 2; ++i) {
             users.push(address(uint160(0x1000 + i)));
@@ -210,6 +216,11 @@ contract StakePoolHandler is Test {
         return gjob[id];
     }
 
+    /// @notice The minimum bond in force.
+    function minBondNow() external view returns (uint256) {
+        return _cur().minBond;
+    }
+
     function jobCount() external view returns (uint256) {
         return jobIds.length;
     }
@@ -242,6 +253,15 @@ contract StakePoolHandler is Test {
     // Bookkeeping helpers
     // ------------------------------------------------------------------------------------------------
 
+    function _cur() internal view returns (IStakePool.Params storage) {
+        return gParams[gParams.length - 1];
+    }
+
+    /// @dev The parameter set of job `id`.
+    function _p(uint256 id) internal view returns (IStakePool.Params storage) {
+        return gParams[gjob[id].pid];
+    }
+
     function _violation(string memory what) internal {
         if (violations == 0) firstViolation = what;
         ++violations;
@@ -270,7 +290,7 @@ contract StakePoolHandler is Test {
         GJob storage j = gjob[id];
         j.state = IStakePool.State.AwaitingVerifier;
         j.stage = stage;
-        j.deadline = uint64(block.timestamp + DRAW_WINDOW);
+        j.deadline = uint64(block.timestamp + _p(id).drawWindow);
     }
 
     function _mint(address to, uint256 amount) internal {
@@ -299,7 +319,7 @@ contract StakePoolHandler is Test {
             uint256 id = jobIds[(start + i) % n];
             GJob storage j = gjob[id];
             if (j.state != s) continue;
-            uint256 until = kind == 0 ? j.deadline : (kind == 1 ? j.answerDeadline : j.assignedAt + WINDOW / 4);
+            uint256 until = kind == 0 ? j.deadline : (kind == 1 ? j.answerDeadline : j.assignedAt + _p(id).verifyWindow / 4);
             if (block.timestamp <= until) return id;
         }
         return 0;
@@ -374,21 +394,26 @@ contract StakePoolHandler is Test {
         j.user = users[who % 2];
         j.generator = generators[gen % 2];
         j.model = model % 2 == 0 ? MODEL_A : MODEL_B;
-        uint256 cv = bound(cvSeed, 2, 108); // alphaCv ≥ 1, betaCv ≤ 250 = minBond * maxStakeBps
-        j.aV = cv * ALPHA / BPS;
-        j.bV = cv * BETA / BPS;
-        uint256 cgLo = ((2 * j.aV + j.bV + 1) * BPS + BETA - 1) / BETA; // betaCg > 2 alphaCv + betaCv
+        IStakePool.Params storage p = _cur();
+        j.pid = uint16(gParams.length - 1);
+        uint256 alpha = p.alphaBps;
+        uint256 beta = p.betaBps;
+        // alphaCv ≥ 1 and betaCv ≤ minBond * maxStakeBps / BPS
+        uint256 cv = bound(cvSeed, (BPS + alpha - 1) / alpha, uint256(p.minBond) * p.maxStakeBps / beta);
+        j.aV = cv * alpha / BPS;
+        j.bV = cv * beta / BPS;
+        uint256 cgLo = ((2 * j.aV + j.bV + 1) * BPS + beta - 1) / beta; // betaCg > 2 alphaCv + betaCv
         uint256 cg = bound(cgSeed, cgLo, cgLo + 5000);
-        j.aG = cg * ALPHA / BPS;
-        j.bG = cg * BETA / BPS;
+        j.aG = cg * alpha / BPS;
+        j.bG = cg * beta / BPS;
         j.cheat = (cgSeed >> 128) % 3 == 1; // (not 0: the fuzzer's dictionary is full of zeros)
         j.state = IStakePool.State.Open;
-        j.deadline = uint64(block.timestamp + WINDOW);
+        j.deadline = uint64(block.timestamp + p.commitWindow);
         j.deposits = j.aG + j.aV;
         (uint256 total, uint256 active) = pool.modelStake(j.model);
         _mint(j.user, j.aG + j.aV);
         vm.prank(j.user);
-        if (total < MIN_MODEL_STAKE || active < MAX_STAGES + 2) {
+        if (total < p.minModelStake || active < uint256(p.maxStages) + 2) {
             try pool.openJob(j.generator, j.model, cg, cv, bytes32(0), "") {
                 _violation("openJob for an underserved model");
             } catch (bytes memory r) {
@@ -423,7 +448,7 @@ contract StakePoolHandler is Test {
             j.numChecks = n;
             j.missing = (checks >> 64) % n;
             j.state = IStakePool.State.Committed;
-            j.deadline = uint64(block.timestamp + WINDOW);
+            j.deadline = uint64(block.timestamp + _p(id).challengeWindow);
             j.deposits += j.bG;
             ghostIn += j.bG;
         } catch (bytes memory r) {
@@ -503,6 +528,23 @@ contract StakePoolHandler is Test {
             return;
         }
         rnd.set(uint256(keccak256(abi.encode(word))));
+        // One draw in eight finds the word not there yet (Pending: a revert, nothing changes), one in
+        // eight finds it expired (the epoch asks again, nothing is drawn).
+        uint256 hiccup = e.frozen ? (maxDraws >> 128) % 8 : 0;
+        if (hiccup == 1 || hiccup == 2) {
+            rnd.setMode(hiccup == 1 ? MockRandomness.Mode.Pending : MockRandomness.Mode.Expired);
+            vm.prank(KEEPER);
+            try pool.drawVerifiers(bound(maxDraws, 1, 6)) returns (uint256 drawn) {
+                if (hiccup == 1 || drawn != 0) _violation("drawVerifiers without a word");
+                ++expectedReverts[A_DRAW]; // counted with the reverts: a call that moved nothing
+                if (!pool.drawEpoch().frozen) _violation("an expired word ended the epoch");
+            } catch (bytes memory r) {
+                if (hiccup == 1 && bytes4(r) == IStakePool.StakePoolRandomnessPending.selector) ++expectedReverts[A_DRAW];
+                else _bad(A_DRAW, r);
+            }
+            rnd.setMode(MockRandomness.Mode.Value);
+            return;
+        }
         vm.prank(KEEPER);
         try pool.drawVerifiers(bound(maxDraws, 1, 6)) {
             ++oks[A_DRAW];
@@ -528,7 +570,7 @@ contract StakePoolHandler is Test {
             j.deposits += j.bV;
             j.state = IStakePool.State.Verifying;
             j.assignedAt = uint64(block.timestamp);
-            j.deadline = uint64(block.timestamp + WINDOW);
+            j.deadline = uint64(block.timestamp + _p(id).verifyWindow);
             GStage storage s = gstage[id][stage];
             s.verifier = v;
             s.revealed = false;
@@ -583,8 +625,8 @@ contract StakePoolHandler is Test {
             s.fp = fp;
             s.salt = salt;
             j.state = IStakePool.State.Answering;
-            j.answerDeadline = uint64(block.timestamp + WINDOW);
-            j.deadline = uint64(block.timestamp + 2 * WINDOW);
+            j.answerDeadline = uint64(block.timestamp + _p(id).verifyWindow);
+            j.deadline = uint64(block.timestamp + 2 * uint256(_p(id).verifyWindow));
         } catch (bytes memory r) {
             _bad(A_COMMIT_RESULT, r);
         }
@@ -661,7 +703,7 @@ contract StakePoolHandler is Test {
                     && _distance(s.fp, gAnswer[id][k][i]) <= TOLERANCE
             ) return (Verdict.VerifierUpheld, i);
         }
-        if (k >= MAX_STAGES) return (Verdict.Stalemate, 0);
+        if (k >= _p(id).maxStages) return (Verdict.Stalemate, 0);
         return (Verdict.NextStage, 0);
     }
 
@@ -733,12 +775,12 @@ contract StakePoolHandler is Test {
     function _decline(uint256 id) internal {
         ++calls[A_DECLINE];
         GJob storage j = gjob[id];
-        if (id == 0 || block.timestamp > j.assignedAt + WINDOW / 4) return _skip(A_DECLINE);
+        if (id == 0 || block.timestamp > j.assignedAt + _p(id).verifyWindow / 4) return _skip(A_DECLINE);
         address v = gstage[id][j.stage].verifier;
         vm.prank(v);
         try pool.declineAssignment(id) {
             ++oks[A_DECLINE];
-            uint256 fee = j.bV * DECLINE_FEE_BPS / BPS;
+            uint256 fee = j.bV * _p(id).declineFeeBps / BPS;
             _pay(id, TREASURY, fee);
             _pay(id, v, j.bV - fee);
             _enqueue(id, j.stage);
@@ -846,7 +888,8 @@ contract StakePoolHandler is Test {
         ++calls[A_BOND];
         address v = bonders[who % bonders.length];
         amount = bound(amount, 1, 3000);
-        if (gBond[v] + amount < MIN_BOND) amount = MIN_BOND - gBond[v];
+        uint256 minBond = _cur().minBond;
+        if (gBond[v] + amount < minBond) amount = minBond - gBond[v];
         _mint(v, amount);
         vm.prank(v);
         try pool.bond(amount) {
@@ -865,9 +908,10 @@ contract StakePoolHandler is Test {
         uint256 credit = expCredit[v];
         if (credit == 0) return _skip(A_BOND_FROM_CREDIT);
         amount = bound(amount, 1, credit);
-        if (gBond[v] + amount < MIN_BOND) {
-            if (gBond[v] + credit < MIN_BOND) return _skip(A_BOND_FROM_CREDIT);
-            amount = MIN_BOND - gBond[v];
+        uint256 minBond = _cur().minBond;
+        if (gBond[v] + amount < minBond) {
+            if (gBond[v] + credit < minBond) return _skip(A_BOND_FROM_CREDIT);
+            amount = minBond - gBond[v];
         }
         vm.prank(v);
         try pool.bondFromCredit(amount) {
@@ -886,13 +930,13 @@ contract StakePoolHandler is Test {
         uint256 open = unbondAmount[v].length - unbondHead[v];
         if (free == 0 || open >= 16) return _skip(A_REQUEST_UNBOND);
         amount = bound(amount, 1, free);
-        if (free - amount != 0 && free - amount < MIN_BOND) amount = free;
+        if (free - amount != 0 && free - amount < _cur().minBond) amount = free;
         vm.prank(v);
         try pool.requestUnbond(amount) {
             ++oks[A_REQUEST_UNBOND];
             gBond[v] -= amount;
             unbondAmount[v].push(amount);
-            unbondReady[v].push(block.timestamp + UNBOND_DELAY);
+            unbondReady[v].push(block.timestamp + _cur().unbondDelay);
         } catch (bytes memory r) {
             _bad(A_REQUEST_UNBOND, r);
         }
@@ -999,6 +1043,33 @@ contract StakePoolHandler is Test {
         }
     }
 
+    /// @notice The owner puts a new parameter set in force (live jobs keep theirs): α 0.5..1.5, β
+    /// α..3, windows 1 min..2 h (draw 1 min..4 h), maxStages 1..4, unbond delay 0..1 day, minBond
+    /// 500..1500, minModelStake 1000..4000, maxStakeBps 10..50 %, decline fee 0..100 %.
+    function setParams(uint256 seed, uint256 seed2) public {
+        ++calls[A_SET_PARAMS];
+        IStakePool.Params memory p;
+        p.alphaBps = uint32(bound(seed, 5_000, 15_000));
+        p.betaBps = uint32(bound(seed >> 16, p.alphaBps, 30_000));
+        p.commitWindow = uint32(bound(seed >> 32, 1 minutes, 2 hours));
+        p.challengeWindow = uint32(bound(seed >> 64, 1 minutes, 2 hours));
+        p.verifyWindow = uint32(bound(seed >> 96, 1 minutes, 2 hours));
+        p.drawWindow = uint32(bound(seed >> 128, 1 minutes, 4 hours));
+        p.maxStages = uint8(bound(seed >> 160, 1, 4));
+        p.unbondDelay = uint32(bound(seed >> 168, 0, 1 days));
+        p.minBond = uint96(bound(seed2, 500, 1500));
+        p.minModelStake = uint96(bound(seed2 >> 32, 1000, 4000));
+        p.maxStakeBps = uint16(bound(seed2 >> 64, 1000, 5000));
+        p.declineFeeBps = uint16(bound(seed2 >> 96, 0, 10_000));
+        try pool.setParams(p) {
+            ++oks[A_SET_PARAMS];
+            if (p.minBond != _cur().minBond) minBondChanged = true;
+            gParams.push(p);
+        } catch (bytes memory r) {
+            _bad(A_SET_PARAMS, r);
+        }
+    }
+
     function warp(uint256 secs) public {
         ++calls[A_WARP];
         ++oks[A_WARP];
@@ -1028,11 +1099,12 @@ contract StakePoolHandler is Test {
         s[17] = this.setModels.selector;
         s[18] = this.withdraw.selector;
         s[19] = this.warp.selector;
-        for (uint256 i = 20; i < 32; ++i) s[i] = this.advance.selector;
+        s[20] = this.setParams.selector;
+        for (uint256 i = 21; i < 32; ++i) s[i] = this.advance.selector;
     }
 
-    /// @notice One step of the self-driven campaign: action `which` % 32 (0..19 the actions in the
-    /// order of {selectors}, 20..31 advance, the same weights as the invariant runner's) with seeds.
+    /// @notice One step of the self-driven campaign: action `which` % 32 (0..20 the actions in the
+    /// order of {selectors}, 21..31 advance: the same weights as the invariant runner's) with seeds.
     function step(uint256 which, uint256 a, uint256 b, uint256 c) external {
         which %= 32;
         if (which == 0) openJob(a, a >> 8, a >> 16, b, c);
@@ -1055,6 +1127,7 @@ contract StakePoolHandler is Test {
         else if (which == 17) setModels(a, b);
         else if (which == 18) withdraw(a);
         else if (which == 19) warp(a);
+        else if (which == 20) setParams(b, c);
         else advance(a, b, c);
     }
 }
