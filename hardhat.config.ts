@@ -31,7 +31,7 @@ export default defineConfig({
       // POC_INVARIANT_RUNS=1000 POC_INVARIANT_DEPTH=200 npx hardhat test solidity test/solidity/StakePoolInvariant.t.sol
       invariant: {
         runs: Number(process.env.POC_INVARIANT_RUNS ?? 64),
-        depth: Number(process.env.POC_INVARIANT_DEPTH ?? 32),
+        depth: Number(process.env.POC_INVARIANT_DEPTH ?? 64),
         failOnRevert: false,
       },
       // POC_INVARIANT_STATS=1: each invariant run appends its handler counters here (afterInvariant).
