@@ -9,20 +9,22 @@ import {TestToken} from "../../../contracts/mocks/TestToken.sol";
 import {MockRandomness} from "../../../contracts/mocks/MockRandomness.sol";
 
 /// @notice Drives random life cycles of the v2 pool (used by StakePoolInvariant.t.sol): two users, two
-/// generators (one of them also a bonded verifier, and so is one user: the draw must skip them for
-/// their own jobs), eight verifiers over two models, a keeper for the permissionless calls and the
-/// treasury. Every action picks its inputs so that the call should succeed, makes it in a try/catch
-/// and counts it (calls, successes, skips for "nothing to do", expected reverts, unexpected reverts).
+/// generators, ten bonded verifiers over two models (one user and one generator among them: the draw
+/// must skip them for their own jobs), a keeper for the permissionless calls and the treasury; the
+/// handler owns the pool and changes its parameters mid-run. Every action picks its inputs so that
+/// the call should succeed, makes it in a try/catch and counts it (calls, successes, skips for
+/// "nothing to do", expected reverts, unexpected reverts).
 ///
-/// Ghost model. The handler keeps its own account of everything the pool should hold, computed from
-/// the paper's Table 1 and the v2 rules, never read back from the pool: each job's four amounts,
-/// state, stage, deadline, deposits and payouts; every address's expected credit; every verifier's
-/// bond (bonded + pending), unbond requests and declared models; tokens in and out. Before each
-/// reveal it predicts the outcome from the answers it gave (judge rules of docs/PROTOCOL.md: no
-/// generator answer = forfeit; the claim within 16 bits of the generator's answer = upheld; an
-/// earlier verifier's bitmap within 16 bits of its answer = confirmed; else the next stage or a
-/// stalemate) and records a violation if the pool does otherwise. The invariants compare the pool
-/// with this model.
+/// Ghost model. The handler keeps its own account of what the pool should hold, computed from the
+/// paper's Table 1 and the v2 rules: each job's four amounts, state, stage, deadlines, deposits and
+/// payouts; every address's expected credit; every verifier's bond (bonded + pending), unbond
+/// requests and declared models; tokens in and out. It reads the pool only to choose inputs (which
+/// verifier a draw picked, and checks that pick against the rules; the stage's fingerprint seed; a
+/// verifier's free bond), never for an expected result. Before each reveal it predicts the outcome
+/// from the answers it gave (the judge of docs/PROTOCOL.md: no generator answer = forfeit; the claim
+/// within 16 bits of the generator's answer = upheld; an earlier verifier's bitmap within 16 bits of
+/// its answer = confirmed; else the next stage or a stalemate) and records a violation if the pool
+/// does otherwise. The invariants compare the pool with this model.
 contract StakePoolHandler is Test {
     uint256 internal constant BPS = 10_000;
     // The first parameter set (id 0); {setParams} puts others in force for jobs opened later.
