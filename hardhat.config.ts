@@ -27,7 +27,15 @@ export default defineConfig({
   test: {
     solidity: {
       fuzz: { runs: 200 },
-      invariant: { runs: 64, depth: 32, failOnRevert: false },
+      // Invariant campaigns (test/solidity/StakePoolInvariant.t.sol): runs × depth calls. A deep one:
+      // POC_INVARIANT_RUNS=1000 POC_INVARIANT_DEPTH=200 npx hardhat test solidity test/solidity/StakePoolInvariant.t.sol
+      invariant: {
+        runs: Number(process.env.POC_INVARIANT_RUNS ?? 64),
+        depth: Number(process.env.POC_INVARIANT_DEPTH ?? 64),
+        failOnRevert: false,
+      },
+      // POC_INVARIANT_STATS=1: each invariant run appends its handler counters here (afterInvariant).
+      fsPermissions: { writeFile: ["./cache/invariant-stats.csv"] },
     },
   },
   networks: {

@@ -49,7 +49,7 @@ interface IVerifierRegistry {
     error StakePoolTooManyUnbondRequests(address verifier, uint256 pending);
     /// @notice Weights cannot be synchronised during a draw epoch; retry after it.
     error StakePoolDrawEpochInProgress();
-    /// @notice `verifier`'s unbonding tokens are withdrawable only from `readyAt`.
+    /// @notice None of `verifier`'s unbond requests is ready; the soonest one is at `readyAt`.
     error StakePoolUnbondNotReady(address verifier, uint64 readyAt);
     /// @notice `account` has nothing to withdraw.
     error StakePoolNothingToWithdraw(address account);
@@ -90,7 +90,8 @@ interface IVerifierRegistry {
     /// force now (each request keeps its own time). What is left must be zero or at least `minBond`.
     function requestUnbond(uint256 amount) external;
 
-    /// @notice Withdraw every unbond request whose delay has passed (oldest first).
+    /// @notice Withdraw every unbond request whose delay has passed (each on its own time, also when a
+    /// lower unbondDelay made a later request ready before an earlier one).
     function withdrawUnbonded() external returns (uint256 amount);
 
     /// @notice Apply `verifier`'s pending changes and refresh its weights; anyone, outside a draw epoch.

@@ -135,24 +135,37 @@ library RegistryLogic {
         emit IVerifierRegistry.UnbondRequested(verifier, amount, rest, readyAt);
     }
 
-    /// @dev Remove every ready unbond request (oldest first) and return their total; the pool transfers it.
+    /// @dev Remove every ready unbond request and return their total; the pool transfers it. Requests
+    /// keep their own times (L-3), and after the owner lowered unbondDelay a later request can be
+    /// ready before an earlier one: it is taken out of order, leaving a hole (amount 0; a request is
+    /// never 0) that the head skips once the requests before it are gone.
     function takeUnbonded(Layout storage r, address verifier) external returns (uint256 amount) {
         Verifier storage v = r.verifiers[verifier];
         uint16 head = v.unbondHead;
         uint16 tail = v.unbondTail;
         if (head == tail) revert IVerifierRegistry.StakePoolNothingToWithdraw(verifier);
         mapping(uint256 => UnbondRequest) storage q = r.unbonds[verifier];
-        while (head != tail) {
-            UnbondRequest memory u = q[head];
-            if (u.readyAt > block.timestamp) break;
-            amount += u.amount;
-            delete q[head];
-            unchecked {
-                ++head;
+        uint16 newHead = head;
+        uint40 soonest = type(uint40).max;
+        bool leading = true;
+        for (uint16 i = head; i != tail;) {
+            UnbondRequest memory u = q[i];
+            if (u.amount != 0) {
+                if (u.readyAt <= block.timestamp) {
+                    amount += u.amount;
+                    delete q[i];
+                } else {
+                    leading = false;
+                    if (u.readyAt < soonest) soonest = u.readyAt;
+                }
             }
+            unchecked {
+                ++i; // at most MAX_UNBOND_REQUESTS apart; both wrap at 2^16
+            }
+            if (leading) newHead = i;
         }
-        if (amount == 0) revert IVerifierRegistry.StakePoolUnbondNotReady(verifier, q[head].readyAt);
-        v.unbondHead = head;
+        if (amount == 0) revert IVerifierRegistry.StakePoolUnbondNotReady(verifier, soonest);
+        v.unbondHead = newHead;
         emit IVerifierRegistry.UnbondWithdrawn(verifier, amount);
     }
 

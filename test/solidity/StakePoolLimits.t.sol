@@ -178,6 +178,35 @@ contract StakePoolLimitsTest is PoolFixture {
         assertEq(pool.withdrawUnbonded(), 200, "the second on its own time");
     }
 
+    /// @notice L-3, the other way round: after the owner lowers unbondDelay, a later request can be
+    /// ready before an earlier one; withdrawUnbonded ("every unbond request whose delay has passed")
+    /// must pay it then, not wait for the earlier request to mature.
+    function test_L3_readyRequestIsNotHeldBehindAnEarlierOne() public {
+        IStakePool.Params memory p = _defaults();
+        p.unbondDelay = 30 days;
+        _deploy(p);
+        address v = address(0xB2);
+        _fund(v, 1000);
+        vm.startPrank(v);
+        pool.bond(1000);
+        pool.requestUnbond(300); // ready at t0 + 30 days
+        vm.stopPrank();
+        uint256 t0 = block.timestamp;
+        p.unbondDelay = 1 days;
+        pool.setParams(p);
+        vm.prank(v);
+        pool.requestUnbond(200); // ready at t0 + 1 day
+        vm.warp(t0 + 1 days);
+        assertEq(pool.bondOf(v).unbondable, 200, "bondOf: the second request is withdrawable");
+        vm.prank(v);
+        assertEq(pool.withdrawUnbonded(), 200, "the second request is paid on its own time");
+        assertEq(pool.bondOf(v).unbonding, 300, "the first still waits");
+        vm.warp(t0 + 30 days);
+        vm.prank(v);
+        assertEq(pool.withdrawUnbonded(), 300, "the first on its own time");
+        assertEq(pool.bondOf(v).unbonding, 0, "nothing left");
+    }
+
     /// @notice At most MAX_UNBOND_REQUESTS requests pend at once.
     function test_unbondRequestsAreBounded() public {
         _deploy(_defaults());

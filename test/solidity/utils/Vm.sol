@@ -32,6 +32,10 @@ interface Vm {
     function store(address target, bytes32 slot, bytes32 value) external;
     /// @notice The address of private key `privateKey`.
     function addr(uint256 privateKey) external pure returns (address);
+    /// @notice The environment variable `name` as a uint256, or `defaultValue` if it is not set.
+    function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
+    /// @notice Append `data` and a newline to the file at `path` (needs fsPermissions in the config).
+    function writeLine(string calldata path, string calldata data) external;
     /// @notice Name an address in traces.
     function label(address account, string calldata name) external;
 }
