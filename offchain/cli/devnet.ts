@@ -23,14 +23,15 @@ function port(v: string): number {
 
 export function devnetCommand(): Command {
   return new Command("devnet")
-    .description("run the whole network locally: chain on 127.0.0.1:8545, token + pool, a model, a generator and four verifier workers; Ctrl-C stops everything")
+    .description("run the whole network locally: chain on 127.0.0.1:8545, token + pool + registry, a model, a generator and four verifier workers, the gateway on :8000 and the dashboard on :8001; Ctrl-C stops everything")
     .option("--preset <name>", `model preset to build (${Object.keys(PRESETS).join(", ")})`, "tiny")
     .option("--dir <dir>", "models, worker state and logs", join(".poc", "devnet"))
     .option("--rpc-port <n>", "JSON-RPC port of the chain", port, 8545)
     .option("--generator-port <n>", "the generator's server port", port, 8546)
     .option("--dashboard-port <n>", "the dashboard's port", port, 8001)
+    .option("--gateway-port <n>", "the OpenAI-compatible gateway's port", port, 8000)
     .option("--verifiers <n>", "verifier workers (4..8)", nonNegativeInt, 4)
-    .action(async (o: { preset: string; dir: string; rpcPort: number; generatorPort: number; dashboardPort: number; verifiers: number }) => {
+    .action(async (o: { preset: string; dir: string; rpcPort: number; generatorPort: number; dashboardPort: number; gatewayPort: number; verifiers: number }) => {
       if (!(o.preset in PRESETS)) throw new InvalidArgumentError(`--preset must be one of ${Object.keys(PRESETS).join(", ")}`);
       if (o.verifiers < 4 || o.verifiers > 8) throw new InvalidArgumentError("--verifiers must be 4..8");
       const require = createRequire(import.meta.url);
@@ -50,6 +51,7 @@ export function devnetCommand(): Command {
           POC_DEVNET_RPC_PORT: String(o.rpcPort),
           POC_DEVNET_GENERATOR_PORT: String(o.generatorPort),
           POC_DEVNET_DASHBOARD_PORT: String(o.dashboardPort),
+          POC_DEVNET_GATEWAY_PORT: String(o.gatewayPort),
           POC_DEVNET_VERIFIERS: String(o.verifiers),
           POC_DEVNET_PARENT: String(process.pid),
         },

@@ -1,8 +1,11 @@
 /**
  * `poc gateway`: the user's OpenAI-compatible HTTP API (offchain/gateway/README.md).
  *
- *   poc gateway --model DIR [--model DIR …] --generator ADDRESS=URL[,PRICE] [--generator …]
- *               --price-per-token AMOUNT [--cv AMOUNT | --cv-fraction F] [--port 8000] [policies]
+ *   poc gateway --model DIR [--model DIR …] [--registry ADDRESS | --generator ADDRESS=URL[,PRICE] …
+ *               --price-per-token AMOUNT] [--cv AMOUNT | --cv-fraction F] [--port 8000] [policies]
+ *
+ * Generators come from the on-chain GeneratorRegistry (the deployment record's, or --registry) unless
+ * --generator flags name them.
  *
  * Every completion opens a private job with the account's key (chain options: --account N or
  * POC_PRIVATE_KEY, --rpc, --pool). Amounts are whole stake tokens (decimals allowed).
@@ -15,7 +18,8 @@ import { parseRatePpm } from "../sampling/index.js";
 import { createLogger, type LogFormat } from "../worker/log.js";
 import { startGateway } from "../gateway/gateway.js";
 import { openGatewayModel } from "../gateway/models.js";
-import { StaticDirectory, parseGeneratorFlag } from "../gateway/directory.js";
+import { RegistryDirectory, StaticDirectory, parseGeneratorFlag, type GeneratorDirectory } from "../gateway/directory.js";
+import { registryFor } from "../chain/index.js";
 import { RecordedDirectory } from "../gateway/records.js";
 import { addChainOptions, closeClient, connectFromOptions, parseTokenAmount, type ChainCliOptions } from "./chain-options.js";
 
@@ -39,7 +43,8 @@ const posInt = (name: string) =>
 const schema = z.object({
   model: z.array(z.string().min(1)).default([]),
   generator: z.array(z.string()).default([]),
-  pricePerToken: amount("--price-per-token"),
+  pricePerToken: amount("--price-per-token").optional(),
+  registry: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "--registry must be an address (0x + 40 hex digits)").optional(),
   maxPricePerToken: amount("--max-price-per-token").optional(),
   cv: amount("--cv").optional(),
   cvFraction: fraction("--cv-fraction", "open").refine((n) => n < 1, "--cv-fraction must be below 1").optional(),
@@ -83,7 +88,7 @@ async function runGateway(raw: Raw): Promise<void> {
   if (o.model.length === 0) throw new GatewayCliError("give at least one --model DIR: the gateway tokenizes prompts with the model's tokenizer");
   const logger = createLogger({ format: o.log as LogFormat, name: "gateway" });
   const log = (event: string, message: string, fields: Record<string, unknown> = {}) => logger.info(event, message, fields);
-  const { client } = await connectFromOptions(raw, true);
+  const { client, deployment } = await connectFromOptions(raw, true);
   try {
     const decimals = await client.tokenDecimals();
     const tokens = (s: string, name: string) => {
@@ -93,16 +98,30 @@ async function runGateway(raw: Raw): Promise<void> {
         throw new GatewayCliError(`${name}: ${(e as Error).message.split("\n")[0]}`);
       }
     };
-    const price = tokens(o.pricePerToken, "--price-per-token");
-    const listings = o.generator.map((g) => parseGeneratorFlag(g, { defaultPrice: price, parsePrice: (s) => tokens(s, "--generator price") }));
-    if (listings.length === 0) log("no-generators", "no --generator given: every completion will answer 503 until one is configured");
+    let directory: GeneratorDirectory;
+    if (o.generator.length > 0) {
+      if (o.registry) throw new GatewayCliError("--registry and --generator both name where generators come from: pass one");
+      const price = o.pricePerToken !== undefined ? tokens(o.pricePerToken, "--price-per-token") : undefined;
+      const listings = o.generator.map((g) =>
+        parseGeneratorFlag(g, {
+          defaultPrice: price ?? -1n,
+          parsePrice: (s) => tokens(s, "--generator price"),
+        })
+      );
+      if (listings.some((l) => l.pricePerToken < 0n)) throw new GatewayCliError("a --generator without a price needs --price-per-token (tokens per generated token)");
+      directory = new RecordedDirectory(new StaticDirectory(listings), client);
+    } else {
+      const registry = await registryFor(client, { ...(o.registry ? { address: o.registry } : {}), ...(deployment ? { deployment } : {}) });
+      directory = new RegistryDirectory(registry, client);
+      log("registry", `generators from the GeneratorRegistry ${registry.address}`, { registry: registry.address });
+    }
     const models = [];
     for (const dir of o.model) models.push(await openGatewayModel(dir, { load: o.verify ? { ...(o.threads ? { threads: o.threads } : {}) } : false }));
     const apiKey = process.env.POC_GATEWAY_API_KEY;
     const gw = await startGateway({
       client,
       models,
-      directory: new RecordedDirectory(new StaticDirectory(listings), client),
+      directory,
       policies: { verifyLocally: o.verify, challengeOnMismatch: o.challengeOnMismatch, challengeFraction: o.challengeFraction, settle: o.settle },
       costs: {
         ...(o.cv !== undefined ? { cv: tokens(o.cv, "--cv") } : {}),
@@ -149,8 +168,9 @@ export function gatewayCommand(): Command {
     new Command("gateway")
       .description("the user's OpenAI-compatible HTTP API on 127.0.0.1: each completion is a private job, returned with its proof_of_cache")
       .option("--model <dir>", "a model directory to offer (its name is the directory's; repeatable)", collect)
-      .option("--generator <address=url[,price]>", "a generator and its server (price in tokens per generated token; repeatable)", collect)
-      .requiredOption("--price-per-token <amount>", "tokens paid per generated token (Cg = price × max_tokens), for generators listed without a price")
+      .option("--registry <address>", "the GeneratorRegistry to find generators in (default: the deployment record's)")
+      .option("--generator <address=url[,price]>", "a generator and its server instead of the registry (price in tokens per generated token; repeatable)", collect)
+      .option("--price-per-token <amount>", "with --generator: tokens paid per generated token (Cg = price × max_tokens) for generators given without a price")
       .option("--max-price-per-token <amount>", "skip generators priced above this")
       .option("--cv <amount>", "a fixed verification cost unit Cv, in tokens")
       .option("--cv-fraction <f>", "Cv as a fraction of Cg (default 0.1, lowered to what the pool allows)")

@@ -6,51 +6,65 @@
  *
  * {@link StaticDirectory} comes from CLI flags (`--generator ADDRESS=URL[,PRICE]`, PRICE in whole
  * stake tokens per generated token, default `--price-per-token`): such a listing serves every model
- * and has an empty record. The on-chain registry plugs in through the same interface.
+ * and has an empty record. {@link RegistryDirectory} reads the on-chain GeneratorRegistry.
  */
 import { getAddress, isAddress } from "ethers";
+import {
+  emptyRecord,
+  listings as chainListings,
+  rankListings as rankByRecord,
+  type GeneratorListing,
+  type GeneratorRecord,
+  type GeneratorRegistryClient,
+  type PoolClient,
+} from "../chain/index.js";
 import { GatewayConfigError } from "./errors.js";
 
-export interface GeneratorRecord {
-  jobs: number;
-  finalized: number;
-  upheld: number;
-  slashed: number;
-  forfeited: number;
-  skipped: number;
-}
-
-export interface GeneratorListing {
-  /** Checksummed. */
-  address: string;
-  /** Base URL of the generator's server. */
-  endpoint: string;
-  /** 0x model ids (lower case); a static listing has `["*"]`: any model. */
-  models: string[];
-  /** Stake-token base units per generated token. */
-  pricePerToken: bigint;
-  record: GeneratorRecord;
-}
+export type { GeneratorListing, GeneratorRecord };
 
 export interface GeneratorDirectory {
   /** The generators that serve `modelId` (any order). */
   list(modelId: string): Promise<GeneratorListing[]>;
 }
 
-export const EMPTY_RECORD: GeneratorRecord = Object.freeze({ jobs: 0, finalized: 0, upheld: 0, slashed: 0, forfeited: 0, skipped: 0 });
+/** A record without jobs (what a static listing starts with). */
+export const EMPTY_RECORD: GeneratorRecord = Object.freeze(emptyRecord());
 
-/** (slashed + forfeited + skipped) / jobs; 0 without jobs. */
-export function badShare(r: GeneratorRecord): number {
-  return r.jobs === 0 ? 0 : (r.slashed + r.forfeited + r.skipped) / r.jobs;
-}
-
-/** Listings of `modelId` priced at most `maxPrice`, cheapest first, then the best record, then by address. */
+/**
+ * Listings of `modelId` priced at most `maxPrice`, in the order every gateway tries them: the chain
+ * module's rule (offchain/chain/generator-record.ts `rankListings`: price, failure rate, longer record,
+ * address). A static listing's `["*"]` serves every model.
+ */
 export function rankListings(listings: readonly GeneratorListing[], modelId: string, o: { maxPrice?: bigint } = {}): GeneratorListing[] {
   const id = modelId.toLowerCase();
-  return listings
-    .filter((l) => l.models.includes("*") || l.models.some((m) => m.toLowerCase() === id))
-    .filter((l) => o.maxPrice === undefined || l.pricePerToken <= o.maxPrice)
-    .sort((a, b) => (a.pricePerToken < b.pricePerToken ? -1 : a.pricePerToken > b.pricePerToken ? 1 : badShare(a.record) - badShare(b.record) || a.address.localeCompare(b.address)));
+  return rankByRecord(
+    listings.filter((l) => l.models.includes("*") || l.models.some((m) => m.toLowerCase() === id)),
+    o.maxPrice !== undefined ? { maxPricePerToken: o.maxPrice } : {}
+  );
+}
+
+/** The generators listed in the on-chain GeneratorRegistry, with their records from the pool's events (re-read at most every `ttlMs`). */
+export class RegistryDirectory implements GeneratorDirectory {
+  readonly #registry: GeneratorRegistryClient;
+  readonly #pool: PoolClient;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, { at: number; listings: Promise<GeneratorListing[]> }>();
+
+  constructor(registry: GeneratorRegistryClient, pool: PoolClient, o: { ttlMs?: number } = {}) {
+    this.#registry = registry;
+    this.#pool = pool;
+    this.#ttlMs = o.ttlMs ?? 10_000;
+  }
+
+  async list(modelId: string): Promise<GeneratorListing[]> {
+    const id = modelId.toLowerCase();
+    const hit = this.#cache.get(id);
+    if (hit && Date.now() - hit.at <= this.#ttlMs) return hit.listings;
+    const listings = chainListings(this.#registry, this.#pool, id);
+    this.#cache.set(id, { at: Date.now(), listings });
+    listings.catch(() => this.#cache.delete(id));
+    return listings;
+  }
 }
 
 /** A fixed list of generators (module comment). */

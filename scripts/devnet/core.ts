@@ -1,10 +1,11 @@
 /**
  * `poc devnet`: the whole network on one machine (issue 13). Hardhat's in-process chain served over
- * JSON-RPC (default 127.0.0.1:8545), the stake token and the pool deployed with devnet parameters
- * (short windows, two stages so that four verifiers can serve a model), a seeded model built, one
- * generator worker (with the keeper) and four verifier workers in this process, and the deployment
- * record written where every `poc` command finds it. The gateway and the dashboard are started by
- * the caller (scripts/devnet.ts) on top of what `startDevnet` returns.
+ * JSON-RPC (default 127.0.0.1:8545), the stake token, the pool (devnet parameters: short windows, two
+ * stages so that four verifiers can serve a model) and the GeneratorRegistry deployed, a seeded model
+ * built, one generator worker (with the keeper; it lists itself in the registry and takes private
+ * requests) and four verifier workers, the user's OpenAI-compatible gateway (default :8000, account 1,
+ * generators from the registry) and the dashboard (default :8001), all in this process, and the
+ * deployment record written where every `poc` command finds it.
  */
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -20,7 +21,14 @@ import { startVerifierWorker } from "../../offchain/worker/verifier.js";
 import { createLogger, type Logger } from "../../offchain/worker/log.js";
 import { keeperHook } from "../../offchain/cli/supervise.js";
 import { startDashboard } from "../../offchain/dashboard/server.js";
-import { deployStakePool } from "../lib/pool-deploy.js";
+import { deployPoolWithRegistry } from "../lib/pool-deploy.js";
+import { GeneratorRegistryClient, listings as chainListings } from "../../offchain/chain/index.js";
+import { GeneratorRoutes, routeContextFor } from "../../offchain/transport/generator-routes.js";
+import { RequestIntake } from "../../offchain/transport/intake.js";
+import { JobEventLog } from "../../offchain/transport/job-events.js";
+import { startGateway } from "../../offchain/gateway/gateway.js";
+import { openGatewayModel } from "../../offchain/gateway/models.js";
+import { RegistryDirectory } from "../../offchain/gateway/directory.js";
 import { DEFAULT_POOL_PARAMS, paramsStruct, type PoolParams } from "../lib/params.js";
 import { deploymentFile, type PocDeployment } from "../lib/deployment.js";
 import { serveJsonRpc, type RpcServer } from "../lib/rpc-server.js";
@@ -53,6 +61,8 @@ export interface DevnetOptions {
   generatorPort?: number;
   /** The dashboard's port (default 8001; 0 = any). */
   dashboardPort?: number;
+  /** The gateway's port (default 8000; 0 = any). */
+  gatewayPort?: number;
   verifiers?: number;
   /** Write the deployment record to the default path (ignition/deployments/chain-<id>/), default true. */
   writeRecord?: boolean;
@@ -74,6 +84,11 @@ export interface Devnet {
   modelDir: string;
   generator: { address: string; url: string };
   dashboardUrl: string;
+  /** The OpenAI-compatible API's base (…/v1 under it). */
+  gatewayUrl: string;
+  /** The gateway's model name (the model directory's name). */
+  modelName: string;
+  registry: string;
   accounts: DevnetAccount[];
   /** The user's client (account 1), for the gateway. */
   userClient: PoolClient;
@@ -130,7 +145,12 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     const verifiers = signers.slice(3, 3 + nVerifiers);
     const token = await ethers.deployContract("TestToken", [], owner);
     const rnd = await ethers.deployContract("FutureBlockRandomness", [], owner);
-    const poolC = await deployStakePool(ethers, [await token.getAddress(), owner.address, paramsStruct(DEVNET_PARAMS), await rnd.getAddress(), owner.address], owner);
+    const { pool: poolC, registry: registryC } = await deployPoolWithRegistry(
+      ethers,
+      [await token.getAddress(), owner.address, paramsStruct(DEVNET_PARAMS), await rnd.getAddress(), owner.address],
+      { signer: owner }
+    );
+    const registryAddress = await registryC.getAddress();
     const deployBlock = (await poolC.deploymentTransaction()!.wait())!.blockNumber;
     const pool = await poolC.getAddress();
     const client = await PoolClient.create({ runner: owner, pool, deployBlock, pollMs: 200 });
@@ -143,6 +163,7 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
         stakePool: pool,
         token: await token.getAddress(),
         randomness: await rnd.getAddress(),
+        generatorRegistry: registryAddress,
         deployBlock,
         deployedAt: new Date().toISOString(),
         params: Object.fromEntries(Object.entries(DEVNET_PARAMS).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v])),
@@ -172,9 +193,19 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     const stateDir = join(dir, "state");
     const store = new ReceiptStore(join(dir, "receipts-generator"));
     // Receipts only for the job's user and its drawn verifiers (docs/NETWORK.md).
-    const server: ReceiptServer = await serveReceipts(store, { host: "127.0.0.1", port: o.generatorPort ?? 8546, authorize: receiptAuthorizer(client) });
+    // Private requests in, token streams out (docs/NETWORK.md "The generator's server").
+    const routes = new GeneratorRoutes({ intake: new RequestIntake(), events: new JobEventLog() });
+    const server: ReceiptServer = await serveReceipts(store, {
+      host: "127.0.0.1",
+      port: o.generatorPort ?? 8546,
+      authorize: receiptAuthorizer(client),
+      extraRoutes: routes.handle,
+    });
     stops.push(() => server.close());
+    routes.context = await routeContextFor(as(gen));
     const g = await startGeneratorWorker({
+      intake: routes.intake,
+      events: routes.events,
       client: as(gen),
       models: new LoadedModels([model]),
       store,
@@ -206,8 +237,28 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
       await new Promise((r) => setTimeout(r, 100));
     }
 
-    const dashboard = await startDashboard({ client, host: "127.0.0.1", port: o.dashboardPort ?? 8001, pollMs: 1000 });
+    // The generator lists itself; the user's gateway finds it there.
+    const genRegistry = await GeneratorRegistryClient.create(as(gen), registryAddress);
+    await genRegistry.register({ models: [modelId], pricePerToken: E18 / 100n, endpoint: server.url, approve: true });
+    const registry = await GeneratorRegistryClient.create(client, registryAddress);
+    const dashboard = await startDashboard({ client, host: "127.0.0.1", port: o.dashboardPort ?? 8001, pollMs: 1000, listings: () => chainListings(registry, client) });
     stops.push(() => dashboard.close());
+
+    const userClient = as(user);
+    const gatewayModel = await openGatewayModel(modelDir, { load: false });
+    const gateway = await startGateway({
+      client: userClient,
+      models: [gatewayModel],
+      directory: new RegistryDirectory(await GeneratorRegistryClient.create(userClient, registryAddress), userClient),
+      store: new ReceiptStore(join(dir, "gateway-receipts")),
+      mint: true,
+      host: "127.0.0.1",
+      port: o.gatewayPort ?? 8000,
+      policies: { settle: true },
+      settleEveryMs: 10_000,
+      log: (event, message) => log!.write(`${new Date().toISOString()} gateway ${event}: ${message}\n`),
+    });
+    stops.push(() => gateway.close());
 
     const accounts: DevnetAccount[] = [
       { role: "user (the gateway's key)", address: user.address },
@@ -218,7 +269,8 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     print(`chain ${chainId} at ${rpcUrl}; StakePool ${pool} (block ${deployBlock}), token ${await token.getAddress()}`);
     if (recordPath) print(`deployment record ${recordPath} (every poc command on this chain finds the pool there)`);
     print(`model ${modelId} (preset ${preset}) in ${modelDir}`);
-    print(`dashboard ${dashboard.url}`);
+    print(`gateway ${gateway.url}/v1 (OpenAI-compatible; model "${gatewayModel.name}"), dashboard ${dashboard.url}`);
+    print(`GeneratorRegistry ${registryAddress}: the generator listed the model at 0.01 tokens per token`);
     print(`generator ${gen.address} serving at ${server.url}; ${nVerifiers} verifier workers bonded ${Number(DEVNET_PARAMS.minBond / E18)} tokens each; worker logs ${logFile}`);
     return {
       rpcUrl,
@@ -230,8 +282,11 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
       modelDir,
       generator: { address: gen.address, url: server.url },
       dashboardUrl: dashboard.url,
+      gatewayUrl: gateway.url,
+      modelName: gatewayModel.name,
+      registry: registryAddress,
       accounts,
-      userClient: as(user),
+      userClient,
       client,
       logFile,
       deploymentFile: recordPath,

@@ -11,11 +11,13 @@ import { network } from "hardhat";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { JobState, PoolClient } from "../../offchain/chain/index.js";
 import { requestHash, requestToDataUri } from "../../offchain/request/index.js";
+import OpenAI from "openai";
 import { startDevnet, type Devnet } from "../../scripts/devnet/core.js";
 
 const E18 = 10n ** 18n;
-// Hardhat's default mnemonic, account 1 (the devnet's user).
-const USER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+// Hardhat's default mnemonic, account 7: a second user, apart from the gateway's (account 1), whose
+// transactions would otherwise race this test's for nonces.
+const USER_KEY = "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356";
 
 const connection = await network.create();
 
@@ -43,11 +45,12 @@ describe("poc devnet", function () {
   };
 
   it("serves the chain over JSON-RPC: a user opens a job there, the generator commits, a challenge settles, the dashboard lists it", async () => {
-    const provider = new JsonRpcProvider(devnet.rpcUrl, undefined, { staticNetwork: true });
+    // cacheTimeout -1: a nonce read right after a mined transaction must not come from ethers' 250 ms cache
+    const provider = new JsonRpcProvider(devnet.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
     try {
       const user = new Wallet(USER_KEY, provider);
-      expect(user.address).to.equal(devnet.accounts[0]!.address);
       const client = await PoolClient.create({ runner: user, pool: devnet.pool, deployBlock: devnet.deployBlock, pollMs: 100 });
+      await client.mintTestTokens(user.address, 100n * E18);
       const request = {
         version: 1 as const,
         modelId: devnet.modelId,
@@ -74,5 +77,22 @@ describe("poc devnet", function () {
     } finally {
       provider.destroy();
     }
+  });
+
+  it("the gateway answers the openai client (plain and streamed) through the generator it finds in the registry", async () => {
+    const openai = new OpenAI({ baseURL: `${devnet.gatewayUrl}/v1`, apiKey: "unused" });
+    const models = await openai.models.list();
+    expect(models.data.map((m) => m.id)).to.include(devnet.modelName);
+    const done = await openai.chat.completions.create({ model: devnet.modelName, messages: [{ role: "user", content: "Hi" }], max_tokens: 8 });
+    const proof = (done as unknown as { proof_of_cache: { jobId: string; generator: string; receiptRoot: string } }).proof_of_cache;
+    expect(proof.generator).to.equal(devnet.generator.address);
+    expect(proof.receiptRoot).to.match(/^0x[0-9a-f]{64}$/);
+    const job = await devnet.client.getJob(BigInt(proof.jobId));
+    expect(job.user).to.equal(devnet.accounts[0]!.address);
+    expect(job.state).to.equal(JobState.Committed);
+    const stream = await openai.chat.completions.create({ model: devnet.modelName, messages: [{ role: "user", content: "Hello" }], max_tokens: 6, stream: true });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+    expect(text.length).to.be.greaterThan(0);
   });
 });
