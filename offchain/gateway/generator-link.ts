@@ -4,24 +4,15 @@
  * receipt as the job's user (`Authorization` from `signAccess`). Every failure is a
  * GeneratorLinkError with a one-line reason (the gateway then falls back to another generator).
  */
-import { z } from "zod";
 import { decodeReceipt, receiptRoot, type Receipt } from "../receipt/index.js";
+import { deliverRequest, GeneratorHttpError, streamJob } from "../transport/generator-client.js";
 import { GeneratorLinkError } from "./errors.js";
-import { parseSse } from "./sse.js";
 
 export type GeneratorEvent =
   | { kind: "token"; index: number; token: number }
   | { kind: "done"; tokens: number[]; finishReason: "stop" | "length" }
   | { kind: "committed"; receiptRoot: string; receiptUri: string; tx: string }
   | { kind: "error"; message: string };
-
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
-const eventSchemas = {
-  token: z.object({ index: z.number().int().min(0), token: z.number().int().min(0) }),
-  done: z.object({ tokens: z.array(z.number().int().min(0)), finishReason: z.enum(["stop", "length"]) }),
-  committed: z.object({ receiptRoot: hex32, receiptUri: z.string(), tx: z.string() }),
-  error: z.object({ message: z.string() }),
-} as const;
 
 /** What the gateway needs of a generator (swap in another transport with the same shape). */
 export interface GeneratorLink {
@@ -43,52 +34,37 @@ async function errorText(res: Response): Promise<string> {
   return text.slice(0, 200).trim() || res.statusText;
 }
 
+function oneLine(e: GeneratorHttpError): string {
+  return e.details ? `${e.shortMessage} (${e.details})` : e.shortMessage;
+}
+
 function reason(e: unknown): string {
   const c = (e as { cause?: { code?: string; message?: string } }).cause;
   return c?.code ?? c?.message ?? (e as Error).message ?? String(e);
 }
 
 export const httpGeneratorLink: GeneratorLink = {
+  // The protocol itself is offchain/transport/generator-client.ts (the one the CLI uses too); this
+  // only turns its errors into GeneratorLinkError (the gateway falls back on those) and its events
+  // into the runner's shape.
   async deliverRequest(endpoint, jobId, body, o = {}) {
-    const url = `${base(endpoint)}/v1/jobs/${jobId}/request`;
-    let res: Response;
     try {
-      const signals = [AbortSignal.timeout(o.timeoutMs ?? 30_000), ...(o.signal ? [o.signal] : [])];
-      res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.any(signals) });
+      await deliverRequest(base(endpoint), jobId, body, o);
     } catch (e) {
-      throw new GeneratorLinkError(`could not deliver the request to ${url}: ${reason(e)}`, { cause: e });
+      if (e instanceof GeneratorHttpError) throw new GeneratorLinkError(`the generator refused or could not take the request: ${oneLine(e)}`, { cause: e });
+      throw e;
     }
-    if (res.status !== 202 && res.status !== 200) throw new GeneratorLinkError(`the generator refused the request (HTTP ${res.status}: ${await errorText(res)})`);
-    await res.body?.cancel().catch(() => {});
   },
 
   async *streamJob(endpoint, jobId, authorization, o = {}) {
-    const url = `${base(endpoint)}/v1/jobs/${jobId}/stream`;
-    let res: Response;
     try {
-      res = await fetch(url, { headers: { authorization, accept: "text/event-stream" }, ...(o.signal ? { signal: o.signal } : {}) });
-    } catch (e) {
-      throw new GeneratorLinkError(`could not open the token stream ${url}: ${reason(e)}`, { cause: e });
-    }
-    if (!res.ok || !res.body) throw new GeneratorLinkError(`the token stream ${url} answered HTTP ${res.status}: ${await errorText(res)}`);
-    try {
-      for await (const m of parseSse(res.body as unknown as AsyncIterable<Uint8Array>)) {
-        const schema = eventSchemas[m.event as keyof typeof eventSchemas];
-        if (!schema) continue; // unknown events are for someone else
-        let json: unknown;
-        try {
-          json = JSON.parse(m.data);
-        } catch {
-          throw new GeneratorLinkError(`the token stream sent a ${m.event} event that is not JSON`);
-        }
-        const r = schema.safeParse(json);
-        if (!r.success) throw new GeneratorLinkError(`the token stream sent a malformed ${m.event} event: ${r.error.issues[0]?.message}`);
-        yield { kind: m.event, ...r.data } as GeneratorEvent;
-        if (m.event === "error") return;
+      for await (const e of streamJob(base(endpoint), jobId, authorization, o)) {
+        yield { kind: e.event, ...e.data } as GeneratorEvent;
+        if (e.event === "error") return;
       }
     } catch (e) {
-      if (e instanceof GeneratorLinkError) throw e;
       if (o.signal?.aborted) return;
+      if (e instanceof GeneratorHttpError) throw new GeneratorLinkError(`the token stream failed: ${oneLine(e)}`, { cause: e });
       throw new GeneratorLinkError(`the token stream broke: ${reason(e)}`, { cause: e });
     }
   },

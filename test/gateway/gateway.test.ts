@@ -328,7 +328,7 @@ describe("gateway (OpenAI-compatible, one job per completion)", function () {
       const { openai } = await gateway({ listings: [l, listing("honest")] });
       const c = await openai.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }], max_tokens: 4 });
       expect(pocOf(c).generator).to.equal(fakes.get("honest")!.address);
-      expect(pocOf(c).fallbacks![0]!.reason).to.match(/refused the request \(HTTP 503/);
+      expect(pocOf(c).fallbacks![0]!.reason).to.match(/refused or could not take the request: .*HTTP 503/);
     } finally {
       await refuse.close();
     }
