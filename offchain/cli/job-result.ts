@@ -23,7 +23,7 @@ import { type JobHistory, JobState, type PoolClient, jobHistory } from "../chain
 import { modelIdOf } from "../model/index.js";
 import { type TextTokenizer, wrapTokenizer } from "../model/tokenizer.js";
 import { ReceiptFetchError, ReceiptNotFoundError, ReceiptStore, decodeReceipt, fetchReceipt, numChecks, type Receipt } from "../receipt/index.js";
-import { checkReceiptAgainstJob, parseJobRequest, requestHash, samplerSeedFor, type BindingCheck, type JobRequest } from "../request/index.js";
+import { checkReceiptAgainstJob, requestFromReceipt, samplerSeedFor, type BindingCheck } from "../request/index.js";
 import { signAccess } from "../transport/auth.js";
 
 /** The user's receipt store when `--store` is not given (relative to the working directory). */
@@ -99,31 +99,7 @@ export function receiptAnswersJob(
 ): BindingCheck {
   const n = numChecks(receipt);
   if (n !== job.numChecks) return { ok: false, reason: `the receipt has ${n} checks, the commit says ${job.numChecks}` };
-  let request: JobRequest | undefined;
-  for (const kvDtype of [undefined, receipt.kvDtype] as const) {
-    try {
-      const candidate = parseJobRequest({
-        version: 1,
-        modelId: receipt.modelId,
-        promptTokens: receipt.promptTokens,
-        decoding: receipt.decoding,
-        sampler: {
-          ratePpm: receipt.sampler.ratePpm,
-          layersPerToken: receipt.sampler.layersPerToken,
-          scope: receipt.sampler.scope,
-          projectionDim: receipt.sampler.projectionDim,
-          minPositions: receipt.sampler.minPositions,
-        },
-        ...(kvDtype ? { kvDtype } : {}),
-      });
-      if (requestHash(candidate).toLowerCase() === job.requestHash.toLowerCase()) {
-        request = candidate;
-        break;
-      }
-    } catch {
-      // not representable as a request: cannot be the job's
-    }
-  }
+  const request = requestFromReceipt(receipt, job.requestHash);
   if (!request) return { ok: false, reason: `the receipt's prompt, decoding and sampler fields do not hash to the job's requestHash ${job.requestHash}` };
   return checkReceiptAgainstJob(receipt, { modelId: job.modelId, request, samplerSeed: samplerSeedFor(job) });
 }

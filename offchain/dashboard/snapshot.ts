@@ -10,6 +10,7 @@
  */
 import { keccak256 } from "ethers";
 import { JobState } from "../chain/client.js";
+import { FINAL_STATES } from "../chain/state.js";
 import type { BondView, JobView, ModelStake } from "../chain/client.js";
 import type { PoolEvent, PoolEventOf, PoolParamsRecord } from "../chain/events.js";
 import { canBeDrawn, drawStatus, largestBetaCv, type DrawStatus } from "../chain/drawable.js";
@@ -229,15 +230,6 @@ const TEXTS: Record<number, string> = {
   [JobState.GeneratorForfeited]: "the generator did not answer the fingerprint seed: it lost its stake",
 };
 
-const FINAL = new Set<JobState>([
-  JobState.Finalized,
-  JobState.Cancelled,
-  JobState.GeneratorUpheld,
-  JobState.VerifierUpheld,
-  JobState.Stalemate,
-  JobState.Unverified,
-  JobState.GeneratorForfeited,
-]);
 
 export function stateLabel(s: JobState): string {
   return LABELS[s] ?? `state ${s}`;
@@ -452,7 +444,7 @@ export function buildSnapshot(facts: ChainFacts, extras: SnapshotExtras = {}): D
       state,
       stateLabel: stateLabel(state),
       stateText: TEXTS[state] ?? "",
-      final: FINAL.has(state),
+      final: FINAL_STATES.has(state),
       user: o.user,
       generator: o.generator,
       modelId: o.modelId,

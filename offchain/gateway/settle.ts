@@ -5,22 +5,13 @@
  * refund) — and then withdraws the account's credit. A job in a final state is forgotten. Errors are
  * logged and retried at the next round.
  */
-import { JobState, type PoolClient, describeError } from "../chain/index.js";
+import { FINAL_STATES, JobState, type PoolClient, describeError } from "../chain/index.js";
 import type { Mutex } from "../worker/queue.js";
 
 export interface SettleLog {
   (event: string, message: string, fields?: Record<string, unknown>): void;
 }
 
-const FINAL = new Set<number>([
-  JobState.Finalized,
-  JobState.Cancelled,
-  JobState.GeneratorUpheld,
-  JobState.VerifierUpheld,
-  JobState.Stalemate,
-  JobState.Unverified,
-  JobState.GeneratorForfeited,
-]);
 
 export class Settler {
   readonly #client: PoolClient;
@@ -65,7 +56,7 @@ export class Settler {
     for (const jobId of [...this.#jobs]) {
       try {
         const job = await this.#client.getJob(jobId);
-        if (FINAL.has(job.state)) {
+        if (FINAL_STATES.has(job.state)) {
           this.#jobs.delete(jobId);
           continue;
         }

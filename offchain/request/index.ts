@@ -191,6 +191,37 @@ export type BindingCheck = { ok: true } | { ok: false; reason: string };
  * Does the receipt answer exactly this job? Model id, prompt, decoding configuration, sampler
  * configuration and seed, and (when the request fixes it) the K/V storage type must all match.
  */
+/**
+ * The request a receipt claims to answer, rebuilt from the receipt's own fields, when it hashes to
+ * `requestHash` (tried without and with the receipt's kvDtype, which a request may leave to the
+ * generator); undefined otherwise. Nothing needs fetching for an honest receipt, so a user who takes
+ * its request offline cannot make an honest generator fail.
+ */
+export function requestFromReceipt(receipt: Receipt, requestHashHex: string): JobRequest | undefined {
+  for (const kvDtype of [undefined, receipt.kvDtype] as const) {
+    try {
+      const candidate = parseJobRequest({
+        version: 1,
+        modelId: receipt.modelId,
+        promptTokens: receipt.promptTokens,
+        decoding: receipt.decoding,
+        sampler: {
+          ratePpm: receipt.sampler.ratePpm,
+          layersPerToken: receipt.sampler.layersPerToken,
+          scope: receipt.sampler.scope,
+          projectionDim: receipt.sampler.projectionDim,
+          minPositions: receipt.sampler.minPositions,
+        },
+        ...(kvDtype ? { kvDtype } : {}),
+      });
+      if (requestHash(candidate).toLowerCase() === requestHashHex.toLowerCase()) return candidate;
+    } catch {
+      // not representable as a request: cannot be the job's
+    }
+  }
+  return undefined;
+}
+
 export function checkReceiptAgainstJob(
   receipt: Receipt,
   job: { modelId: string; request: JobRequest; samplerSeed: string },

@@ -53,7 +53,7 @@ import {
   receiptUrl,
   type Receipt,
 } from "../receipt/index.js";
-import { checkReceiptAgainstJob, fetchJobRequest, parseJobRequest, requestHash, samplerSeedFor, type JobRequest } from "../request/index.js";
+import { checkReceiptAgainstJob, fetchJobRequest, requestFromReceipt, samplerSeedFor } from "../request/index.js";
 import { VerifyAbortedError, verifyReceipt, type VerifyOptions } from "../verify/index.js";
 import {
   ContractRevertError,
@@ -913,31 +913,7 @@ class Worker {
     // The request the receipt claims to answer, rebuilt from its own fields: when it hashes to the
     // job's requestHash nothing needs fetching (and a user who takes the request offline cannot make
     // an honest generator fail).
-    let request: JobRequest | undefined;
-    for (const kvDtype of [undefined, receipt.kvDtype] as const) {
-      try {
-        const candidate = parseJobRequest({
-          version: 1,
-          modelId: receipt.modelId,
-          promptTokens: receipt.promptTokens,
-          decoding: receipt.decoding,
-          sampler: {
-            ratePpm: receipt.sampler.ratePpm,
-            layersPerToken: receipt.sampler.layersPerToken,
-            scope: receipt.sampler.scope,
-            projectionDim: receipt.sampler.projectionDim,
-            minPositions: receipt.sampler.minPositions,
-          },
-          ...(kvDtype ? { kvDtype } : {}),
-        });
-        if (requestHash(candidate).toLowerCase() === opened.requestHash.toLowerCase()) {
-          request = candidate;
-          break;
-        }
-      } catch {
-        // not representable as a request: cannot be the job's
-      }
-    }
+    const request = requestFromReceipt(receipt, opened.requestHash);
     if (!request) {
       // Fetch the real request only to say what differs.
       try {

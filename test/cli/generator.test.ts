@@ -5,8 +5,7 @@
  * and bad input (endpoint, price, unknown registry) refused with one line before any transaction.
  */
 import { expect } from "chai";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { serveJsonRpc, type RpcServer } from "../../scripts/lib/rpc-server.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,36 +21,11 @@ const connection = await network.create();
 const { ethers } = connection;
 
 /** JSON-RPC over HTTP in front of the in-process provider. */
-async function serveRpc(): Promise<{ url: string; server: Server }> {
-  const one = async (b: { id?: unknown; method?: string; params?: unknown[] }) => {
-    try {
-      const result = await connection.provider.request({ method: String(b.method), params: b.params ?? [] });
-      return { jsonrpc: "2.0", id: b.id ?? null, result: result ?? null };
-    } catch (e) {
-      const err = e as { code?: unknown; message?: string; data?: unknown };
-      return { jsonrpc: "2.0", id: b.id ?? null, error: { code: typeof err.code === "number" ? err.code : -32603, message: err.message ?? String(e), ...(err.data !== undefined ? { data: err.data } : {}) } };
-    }
-  };
-  const server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8").on("data", (d: string) => (body += d));
-    req.on("end", () => {
-      void (async () => {
-        const parsed = JSON.parse(body) as unknown;
-        const out = Array.isArray(parsed) ? await Promise.all(parsed.map(one)) : await one(parsed as { method?: string });
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify(out, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)));
-      })();
-    });
-  });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 describe("poc generator register / list / unregister over JSON-RPC", function () {
   this.timeout(180_000);
   let tmp: string;
-  let rpc: { url: string; server: Server };
+  let rpc: RpcServer;
   let chain: string[];
   let withRegistry: string[];
   let registry: string;
@@ -68,13 +42,12 @@ describe("poc generator register / list / unregister over JSON-RPC", function ()
     const d = await deployTestPool(ethers, owner!.address, HOURLY_PARAMS);
     token = d.token;
     registry = await (await deployGeneratorRegistry(ethers, d.poolAddress, 3n * E18)).getAddress();
-    rpc = await serveRpc();
+    rpc = await serveJsonRpc(connection.provider);
     chain = ["--rpc", rpc.url, "--pool", d.poolAddress, "--deploy-block", String(d.deployBlock)];
     withRegistry = [...chain, "--registry", registry];
   });
   after(async () => {
-    rpc?.server.closeAllConnections();
-    rpc?.server.close();
+    await rpc?.close();
     await rm(tmp, { recursive: true, force: true });
   });
 

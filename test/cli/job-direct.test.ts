@@ -6,8 +6,7 @@
  * the right server) delivers it; `job deliver` with other request options is refused before any POST.
  */
 import { expect } from "chai";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { serveJsonRpc, type RpcServer } from "../../scripts/lib/rpc-server.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,35 +28,11 @@ const connection = await network.create();
 const { ethers } = connection;
 
 /** JSON-RPC over HTTP in front of the in-process provider. */
-async function serveRpc(): Promise<Server> {
-  const one = async (b: { id?: unknown; method?: string; params?: unknown[] }) => {
-    try {
-      return { jsonrpc: "2.0", id: b.id ?? null, result: (await connection.provider.request({ method: String(b.method), params: b.params ?? [] })) ?? null };
-    } catch (e) {
-      const err = e as { code?: unknown; message?: string; data?: unknown };
-      return { jsonrpc: "2.0", id: b.id ?? null, error: { code: typeof err.code === "number" ? err.code : -32603, message: err.message ?? String(e), ...(err.data !== undefined ? { data: err.data } : {}) } };
-    }
-  };
-  const server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8").on("data", (d: string) => (body += d));
-    req.on("end", () => {
-      void (async () => {
-        const parsed = JSON.parse(body) as unknown;
-        const out = Array.isArray(parsed) ? await Promise.all(parsed.map(one)) : await one(parsed as { method?: string });
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify(out, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)));
-      })();
-    });
-  });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  return server;
-}
 
 describe("poc job open --direct / job deliver", function () {
   this.timeout(240_000);
   let tmp: string;
-  let rpc: Server;
+  let rpc: RpcServer;
   let genServer: ReceiptServer;
   let client: PoolClient;
   let chain: string[];
@@ -74,8 +49,8 @@ describe("poc job open --direct / job deliver", function () {
     client = await PoolClient.create({ runner: owner!, pool: deployed.poolAddress, deployBlock: deployed.deployBlock, pollMs: 20 });
     await client.mintTestTokens(genAddress, 1_000n * E18);
     await bondVerifiers(client, signers.slice(5, 10), [await modelIdOf(join(tmp, "models", "tiny"))], 50n * E18);
-    rpc = await serveRpc();
-    chain = ["--rpc", `http://127.0.0.1:${(rpc.address() as AddressInfo).port}`, "--pool", client.address, "--deploy-block", String(deployed.deployBlock)];
+    rpc = await serveJsonRpc(connection.provider);
+    chain = ["--rpc", rpc.url, "--pool", client.address, "--deploy-block", String(deployed.deployBlock)];
     const routes = new GeneratorRoutes({ intake: new RequestIntake(), events: new JobEventLog() });
     const store = new ReceiptStore(join(tmp, "store"));
     genServer = await serveReceipts(store, { extraRoutes: routes.handle });
@@ -95,8 +70,7 @@ describe("poc job open --direct / job deliver", function () {
   after(async () => {
     await worker?.stop();
     await genServer?.close();
-    rpc?.closeAllConnections();
-    rpc?.close();
+    await rpc?.close();
     await rm(tmp, { recursive: true, force: true });
   });
 

@@ -6,9 +6,8 @@
  * get completions with a proof_of_cache; Ctrl-C stops it with status 0; bad flags fail in one line.
  */
 import { expect } from "chai";
+import { serveJsonRpc, type RpcServer } from "../../scripts/lib/rpc-server.js";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,36 +25,11 @@ const connection = await network.create();
 const { ethers } = connection;
 
 /** JSON-RPC over HTTP in front of the in-process provider. */
-async function serveRpc(): Promise<Server> {
-  const one = async (b: { id?: unknown; method?: string; params?: unknown[] }) => {
-    try {
-      const result = await connection.provider.request({ method: String(b.method), params: b.params ?? [] });
-      return { jsonrpc: "2.0", id: b.id ?? null, result: result ?? null };
-    } catch (e) {
-      const err = e as { code?: unknown; message?: string; data?: unknown };
-      return { jsonrpc: "2.0", id: b.id ?? null, error: { code: typeof err.code === "number" ? err.code : -32603, message: err.message ?? String(e), ...(err.data !== undefined ? { data: err.data } : {}) } };
-    }
-  };
-  const server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8").on("data", (d: string) => (body += d));
-    req.on("end", () => {
-      void (async () => {
-        const parsed = JSON.parse(body) as unknown;
-        const out = Array.isArray(parsed) ? await Promise.all(parsed.map(one)) : await one(parsed as { method?: string });
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify(out, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)));
-      })();
-    });
-  });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  return server;
-}
 
 describe("poc gateway CLI over JSON-RPC", function () {
   this.timeout(180_000);
   let tmp: string;
-  let rpc: Server;
+  let rpc: RpcServer;
   let model: LoadedModel;
   let fake: FakeGenerator;
   let fakeStore: ReceiptStore;
@@ -74,14 +48,13 @@ describe("poc gateway CLI over JSON-RPC", function () {
     await client.connect(owner).mintTestTokens(signers[10]!.address, 1000n * E18);
     fakeStore = new ReceiptStore(join(tmp, "gen"));
     fake = await startFakeGenerator({ client: client.connect(signers[10]!), model, store: fakeStore });
-    rpc = await serveRpc();
-    chain = ["--rpc", `http://127.0.0.1:${(rpc.address() as AddressInfo).port}`, "--pool", d.poolAddress, "--deploy-block", String(d.deployBlock)];
+    rpc = await serveJsonRpc(connection.provider);
+    chain = ["--rpc", rpc.url, "--pool", d.poolAddress, "--deploy-block", String(d.deployBlock)];
   });
   after(async () => {
     if (child && child.exitCode === null) child.kill("SIGKILL");
     await fake?.close();
-    rpc?.closeAllConnections();
-    rpc?.close();
+    await rpc?.close();
     await model?.release();
     await rm(tmp, { recursive: true, force: true });
   });

@@ -20,7 +20,7 @@ import { build } from "esbuild";
 import { JobState } from "../../offchain/chain/index.js";
 import { CLIENT_DIR } from "../../scripts/client/build.js";
 import { createJobsFixture, type JobsFixture } from "./fixture.js";
-import { serveRpc } from "./rpc.js";
+import { serveJsonRpc } from "../../scripts/lib/rpc-server.js";
 
 const run = promisify(execFile);
 /** npm under the Node that runs the tests (engines >= 22 in the repository). */
@@ -49,14 +49,14 @@ export { first, sameAbi, mut };
 describe("the dApp package @proof-of-cache/client", function () {
   this.timeout(300_000);
   let f: JobsFixture;
-  let rpc: Awaited<ReturnType<typeof serveRpc>>;
+  let rpc: Awaited<ReturnType<typeof serveJsonRpc>>;
   let tmp: string;
   let app: string;
   let tarball: string;
 
   before(async () => {
     f = await createJobsFixture();
-    rpc = await serveRpc(f.connection.provider);
+    rpc = await serveJsonRpc(f.connection.provider);
     tmp = await mkdtemp(join(tmpdir(), "poc-package-test-"));
     // npm pack runs prepack: the package builds itself (esbuild + tsc) from the committed sources
     const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: CLIENT_DIR, env: npmEnv, maxBuffer: 1 << 24 });
