@@ -8,7 +8,6 @@ export * from "./prompt.js";
 export * from "./models.js";
 export * from "./amounts.js";
 export * from "./directory.js";
-export * from "./sse.js";
 export * from "./generator-link.js";
 export * from "./open-job.js";
 export * from "./policies.js";

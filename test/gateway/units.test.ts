@@ -9,7 +9,6 @@ import { byteLevelTokenizerConfig, byteLevelTokenizerJson, wrapTokenizer } from 
 import { FALLBACK_CHAT_TEMPLATE, IncrementalDecoder, StopFilter, chatPromptTokens, completionPromptTokens, renderChat, type PromptModel } from "../../offchain/gateway/prompt.js";
 import { EMPTY_RECORD, parseGeneratorFlag, rankListings, type GeneratorListing } from "../../offchain/gateway/directory.js";
 import { costProblem, costsOf, jobCosts } from "../../offchain/gateway/amounts.js";
-import { parseSse, sseFrame } from "../../offchain/gateway/sse.js";
 import { chatRequestSchema, completionRequestSchema, parseBody } from "../../offchain/gateway/openai-schema.js";
 import { GatewayError } from "../../offchain/gateway/errors.js";
 import { challengeReason, DEFAULT_POLICIES } from "../../offchain/gateway/policies.js";
@@ -121,20 +120,6 @@ describe("gateway parts", function () {
   });
 
   describe("wire", () => {
-    it("parses server-sent events split anywhere, with CRLF, comments and multi-line data", async () => {
-      const text = `: hello\r\nevent: token\r\ndata: {"a":1}\r\n\r\n${sseFrame("x\ny", "done")}data: last`;
-      const bytes = new TextEncoder().encode(text);
-      async function* pieces() {
-        for (let i = 0; i < bytes.length; i += 3) yield bytes.slice(i, i + 3);
-      }
-      const got = [];
-      for await (const m of parseSse(pieces())) got.push(m);
-      expect(got).to.deep.equal([
-        { event: "token", data: '{"a":1}' },
-        { event: "done", data: "x\ny" },
-        { event: "message", data: "last" },
-      ]);
-    });
     it("validates bodies: seeds as uint64, up to 4 stop strings, n = 1, a single prompt", () => {
       const ok = parseBody(chatRequestSchema, { model: "m", messages: [{ role: "user", content: "x" }], seed: "18446744073709551615", stop: ["a", "b"] });
       expect(ok.seed).to.equal(2n ** 64n - 1n);
