@@ -11,15 +11,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { PRESETS } from "../model/index.js";
-import { nonNegativeInt } from "./options.js";
+import { nonNegativeInt, port } from "./options.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-function port(v: string): number {
-  const n = nonNegativeInt(v);
-  if (n > 65535) throw new InvalidArgumentError("a port is 0..65535");
-  return n;
-}
 
 export function devnetCommand(): Command {
   return new Command("devnet")

@@ -22,6 +22,7 @@ import { RegistryDirectory, StaticDirectory, parseGeneratorFlag, type GeneratorD
 import { registryFor } from "../chain/index.js";
 import { RecordedDirectory } from "../gateway/records.js";
 import { addChainOptions, closeClient, connectFromOptions, parseTokenAmount, type ChainCliOptions } from "./chain-options.js";
+import { sampleRateSchema } from "./options.js";
 
 export class GatewayCliError extends PocError {
   override name = "GatewayCliError";
@@ -55,14 +56,7 @@ const schema = z.object({
     .transform(Number)
     .refine((n) => n <= 65535, "--port must be a port number"),
   maxTokens: posInt("--max-tokens"),
-  sampleRate: z.string().refine((s) => {
-    try {
-      parseRatePpm(s);
-      return true;
-    } catch {
-      return false;
-    }
-  }, "--sample-rate must be a fraction in (0, 1]: 0.0625, 1/16 or 6.25%"),
+  sampleRate: sampleRateSchema,
   layersPerToken: posInt("--layers-per-token"),
   scope: z.enum(["all", "generated"]),
   commitTimeout: posInt("--commit-timeout"),

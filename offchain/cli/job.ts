@@ -42,8 +42,9 @@ import { type JobRequest, encodeJobRequest, parseJobRequest, requestHash, reques
 import { DIRECT_REQUEST_URI } from "../worker/generator.js";
 import { deliverRequest, type Delivered } from "../transport/generator-client.js";
 import { HEX32_RE, parseRatePpm, toSeed64 } from "../sampling/index.js";
+import { matchedCountOfHex } from "../receipt/bitmap.js";
 import { addChainOptions, formatTokens, parseTokenAmount, withClient, type ChainCliOptions } from "./chain-options.js";
-import { REQUEST_DEFAULTS } from "./options.js";
+import { REQUEST_DEFAULTS, sampleRateSchema } from "./options.js";
 import { describeDrawEvents } from "./pool.js";
 import { advanceCommand, finalizeWhenDue } from "./advance.js";
 import { amountProblem } from "../../scripts/lib/params.js";
@@ -138,18 +139,6 @@ export interface StageResultRow {
   matched?: number;
 }
 
-function popcount(hex: string): number {
-  let n = 0;
-  for (let i = 2; i < hex.length; i += 2) {
-    let b = parseInt(hex.slice(i, i + 2), 16);
-    while (b) {
-      n += b & 1;
-      b >>= 1;
-    }
-  }
-  return n;
-}
-
 /** Every verifier drawn for the job, in order, with what its result agrees with. */
 export function stageResults(h: JobHistory): StageResultRow[] {
   const rows: StageResultRow[] = [];
@@ -169,7 +158,7 @@ export function stageResults(h: JobHistory): StageResultRow[] {
         stage: s.stage,
         verifier: a.verifier,
         result,
-        ...(a.matchBitmap ? { matchBitmap: a.matchBitmap, matched: popcount(a.matchBitmap) } : {}),
+        ...(a.matchBitmap ? { matchBitmap: a.matchBitmap, matched: matchedCountOfHex(a.matchBitmap) } : {}),
       });
       if (a.outcome === "submitted" && a.resultHash) earlier.push({ stage: s.stage, verifier: a.verifier, hash: a.resultHash });
     }
@@ -356,14 +345,7 @@ const requestFields = {
     topK: nonNegInt("--top-k"),
     topP: num("--top-p", (n) => n > 0 && n <= 1, "a number in (0, 1]"),
     stopAtEos: z.boolean().default(false),
-    sampleRate: z.string().refine((s) => {
-      try {
-        parseRatePpm(s);
-        return true;
-      } catch {
-        return false;
-      }
-    }, "--sample-rate must be a fraction in (0, 1]: 0.0625, 1/16 or 6.25%"),
+    sampleRate: sampleRateSchema,
     layersPerToken: posInt("--layers-per-token"),
     scope: z.enum(["all", "generated"]),
     kvDtype: z.enum(["float32", "float16"]).optional(),

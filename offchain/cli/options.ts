@@ -3,7 +3,8 @@
  * InvalidArgumentError, so commander prints `error: option '--x <n>' argument 'v' is invalid. <what>`.
  */
 import { InvalidArgumentError } from "commander";
-import { HEX32_RE, type Hex } from "../sampling/index.js";
+import { z } from "zod";
+import { HEX32_RE, parseRatePpm, type Hex } from "../sampling/index.js";
 
 /**
  * Decoding and sampler defaults of `poc generate` and `poc job open` (greedy, seed 0, sample 1/16 of
@@ -53,3 +54,13 @@ export function hex32(v: string): Hex {
   if (!HEX32_RE.test(v)) throw new InvalidArgumentError("0x followed by 64 hex digits");
   return v.toLowerCase() as Hex;
 }
+
+/** `--sample-rate` as the request and gateway schemas take it: a fraction in (0, 1] that parseRatePpm reads. */
+export const sampleRateSchema = z.string().refine((s) => {
+  try {
+    parseRatePpm(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, "--sample-rate must be a fraction in (0, 1]: 0.0625, 1/16 or 6.25%");

@@ -14,7 +14,7 @@ import { FINAL_STATES } from "../chain/state.js";
 import type { BondView, JobView, ModelStake } from "../chain/client.js";
 import type { PoolEvent, PoolEventOf, PoolParamsRecord } from "../chain/events.js";
 import { canBeDrawn, drawStatus, largestBetaCv, type DrawStatus } from "../chain/drawable.js";
-import { allMatchedBitmap } from "../receipt/bitmap.js";
+import { allMatchedBitmap, matchedCountOfHex } from "../receipt/bitmap.js";
 import { FINGERPRINT_TOLERANCE } from "../fingerprint/distance.js";
 
 /** A generator's on-chain listing (docs/NETWORK.md "Generators found on-chain"). */
@@ -285,18 +285,6 @@ export function drawText(d: DrawStatus): string {
   }
 }
 
-function popcount(hex: string): number {
-  let n = 0;
-  for (let i = 2; i < hex.length; i += 2) {
-    let b = parseInt(hex.slice(i, i + 2), 16);
-    while (b) {
-      n += b & 1;
-      b >>= 1;
-    }
-  }
-  return n;
-}
-
 // ------------------------------------------------------------------------------------------------
 // The fold
 // ------------------------------------------------------------------------------------------------
@@ -381,7 +369,7 @@ export function buildSnapshot(facts: ChainFacts, extras: SnapshotExtras = {}): D
         if (!s) break;
         s.resultHash = e.resultHash.toLowerCase();
         s.distance = e.generatorDistance;
-        s.matched = popcount(e.matchBitmap);
+        s.matched = matchedCountOfHex(e.matchBitmap);
         const claim = j.committed ? claimHash(j.committed.numChecks) : undefined;
         if (s.resultHash === claim && e.generatorDistance <= FINGERPRINT_TOLERANCE) s.result = "agreesWithGenerator";
         else {

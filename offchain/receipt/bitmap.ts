@@ -72,6 +72,13 @@ export function bitmapFromHex(hex: string, n: number): Uint8Array {
   return bytes;
 }
 
+/** Set bits of a 0x-hex bitmap: its matched checks (unused trailing bits are zero by the layout). */
+export function matchedCountOfHex(hex: string): number {
+  let n = 0;
+  for (const b of getBytes(hex)) for (let v = b; v; v &= v - 1) n++;
+  return n;
+}
+
 /** Indices of matched checks (the on-chain result in index form). */
 export function matchedIndices(bytes: Uint8Array, n: number): number[] {
   const out: number[] = [];
