@@ -240,7 +240,7 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     // The generator lists itself; the user's gateway finds it there.
     const genRegistry = await GeneratorRegistryClient.create(as(gen), registryAddress);
     await genRegistry.register({ models: [modelId], pricePerToken: E18 / 100n, endpoint: server.url, approve: true });
-    const registry = await GeneratorRegistryClient.create(client, registryAddress);
+    const registry = await GeneratorRegistryClient.create(client, registryAddress); // reads: the dashboard and the gateway
     const dashboard = await startDashboard({ client, host: "127.0.0.1", port: o.dashboardPort ?? 8001, pollMs: 1000, listings: () => chainListings(registry, client) });
     stops.push(() => dashboard.close());
 
@@ -249,7 +249,7 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     const gateway = await startGateway({
       client: userClient,
       models: [gatewayModel],
-      directory: new RegistryDirectory(await GeneratorRegistryClient.create(userClient, registryAddress), userClient),
+      directory: new RegistryDirectory(registry, userClient),
       store: new ReceiptStore(join(dir, "gateway-receipts")),
       mint: true,
       host: "127.0.0.1",
