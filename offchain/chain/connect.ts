@@ -15,7 +15,7 @@
  * when the node is down).
  */
 import { FetchRequest, JsonRpcProvider, Network, Wallet, type Signer } from "ethers";
-import { readDeployment, type PocDeployment } from "../../scripts/lib/deployment.js";
+import { readDeployment, type PocDeployment } from "./deployment-file.js";
 import { PoolClient, type PoolClientOptions } from "./client.js";
 import { ChainConfigError, describeError } from "./errors.js";
 import { withRetry, type RetryOptions } from "./retry.js";

@@ -3,7 +3,7 @@
  * tree: what `poc verifier status` prints and the dashboard shows. Pure (no RPC).
  */
 
-/** The largest βCv a job may have: minBond · maxStakeBps / 10⁴ (scripts/lib/params.ts `maxBetaCv`). */
+/** The largest βCv a job may have: minBond · maxStakeBps / 10⁴ (offchain/chain/pool-params.ts `maxBetaCv`). */
 export function largestBetaCv(p: { minBond: bigint; maxStakeBps: number }): bigint {
   return (p.minBond * BigInt(p.maxStakeBps)) / 10_000n;
 }

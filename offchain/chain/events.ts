@@ -15,7 +15,7 @@ export interface LogMeta {
   logIndex: number;
 }
 
-/** The pool's `Params` struct (also `PoolParams` of scripts/lib/params.ts). */
+/** The pool's `Params` struct (also `PoolParams` of offchain/chain/pool-params.ts). */
 export interface PoolParamsRecord {
   /** α in basis points (10_000 = 1.0). */
   alphaBps: number;

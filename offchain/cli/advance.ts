@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { z } from "zod";
 import { sleep, type PoolClient } from "../chain/index.js";
 import { advanceJob, planJob, type AdvanceResult, type KeeperAction } from "../keeper/advance.js";
-import { JobState } from "../../scripts/lib/state.js";
+import { JobState } from "../chain/state.js";
 import { PocError } from "../errors.js";
 import { addChainOptions, withClient, type ChainCliOptions } from "./chain-options.js";
 

@@ -47,7 +47,7 @@ import { addChainOptions, formatTokens, parseTokenAmount, withClient, type Chain
 import { REQUEST_DEFAULTS, sampleRateSchema } from "./options.js";
 import { describeDrawEvents } from "./pool.js";
 import { advanceCommand, finalizeWhenDue } from "./advance.js";
-import { amountProblem } from "../../scripts/lib/params.js";
+import { amountProblem } from "../chain/pool-params.js";
 import { DEFAULT_USER_STORE, answerFromStore, describeResult, jobResult, jobResultJson, printable, tokenizerFor } from "./job-result.js";
 
 export class JobCliError extends PocError {

@@ -23,7 +23,7 @@ import { ChainError, type PoolClient } from "../chain/index.js";
 import { PocError } from "../errors.js";
 import { ModelDirectory } from "../worker/models.js";
 import { HEX32_RE } from "../sampling/index.js";
-import { maxBetaCv } from "../../scripts/lib/params.js";
+import { maxBetaCv } from "../chain/pool-params.js";
 import { drawStatus } from "../chain/drawable.js";
 import { addChainOptions, formatTokens, parseTokenAmount, withClient, type ChainCliOptions } from "./chain-options.js";
 

@@ -7,6 +7,7 @@
  * Amounts use the pool's own rounding (x · bps / 10⁴, floored).
  */
 import type { PoolParamsRecord } from "../chain/index.js";
+import { type AmountRule, amountRuleBroken, jobAmounts, maxBetaCv } from "../chain/pool-params.js";
 import { GatewayError } from "./errors.js";
 
 const BPS = 10_000n;
@@ -34,19 +35,20 @@ export interface JobCosts {
 type Params = Pick<PoolParamsRecord, "alphaBps" | "betaBps" | "minBond" | "maxStakeBps">;
 
 export function costsOf(p: Params, cg: bigint, cv: bigint): JobCosts {
-  const a = BigInt(p.alphaBps);
-  const b = BigInt(p.betaBps);
-  const c = { cg, cv, alphaCg: (cg * a) / BPS, alphaCv: (cv * a) / BPS, betaCg: (cg * b) / BPS, betaCv: (cv * b) / BPS };
+  const c = { cg, cv, ...jobAmounts(p, cg, cv) };
   return { ...c, deposit: c.alphaCg + c.alphaCv };
 }
 
-/** Why the pool would refuse these amounts, or undefined. */
+const HINT: Record<AmountRule, string> = {
+  positive: ": the price per token or max_tokens is too small",
+  costRatio: ": Cv is too large for this Cg",
+  verifierStakeCap: ": Cv is too large",
+};
+
+/** Why the pool would refuse these amounts (its checks, offchain/chain/pool-params.ts), or undefined. */
 export function costProblem(p: Params, c: JobCosts): string | undefined {
-  if (c.alphaCg === 0n || c.alphaCv === 0n) return "αCg and αCv must be positive: the price per token or max_tokens is too small";
-  if (c.betaCg <= 2n * c.alphaCv + c.betaCv) return `βCg (${c.betaCg}) must exceed 2αCv + βCv (${2n * c.alphaCv + c.betaCv}): Cv is too large for this Cg`;
-  const max = (p.minBond * BigInt(p.maxStakeBps)) / BPS;
-  if (c.betaCv > max) return `βCv (${c.betaCv}) exceeds minBond × maxStakeBps / 10⁴ (${max}): Cv is too large`;
-  return undefined;
+  const broken = amountRuleBroken(p, c.cg, c.cv);
+  return broken && broken.message + HINT[broken.rule];
 }
 
 /** Cg and Cv for a job of `maxTokens` at `pricePerToken` (module comment); 400 when the pool would refuse them. */
@@ -57,8 +59,7 @@ export function jobCosts(p: Params, o: { pricePerToken: bigint; maxTokens: numbe
   else {
     const f = o.cvFraction ?? DEFAULT_CV_FRACTION;
     cv = (cg * BigInt(Math.round(f * 1e6))) / PPM;
-    const maxBetaCv = (p.minBond * BigInt(p.maxStakeBps)) / BPS;
-    const maxCv = p.betaBps > 0 ? (maxBetaCv * BPS) / BigInt(p.betaBps) : cv;
+    const maxCv = p.betaBps > 0 ? (maxBetaCv(p) * BPS) / BigInt(p.betaBps) : cv;
     if (cv > maxCv) cv = maxCv;
   }
   const c = costsOf(p, cg, cv);

@@ -18,7 +18,7 @@
  *   final (new ones from `nextJobId`) and reads a job again only when its cached deadline has passed
  *   or every `refreshEvery` ticks, so a tick costs a few calls, not one per job ever opened.
  */
-import { FINAL_STATES, JobState } from "../../scripts/lib/state.js";
+import { FINAL_STATES, JobState } from "../chain/state.js";
 import { ContractRevertError, describeError, type PoolClient, type TxResult } from "../chain/index.js";
 import { AFTER_DEADLINE } from "../chain/next-actions.js";
 import { PocError } from "../errors.js";

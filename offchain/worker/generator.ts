@@ -78,7 +78,7 @@ import { createLogger, type Logger, type LogLevel } from "./log.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
 import { Mutex } from "./queue.js";
 import { replayFingerprints } from "../fingerprint/index.js";
-import { FINAL_STATES } from "../../scripts/lib/state.js";
+import { FINAL_STATES } from "../chain/state.js";
 import { acquireStateLock } from "./lock.js";
 import { bindStateFile, compareIdentity, readChainIdentity, type ChainIdentity, type IdentityChange } from "./chain-identity.js";
 import { RateLimiter } from "./rate-limit.js";

@@ -68,7 +68,7 @@ import {
   type TxOptions,
   type TxResult,
 } from "../chain/index.js";
-import { FINAL_STATES, JobState } from "../../scripts/lib/state.js";
+import { FINAL_STATES, JobState } from "../chain/state.js";
 import { replayFingerprints } from "../fingerprint/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { signAccess } from "../transport/auth.js";
