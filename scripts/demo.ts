@@ -2,7 +2,8 @@
  * `npm run demo`: the whole protocol end to end with real inference (scripts/demo/core.ts).
  *
  *   npm run demo                                # Hardhat's in-process network
- *   npm run demo -- --network localhost         # against `npx hardhat node --hostname 127.0.0.1`
+ *   npm run demo -- --network localhost         # against `npx hardhat node --hostname 127.0.0.1`: fresh
+ *                                               # accounts, a 60 s challenge window waited out, the clock left alone
  *
  * Environment: POC_DEMO_PRESET (small | tiny, default small), POC_DEMO_TOKENS (tokens per job,
  * default 96), POC_DEMO_MODELS (model cache, default .poc/demo/models), POC_DEMO_DIR (run directory,

@@ -31,11 +31,12 @@
  * result says whether every payout, outcome and verifier result is what the paper says.
  */
 import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
+import type { Signer } from "ethers";
 import type { network } from "hardhat";
-import { JobState, PoolClient, jobHistory, type JobHistory } from "../../offchain/chain/index.js";
+import { ContractRevertError, JobState, PoolClient, jobHistory, type JobHistory } from "../../offchain/chain/index.js";
 import { buildJobRequest, openJobWithRequest, stageResults, type StageResultRow } from "../../offchain/cli/job.js";
 import { PRESETS, buildModel, loadModel, modelIdOf, resolveBuildSpec, countParams, type LoadedModel, type PresetName } from "../../offchain/model/index.js";
 import { ReceiptStore, serveReceipts, type ReceiptServer } from "../../offchain/receipt/index.js";
@@ -69,6 +70,11 @@ export interface DemoOptions {
   threads?: number;
   /** Longest wait for one job (default 300 s). */
   jobTimeoutMs?: number;
+  /**
+   * On a node the demo did not start (`--network localhost`): the pool's challenge window in seconds
+   * (default 60, the least the pool allows), which job 1 waits out on the node's own clock instead of moving it.
+   */
+  sharedChallengeWindow?: number;
 }
 
 export interface PayoutRow {
@@ -107,6 +113,10 @@ export interface DemoResult {
   deployBlock: number;
   chainId: bigint;
   workDir: string;
+  /** Whether the network is a node the demo did not start (fresh accounts, no time travel). */
+  shared: boolean;
+  /** The actors' addresses by role (user, G, C, V1..V5, D, deployer). */
+  accounts: Record<string, string>;
 }
 
 const E18 = 10n ** 18n;
@@ -188,24 +198,29 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     // 1. Chain
     // ---------------------------------------------------------------------------------------------
     const chainId = (await ethers.provider.getNetwork()).chainId;
+    // A node reached over JSON-RPC is one the demo did not start: other people's jobs may run on it,
+    // so the demo never moves its clock (job 1's challenge window passes in real time) and acts from
+    // fresh accounts funded by the node's first account, not from the accounts everyone shares.
+    const shared = conn.networkConfig.type === "http";
+    const sharedWindow = o.sharedChallengeWindow ?? 60; // the pool's least challenge window
     print(`Proof of Cache demo — a user buys LLM inferences from generators through the StakePool; when it`);
     print(`doubts a result it challenges, and verifiers drawn by the pool replay the job. Stakes move as the`);
     print(
       `paper's Table 1 says. Network: ${
-        conn.networkConfig.type === "http"
-          ? `"${conn.networkName}" over JSON-RPC`
-          : "Hardhat's in-process network"
+        shared
+          ? `"${conn.networkName}" over JSON-RPC, a node this demo did not start: it uses fresh accounts and leaves the node's clock alone`
+          : "Hardhat's in-process network, started by this demo (it moves that network's clock forward where a window has to pass)"
       }, chain ${chainId}.`
     );
     print("");
     print("[1/5] Deploying the contracts");
-    const signers = await ethers.getSigners();
-    if (signers.length < 11) throw new DemoError(`the network has ${signers.length} accounts; the demo needs 11`);
-    type S = (typeof signers)[number];
-    // Accounts 1..9; the deployer is account 9, not 0, so that on a local node the demo's contracts
-    // never land at the addresses scripts/deploy.ts (account 0) uses and its stale-journal check relies on.
-    const [, user, gen, cheat, v1, v2, v3, v4, dis, owner, v5] = signers as [S, S, S, S, S, S, S, S, S, S, S, ...S[]];
-    const params: PoolParams = { ...DEFAULT_POOL_PARAMS };
+    type S = Signer & { address: string };
+    const actors: S[] = shared ? await freshAccounts(conn, 10, workDir) : (await ethers.getSigners()).slice(1, 11);
+    if (actors.length < 10) throw new DemoError(`the network has ${actors.length + 1} accounts; the demo needs 11`);
+    // In-process: accounts 1..10; the deployer is account 9, not 0, so that the demo's contracts never
+    // land at the addresses scripts/deploy.ts (account 0) uses.
+    const [user, gen, cheat, v1, v2, v3, v4, dis, owner, v5] = actors as [S, S, S, S, S, S, S, S, S, S];
+    const params: PoolParams = { ...DEFAULT_POOL_PARAMS, ...(shared ? { challengeWindow: sharedWindow } : {}) };
     const token = await ethers.deployContract("TestToken", [], owner);
     const rnd = await ethers.deployContract("FutureBlockRandomness", [], owner);
     const poolC = await deployStakePool(ethers, [await token.getAddress(), owner.address, paramsStruct(params), await rnd.getAddress(), owner.address], owner);
@@ -217,9 +232,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     print(`      stake token  ${await token.getAddress()} (TestToken, 18 decimals)`);
     print(`      StakePool    ${poolAddress} (block ${deployBlock}); randomness: the hash of the block after each draw request`);
     print(
-      `      parameters   α = ${params.alphaBps / 10_000}, β = ${params.betaBps / 10_000}; commit, challenge and verify windows ${
+      `      parameters   α = ${params.alphaBps / 10_000}, β = ${params.betaBps / 10_000}; commit and verify windows ${
         params.commitWindow / 60
-      } min; at most ${params.maxStages} stages; minimum bond ${fmt(params.minBond)} tokens; a model needs ${fmt(params.minModelStake)} tokens of draw weight from ≥ ${
+      } min, challenge window ${params.challengeWindow >= 120 ? `${params.challengeWindow / 60} min` : `${params.challengeWindow} s (short: on a shared node it passes in real time)`}; at most ${params.maxStages} stages; minimum bond ${fmt(params.minBond)} tokens; a model needs ${fmt(params.minModelStake)} tokens of draw weight from ≥ ${
         params.maxStages + 2
       } verifiers`
     );
@@ -427,11 +442,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         )})`
       );
       if (!spec.challenge) {
-        say(
-          `    the user is satisfied and does not challenge; the challenge window (${onChain.challengeWindow / 60} min) passes (networkHelpers.time.increase)`
-        );
-        await networkHelpers.time.increase(onChain.challengeWindow + 1);
-        await base.finalize(jobId);
+        if (shared) {
+          say(`    the user is satisfied and does not challenge; the challenge window (${onChain.challengeWindow} s) passes on the node's own clock (the demo waits)`);
+          await finalizeWhenDue(base, jobId, (onChain.challengeWindow + 120) * 1000);
+        } else {
+          say(`    the user is satisfied and does not challenge; the challenge window (${onChain.challengeWindow / 60} min) passes (networkHelpers.time.increase)`);
+          await networkHelpers.time.increase(onChain.challengeWindow + 1);
+          await base.finalize(jobId);
+        }
         say(`    anyone may now finalize: the deployer calls finalize(${jobId})`);
       } else {
         const hooks = await spec.beforeChallenge?.(jobId);
@@ -673,13 +691,48 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     if (conn.networkConfig.type === "http") {
       print(`Inspect a job: npx poc job status 3 --pool ${poolAddress} --deploy-block ${deployBlock}`);
     }
-    return { ok, jobs, timings, pool: poolAddress, deployBlock, chainId, workDir };
+    const accounts = Object.fromEntries([...names].map(([a, n]) => [n, a]));
+    return { ok, jobs, timings, pool: poolAddress, deployBlock, chainId, workDir, shared, accounts };
   } finally {
     multibar?.stop();
     for (const w of started.reverse()) await w.stop().catch(() => {});
     for (const s of servers) await s.close().catch(() => {});
     for (const m of loaded) await m.release().catch(() => {});
     await new Promise<void>((ok) => (logFile ? logFile.end(ok) : ok()));
+  }
+}
+
+/**
+ * `n` new random accounts on `conn`'s node, each sent 10 ETH for gas by the node's first account; their
+ * keys go to `dir`/accounts.json (test accounts of a local node: the demo's run directory only).
+ */
+async function freshAccounts(conn: Connection, n: number, dir: string): Promise<(Signer & { address: string })[]> {
+  const { ethers } = conn;
+  const [funder] = await ethers.getSigners();
+  if (!funder) throw new DemoError("the node has no unlocked account to fund the demo's fresh accounts from");
+  const gas = 10n * E18;
+  const have = await ethers.provider.getBalance(funder.address);
+  if (have < gas * BigInt(n) + E18) throw new DemoError(`the node's first account ${funder.address} has ${fmt(have)} ETH; the demo needs ${fmt(gas * BigInt(n) + E18)} to fund ${n} fresh accounts`);
+  const wallets = Array.from({ length: n }, () => ethers.Wallet.createRandom().connect(ethers.provider));
+  for (const w of wallets) await (await funder.sendTransaction({ to: w.address, value: gas })).wait();
+  await writeFile(join(dir, "accounts.json"), JSON.stringify(wallets.map((w) => ({ address: w.address, privateKey: w.privateKey })), null, 2) + "\n", { mode: 0o600 });
+  return wallets;
+}
+
+/**
+ * Finalize `jobId` as soon as the node accepts it: the gas estimate runs against the next block, whose
+ * time is the node's own (ahead of the wall clock if someone moved it), so the demo waits on that clock.
+ */
+async function finalizeWhenDue(client: PoolClient, jobId: bigint, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await client.finalize(jobId);
+      return;
+    } catch (e) {
+      if (!(e instanceof ContractRevertError && e.errorName === "StakePoolDeadlineNotReached") || Date.now() > until) throw e;
+    }
+    await new Promise((ok) => setTimeout(ok, 1000));
   }
 }
 

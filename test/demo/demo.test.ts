@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
 import { runDemo, type DemoResult } from "../../scripts/demo/core.js";
+import { serveJsonRpc } from "../../scripts/lib/rpc-server.js";
 
 const T = (n: number) => BigInt(n) * 10n ** 18n;
 
@@ -106,5 +107,71 @@ describe("demo: four jobs end to end (tiny model, real inference)", function () 
     expect(parts[0]).to.equal("deploy token + pool");
     expect(parts[parts.length - 1]).to.equal("total");
     for (const t of result.timings) expect(t.ms).to.be.at.least(0);
+  });
+});
+
+describe("demo on a node it did not start (over JSON-RPC)", function () {
+  this.timeout(180_000);
+  let dir: string;
+  let result: DemoResult;
+  const lines: string[] = [];
+  let nodeAccounts: string[];
+  let clockAhead: number;
+  let blocks: number;
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "poc-demo-shared-"));
+    // Someone else's node: an in-process network served over HTTP, reached as "localhost".
+    const node = await network.create();
+    const rpc = await serveJsonRpc(node.provider);
+    const connection = await network.create({ network: "localhost", override: { url: rpc.url } });
+    try {
+      nodeAccounts = ((await node.provider.request({ method: "eth_accounts" })) as string[]).map((a) => a.toLowerCase());
+      result = await runDemo({
+        connection,
+        preset: "tiny",
+        maxTokens: 16,
+        modelsDir: join(dir, "models"),
+        workDir: join(dir, "run"),
+        print: (l) => lines.push(l),
+        progressBars: false,
+        pollMs: 100,
+        jobTimeoutMs: 60_000,
+        sharedChallengeWindow: 60,
+      });
+      const head = (await node.provider.request({ method: "eth_getBlockByNumber", params: ["latest", false] })) as { timestamp: string; number: string };
+      clockAhead = Number(BigInt(head.timestamp)) - Math.floor(Date.now() / 1000);
+      blocks = Number(BigInt(head.number));
+    } finally {
+      await connection.close();
+      await rpc.close();
+      await node.close();
+    }
+  });
+
+  after(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("pays Table 1 exactly, as on its own network", function () {
+    expect(result.ok, lines.join("\n")).to.equal(true);
+    expect(result.shared).to.equal(true);
+    expect(result.jobs.map((j) => j.outcome)).to.deep.equal(["Finalized", "GeneratorUpheld", "VerifierUpheld", "GeneratorUpheld"]);
+  });
+
+  it("a shared node's clock is not moved: job 1's challenge window passes in real time", function () {
+    // The in-process run moves its clock by the hour-long window. Here the node keeps its own time:
+    // at most one second ahead of the wall clock per block (a node that mines on every transaction
+    // gives each block a later second than the last), nowhere near a window.
+    expect(clockAhead).to.be.at.most(blocks + 5);
+    expect(clockAhead).to.be.below(3600);
+    expect(lines.join("\n")).to.include("passes on the node's own clock (the demo waits)");
+    expect(lines.join("\n")).to.include("a node this demo did not start");
+  });
+
+  it("acts from fresh accounts, none of the node's own", function () {
+    const used = Object.values(result.accounts).map((a) => a.toLowerCase());
+    expect(used).to.have.length(10);
+    for (const a of used) expect(nodeAccounts).to.not.include(a);
   });
 });
