@@ -22,3 +22,4 @@ export * from "./jobs.js";
 export * from "./next-actions.js";
 export * from "./registry.js";
 export * from "./generator-record.js";
+export * from "./clock.js";

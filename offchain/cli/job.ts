@@ -48,6 +48,7 @@ import { REQUEST_DEFAULTS, sampleRateSchema } from "./options.js";
 import { describeDrawEvents } from "./pool.js";
 import { advanceCommand, finalizeWhenDue } from "./advance.js";
 import { amountProblem } from "../chain/pool-params.js";
+import { clocksAt, type Clocks, when } from "../chain/clock.js";
 import { DEFAULT_USER_STORE, answerFromStore, describeResult, jobResult, jobResultJson, printable, tokenizerFor } from "./job-result.js";
 
 export class JobCliError extends PocError {
@@ -200,15 +201,8 @@ const OUTCOME_WORDS: Record<number, string> = {
 
 const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;
 
-function when(t: number, now: number): string {
-  const iso = new Date(t * 1000).toISOString().replace(".000Z", "Z");
-  const d = t - now;
-  const rel = Math.abs(d) < 90 ? `${Math.abs(d)} s` : Math.abs(d) < 5400 ? `${Math.round(Math.abs(d) / 60)} min` : `${(Math.abs(d) / 3600).toFixed(1)} h`;
-  return `${iso} (${d >= 0 ? `in ${rel}` : `${rel} ago`})`;
-}
-
 /** A job's status in plain words (what `poc job status` prints). */
-export function describeJob(h: JobHistory, o: { decimals: number; now: number; symbol?: string; names?: Map<string, string> }): string[] {
+export function describeJob(h: JobHistory, o: { decimals: number; clocks: Clocks; symbol?: string; names?: Map<string, string> }): string[] {
   const f = (v: bigint) => `${formatTokens(v, o.decimals)}${o.symbol ? ` ${o.symbol}` : ""}`;
   const who = (a: string) => o.names?.get(a.toLowerCase()) ?? a;
   const v = h.view;
@@ -235,16 +229,16 @@ export function describeJob(h: JobHistory, o: { decimals: number; now: number; s
   for (const s of h.stages) for (const u of s.unavailable ?? []) lines.push(`  stage ${s.stage}     no verifier could be drawn (block ${u.at.block})`);
   switch (h.state) {
     case JobState.Open:
-      lines.push(`  next        the generator must commit by ${when(v.deadline, o.now)}; after that anyone may cancel (the user is refunded in full)`);
+      lines.push(`  next        the generator must commit by ${when(v.deadline, o.clocks)}; after that anyone may cancel (the user is refunded in full)`);
       break;
     case JobState.Committed:
-      lines.push(`  next        the user may challenge until ${when(v.deadline, o.now)}; after that anyone may finalize`);
+      lines.push(`  next        the user may challenge until ${when(v.deadline, o.clocks)}; after that anyone may finalize`);
       break;
     case JobState.Verifying:
       lines.push(
         `  next        the verifier of stage ${h.current.stage} (${who(h.current.verifier)}) must submit by ${when(
           v.deadline,
-          o.now
+          o.clocks
         )} (or decline early); after that anyone may call \`poc job timeout-verifier ${h.jobId}\` (its stake goes to the treasury)`
       );
       break;
@@ -252,7 +246,7 @@ export function describeJob(h: JobHistory, o: { decimals: number; now: number; s
       lines.push(
         `  next        stage ${v.stage} waits for a draw: anyone advances the queue (\`poc pool draw\`; verifier workers do it) until ${when(
           v.deadline,
-          o.now
+          o.clocks
         )}; after that \`poc job timeout-draw ${h.jobId}\` settles it (${v.stage === 1 ? "Unverified: the generator is paid, the user's αCv goes to the treasury" : "as a stalemate"})`
       );
       break;
@@ -647,8 +641,8 @@ async function runStatus(jobArg: string, raw: ChainCliOptions & { json?: boolean
       return;
     }
     const units = await tokenUnits(client);
-    const now = (await client.latestBlock()).timestamp;
-    for (const l of describeJob(h, { decimals: units.decimals, now })) console.log(l);
+    const clocks = clocksAt((await client.latestBlock()).timestamp);
+    for (const l of describeJob(h, { decimals: units.decimals, clocks })) console.log(l);
     if (answer) console.log(`  answer      ${answer.text === null ? `${answer.tokens.length} tokens in ${store} (add --model DIR for the text)` : printable(answer.text)}`);
     else if (h.committed) console.log(`  answer      not in ${store} yet: \`poc job result ${h.jobId} --account N --model DIR\` fetches it`);
   });

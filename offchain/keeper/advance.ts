@@ -21,6 +21,7 @@
 import { FINAL_STATES, JobState } from "../chain/state.js";
 import { ContractRevertError, describeError, type PoolClient, type TxResult } from "../chain/index.js";
 import { AFTER_DEADLINE } from "../chain/next-actions.js";
+import { clocksAt, when } from "../chain/clock.js";
 import { PocError } from "../errors.js";
 
 export class KeeperError extends PocError {
@@ -53,30 +54,24 @@ const WHAT: Record<KeeperAction, string> = {
   drawVerifiers: "drawVerifiers (advance the draw queue)",
 };
 
-/** `sec` as an ISO time and relative to `now` (both in chain seconds), e.g. "2026-12-02T08:00:00Z (in 42 s)". */
-export function when(sec: number, now: number): string {
-  const d = sec - now;
-  const rel = Math.abs(d) < 90 ? `${Math.abs(d)} s` : Math.abs(d) < 5400 ? `${Math.round(Math.abs(d) / 60)} min` : `${(Math.abs(d) / 3600).toFixed(1)} h`;
-  return `${new Date(sec * 1000).toISOString().replace(".000Z", "Z")} (${d >= 0 ? `in ${rel}` : `${rel} ago`} of chain time)`;
-}
-
 /** What is due for `jobId` now, or next. */
 export async function planJob(client: PoolClient, jobId: bigint): Promise<JobPlan> {
   const [job, head, next] = await Promise.all([client.getJob(jobId), client.latestBlock(), client.nextJobId()]);
   // The next block's time: at least the latest block's, and on a node that mines only on
   // transactions (or whose clock was moved ahead) never earlier than the wall clock.
-  const now = Math.max(head.timestamp, Math.floor(Date.now() / 1000));
+  const clocks = clocksAt(head.timestamp);
+  const now = clocks.chain;
   if (jobId < 1n || jobId >= next) throw new KeeperError(`no job ${jobId} in pool ${client.address} (jobs are 1..${next - 1n})`);
   const base = { jobId, state: job.state, chainNow: now };
   if (FINAL_STATES.has(job.state)) return { ...base, summary: `job ${jobId} is ${JobState[job.state]}: final, nothing to do` };
   const after = ACTION_AFTER_DEADLINE[job.state];
   if (!after) return { ...base, summary: `job ${jobId} is ${JobState[job.state]}: nothing a keeper can do` };
-  if (now > job.deadline) return { ...base, due: after, summary: `job ${jobId} is ${JobState[job.state]} and its deadline ${when(job.deadline, now)} has passed: ${WHAT[after]} is due` };
+  if (now > job.deadline) return { ...base, due: after, summary: `job ${jobId} is ${JobState[job.state]} and its deadline ${when(job.deadline, clocks)} has passed: ${WHAT[after]} is due` };
   const at = job.deadline + 1;
   if (job.state === JobState.AwaitingVerifier) {
     const e = await client.drawEpoch();
     if (e.frozen || e.head < e.tail) {
-      return { ...base, due: "drawVerifiers", next: { action: after, at }, summary: `job ${jobId} stage ${job.stage} waits for a draw: ${WHAT.drawVerifiers} may move it; ${after} is due from ${when(at, now)}` };
+      return { ...base, due: "drawVerifiers", next: { action: after, at }, summary: `job ${jobId} stage ${job.stage} waits for a draw: ${WHAT.drawVerifiers} may move it; ${after} is due from ${when(at, clocks)}` };
     }
   }
   const who =
@@ -87,7 +82,7 @@ export async function planJob(client: PoolClient, jobId: bigint): Promise<JobPla
         : job.state === JobState.Verifying || job.state === JobState.Answering
           ? `the verifier of stage ${job.stage} may ${job.state === JobState.Answering ? "reveal its result" : "submit"}`
           : `stage ${job.stage} waits for a draw`;
-  return { ...base, next: { action: after, at }, summary: `job ${jobId} is ${JobState[job.state]}: ${who} until ${when(job.deadline, now)}; then ${WHAT[after]}` };
+  return { ...base, next: { action: after, at }, summary: `job ${jobId} is ${JobState[job.state]}: ${who} until ${when(job.deadline, clocks)}; then ${WHAT[after]}` };
 }
 
 export interface AdvanceResult {
