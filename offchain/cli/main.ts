@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { receiptsCommand } from "./receipts.js";
 import { modelCommand } from "./model.js";
@@ -14,9 +15,13 @@ import { gatewayCommand } from "./gateway.js";
 import { generatorCommand } from "./generator.js";
 import { PocError } from "../errors.js";
 
+/** The project's version, from its package.json (two directories up from offchain/cli). */
+const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
 const program = new Command()
   .name("poc")
   .description("Proof of Cache: build and load models, generate with KV-cache sampling, verify receipts, run workers")
+  .version(version, "-V, --version", "print the version")
   .showHelpAfterError();
 
 program.addCommand(modelCommand());
