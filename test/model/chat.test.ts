@@ -41,7 +41,8 @@ describe("model/chat: one chat rendering for gateway, generator and verifier", f
   let llama3: ChatModel;
   let llama2: ChatModel;
   before(async () => {
-    [qwen3, llama3, llama2] = await Promise.all(["qwen3", "llama3", "llama2"].map((n) => openChatModel(lenmlDir(n))));
+    const models = await Promise.all(["qwen3", "llama3", "llama2"].map((n) => openChatModel(lenmlDir(n))));
+    [qwen3, llama3, llama2] = [models[0]!, models[1]!, models[2]!];
   });
 
   it("renders Qwen3's template as it is written (ChatML, generation prompt)", () => {
