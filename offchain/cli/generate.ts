@@ -2,6 +2,9 @@
  * `poc generate`: decode with the KV cache, sample K/V rows, write the receipt (atomically) and print
  * its root. Same inputs on the same machine give a byte-identical receipt.
  *
+ * The prompt: `--prompt TEXT` (tokenized, special tokens added), `--prompt-tokens LIST`, or `--chat JSON`
+ * (messages rendered with the model's chat template, offchain/model/chat.ts).
+ *
  * Defaults: greedy (temperature 0), seed 0, sample rate 1/16, 2 layers per sampled position, scope
  * "all", K/V stored in the model's dtype, sampler seed = defaultSamplerSeed(prompt, decoding)
  * (keccak256 of the prompt tokens and the decoding configuration, see offchain/generate/generate.ts —
@@ -15,6 +18,7 @@ import { EXECUTION_PROVIDERS, loadModel, type ExecutionProvider, type LoadedMode
 import { parseRatePpm, toSeed64, type Hex } from "../sampling/index.js";
 import { ReceiptStore, numChecks, writeFileAtomic, type KvDtype } from "../receipt/index.js";
 import { defaultSamplerSeed, generate, GenerateError, PromptError } from "../generate/index.js";
+import { type ChatError, type ChatMessage, chatPromptTokens, openChatModel, parseChatJson } from "../model/chat.js";
 import { hex32, nonNegativeInt, positiveInt, REQUEST_DEFAULTS } from "./options.js";
 import { addModelOptions, hashProgressBar, loadOptionsFrom, printLoadNotes, type ModelCliOptions } from "./model-options.js";
 
@@ -42,6 +46,14 @@ function rate(v: string): number {
     throw new InvalidArgumentError("a fraction of positions in (0, 1]: 0.0625, 1/16 or 6.25%");
   }
 }
+function chatMessages(v: string): ChatMessage[] {
+  try {
+    return parseChatJson(v);
+  } catch (e) {
+    const err = e as ChatError;
+    throw new InvalidArgumentError(err.details ? `${err.shortMessage}: ${err.details}` : err.shortMessage);
+  }
+}
 function tokenList(v: string): number[] {
   const parts = v.split(/[\s,]+/).filter((s) => s !== "");
   const out = parts.map(Number);
@@ -59,6 +71,7 @@ interface GenerateOptions extends ModelCliOptions {
   model: string;
   prompt?: string;
   promptTokens?: number[];
+  chat?: ChatMessage[];
   specialTokens: boolean;
   maxTokens: number;
   seed: string;
@@ -97,8 +110,8 @@ async function checkOutPath(out: string): Promise<string> {
 }
 
 async function runGenerate(o: GenerateOptions): Promise<void> {
-  if ((o.prompt === undefined) === (o.promptTokens === undefined))
-    throw new PromptError("give exactly one of --prompt TEXT and --prompt-tokens LIST");
+  if ([o.prompt, o.promptTokens, o.chat].filter((x) => x !== undefined).length !== 1)
+    throw new PromptError("give exactly one of --prompt TEXT, --prompt-tokens LIST and --chat JSON");
   const out = await checkOutPath(o.out);
   const hashBar = hashProgressBar(process.stderr.isTTY === true && !o.json);
   let model: LoadedModel;
@@ -110,7 +123,10 @@ async function runGenerate(o: GenerateOptions): Promise<void> {
   printLoadNotes(model.notes);
   let bar: cliProgress.SingleBar | null = null;
   try {
-    const promptTokens = o.promptTokens ?? model.tokenizer.encode(o.prompt!, { addSpecialTokens: o.specialTokens });
+    // --chat: rendered with the model's chat template by the code the generator worker and the verifiers use (offchain/model/chat.ts)
+    const promptTokens = o.chat
+      ? chatPromptTokens(await openChatModel(model.dir, model.tokenizer), o.chat)
+      : (o.promptTokens ?? model.tokenizer.encode(o.prompt!, { addSpecialTokens: o.specialTokens }));
     const decoding = {
       seed: o.seed,
       temperature: o.temperature,
@@ -211,6 +227,7 @@ export function generateCommand(): Command {
     .requiredOption("--model <dir>", "model directory (Optimum ONNX layout)")
     .option("--prompt <text>", "prompt text (tokenized with the model's tokenizer)")
     .option("--prompt-tokens <ids>", "prompt as comma-separated token ids (instead of --prompt)", tokenList)
+    .option("--chat <json>", 'chat messages, e.g. \'[{"role":"user","content":"Hi"}]\', rendered with the model\'s chat template (instead of --prompt)', chatMessages)
     .option("--no-special-tokens", "do not let the tokenizer add special tokens (e.g. <bos>) to --prompt")
     .requiredOption("--max-tokens <n>", "tokens to generate at most", positiveInt)
     .requiredOption("--out <file>", "receipt file to write (atomically)")

@@ -2,7 +2,7 @@
  * The user's commands (BRIEF "Who uses it": users buy one inference from a generator, escrow their
  * payment in the pool, and may challenge the result):
  *
- *   poc job open --generator ADDR (--model DIR | --model-id HEX) (--prompt TEXT | --prompt-tokens IDS)
+ *   poc job open --generator ADDR (--model DIR | --model-id HEX) (--prompt TEXT | --prompt-tokens IDS | --chat JSON)
  *                --max-tokens N --cg AMOUNT --cv AMOUNT [decoding and sampler options] [--direct URL]
  *   poc job deliver JOB --direct URL (the same request options)   deliver a private job's request (again)
  *   poc job challenge JOB        the user disputes the committed result (stage 1 joins the draw queue)
@@ -38,6 +38,7 @@ import { PocError } from "../errors.js";
 import { type JobHistory, JobState, StageStatus, type PoolClient, type TxResult, jobHistory } from "../chain/index.js";
 import { modelIdOf } from "../model/index.js";
 import { wrapTokenizer } from "../model/tokenizer.js";
+import { type ChatError, type ChatMessage, type ChatModel, chatPromptTokens, parseChatJson, tokenizerSetupOf } from "../model/chat.js";
 import { type JobRequest, encodeJobRequest, parseJobRequest, requestHash, requestToDataUri } from "../request/index.js";
 import { DIRECT_REQUEST_URI } from "../worker/generator.js";
 import { deliverRequest, type Delivered } from "../transport/generator-client.js";
@@ -62,6 +63,8 @@ export class JobCliError extends PocError {
 export interface JobRequestParams {
   modelId: string;
   promptTokens: number[];
+  /** A chat's messages: promptTokens must be them rendered with the model's template (chat.ts chatPromptTokens). */
+  messages?: ChatMessage[];
   maxTokens: number;
   seed?: bigint | number | string;
   temperature?: number;
@@ -81,6 +84,7 @@ export function buildJobRequest(p: JobRequestParams): JobRequest {
     version: 1,
     modelId: p.modelId,
     promptTokens: p.promptTokens,
+    ...(p.messages ? { messages: p.messages } : {}),
     decoding: {
       seed: (p.seed ?? REQUEST_DEFAULTS.seed).toString(),
       temperature: p.temperature ?? REQUEST_DEFAULTS.temperature,
@@ -325,6 +329,18 @@ const requestFields = {
           .map(Number)
       )
       .optional(),
+    chat: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return parseChatJson(text);
+        } catch (e) {
+          const err = e as ChatError;
+          ctx.addIssue({ code: "custom", message: err.details ? `${err.shortMessage}: ${err.details}` : err.shortMessage });
+          return z.NEVER;
+        }
+      })
+      .optional(),
     specialTokens: z.boolean().default(true),
     maxTokens: posInt("--max-tokens"),
     seed: z.string().refine((s) => {
@@ -346,14 +362,15 @@ const requestFields = {
 };
 const directUrl = z.url({ protocol: /^https?$/, error: "--direct must be the generator's http(s) base URL" });
 
-type RequestOptionsShape = { model?: string | undefined; modelId?: string | undefined; prompt?: string | undefined; promptTokens?: number[] | undefined };
+type RequestOptionsShape = { model?: string | undefined; modelId?: string | undefined; prompt?: string | undefined; promptTokens?: number[] | undefined; chat?: ChatMessage[] | undefined };
 function requestRules<T extends z.ZodType<RequestOptionsShape>>(schema: T) {
   return schema
     .refine((o) => o.model !== undefined || o.modelId !== undefined, { message: "give --model DIR (or --model-id HEX with --prompt-tokens)" })
-    .refine((o) => (o.prompt === undefined) !== (o.promptTokens === undefined), { message: "give exactly one of --prompt TEXT and --prompt-tokens IDS" })
+    .refine((o) => [o.prompt, o.promptTokens, o.chat].filter((x) => x !== undefined).length === 1, { message: "give exactly one of --prompt TEXT, --prompt-tokens IDS and --chat JSON" })
     .refine((o) => o.prompt === undefined || o.model !== undefined, {
       message: "--prompt needs --model DIR: the prompt is tokenized with the model's tokenizer (or give --prompt-tokens)",
-    });
+    })
+    .refine((o) => o.chat === undefined || o.model !== undefined, { message: "--chat needs --model DIR: the messages are rendered with the model's chat template" });
 }
 
 const openSchema = requestRules(
@@ -400,7 +417,8 @@ async function modelInfo(dir: string) {
   } catch {
     // checked by modelIdOf already
   }
-  return { modelId, tokenizer: wrapTokenizer(tokJson, tokCfg), maxPositions, vocabSize };
+  const tokenizer = wrapTokenizer(tokJson, tokCfg);
+  return { modelId, tokenizer, chat: { tokenizer, setup: tokenizerSetupOf(tokCfg, tokenizer) } satisfies ChatModel, maxPositions, vocabSize };
 }
 
 async function tokenUnits(client: PoolClient) {
@@ -429,6 +447,7 @@ async function requestFromOptions(o: z.output<typeof deliverSchema> | z.output<t
     if (modelId && modelId !== info.modelId) throw new JobCliError(`--model-id ${modelId} is not the id of ${o.model} (${info.modelId})`);
     modelId = info.modelId;
     if (o.prompt !== undefined) promptTokens = info.tokenizer.encode(o.prompt, { addSpecialTokens: o.specialTokens });
+    if (o.chat !== undefined) promptTokens = chatPromptTokens(info.chat, o.chat);
     if (!promptTokens || promptTokens.length === 0) throw new JobCliError("the prompt is empty after tokenization");
     if (info.vocabSize !== null && promptTokens.some((t) => t >= info.vocabSize!))
       throw new JobCliError(`a prompt token is outside the model's vocabulary of ${info.vocabSize}`);
@@ -439,6 +458,7 @@ async function requestFromOptions(o: z.output<typeof deliverSchema> | z.output<t
   return buildJobRequest({
     modelId: modelId!,
     promptTokens: promptTokens!,
+    ...(o.chat ? { messages: o.chat } : {}),
     maxTokens: o.maxTokens,
     seed: o.seed.trim(),
     temperature: o.temperature,
@@ -674,6 +694,7 @@ function addRequestOptions(cmd: Command): Command {
       .option("--model-id <hex32>", "the model id (without --model: needs --prompt-tokens)")
       .option("--prompt <text>", "prompt text (tokenized with the model's tokenizer)")
       .option("--prompt-tokens <ids>", "prompt as comma-separated token ids")
+      .option("--chat <json>", 'chat messages, e.g. \'[{"role":"user","content":"Hi"}]\': rendered with the model\'s chat template; the request carries them')
       .option("--no-special-tokens", "do not let the tokenizer add special tokens (e.g. <bos>) to --prompt")
       .requiredOption("--max-tokens <n>", "tokens to generate")
       .option("--seed <n>", "decoding seed, an unsigned 64-bit integer", REQUEST_DEFAULTS.seed)

@@ -24,6 +24,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { JobState, type PoolClient, type PoolEventOf, describeError } from "../chain/index.js";
+import type { ChatMessage } from "../model/chat-messages.js";
 import { type JobRequest, checkReceiptAgainstJob, encodeJobRequest, parseJobRequest, samplerSeedFor } from "../request/index.js";
 import type { Receipt, ReceiptStore } from "../receipt/index.js";
 import { signAccess } from "../transport/auth.js";
@@ -50,6 +51,8 @@ export const DEFAULT_SAMPLER: SamplerSettings = Object.freeze({ ratePpm: 62_500,
 export interface CompletionSpec {
   model: GatewayModel;
   promptTokens: number[];
+  /** A chat's messages (the request carries them: the generator and the verifiers re-render them). */
+  messages?: ChatMessage[];
   maxTokens: number;
   temperature: number;
   topP: number;
@@ -156,6 +159,7 @@ export class JobRunner {
       version: 1,
       modelId: spec.model.modelId,
       promptTokens: spec.promptTokens,
+      ...(spec.messages ? { messages: spec.messages } : {}),
       decoding: { seed: spec.seed.toString(), temperature: spec.temperature, topK: 0, topP: spec.topP, maxTokens: spec.maxTokens, stopAtEos: true },
       sampler: { ratePpm: s.ratePpm, layersPerToken: s.layersPerToken, scope: s.scope },
     });

@@ -5,9 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { z } from "zod";
 import { modelIdOf, loadModel, type LoadedModel, type LoadOptions } from "../model/index.js";
 import { wrapTokenizer } from "../model/tokenizer.js";
+import { type ChatError, type TokenizerSetup, tokenizerSetupOf } from "../model/chat.js";
 import { GatewayConfigError, GatewayError } from "./errors.js";
 import type { PromptModel } from "./prompt.js";
 
@@ -24,16 +24,6 @@ export interface GatewayModel {
   loaded?: LoadedModel;
 }
 
-const tokenizerConfigSchema = z
-  .object({
-    chat_template: z.union([z.string(), z.array(z.object({ name: z.string(), template: z.string() }))]).optional(),
-    bos_token: z.union([z.string(), z.object({ content: z.string() }).passthrough()]).nullable().optional(),
-    eos_token: z.union([z.string(), z.object({ content: z.string() }).passthrough()]).nullable().optional(),
-  })
-  .passthrough();
-
-const tokenText = (t: string | { content: string } | null | undefined) => (t === null || t === undefined ? undefined : typeof t === "string" ? t : t.content);
-
 async function readJson(path: string, optional: boolean): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, "utf8")) as unknown;
@@ -49,20 +39,23 @@ export async function openGatewayModel(dir: string, o: { name?: string; load?: L
   const modelId = (await modelIdOf(abs)).toLowerCase();
   const tokJson = await readJson(join(abs, "tokenizer.json"), false);
   const cfgRaw = (await readJson(join(abs, "tokenizer_config.json"), true)) ?? {};
-  const cfg = tokenizerConfigSchema.safeParse(cfgRaw);
-  if (!cfg.success) throw new GatewayConfigError(`${join(abs, "tokenizer_config.json")} is not a tokenizer config: ${cfg.error.issues[0]?.message}`);
   const hf = (await readJson(join(abs, "config.json"), false)) as { max_position_embeddings?: unknown; vocab_size?: unknown };
-  const tpl = cfg.data.chat_template;
-  const chatTemplate = typeof tpl === "string" ? tpl : tpl?.find((t) => t.name === "default")?.template ?? tpl?.[0]?.template;
+  const tokenizer = wrapTokenizer(tokJson as object, cfgRaw as object);
+  let setup: TokenizerSetup;
+  try {
+    setup = tokenizerSetupOf(cfgRaw, tokenizer);
+  } catch (e) {
+    throw new GatewayConfigError(`${join(abs, "tokenizer_config.json")} is not a tokenizer config: ${(e as ChatError).details ?? (e as Error).message}`, { cause: e });
+  }
   const model: GatewayModel = {
     name: o.name ?? basename(abs),
     modelId,
     dir: abs,
     prompt: {
-      tokenizer: wrapTokenizer(tokJson as object, cfgRaw as object),
-      chatTemplate,
-      bosToken: tokenText(cfg.data.bos_token),
-      eosToken: tokenText(cfg.data.eos_token),
+      tokenizer,
+      chatTemplate: setup.chatTemplate,
+      bosToken: setup.bosToken,
+      eosToken: setup.eosToken,
       vocabSize: typeof hf.vocab_size === "number" ? hf.vocab_size : null,
     },
     maxPositions: typeof hf.max_position_embeddings === "number" ? hf.max_position_embeddings : null,

@@ -1,25 +1,19 @@
 /**
- * Chat messages and completion prompts → prompt tokens. Only the gateway renders: the rendered token
- * ids go into the job request (bound on-chain by its hash), so the generator and the verifiers never
- * apply a template of their own and cannot render differently.
+ * Chat messages and completion prompts → prompt tokens, for the gateway.
  *
- * - **Chat**: when the model directory's `tokenizer_config.json` has a `chat_template`, it is rendered
- *   with @huggingface/jinja (`messages`, `add_generation_prompt: true`, `bos_token`, `eos_token`),
- *   and the text is tokenized without adding special tokens (the template writes them; the literal
- *   text of a special token maps to that token). Without one, the fallback template
- *   {@link FALLBACK_CHAT_TEMPLATE} is used: `<bos>` (when the tokenizer config names one), then per
- *   message `<role>: <content>\n`, then `assistant:`.
+ * - **Chat**: the OpenAI messages become plain `{role, content, name?}` messages (text content parts
+ *   joined), rendered and tokenized by the shared offchain/model/chat.ts (the model's chat template,
+ *   or its fallback) — the same code the generator and the verifiers re-render with. The job request
+ *   then carries those messages next to the prompt tokens (docs/PROTOCOL.md "Chat requests").
  * - **Completion**: a prompt string is tokenized with the tokenizer's special tokens (e.g. `<bos>`
  *   first); a list of token ids is taken as is.
  */
-import { Template } from "@huggingface/jinja";
+import { ChatError, type ChatMessage as PlainMessage, type TokenizerSetup, renderChat as renderPlainChat } from "../model/chat.js";
 import type { TextTokenizer } from "../model/tokenizer.js";
 import { badRequest } from "./errors.js";
 import { type ChatMessage, messageText } from "./openai-schema.js";
 
-/** The template used when the model ships none (Jinja, rendered the same way). */
-export const FALLBACK_CHAT_TEMPLATE =
-  "{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
+export { FALLBACK_CHAT_TEMPLATE } from "../model/chat.js";
 
 export interface PromptModel {
   tokenizer: TextTokenizer;
@@ -30,19 +24,19 @@ export interface PromptModel {
   vocabSize: number | null;
 }
 
+/** OpenAI messages as the job request carries them (text content only). */
+export function plainMessages(messages: readonly ChatMessage[]): PlainMessage[] {
+  return messages.map((m, i) => ({ role: m.role, content: messageText(m, i), ...(m.name ? { name: m.name } : {}) }));
+}
+
 /** The chat as text (module comment). */
 export function renderChat(model: Pick<PromptModel, "chatTemplate" | "bosToken" | "eosToken">, messages: readonly ChatMessage[]): string {
-  const plain = messages.map((m, i) => ({ role: m.role, content: messageText(m, i), ...(m.name ? { name: m.name } : {}) }));
-  let template: Template;
+  const setup: Pick<TokenizerSetup, "chatTemplate" | "bosToken" | "eosToken"> = { chatTemplate: model.chatTemplate, bosToken: model.bosToken, eosToken: model.eosToken };
   try {
-    template = new Template(model.chatTemplate ?? FALLBACK_CHAT_TEMPLATE);
+    return renderPlainChat(setup, plainMessages(messages));
   } catch (e) {
-    throw badRequest(`the model's chat template does not parse: ${(e as Error).message}`, "model", "chat_template_error");
-  }
-  try {
-    return template.render({ messages: plain, add_generation_prompt: true, bos_token: model.bosToken ?? "", eos_token: model.eosToken ?? "" });
-  } catch (e) {
-    throw badRequest(`the model's chat template failed on these messages: ${(e as Error).message}`, "messages", "chat_template_error");
+    if (e instanceof ChatError) throw badRequest(e.shortMessage, e.fault === "template" ? "model" : "messages", "chat_template_error");
+    throw e;
   }
 }
 

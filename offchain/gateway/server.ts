@@ -37,7 +37,8 @@ import {
   type ChatRequest,
   type CompletionRequest,
 } from "./openai-schema.js";
-import { chatPromptTokens, completionPromptTokens } from "./prompt.js";
+import { chatPromptTokens, completionPromptTokens, plainMessages } from "./prompt.js";
+import type { ChatMessage as PlainMessage } from "../model/chat-messages.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_TOKENS = 256;
@@ -138,7 +139,7 @@ export async function startGatewayServer(o: GatewayServerOptions): Promise<Gatew
     throw new GatewayConfigError(`listening on ${host} without an API key would let anyone there spend the user's tokens: set POC_GATEWAY_API_KEY (or listen on 127.0.0.1)`);
   let port = 0;
 
-  const spec = (model: GatewayModel, promptTokens: number[], r: ChatRequest | CompletionRequest): CompletionSpec => {
+  const spec = (model: GatewayModel, promptTokens: number[], r: ChatRequest | CompletionRequest, messages?: PlainMessage[]): CompletionSpec => {
     const asked = r.max_completion_tokens ?? r.max_tokens ?? undefined;
     const room = model.maxPositions === null ? Infinity : model.maxPositions - promptTokens.length;
     if (room < 1) throw badRequest(`the prompt is ${promptTokens.length} tokens, the model's context is ${model.maxPositions}`, "messages", "context_length_exceeded");
@@ -147,6 +148,7 @@ export async function startGatewayServer(o: GatewayServerOptions): Promise<Gatew
     return {
       model,
       promptTokens,
+      ...(messages ? { messages } : {}),
       maxTokens: asked ?? Math.min(o.defaultMaxTokens ?? DEFAULT_MAX_TOKENS, room),
       temperature: r.temperature ?? 1,
       topP: r.top_p ?? 1,
@@ -160,7 +162,7 @@ export async function startGatewayServer(o: GatewayServerOptions): Promise<Gatew
     const r = kind === "chat" ? parseBody(chatRequestSchema, body) : parseBody(completionRequestSchema, body);
     const model = o.catalog.resolve(r.model);
     const tokens = kind === "chat" ? chatPromptTokens(model.prompt, (r as ChatRequest).messages) : completionPromptTokens(model.prompt, (r as CompletionRequest).prompt);
-    const s = spec(model, tokens, r);
+    const s = spec(model, tokens, r, kind === "chat" ? plainMessages((r as ChatRequest).messages) : undefined);
     const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-poc${randomBytes(12).toString("hex")}`;
     const created = Math.floor(Date.now() / 1000);
     const base = { id, created, model: model.name };

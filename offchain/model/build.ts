@@ -1,11 +1,12 @@
 /**
  * Model builder: writes a Llama-style decoder with seeded weights as an Optimum-layout directory:
  *   model.onnx (+ model.onnx_data with `externalData`), config.json (HF LlamaConfig keys),
- *   tokenizer.json + tokenizer_config.json (byte-level, see tokenizer.ts).
+ *   tokenizer.json + tokenizer_config.json (byte-level, see tokenizer.ts; or a real tokenizer copied
+ *   from `tokenizerFrom`, with the vocabulary sized to it).
  * Files are written into a temporary sibling directory which is renamed into place only when
  * complete, so an error never leaves a half-written model behind.
  */
-import { mkdir, rename, rm, stat, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, readdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { ModelInputError, ModelFileError } from "./errors.js";
@@ -30,6 +31,7 @@ import {
   byteLevelTokenizerConfig,
   byteLevelTokenizerJson,
 } from "./tokenizer.js";
+import { chatModelOf, type ChatModel } from "./chat.js";
 
 /**
  * Architecture of the config.json and of the graph's blocks (defaults that options may override):
@@ -89,6 +91,14 @@ export interface BuildOptions {
   variantScope?: VariantScope;
   /** Attack-suite variant: the last layer's o_proj and down_proj zeroed; see LlamaBuildSpec. */
   skipLastLayerOutput?: boolean;
+  /**
+   * A directory holding a real tokenizer.json (+ tokenizer_config.json) to ship instead of the byte
+   * tokenizer: both files are copied, config.json's bos/eos/pad ids are those of its special tokens
+   * (chat.ts tokenizerSetupOf), and the vocabulary defaults to the tokenizer's size.
+   */
+  tokenizerFrom?: string;
+  /** Rows of the embedding and the LM head (default: the tokenizer's size); at least the tokenizer's size, as real models pad it (Qwen: 151,936). */
+  vocabSize?: number;
 }
 
 export type BuildLayout = "model" | "onnx" | "merged" | "split";
@@ -142,7 +152,7 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     kvHeads: o.kvHeads ?? Math.min(preset.kvHeads, heads),
     headDim: o.headDim ?? hiddenSize / heads,
     intermediateSize: o.intermediateSize ?? (o.hiddenSize === undefined ? preset.intermediateSize : defaultIntermediate(hiddenSize)),
-    vocabSize: BYTE_VOCAB_SIZE,
+    vocabSize: o.vocabSize ?? BYTE_VOCAB_SIZE,
     maxPositions,
     ropeTheta: o.ropeTheta ?? archDefaults.ropeTheta ?? 10000,
     rmsNormEps: o.rmsNormEps ?? 1e-5,
@@ -152,7 +162,8 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     positionIds: o.positionIds ?? true,
     useCacheBranch: o.useCacheBranch ?? o.layout === "merged",
     ...(o.hfUpcast ? { hfUpcast: true } : {}),
-    specialFrom: 256,
+    // the byte tokenizer's specials get damped rows; a real tokenizer's ids are not laid out that way
+    specialFrom: o.tokenizerFrom === undefined ? 256 : null,
     initScale: o.initScale ?? 2,
     lmScale: o.lmScale ?? 4,
     ...(o.weightPerturbation ? { weightPerturbation: o.weightPerturbation } : {}),
@@ -186,9 +197,17 @@ const ARCH_NAMES: Record<Architecture, { architectures: string[]; modelType: str
   gemma2: { architectures: ["Gemma2ForCausalLM"], modelType: "gemma2" },
 };
 
-export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined): object {
+/** The token ids config.json names (the byte tokenizer's unless a real tokenizer is shipped). */
+export interface ConfigTokenIds {
+  bos: number | null;
+  eos: number | null;
+  pad: number | null;
+}
+const BYTE_TOKEN_IDS: ConfigTokenIds = { bos: BYTE_BOS_ID, eos: BYTE_EOS_ID, pad: BYTE_PAD_ID };
+
+export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined, ids: ConfigTokenIds = BYTE_TOKEN_IDS): object {
   const arch = architectureOf(spec);
-  const base = llamaStyleConfig(spec, preset);
+  const base = llamaStyleConfig(spec, preset, ids);
   if (arch === "llama") return base;
   const r = spec.ropeScaling;
   return {
@@ -223,7 +242,7 @@ export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined
   };
 }
 
-function llamaStyleConfig(spec: LlamaBuildSpec, preset: string | undefined): object {
+function llamaStyleConfig(spec: LlamaBuildSpec, preset: string | undefined, ids: ConfigTokenIds): object {
   return {
     architectures: ["LlamaForCausalLM"],
     model_type: "llama",
@@ -244,9 +263,9 @@ function llamaStyleConfig(spec: LlamaBuildSpec, preset: string | undefined): obj
     tie_word_embeddings: spec.tied,
     torch_dtype: spec.dtype === "fp16" ? "float16" : "float32",
     use_cache: true,
-    bos_token_id: BYTE_BOS_ID,
-    eos_token_id: BYTE_EOS_ID,
-    pad_token_id: BYTE_PAD_ID,
+    bos_token_id: ids.bos,
+    eos_token_id: ids.eos,
+    pad_token_id: ids.pad,
     poc_builder: {
       generator: "proof-of-cache offchain/model/build.ts",
       preset: preset ?? null,
@@ -273,7 +292,12 @@ const json = (o: object) => `${JSON.stringify(o, null, 2)}\n`;
  */
 export async function buildModel(outDir: string, options: BuildOptions = {}, control: { force?: boolean } = {}): Promise<BuildResult> {
   const t0 = performance.now();
-  const spec = resolveBuildSpec(options);
+  const tokenizer = await tokenizerFiles(options.tokenizerFrom);
+  if (tokenizer && options.vocabSize !== undefined && options.vocabSize < tokenizer.size)
+    throw new ModelInputError(`vocabSize ${options.vocabSize} is below the tokenizer's ${tokenizer.size} tokens (${options.tokenizerFrom})`);
+  if (!tokenizer && options.vocabSize !== undefined && options.vocabSize < BYTE_VOCAB_SIZE)
+    throw new ModelInputError(`vocabSize ${options.vocabSize} is below the byte tokenizer's ${BYTE_VOCAB_SIZE} tokens`);
+  const spec = resolveBuildSpec(tokenizer && options.vocabSize === undefined ? { ...options, vocabSize: tokenizer.size } : options);
   const dir = resolve(outDir);
   const existing = await dirState(dir);
   if (existing === "file") throw new ModelFileError(dir, "Output path exists and is not a directory");
@@ -307,9 +331,14 @@ export async function buildModel(outDir: string, options: BuildOptions = {}, con
       await writeFile(join(tmp, file), encodeModel(model));
       if (pastInputs) main = model;
     }
-    await writeFile(join(tmp, "config.json"), json(llamaConfigJson(spec, options.preset ?? "tiny")));
-    await writeFile(join(tmp, "tokenizer.json"), json(byteLevelTokenizerJson()));
-    await writeFile(join(tmp, "tokenizer_config.json"), json(byteLevelTokenizerConfig(spec.maxPositions)));
+    await writeFile(join(tmp, "config.json"), json(llamaConfigJson(spec, options.preset ?? "tiny", tokenizer?.ids)));
+    if (tokenizer) {
+      await writeFile(join(tmp, "tokenizer.json"), tokenizer.json);
+      if (tokenizer.config !== undefined) await writeFile(join(tmp, "tokenizer_config.json"), tokenizer.config);
+    } else {
+      await writeFile(join(tmp, "tokenizer.json"), json(byteLevelTokenizerJson()));
+      await writeFile(join(tmp, "tokenizer_config.json"), json(byteLevelTokenizerConfig(spec.maxPositions)));
+    }
     const files = await resolveModelFiles(tmp, { ...(options.variantName ? { variant: options.variantName } : {}), graph: main });
     const { modelId, entries } = await computeModelId(tmp, files, { cache: false });
 
@@ -334,6 +363,42 @@ export async function buildModel(outDir: string, options: BuildOptions = {}, con
     if (old) await rename(old, dir).catch(() => undefined);
     throw e;
   }
+}
+
+/** A real tokenizer to ship (BuildOptions.tokenizerFrom): its files as read, its size and special-token ids. */
+async function tokenizerFiles(dir: string | undefined): Promise<{ json: string; config: string | undefined; size: number; ids: ConfigTokenIds } | undefined> {
+  if (dir === undefined) return undefined;
+  const abs = resolve(dir);
+  const read = async (f: string, optional: boolean) => {
+    try {
+      return await readFile(join(abs, f), "utf8");
+    } catch (e) {
+      if (optional && (e as { code?: string }).code === "ENOENT") return undefined;
+      throw new ModelFileError(join(abs, f), "Cannot read the tokenizer to ship", { cause: e, details: (e as Error).message });
+    }
+  };
+  const text = (await read("tokenizer.json", false))!;
+  const config = await read("tokenizer_config.json", true);
+  let chat: ChatModel;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+    chat = chatModelOf(parsed as object, config === undefined ? undefined : (JSON.parse(config) as object));
+  } catch (cause) {
+    throw new ModelFileError(join(abs, "tokenizer.json"), "Unsupported or corrupt tokenizer", { cause, details: (cause as Error).message });
+  }
+  return { json: text, config, size: tokenizerSize(parsed), ids: { bos: chat.setup.bosId, eos: chat.setup.eosId, pad: chat.setup.padId } };
+}
+
+/** 1 + the largest id of a tokenizer.json's vocabulary (an id map, or Unigram's list) and added tokens. */
+function tokenizerSize(tok: unknown): number {
+  const t = tok as { model?: { vocab?: unknown }; added_tokens?: { id?: unknown }[] };
+  let max = -1;
+  const vocab = t.model?.vocab;
+  if (Array.isArray(vocab)) max = vocab.length - 1;
+  else if (vocab && typeof vocab === "object") for (const v of Object.values(vocab)) if (typeof v === "number" && v > max) max = v;
+  for (const a of t.added_tokens ?? []) if (typeof a.id === "number" && a.id > max) max = a.id;
+  return max + 1;
 }
 
 async function dirState(dir: string): Promise<"missing" | "file" | "empty" | "nonempty"> {

@@ -95,6 +95,8 @@ export interface TextTokenizer {
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
   /** Token ids -> text. Special tokens are skipped unless `skipSpecialTokens: false`. */
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  /** The id of one token's text (a special token's content, or a vocabulary entry); undefined when unknown. */
+  tokenToId(token: string): number | undefined;
 }
 
 export function wrapTokenizer(tokenizerJson: object, tokenizerConfig: object): TextTokenizer {
@@ -103,5 +105,6 @@ export function wrapTokenizer(tokenizerJson: object, tokenizerConfig: object): T
     encode: (text, options) => tok.encode(text, { add_special_tokens: options?.addSpecialTokens ?? false }).ids,
     decode: (ids, options) =>
       ids.length === 0 ? "" : tok.decode([...ids], { skip_special_tokens: options?.skipSpecialTokens ?? true }),
+    tokenToId: (token) => tok.token_to_id(token),
   };
 }

@@ -12,6 +12,10 @@
  * - **URI**: `data:application/json;base64,…` (the request travels on-chain in the event),
  *   `http(s)://…`, `file://…` or a local path. Whatever the URI, the content must hash to
  *   `requestHash`.
+ * - **Chat**: a request may carry `messages`; its `promptTokens` must then be those messages rendered
+ *   with the model's chat template. The binding check here compares tokens only; the generator and the
+ *   verifier also re-render the messages (offchain/model/chat.ts `chatPromptMismatch`), as only they
+ *   hold the model's tokenizer.
  * - **Sampler seed**: not chosen by the user nor by the generator but derived from the job:
  *   `keccak256(abi.encode("poc.sampler-seed.v1", chainId, pool, jobId))`.
  */
@@ -24,6 +28,7 @@ import { formatIssues } from "../sampling/errors.js";
 import type { Receipt } from "../receipt/schema.js";
 import { DEFAULT_MIN_POSITIONS, DEFAULT_PROJECTION_DIM } from "../sampling/kv-sampler.js";
 import { MAX_PROJECTION_DIM } from "../sampling/projection.js";
+import { chatMessagesSchema } from "../model/chat-messages.js";
 
 export const REQUEST_VERSION = 1;
 /** Requests are small: a prompt and two configurations. */
@@ -42,6 +47,12 @@ export const jobRequestSchema = z.strictObject({
     .regex(HEX32_RE, "must be 0x followed by 64 hex digits")
     .transform((s) => s.toLowerCase() as Hex),
   promptTokens: z.array(u32).min(1, "the prompt must not be empty"),
+  /**
+   * A chat request's messages: then promptTokens must be exactly these rendered with the model's
+   * chat template (offchain/model/chat.ts; docs/PROTOCOL.md "Chat requests"), which the generator and
+   * the verifiers check. In the encoding only when present.
+   */
+  messages: chatMessagesSchema.optional(),
   decoding: decodingConfigSchema,
   sampler: z.strictObject({
     ratePpm: z.number().int().min(1).max(1_000_000),
@@ -72,6 +83,7 @@ function canonicalRequest(r: JobRequest): unknown {
     version: r.version,
     modelId: r.modelId,
     promptTokens: r.promptTokens,
+    ...(r.messages === undefined ? {} : { messages: r.messages.map((m) => ({ role: m.role, content: m.content, ...(m.name === undefined ? {} : { name: m.name }) })) }),
     decoding: {
       seed: d.seed.toString(10),
       temperature: d.temperature,

@@ -67,6 +67,7 @@ import {
   sleep,
 } from "../chain/index.js";
 import { generate } from "../generate/index.js";
+import { ChatError, assertChatPrompt, openChatModel } from "../model/chat.js";
 import type { LoadedModel, LoadOptions } from "../model/index.js";
 import { type Receipt, type ReceiptStore, decodeReceipt, encodeReceipt, numChecks, receiptRoot, receiptUrl, writeFileAtomic } from "../receipt/index.js";
 import { type JobRequest, RequestError, decodeJobRequest, fetchJobRequest, samplerSeedFor } from "../request/index.js";
@@ -402,6 +403,8 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     }
     const jobId = BigInt(rec.jobId);
     const model = o.cheat ? o.cheat.model : await models.get(rec.modelId);
+    // a chat request: its prompt tokens must be its messages rendered with this model's template (docs/PROTOCOL.md)
+    if (request.messages) assertChatPrompt(await openChatModel(model.dir, model.tokenizer), request.messages, request.promptTokens);
     const samplerSeed = samplerSeedFor({ chainId: client.chainId, pool: client.address, jobId });
     log(
       "info",
@@ -540,6 +543,10 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     } catch (e) {
       if (e instanceof ModelNotAvailableError) {
         await finish(rec, "skipped", `model not available here: ${e.shortMessage}`);
+        return "done";
+      }
+      if (e instanceof ChatError) {
+        await finish(rec, "skipped", `bad job request: ${e.message.split("\n").join(" ")} (the user can cancel after the commit deadline)`);
         return "done";
       }
       if (abort.signal.aborted) return "retry";

@@ -54,6 +54,7 @@ import {
   type Receipt,
 } from "../receipt/index.js";
 import { checkReceiptAgainstJob, fetchJobRequest, requestFromReceipt, samplerSeedFor } from "../request/index.js";
+import { chatPromptMismatch, openChatModel } from "../model/chat.js";
 import { VerifyAbortedError, verifyReceipt, type VerifyOptions } from "../verify/index.js";
 import {
   ContractRevertError,
@@ -915,14 +916,26 @@ class Worker {
     // an honest generator fail).
     const request = requestFromReceipt(receipt, opened.requestHash);
     if (!request) {
-      // Fetch the real request only to say what differs.
+      // Fetch the real request: a chat request (its messages are not in the receipt), or to say what differs.
+      let real;
       try {
-        const real = await fetchJobRequest(opened.requestUri, opened.requestHash, { timeoutMs: 15_000 });
-        const check = checkReceiptAgainstJob(receipt, { modelId: opened.modelId, request: real, samplerSeed });
-        return check.ok ? "the receipt's request fields do not hash to the job's requestHash" : check.reason;
+        real = await fetchJobRequest(opened.requestUri, opened.requestHash, { timeoutMs: 15_000 });
       } catch (e) {
         return `the receipt does not answer the job's request (its prompt/decoding/sampler fields do not hash to requestHash ${opened.requestHash}; the request itself could not be fetched: ${describeError(e)})`;
       }
+      const check = checkReceiptAgainstJob(receipt, { modelId: opened.modelId, request: real, samplerSeed });
+      if (!check.ok) return check.reason;
+      if (!real.messages) return "the receipt's request fields do not hash to the job's requestHash";
+      // A chat request: the prompt tokens re-derived from its messages with the model's chat template
+      // (docs/PROTOCOL.md). Without the model here, #replay waits for it and this runs again.
+      let model;
+      try {
+        model = await this.models.get(opened.modelId);
+      } catch (e) {
+        if (e instanceof ModelNotAvailableError) return undefined;
+        throw e;
+      }
+      return chatPromptMismatch(await openChatModel(model.dir, model.tokenizer), real.messages, receipt.promptTokens);
     }
     const check = checkReceiptAgainstJob(receipt, { modelId: opened.modelId, request, samplerSeed });
     return check.ok ? undefined : check.reason;

