@@ -29,6 +29,10 @@
  * - `extra-sample`    one true sample added at an unplanned (position, layer) (plan)
  * - `root-mismatch`   one byte of a sample changed in the fetched bytes, presented with the committed
  *                     root (root: receiptRoot differs, the fetch layer refuses it)
+ * - issue 9: `lm-head-int8|bf16`, `last-mlp-int8`, `skip-last-layer` (top), `plan-aware-skip` (token),
+ *   precision downgrades (kv), and `lm-head-int8-forged-top`: an int8 LM head decodes while the top
+ *   samples are reported from the true hidden state (R·W·h can be precomputed, since R is known when the
+ *   generator runs), so only the token check can see the head (token, or missed: README "Top of the model")
  *
  * Every attack is verified with and without early stop (the bitmaps must be identical) and, for the
  * separation figures, with a full replay collecting every sample's error.
@@ -319,6 +323,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     const needed = (name: string) =>
       want(name) ||
       (name === "skip-last-layer" && want("plan-aware-skip")) ||
+      (name === "lm-head-int8" && want("lm-head-int8-forged-top")) ||
       (name === "fp16-weights" && want("short-receipt-fp16-weights")) ||
       (name === "fp16-activations" && want("fp16-decode-fp32-prefill"));
     const { dirs, fewerLayers } = await buildVariants(o.modelDir, o.workDir, real1.rawConfig as Record<string, unknown>, {
@@ -436,6 +441,30 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     // ---- attacks on the top of the model and precision downgrades (issue 9)
     await variantAttack("lm-head-int8", "LM head quantised to int8 per channel, the rest exact", greedy, "attack", "top");
     await variantAttack("lm-head-bf16", "LM head rounded to bfloat16, the rest exact", sampled, "attack", "top");
+    if (want("lm-head-int8-forged-top")) {
+      // The adaptive form: the top samples are projections R·z of the logits row z = W·h, and R is known
+      // when the generator runs, so R·W (2r × hidden) can be precomputed and the top samples reported
+      // from the true final hidden state h whatever LM head decoded the tokens. Here they are taken from
+      // one prefill of the real model (what R·W·h gives, up to honest noise): only the token check can
+      // see the cheap head.
+      const m = await load(dirs["lm-head-int8"]!, { threads: 1 });
+      const g = await gen(m, greedy);
+      await m.release();
+      open.splice(open.indexOf(m), 1);
+      const r0 = g.receipt;
+      const tokens = [...r0.promptTokens, ...r0.outputTokens];
+      const L = r0.sampler.numLayers;
+      const topPlan = r0.samples.filter((s) => s.layer === L).map((s) => ({ position: s.position, layer: s.layer }));
+      const kvDtype: KvDtype = real1.config.dtype === "fp16" ? "float16" : "float32";
+      const forged = await samplesFromPrefill(real1, tokens, topPlan, kvDtype, r0.sampler);
+      const at = new Map(forged.map((s) => [s.position, s]));
+      const samples = r0.samples.map((s) => (s.layer === L ? at.get(s.position)! : s));
+      const r = remake(r0, { modelId: real1.modelId, kvDtype, samples });
+      await check("lm-head-int8-forged-top", "attack", "LM head int8, top samples reported from the true hidden state (R·W·h)", r, real1, {
+        expected: "token",
+        also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }],
+      });
+    }
     await variantAttack("last-mlp-int8", "the last layer's MLP quantised to int8 per channel", greedy, "attack", "top");
     await variantAttack("skip-last-layer", "the last layer's attention output and MLP skipped (its K/V still computed)", sampled, "attack", "top");
     await variantAttack("bf16-weights", "every weight rounded to bfloat16", greedy);

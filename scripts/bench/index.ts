@@ -8,5 +8,6 @@ import { detectionSection, receiptSection, replaySection } from "./replay.js";
 import { economicsSection } from "./economics.js";
 import { tokenDetectionSection } from "./token-detection.js";
 import { calibrationSection } from "./calibration.js";
+import { longContextSection } from "./long-context.js";
 
-export const sections: BenchSection[] = [gasSection, replaySection, receiptSection, detectionSection, tokenDetectionSection, calibrationSection, economicsSection];
+export const sections: BenchSection[] = [gasSection, replaySection, receiptSection, detectionSection, tokenDetectionSection, calibrationSection, longContextSection, economicsSection];

@@ -38,6 +38,7 @@ describe("attack and honesty suite (tiny)", function () {
     "kv-cache-fp8": "kv",
     "plan-aware-skip": "token",
     "fp16-decode-fp32-prefill": "kv",
+    "lm-head-int8-forged-top": "token",
   };
   const ORIGINAL = Object.keys(EXPECTED).slice(0, 13);
   // at fp16 these are the model itself (not attacks)
@@ -52,7 +53,15 @@ describe("attack and honesty suite (tiny)", function () {
     // OPEN (issue 9): a bf16 LM head on an fp16 model stays within the fp16 top threshold (5e-3; honest
     // top noise ~1e-3 on tiny fp16), so it is not caught there yet; it runs and is reported, and
     // r.missed counts it. Every other attack must be caught.
-    const knownMisses = r.dtype === "fp16" ? ["lm-head-bf16"] : [];
+    // OPEN too: an int8 LM head with the top samples reported from the true hidden state (R·W·h) is seen
+    // by the token check only, which catches it on some receipts (tiny fp32, 128 tokens: 1 token of 128)
+    // and not on others (tiny fp16): README "Top of the model". Its top samples must pass (the forgery works).
+    const knownMisses = r.dtype === "fp16" ? ["lm-head-bf16", "lm-head-int8-forged-top"] : ["lm-head-int8-forged-top"];
+    const forged = r.attacks.find((a) => a.name === "lm-head-int8-forged-top")!;
+    expect(["token", "none"]).to.include(forged.caughtBy);
+    const forgedTop = forged.keyErrors.flatMap((k, i) => (forged.sampleTop[i] ? [Math.max(k, forged.valueErrors[i]!)] : []));
+    expect(forgedTop.length).to.be.greaterThan(0);
+    expect(Math.max(...forgedTop)).to.be.below(r.topThreshold);
     for (const a of r.attacks) {
       if (knownMisses.includes(a.name)) continue;
       expect(a.agrees, a.name).to.equal(false);
