@@ -50,7 +50,8 @@ function printTable(t: BenchTable) {
   for (const n of t.notes ?? []) console.log(`  ${n}`);
 }
 
-const selected = cli.only ? sections.filter((s) => cli.only!.includes(s.name)) : sections;
+const selected = cli.only ? sections.filter((s) => cli.only!.includes(s.name)) : sections.filter((s) => !s.optIn);
+if (!cli.only) for (const s of sections.filter((x) => x.optIn)) console.log(`(not run: ${s.name}, ${s.description}; --only ${s.name} runs it)`);
 if (cli.only) {
   const unknown = cli.only.filter((n) => !sections.some((s) => s.name === n));
   if (unknown.length) throw new Error(`unknown bench section(s): ${unknown.join(", ")}; known: ${sections.map((s) => s.name).join(", ")}`);

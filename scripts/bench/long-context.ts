@@ -80,6 +80,7 @@ const kname = (n: number) => (n % 1024 === 0 ? `context-${n / 1024}k` : `context
 export const longContextSection: BenchSection = {
   name: "long-context",
   description: "honest error and attack error at positions up to 16k tokens (tiny preset, long context), replay level pinned and not",
+  optIn: true, // about 25 minutes on 2 cores
   async run(ctx: BenchContext): Promise<BenchSectionResult> {
     const contexts = list(process.env.BENCH_LONG_CONTEXTS, "8192,16384").map(Number);
     const dtypes = list(process.env.BENCH_LONG_DTYPES, "fp32") as Dtype[];

@@ -27,5 +27,7 @@ export interface BenchSection {
   /** Key in the output JSON, and the name `--only` selects. */
   name: string;
   description: string;
+  /** Run only when named in `--only` (sections that take tens of minutes). */
+  optIn?: boolean;
   run(ctx: BenchContext): Promise<BenchSectionResult>;
 }
