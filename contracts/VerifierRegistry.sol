@@ -100,6 +100,6 @@ abstract contract VerifierRegistry is CreditLedger {
 
     /// @inheritdoc IVerifierRegistry
     function pendingSyncs() external view returns (uint256) {
-        return _reg.syncQueue.length - _reg.syncHead;
+        return _reg.syncTail - _reg.syncHead;
     }
 }
