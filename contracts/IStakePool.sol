@@ -179,7 +179,8 @@ interface IStakePool is IVerifierRegistry {
     /// @param requestId The randomness request of the epoch.
     /// @param head The next queue entry to draw.
     /// @param epochEnd The epoch covers queue entries `head..epochEnd-1`.
-    /// @param tail The number of entries ever queued.
+    /// @param tail One past the last queued entry (`tail - head` stages wait); the indices start again
+    /// at 0 whenever the queue drains.
     struct DrawEpochView {
         bool frozen;
         uint256 requestId;

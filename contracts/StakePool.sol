@@ -149,7 +149,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     mapping(uint16 paramsId => Params) private _params;
     mapping(uint256 jobId => Settlement.Job) private _jobs;
-    /// @dev Queue entries: jobId << 8 | stage.
+    /// @dev Queue entries: jobId << 8 | stage. Only `_epoch.head..tail - 1` are meaningful: drawn
+    /// entries stay (see {drawVerifiers}) and the indices start again at 0 when the queue drains.
     mapping(uint256 index => uint256) private _queue;
     /// @dev The (latest) verifier drawn for each stage of a job and its fingerprint round.
     mapping(uint256 jobId => mapping(uint256 stage => Settlement.StageSlot)) private _stages;
@@ -440,7 +441,6 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         uint256 end = e.epochEnd;
         while (drawn < maxDraws && head < end) {
             uint256 entry = _queue[head];
-            delete _queue[head];
             ++head;
             ++drawn;
             _drawEntry(entry >> 8, uint8(entry), word);
@@ -448,7 +448,12 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         // Entries re-queued by failed draws went to the tail (read it again).
         e = _epoch;
         e.head = uint64(head);
-        if (head == end) e.frozen = false;
+        if (head == end) {
+            e.frozen = false;
+            // A drained queue starts again at 0: drawn entries are not cleared, so the next ones
+            // overwrite used slots (2,900 gas) instead of filling fresh ones (20,000).
+            if (e.tail == head) (e.head, e.epochEnd, e.tail) = (0, 0, 0);
+        }
         _epoch = e;
     }
 
