@@ -569,7 +569,9 @@ interface IStakePool is IVerifierRegistry {
         returns (address verifier, StageStatus status, bytes32 resultHash);
 
     /// @notice The fingerprint round of the current or last drawn verifier of `stage`.
-    /// @return commitment Its result commitment (zero before {commitResult}).
+    /// @return commitment Its result commitment (zero before {commitResult}, and zero again once revealed:
+    /// the pool keeps one slot per stage, holding the commitment until the reveal and the result hash
+    /// ({getStage}) after it; the commitment stays in {ResultCommitted}).
     /// @return fingerprintSeed The stage's seed (event {VerifierAssigned}).
     /// @return answered Bit i set: party i answered (0 = the generator, i = the verifier of stage i).
     function stageRound(uint256 jobId, uint8 stage)

@@ -78,7 +78,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// @notice Basis points: α and β are given in units of 1/10_000.
     uint256 public constant BPS = 10_000;
     /// @notice Upper bound of `maxStages`.
-    uint8 public constant MAX_STAGES = 16;
+    uint8 public constant MAX_STAGES = Settlement.MAX_STAGES;
     /// @notice Stake-weighted picks one queued stage gets per epoch before it waits for the next.
     uint256 public constant DRAW_ATTEMPTS = 8;
     /// @notice Verifiers synchronised by a {drawVerifiers} call that starts an epoch.
@@ -88,26 +88,19 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// storage per request, `test/pool/vrf.test.ts`), bounded so a broken source cannot burn the caller's gas (L-1).
     uint256 public constant RANDOMNESS_GAS = 200_000;
     /// @notice Upper bound of α in basis points (10×).
-    uint256 public constant MAX_ALPHA_BPS = 100_000;
+    uint256 public constant MAX_ALPHA_BPS = Settlement.MAX_ALPHA_BPS;
     /// @notice Upper bound of β in basis points (100×).
-    uint256 public constant MAX_BETA_BPS = 1_000_000;
+    uint256 public constant MAX_BETA_BPS = Settlement.MAX_BETA_BPS;
     /// @notice Lower bound of the commit, challenge, verify and draw windows.
-    uint256 public constant MIN_WINDOW = 1 minutes;
+    uint256 public constant MIN_WINDOW = Settlement.MIN_WINDOW;
     /// @notice Upper bound of the commit, challenge, verify and draw windows.
-    uint256 public constant MAX_WINDOW = 30 days;
+    uint256 public constant MAX_WINDOW = Settlement.MAX_WINDOW;
     /// @notice Upper bound of the unbond delay.
-    uint256 public constant MAX_UNBOND_DELAY = 365 days;
+    uint256 public constant MAX_UNBOND_DELAY = Settlement.MAX_UNBOND_DELAY;
     /// @notice Upper bound of `numChecks`: 2^18 checks make a 32 KiB bitmap, still submittable in one
     /// transaction; without a bound a generator could commit a receipt whose result no verifier can
     /// submit.
     uint256 public constant MAX_NUM_CHECKS = 1 << 18;
-
-    /// @dev Markers in `_resultOf` for a verifier that was drawn and has no result. keccak256 never
-    /// yields these values in practice, so they cannot be confused with a result hash.
-    bytes32 private constant PENDING = bytes32(uint256(1));
-    bytes32 private constant NO_SHOW = bytes32(uint256(2));
-    bytes32 private constant DECLINED = bytes32(uint256(3));
-    bytes32 private constant COMMITTED = bytes32(uint256(4));
 
     /// @notice A revealed fingerprint matches an answer when they differ in at most this many of their
     /// 256 bits (see {Settlement-judge}).
@@ -154,13 +147,15 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     mapping(uint256 index => uint256) private _queue;
     /// @dev The (latest) verifier drawn for each stage of a job and its fingerprint round.
     mapping(uint256 jobId => mapping(uint256 stage => Settlement.StageSlot)) private _stages;
-    /// @dev The result commitment of each stage's (latest) verifier.
-    mapping(uint256 jobId => mapping(uint256 stage => bytes32)) private _commitments;
+    /// @dev Each stage's (latest) verifier's result commitment, replaced by its result hash when it
+    /// reveals (one slot per stage for both; the commitment stays in {ResultCommitted}).
+    mapping(uint256 jobId => mapping(uint256 stage => bytes32)) private _results;
     /// @dev Answers to a stage's fingerprint seed: index 0 the generator, i the verifier of stage i.
     mapping(uint256 jobId => mapping(uint256 stage => mapping(uint256 index => bytes32))) private _answers;
-    /// @dev Per job and verifier: 0 = never drawn, PENDING, NO_SHOW, DECLINED, or its result's hash.
-    /// Non-zero means "excluded from further draws for this job".
-    mapping(uint256 jobId => mapping(address verifier => bytes32)) private _resultOf;
+    /// @dev Per job: the verifiers that were drawn and replaced (NoShow or Declined; None otherwise).
+    /// With the stages' verifiers they are the job's exclusions from further draws; the status of the
+    /// others follows from the job's state ({_stageStatus}), so a draw writes no per-verifier slot.
+    mapping(uint256 jobId => mapping(address verifier => StageStatus)) private _dropped;
 
     /// @param token The stake token (a plain ERC-20: no fee on transfer, no rebasing).
     /// @param initialOwner Who may change parameters (two-step ownership transfer).
@@ -289,8 +284,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         if (msg.sender != _stages[jobId][k].verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
         _requireBeforeDeadline(jobId, j);
         if (commitment == bytes32(0)) revert StakePoolEmptyCommitment(jobId);
-        _commitments[jobId][k] = commitment;
-        _resultOf[jobId][msg.sender] = COMMITTED;
+        _results[jobId][k] = commitment;
         uint256 window = _params[j.paramsId].verifyWindow;
         uint40 revealDeadline = uint40(block.timestamp + 2 * window);
         j.state = State.Answering;
@@ -329,7 +323,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     {
         (Settlement.Job storage j, Settlement.Reveal memory r) = _openReveal(jobId, matchBitmap, fingerprint, salt);
         uint256 k = r.stage;
-        uint256 dG = Settlement.judge(j, _stages[jobId], _answers[jobId][k], _resultOf[jobId], _creditPlusOne, r);
+        uint256 dG = Settlement.judge(j, _stages[jobId], _answers[jobId][k], _results[jobId], _creditPlusOne, r);
         emit ResultSubmitted(jobId, uint8(k), msg.sender, r.resultHash, matchBitmap, fingerprint, uint16(dG));
         if (j.state == State.Answering) {
             j.stage = uint8(k + 1);
@@ -356,10 +350,11 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         _checkBitmap(jobId, matchBitmap, j.numChecks);
         bytes32 h = keccak256(matchBitmap);
         bytes32 revealed = keccak256(abi.encode(jobId, uint8(k), msg.sender, h, fingerprint, salt));
-        bytes32 committed = _commitments[jobId][k];
+        mapping(uint256 => bytes32) storage results = _results[jobId];
+        bytes32 committed = results[k];
         // INVARIANT: a result counts only as it was committed before any answer was public (H-2).
         if (revealed != committed) revert StakePoolCommitmentMismatch(jobId, committed, revealed);
-        _resultOf[jobId][msg.sender] = h;
+        results[k] = h;
         r = Settlement.Reveal({
             jobId: jobId,
             stage: k,
@@ -393,7 +388,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         _requireAfterDeadline(jobId, j);
         uint256 k = j.stage;
         address verifier = _stages[jobId][k].verifier;
-        _resultOf[jobId][verifier] = NO_SHOW;
+        _dropped[jobId][verifier] = StageStatus.NoShow;
         uint256 forfeited = j.betaCv;
         // INVARIANT: a forfeit never goes to a party of the job (C-1).
         _credit(_treasury, forfeited);
@@ -411,7 +406,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         uint256 window = p.verifyWindow;
         uint64 until = uint64(j.deadline - window + window / 4);
         if (block.timestamp > until) revert StakePoolDeclineTooLate(jobId, until);
-        _resultOf[jobId][msg.sender] = DECLINED;
+        _dropped[jobId][msg.sender] = StageStatus.Declined;
         uint256 stake = j.betaCv;
         uint256 fee = stake * p.declineFeeBps / BPS;
         uint256 refund = stake - fee;
@@ -590,13 +585,12 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         returns (address verifier, StageStatus status, bytes32 resultHash)
     {
         verifier = _stages[jobId][stage].verifier;
-        if (verifier == address(0)) return (verifier, StageStatus.None, bytes32(0));
-        bytes32 r = _resultOf[jobId][verifier];
-        if (r == PENDING) return (verifier, StageStatus.Pending, bytes32(0));
-        if (r == COMMITTED) return (verifier, StageStatus.Committed, bytes32(0));
-        if (r == NO_SHOW) return (verifier, StageStatus.NoShow, bytes32(0));
-        if (r == DECLINED) return (verifier, StageStatus.Declined, bytes32(0));
-        return (verifier, StageStatus.Submitted, r);
+        status = _stageStatus(jobId, stage, verifier);
+        if (status == StageStatus.Submitted) resultHash = _results[jobId][stage];
+    }
+
+    function _stageStatus(uint256 jobId, uint256 stage, address verifier) private view returns (StageStatus) {
+        return Settlement.stageStatus(_jobs[jobId], _dropped[jobId], stage, verifier);
     }
 
     /// @inheritdoc IStakePool
@@ -606,7 +600,10 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         returns (bytes32 commitment, uint64 fingerprintSeed, uint32 answered)
     {
         Settlement.StageSlot memory st = _stages[jobId][stage];
-        return (_commitments[jobId][stage], st.seed, st.answered);
+        StageStatus status = _stageStatus(jobId, stage, st.verifier);
+        // After the reveal the slot holds the result hash ({getStage}).
+        if (status != StageStatus.Submitted) commitment = _results[jobId][stage];
+        return (commitment, st.seed, st.answered);
     }
 
     /// @inheritdoc IStakePool
@@ -705,11 +702,20 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             address user = j.user;
             address generator = j.generator;
             uint256 stake = j.betaCv;
-            mapping(address => bytes32) storage excluded = _resultOf[jobId];
+            mapping(address => StageStatus) storage dropped = _dropped[jobId];
+            // The verifiers of the earlier stages (each revealed); replaced ones are in `dropped`.
+            address[] memory earlier = new address[](k - 1);
+            for (uint256 i = 1; i < k; ++i) {
+                earlier[i - 1] = _stages[jobId][i].verifier;
+            }
             for (uint256 attempt; attempt < DRAW_ATTEMPTS; ++attempt) {
                 uint256 r = uint256(keccak256(abi.encode(word, jobId, k, attempt)));
                 address c = tree.draw(r);
-                if (c != user && c != generator && excluded[c] == bytes32(0) && _reg.eligible(c, modelId, stake)) {
+                // INVARIANT: a verifier is drawn at most once per job, never the job's user or generator.
+                if (
+                    c != user && c != generator && !_contains(earlier, c) && dropped[c] == StageStatus.None
+                        && _reg.eligible(c, modelId, stake)
+                ) {
                     _assign(jobId, j, k, c, stake, uint64(uint256(keccak256(abi.encode(r)))));
                     return;
                 }
@@ -724,12 +730,18 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         emit VerifierUnavailable(jobId, uint8(k), j.deadline);
     }
 
+    function _contains(address[] memory list, address a) private pure returns (bool) {
+        for (uint256 i; i < list.length; ++i) {
+            if (list[i] == a) return true;
+        }
+        return false;
+    }
+
     /// @dev Lock `stake` of `verifier`'s bond into the job and make it the verifier of stage `k`.
     /// The fingerprint `seed` comes from the draw's randomness; the answers of the stage start empty.
     function _assign(uint256 jobId, Settlement.Job storage j, uint256 k, address verifier, uint256 stake, uint64 seed) private {
         _reg.lock(verifier, stake);
         _stages[jobId][k] = Settlement.StageSlot({verifier: verifier, seed: seed, answered: 0});
-        _resultOf[jobId][verifier] = PENDING;
         uint40 deadline = uint40(block.timestamp + _params[j.paramsId].verifyWindow);
         j.state = State.Verifying;
         j.deadline = deadline;
@@ -856,23 +868,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     }
 
     function _validateParams(Params memory p) private pure {
-        _checkRange("alphaBps", p.alphaBps, 1, MAX_ALPHA_BPS);
-        _checkRange("betaBps", p.betaBps, 1, MAX_BETA_BPS);
-        if (p.betaBps < p.alphaBps) revert StakePoolBetaBelowAlpha(p.alphaBps, p.betaBps);
-        _checkRange("commitWindow", p.commitWindow, MIN_WINDOW, MAX_WINDOW);
-        _checkRange("challengeWindow", p.challengeWindow, MIN_WINDOW, MAX_WINDOW);
-        _checkRange("verifyWindow", p.verifyWindow, MIN_WINDOW, MAX_WINDOW);
-        _checkRange("drawWindow", p.drawWindow, MIN_WINDOW, MAX_WINDOW);
-        _checkRange("maxStages", p.maxStages, 1, MAX_STAGES);
-        _checkRange("unbondDelay", p.unbondDelay, 0, MAX_UNBOND_DELAY);
-        _checkRange("minBond", p.minBond, 1, type(uint96).max);
-        _checkRange("minModelStake", p.minModelStake, 1, type(uint96).max);
-        _checkRange("maxStakeBps", p.maxStakeBps, 1, BPS);
-        _checkRange("declineFeeBps", p.declineFeeBps, 0, BPS);
-    }
-
-    function _checkRange(string memory name, uint256 value, uint256 min, uint256 max) private pure {
-        if (value < min || value > max) revert StakePoolParamOutOfRange(name, value, min, max);
+        Settlement.validateParams(p);
     }
 
     // ------------------------------------------------------------------------------------------------
