@@ -580,7 +580,9 @@ interface IStakePool is IVerifierRegistry {
         returns (bytes32 commitment, uint64 fingerprintSeed, uint32 answered);
 
     /// @notice Party `index`'s answer to stage `stage`'s seed (0 = the generator, i = the verifier of
-    /// stage i); meaningful only where {stageRound}'s `answered` has bit `index` set.
+    /// stage i); zero unless {stageRound}'s `answered` has bit `index` set. The pool keeps the answers
+    /// of the job's current stage only (a later stage reuses their slots): for an earlier stage this
+    /// returns zero and the answers are in {FingerprintAnswered}.
     function answerOf(uint256 jobId, uint8 stage, uint8 index) external view returns (bytes32);
 
     /// @notice The hash the generator's claim has for `numChecks` checks: keccak256 of

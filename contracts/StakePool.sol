@@ -150,8 +150,11 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// @dev Each stage's (latest) verifier's result commitment, replaced by its result hash when it
     /// reveals (one slot per stage for both; the commitment stays in {ResultCommitted}).
     mapping(uint256 jobId => mapping(uint256 stage => bytes32)) private _results;
-    /// @dev Answers to a stage's fingerprint seed: index 0 the generator, i the verifier of stage i.
-    mapping(uint256 jobId => mapping(uint256 stage => mapping(uint256 index => bytes32))) private _answers;
+    /// @dev Answers to the current stage's fingerprint seed: index 0 the generator, i the verifier of
+    /// stage i. Valid where the stage's `answered` has bit i set (the bits start empty at each
+    /// assignment); a later stage overwrites them, so the generator's answer at stage k ≥ 2 reuses a
+    /// used slot. Earlier stages' answers are in {FingerprintAnswered}.
+    mapping(uint256 jobId => mapping(uint256 index => bytes32)) private _answers;
     /// @dev Per job: the verifiers that were drawn and replaced (NoShow or Declined; None otherwise).
     /// With the stages' verifiers they are the job's exclusions from further draws; the status of the
     /// others follows from the job's state ({_stageStatus}), so a draw writes no per-verifier slot.
@@ -312,7 +315,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         uint32 bit = uint32(1 << index);
         if (st.answered & bit != 0) revert StakePoolAlreadyAnswered(jobId, msg.sender);
         st.answered |= bit;
-        _answers[jobId][k][index] = fingerprint;
+        _answers[jobId][index] = fingerprint;
         emit FingerprintAnswered(jobId, uint8(k), msg.sender, uint8(index), fingerprint);
     }
 
@@ -323,7 +326,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     {
         (Settlement.Job storage j, Settlement.Reveal memory r) = _openReveal(jobId, matchBitmap, fingerprint, salt);
         uint256 k = r.stage;
-        uint256 dG = Settlement.judge(j, _stages[jobId], _answers[jobId][k], _results[jobId], _creditPlusOne, r);
+        uint256 dG = Settlement.judge(j, _stages[jobId], _answers[jobId], _results[jobId], _creditPlusOne, r);
         emit ResultSubmitted(jobId, uint8(k), msg.sender, r.resultHash, matchBitmap, fingerprint, uint16(dG));
         if (j.state == State.Answering) {
             j.stage = uint8(k + 1);
@@ -608,7 +611,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function answerOf(uint256 jobId, uint8 stage, uint8 index) external view returns (bytes32) {
-        return _answers[jobId][stage][index];
+        if (stage != _jobs[jobId].stage || index >= 32 || _stages[jobId][stage].answered & (1 << index) == 0) return bytes32(0);
+        return _answers[jobId][index];
     }
 
     /// @inheritdoc IStakePool
