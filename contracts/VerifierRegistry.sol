@@ -29,7 +29,9 @@ abstract contract VerifierRegistry is CreditLedger {
 
     RegistryLogic.Layout internal _reg;
 
-    constructor(IERC20 token) CreditLedger(token) {}
+    constructor(IERC20 token) CreditLedger(token) {
+        _reg.syncLive = true;
+    }
 
     function _drawsFrozen() internal view virtual returns (bool);
 

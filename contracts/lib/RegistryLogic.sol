@@ -55,9 +55,12 @@ library RegistryLogic {
         /// slot (entry e in slot e / 6). Processed entries are not cleared and both ends go back to 0
         /// when the queue drains, so a mark writes a fresh slot (20,000 gas) only for every sixth
         /// entry beyond the longest queue so far, and otherwise overwrites a used one (2,900).
+        /// `syncLive` is always true (set by the registry's constructor): it keeps the slot of the two
+        /// ends non-zero after they went back to 0, so writing it is never a fresh-slot write.
         mapping(uint256 slot => uint256) syncQueue;
-        uint128 syncHead;
-        uint128 syncTail;
+        uint120 syncHead;
+        uint120 syncTail;
+        bool syncLive;
         /// Verifier ids (1-based), given at a verifier's first synchronisation with a positive weight,
         /// before it can be drawn, so that the draw's mark never writes a fresh id.
         mapping(uint256 id => address) verifierAt;
@@ -201,7 +204,7 @@ library RegistryLogic {
             if (v.dirty) _sync(r, a, v, minBond);
         }
         if (head == tail) (r.syncHead, r.syncTail) = (0, 0);
-        else r.syncHead = uint128(head);
+        else r.syncHead = uint120(head);
     }
 
     /// @dev Lock `stake` of `verifier`'s free bond (the draw checked it is there); its weights follow
@@ -283,7 +286,7 @@ library RegistryLogic {
             v.dirty = true;
             uint256 id = v.id;
             if (id == 0) id = _giveId(r, verifier, v);
-            uint128 tail = r.syncTail;
+            uint120 tail = r.syncTail;
             uint256 slot = tail / IDS_PER_SLOT;
             uint256 shift = ID_BITS * (tail % IDS_PER_SLOT);
             uint256 word = r.syncQueue[slot];
