@@ -568,7 +568,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// @inheritdoc IStakePool
     function modelOf(uint256 jobId) external view returns (bytes32) {
         uint256 idx = _jobs[jobId].modelIndex;
-        return idx == 0 ? bytes32(0) : _reg.modelIds[idx - 1];
+        return _reg.modelIdAt[idx];
     }
 
     /// @inheritdoc IStakePool
@@ -704,7 +704,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         Settlement.Job storage j = _jobs[jobId];
         // A stale entry (the job was settled by timeoutDraw) is skipped.
         if (j.state != State.AwaitingVerifier || j.stage != k) return;
-        bytes32 modelId = _reg.modelIds[j.modelIndex - 1];
+        bytes32 modelId = _reg.modelIdAt[j.modelIndex];
         SortitionTrees.Tree storage tree = _reg.trees[modelId];
         if (tree.total != 0) {
             address user = j.user;

@@ -50,7 +50,9 @@ library RegistryLogic {
         /// Model ids get a 16-bit index (1-based) the first time a verifier declares them, so that a
         /// job stores its model in a slot it already writes.
         mapping(bytes32 modelId => uint16) modelIndex;
-        bytes32[] modelIds;
+        /// The model id of each index (a mapping, not an array: a draw reads one slot, no length).
+        mapping(uint256 index => bytes32) modelIdAt;
+        uint256 modelCount;
         /// Verifiers waiting for {sync}: entries `syncHead..syncTail - 1`, verifier ids packed six to a
         /// slot (entry e in slot e / 6). Processed entries are not cleared and both ends go back to 0
         /// when the queue drains, so a mark writes a fresh slot (20,000 gas) only for every sixth
@@ -100,9 +102,10 @@ library RegistryLogic {
                 if (models[k] == m) revert IVerifierRegistry.StakePoolBadModelList(n, MAX_MODELS_PER_VERIFIER);
             }
             if (r.modelIndex[m] == 0) {
-                uint256 next = r.modelIds.length + 1;
+                uint256 next = r.modelCount + 1;
                 if (next > type(uint16).max) revert IVerifierRegistry.StakePoolTooManyModels();
-                r.modelIds.push(m);
+                r.modelCount = next;
+                r.modelIdAt[next] = m;
                 r.modelIndex[m] = uint16(next);
             }
         }
