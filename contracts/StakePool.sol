@@ -70,7 +70,12 @@ import {Settlement} from "./lib/Settlement.sol";
 /// address is drawn with its share of stake.
 ///
 /// Storage. A job takes three slots, packed so that each transition writes as few slots as possible;
-/// amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token units.
+/// amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token units. Each stage adds one slot for
+/// its verifier, seed and answered bits (written by the draw) and one for the commitment, replaced by
+/// the result hash at the reveal; the answers of the current stage take one slot per answerer, reused
+/// by the next stage; a replaced verifier (no-show, decline) one slot. Nothing else is written per
+/// verifier: the exclusions and {getStage}'s statuses follow from these and the job's state. The draw
+/// queue and the sync queue reuse their slots once drained (docs/PROTOCOL.md "Storage and gas").
 contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     using SortitionTrees for SortitionTrees.Tree;
     using RegistryLogic for RegistryLogic.Layout;
