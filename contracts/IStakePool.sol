@@ -179,7 +179,8 @@ interface IStakePool is IVerifierRegistry {
     /// @param requestId The randomness request of the epoch.
     /// @param head The next queue entry to draw.
     /// @param epochEnd The epoch covers queue entries `head..epochEnd-1`.
-    /// @param tail The number of entries ever queued.
+    /// @param tail One past the last queued entry (`tail - head` stages wait); the indices start again
+    /// at 0 whenever the queue drains.
     struct DrawEpochView {
         bool frozen;
         uint256 requestId;
@@ -568,7 +569,9 @@ interface IStakePool is IVerifierRegistry {
         returns (address verifier, StageStatus status, bytes32 resultHash);
 
     /// @notice The fingerprint round of the current or last drawn verifier of `stage`.
-    /// @return commitment Its result commitment (zero before {commitResult}).
+    /// @return commitment Its result commitment (zero before {commitResult}, and zero again once revealed:
+    /// the pool keeps one slot per stage, holding the commitment until the reveal and the result hash
+    /// ({getStage}) after it; the commitment stays in {ResultCommitted}).
     /// @return fingerprintSeed The stage's seed (event {VerifierAssigned}).
     /// @return answered Bit i set: party i answered (0 = the generator, i = the verifier of stage i).
     function stageRound(uint256 jobId, uint8 stage)
@@ -577,7 +580,9 @@ interface IStakePool is IVerifierRegistry {
         returns (bytes32 commitment, uint64 fingerprintSeed, uint32 answered);
 
     /// @notice Party `index`'s answer to stage `stage`'s seed (0 = the generator, i = the verifier of
-    /// stage i); meaningful only where {stageRound}'s `answered` has bit `index` set.
+    /// stage i); zero unless {stageRound}'s `answered` has bit `index` set. The pool keeps the answers
+    /// of the job's current stage only (a later stage reuses their slots): for an earlier stage this
+    /// returns zero and the answers are in {FingerprintAnswered}.
     function answerOf(uint256 jobId, uint8 stage, uint8 index) external view returns (bytes32);
 
     /// @notice The hash the generator's claim has for `numChecks` checks: keccak256 of

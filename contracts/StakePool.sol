@@ -70,7 +70,12 @@ import {Settlement} from "./lib/Settlement.sol";
 /// address is drawn with its share of stake.
 ///
 /// Storage. A job takes three slots, packed so that each transition writes as few slots as possible;
-/// amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token units.
+/// amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token units. Each stage adds one slot for
+/// its verifier, seed and answered bits (written by the draw) and one for the commitment, replaced by
+/// the result hash at the reveal; the answers of the current stage take one slot per answerer, reused
+/// by the next stage; a replaced verifier (no-show, decline) one slot. Nothing else is written per
+/// verifier: the exclusions and {getStage}'s statuses follow from these and the job's state. The draw
+/// queue and the sync queue reuse their slots once drained (docs/PROTOCOL.md "Storage and gas").
 contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     using SortitionTrees for SortitionTrees.Tree;
     using RegistryLogic for RegistryLogic.Layout;
@@ -78,7 +83,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// @notice Basis points: α and β are given in units of 1/10_000.
     uint256 public constant BPS = 10_000;
     /// @notice Upper bound of `maxStages`.
-    uint8 public constant MAX_STAGES = 16;
+    uint8 public constant MAX_STAGES = Settlement.MAX_STAGES;
     /// @notice Stake-weighted picks one queued stage gets per epoch before it waits for the next.
     uint256 public constant DRAW_ATTEMPTS = 8;
     /// @notice Verifiers synchronised by a {drawVerifiers} call that starts an epoch.
@@ -88,26 +93,19 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// storage per request, `test/pool/vrf.test.ts`), bounded so a broken source cannot burn the caller's gas (L-1).
     uint256 public constant RANDOMNESS_GAS = 200_000;
     /// @notice Upper bound of α in basis points (10×).
-    uint256 public constant MAX_ALPHA_BPS = 100_000;
+    uint256 public constant MAX_ALPHA_BPS = Settlement.MAX_ALPHA_BPS;
     /// @notice Upper bound of β in basis points (100×).
-    uint256 public constant MAX_BETA_BPS = 1_000_000;
+    uint256 public constant MAX_BETA_BPS = Settlement.MAX_BETA_BPS;
     /// @notice Lower bound of the commit, challenge, verify and draw windows.
-    uint256 public constant MIN_WINDOW = 1 minutes;
+    uint256 public constant MIN_WINDOW = Settlement.MIN_WINDOW;
     /// @notice Upper bound of the commit, challenge, verify and draw windows.
-    uint256 public constant MAX_WINDOW = 30 days;
+    uint256 public constant MAX_WINDOW = Settlement.MAX_WINDOW;
     /// @notice Upper bound of the unbond delay.
-    uint256 public constant MAX_UNBOND_DELAY = 365 days;
+    uint256 public constant MAX_UNBOND_DELAY = Settlement.MAX_UNBOND_DELAY;
     /// @notice Upper bound of `numChecks`: 2^18 checks make a 32 KiB bitmap, still submittable in one
     /// transaction; without a bound a generator could commit a receipt whose result no verifier can
     /// submit.
     uint256 public constant MAX_NUM_CHECKS = 1 << 18;
-
-    /// @dev Markers in `_resultOf` for a verifier that was drawn and has no result. keccak256 never
-    /// yields these values in practice, so they cannot be confused with a result hash.
-    bytes32 private constant PENDING = bytes32(uint256(1));
-    bytes32 private constant NO_SHOW = bytes32(uint256(2));
-    bytes32 private constant DECLINED = bytes32(uint256(3));
-    bytes32 private constant COMMITTED = bytes32(uint256(4));
 
     /// @notice A revealed fingerprint matches an answer when they differ in at most this many of their
     /// 256 bits (see {Settlement-judge}).
@@ -132,12 +130,15 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         uint96 minBond;
     }
 
-    /// @dev The draw queue and the epoch, one slot (plus the request id).
+    /// @dev The draw queue and the epoch, one slot (plus the request id). `live` is always true: it
+    /// keeps the slot non-zero after a drained queue's indices went back to 0, so that the next
+    /// write of the slot is never a fresh-slot write (20,000 gas instead of 2,900).
     struct Epoch {
         bool frozen;
         uint64 head;
         uint64 epochEnd;
         uint64 tail;
+        bool live;
     }
 
     Head private _head;
@@ -149,17 +150,23 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     mapping(uint16 paramsId => Params) private _params;
     mapping(uint256 jobId => Settlement.Job) private _jobs;
-    /// @dev Queue entries: jobId << 8 | stage.
+    /// @dev Queue entries: jobId << 8 | stage. Only `_epoch.head..tail - 1` are meaningful: drawn
+    /// entries stay (see {drawVerifiers}) and the indices start again at 0 when the queue drains.
     mapping(uint256 index => uint256) private _queue;
     /// @dev The (latest) verifier drawn for each stage of a job and its fingerprint round.
     mapping(uint256 jobId => mapping(uint256 stage => Settlement.StageSlot)) private _stages;
-    /// @dev The result commitment of each stage's (latest) verifier.
-    mapping(uint256 jobId => mapping(uint256 stage => bytes32)) private _commitments;
-    /// @dev Answers to a stage's fingerprint seed: index 0 the generator, i the verifier of stage i.
-    mapping(uint256 jobId => mapping(uint256 stage => mapping(uint256 index => bytes32))) private _answers;
-    /// @dev Per job and verifier: 0 = never drawn, PENDING, NO_SHOW, DECLINED, or its result's hash.
-    /// Non-zero means "excluded from further draws for this job".
-    mapping(uint256 jobId => mapping(address verifier => bytes32)) private _resultOf;
+    /// @dev Each stage's (latest) verifier's result commitment, replaced by its result hash when it
+    /// reveals (one slot per stage for both; the commitment stays in {ResultCommitted}).
+    mapping(uint256 jobId => mapping(uint256 stage => bytes32)) private _results;
+    /// @dev Answers to the current stage's fingerprint seed: index 0 the generator, i the verifier of
+    /// stage i. Valid where the stage's `answered` has bit i set (the bits start empty at each
+    /// assignment); a later stage overwrites them, so the generator's answer at stage k ≥ 2 reuses a
+    /// used slot. Earlier stages' answers are in {FingerprintAnswered}.
+    mapping(uint256 jobId => mapping(uint256 index => bytes32)) private _answers;
+    /// @dev Per job: the verifiers that were drawn and replaced (NoShow or Declined; None otherwise).
+    /// With the stages' verifiers they are the job's exclusions from further draws; the status of the
+    /// others follows from the job's state ({_stageStatus}), so a draw writes no per-verifier slot.
+    mapping(uint256 jobId => mapping(address verifier => StageStatus)) private _dropped;
 
     /// @param token The stake token (a plain ERC-20: no fee on transfer, no rebasing).
     /// @param initialOwner Who may change parameters (two-step ownership transfer).
@@ -178,6 +185,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         _validateParams(initialParams);
         _setParams(0, initialParams);
         _head.nextJobId = 1;
+        _epoch.live = true;
         _randomness = source;
         _treasury = treasury_;
         emit RandomnessSourceUpdated(address(0), address(source));
@@ -288,8 +296,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         if (msg.sender != _stages[jobId][k].verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
         _requireBeforeDeadline(jobId, j);
         if (commitment == bytes32(0)) revert StakePoolEmptyCommitment(jobId);
-        _commitments[jobId][k] = commitment;
-        _resultOf[jobId][msg.sender] = COMMITTED;
+        _results[jobId][k] = commitment;
         uint256 window = _params[j.paramsId].verifyWindow;
         uint40 revealDeadline = uint40(block.timestamp + 2 * window);
         j.state = State.Answering;
@@ -317,7 +324,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         uint32 bit = uint32(1 << index);
         if (st.answered & bit != 0) revert StakePoolAlreadyAnswered(jobId, msg.sender);
         st.answered |= bit;
-        _answers[jobId][k][index] = fingerprint;
+        _answers[jobId][index] = fingerprint;
         emit FingerprintAnswered(jobId, uint8(k), msg.sender, uint8(index), fingerprint);
     }
 
@@ -328,7 +335,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     {
         (Settlement.Job storage j, Settlement.Reveal memory r) = _openReveal(jobId, matchBitmap, fingerprint, salt);
         uint256 k = r.stage;
-        uint256 dG = Settlement.judge(j, _stages[jobId], _answers[jobId][k], _resultOf[jobId], _creditPlusOne, r);
+        uint256 dG = Settlement.judge(j, _stages[jobId], _answers[jobId], _results[jobId], _creditPlusOne, r);
         emit ResultSubmitted(jobId, uint8(k), msg.sender, r.resultHash, matchBitmap, fingerprint, uint16(dG));
         if (j.state == State.Answering) {
             j.stage = uint8(k + 1);
@@ -355,10 +362,11 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         _checkBitmap(jobId, matchBitmap, j.numChecks);
         bytes32 h = keccak256(matchBitmap);
         bytes32 revealed = keccak256(abi.encode(jobId, uint8(k), msg.sender, h, fingerprint, salt));
-        bytes32 committed = _commitments[jobId][k];
+        mapping(uint256 => bytes32) storage results = _results[jobId];
+        bytes32 committed = results[k];
         // INVARIANT: a result counts only as it was committed before any answer was public (H-2).
         if (revealed != committed) revert StakePoolCommitmentMismatch(jobId, committed, revealed);
-        _resultOf[jobId][msg.sender] = h;
+        results[k] = h;
         r = Settlement.Reveal({
             jobId: jobId,
             stage: k,
@@ -392,7 +400,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         _requireAfterDeadline(jobId, j);
         uint256 k = j.stage;
         address verifier = _stages[jobId][k].verifier;
-        _resultOf[jobId][verifier] = NO_SHOW;
+        _dropped[jobId][verifier] = StageStatus.NoShow;
         uint256 forfeited = j.betaCv;
         // INVARIANT: a forfeit never goes to a party of the job (C-1).
         _credit(_treasury, forfeited);
@@ -410,7 +418,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         uint256 window = p.verifyWindow;
         uint64 until = uint64(j.deadline - window + window / 4);
         if (block.timestamp > until) revert StakePoolDeclineTooLate(jobId, until);
-        _resultOf[jobId][msg.sender] = DECLINED;
+        _dropped[jobId][msg.sender] = StageStatus.Declined;
         uint256 stake = j.betaCv;
         uint256 fee = stake * p.declineFeeBps / BPS;
         uint256 refund = stake - fee;
@@ -440,7 +448,6 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         uint256 end = e.epochEnd;
         while (drawn < maxDraws && head < end) {
             uint256 entry = _queue[head];
-            delete _queue[head];
             ++head;
             ++drawn;
             _drawEntry(entry >> 8, uint8(entry), word);
@@ -448,7 +455,12 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         // Entries re-queued by failed draws went to the tail (read it again).
         e = _epoch;
         e.head = uint64(head);
-        if (head == end) e.frozen = false;
+        if (head == end) {
+            e.frozen = false;
+            // A drained queue starts again at 0: drawn entries are not cleared, so the next ones
+            // overwrite used slots (2,900 gas) instead of filling fresh ones (20,000).
+            if (e.tail == head) (e.head, e.epochEnd, e.tail) = (0, 0, 0);
+        }
         _epoch = e;
     }
 
@@ -561,7 +573,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// @inheritdoc IStakePool
     function modelOf(uint256 jobId) external view returns (bytes32) {
         uint256 idx = _jobs[jobId].modelIndex;
-        return idx == 0 ? bytes32(0) : _reg.modelIds[idx - 1];
+        return _reg.modelIdAt[idx];
     }
 
     /// @inheritdoc IStakePool
@@ -585,13 +597,12 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         returns (address verifier, StageStatus status, bytes32 resultHash)
     {
         verifier = _stages[jobId][stage].verifier;
-        if (verifier == address(0)) return (verifier, StageStatus.None, bytes32(0));
-        bytes32 r = _resultOf[jobId][verifier];
-        if (r == PENDING) return (verifier, StageStatus.Pending, bytes32(0));
-        if (r == COMMITTED) return (verifier, StageStatus.Committed, bytes32(0));
-        if (r == NO_SHOW) return (verifier, StageStatus.NoShow, bytes32(0));
-        if (r == DECLINED) return (verifier, StageStatus.Declined, bytes32(0));
-        return (verifier, StageStatus.Submitted, r);
+        status = _stageStatus(jobId, stage, verifier);
+        if (status == StageStatus.Submitted) resultHash = _results[jobId][stage];
+    }
+
+    function _stageStatus(uint256 jobId, uint256 stage, address verifier) private view returns (StageStatus) {
+        return Settlement.stageStatus(_jobs[jobId], _dropped[jobId], stage, verifier);
     }
 
     /// @inheritdoc IStakePool
@@ -601,12 +612,16 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         returns (bytes32 commitment, uint64 fingerprintSeed, uint32 answered)
     {
         Settlement.StageSlot memory st = _stages[jobId][stage];
-        return (_commitments[jobId][stage], st.seed, st.answered);
+        StageStatus status = _stageStatus(jobId, stage, st.verifier);
+        // After the reveal the slot holds the result hash ({getStage}).
+        if (status != StageStatus.Submitted) commitment = _results[jobId][stage];
+        return (commitment, st.seed, st.answered);
     }
 
     /// @inheritdoc IStakePool
     function answerOf(uint256 jobId, uint8 stage, uint8 index) external view returns (bytes32) {
-        return _answers[jobId][stage][index];
+        if (stage != _jobs[jobId].stage || index >= 32 || _stages[jobId][stage].answered & (1 << index) == 0) return bytes32(0);
+        return _answers[jobId][index];
     }
 
     /// @inheritdoc IStakePool
@@ -694,17 +709,26 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         Settlement.Job storage j = _jobs[jobId];
         // A stale entry (the job was settled by timeoutDraw) is skipped.
         if (j.state != State.AwaitingVerifier || j.stage != k) return;
-        bytes32 modelId = _reg.modelIds[j.modelIndex - 1];
+        bytes32 modelId = _reg.modelIdAt[j.modelIndex];
         SortitionTrees.Tree storage tree = _reg.trees[modelId];
         if (tree.total != 0) {
             address user = j.user;
             address generator = j.generator;
             uint256 stake = j.betaCv;
-            mapping(address => bytes32) storage excluded = _resultOf[jobId];
+            mapping(address => StageStatus) storage dropped = _dropped[jobId];
+            // The verifiers of the earlier stages (each revealed); replaced ones are in `dropped`.
+            address[] memory earlier = new address[](k - 1);
+            for (uint256 i = 1; i < k; ++i) {
+                earlier[i - 1] = _stages[jobId][i].verifier;
+            }
             for (uint256 attempt; attempt < DRAW_ATTEMPTS; ++attempt) {
                 uint256 r = uint256(keccak256(abi.encode(word, jobId, k, attempt)));
                 address c = tree.draw(r);
-                if (c != user && c != generator && excluded[c] == bytes32(0) && _reg.eligible(c, modelId, stake)) {
+                // INVARIANT: a verifier is drawn at most once per job, never the job's user or generator.
+                if (
+                    c != user && c != generator && !_contains(earlier, c) && dropped[c] == StageStatus.None
+                        && _reg.eligible(c, modelId, stake)
+                ) {
                     _assign(jobId, j, k, c, stake, uint64(uint256(keccak256(abi.encode(r)))));
                     return;
                 }
@@ -719,12 +743,18 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         emit VerifierUnavailable(jobId, uint8(k), j.deadline);
     }
 
+    function _contains(address[] memory list, address a) private pure returns (bool) {
+        for (uint256 i; i < list.length; ++i) {
+            if (list[i] == a) return true;
+        }
+        return false;
+    }
+
     /// @dev Lock `stake` of `verifier`'s bond into the job and make it the verifier of stage `k`.
     /// The fingerprint `seed` comes from the draw's randomness; the answers of the stage start empty.
     function _assign(uint256 jobId, Settlement.Job storage j, uint256 k, address verifier, uint256 stake, uint64 seed) private {
         _reg.lock(verifier, stake);
         _stages[jobId][k] = Settlement.StageSlot({verifier: verifier, seed: seed, answered: 0});
-        _resultOf[jobId][verifier] = PENDING;
         uint40 deadline = uint40(block.timestamp + _params[j.paramsId].verifyWindow);
         j.state = State.Verifying;
         j.deadline = deadline;
@@ -851,23 +881,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     }
 
     function _validateParams(Params memory p) private pure {
-        _checkRange("alphaBps", p.alphaBps, 1, MAX_ALPHA_BPS);
-        _checkRange("betaBps", p.betaBps, 1, MAX_BETA_BPS);
-        if (p.betaBps < p.alphaBps) revert StakePoolBetaBelowAlpha(p.alphaBps, p.betaBps);
-        _checkRange("commitWindow", p.commitWindow, MIN_WINDOW, MAX_WINDOW);
-        _checkRange("challengeWindow", p.challengeWindow, MIN_WINDOW, MAX_WINDOW);
-        _checkRange("verifyWindow", p.verifyWindow, MIN_WINDOW, MAX_WINDOW);
-        _checkRange("drawWindow", p.drawWindow, MIN_WINDOW, MAX_WINDOW);
-        _checkRange("maxStages", p.maxStages, 1, MAX_STAGES);
-        _checkRange("unbondDelay", p.unbondDelay, 0, MAX_UNBOND_DELAY);
-        _checkRange("minBond", p.minBond, 1, type(uint96).max);
-        _checkRange("minModelStake", p.minModelStake, 1, type(uint96).max);
-        _checkRange("maxStakeBps", p.maxStakeBps, 1, BPS);
-        _checkRange("declineFeeBps", p.declineFeeBps, 0, BPS);
-    }
-
-    function _checkRange(string memory name, uint256 value, uint256 min, uint256 max) private pure {
-        if (value < min || value > max) revert StakePoolParamOutOfRange(name, value, min, max);
+        Settlement.validateParams(p);
     }
 
     // ------------------------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ abstract contract VerifierRegistry is CreditLedger {
 
     RegistryLogic.Layout internal _reg;
 
-    constructor(IERC20 token) CreditLedger(token) {}
+    constructor(IERC20 token) CreditLedger(token) {
+        _reg.syncLive = true;
+    }
 
     function _drawsFrozen() internal view virtual returns (bool);
 
@@ -100,6 +102,6 @@ abstract contract VerifierRegistry is CreditLedger {
 
     /// @inheritdoc IVerifierRegistry
     function pendingSyncs() external view returns (uint256) {
-        return _reg.syncQueue.length - _reg.syncHead;
+        return _reg.syncTail - _reg.syncHead;
     }
 }

@@ -18,14 +18,20 @@ library RegistryLogic {
     /// @notice How many unbond requests one verifier may have pending.
     uint256 internal constant MAX_UNBOND_REQUESTS = 16;
 
-    /// @dev One slot per verifier.
+    /// @dev One slot per verifier. The unbond counters wrap at 2^8 (at most 16 apart); `id` is the
+    /// verifier's number in the sync queue (0 = none yet, see {_idOf}).
     struct Verifier {
         uint96 bond;
         uint96 pendingBond;
-        uint16 unbondHead;
-        uint16 unbondTail;
+        uint8 unbondHead;
+        uint8 unbondTail;
         bool dirty;
+        uint40 id;
     }
+
+    /// @dev Sync-queue entries per slot: 40-bit verifier ids, six to a slot.
+    uint256 private constant IDS_PER_SLOT = 6;
+    uint256 private constant ID_BITS = 40;
 
     struct UnbondRequest {
         uint96 amount;
@@ -44,10 +50,23 @@ library RegistryLogic {
         /// Model ids get a 16-bit index (1-based) the first time a verifier declares them, so that a
         /// job stores its model in a slot it already writes.
         mapping(bytes32 modelId => uint16) modelIndex;
-        bytes32[] modelIds;
-        /// Verifiers waiting for {sync}.
-        address[] syncQueue;
-        uint256 syncHead;
+        /// The model id of each index (a mapping, not an array: a draw reads one slot, no length).
+        mapping(uint256 index => bytes32) modelIdAt;
+        uint256 modelCount;
+        /// Verifiers waiting for {sync}: entries `syncHead..syncTail - 1`, verifier ids packed six to a
+        /// slot (entry e in slot e / 6). Processed entries are not cleared and both ends go back to 0
+        /// when the queue drains, so a mark writes a fresh slot (20,000 gas) only for every sixth
+        /// entry beyond the longest queue so far, and otherwise overwrites a used one (2,900).
+        /// `syncLive` is always true (set by the registry's constructor): it keeps the slot of the two
+        /// ends non-zero after they went back to 0, so writing it is never a fresh-slot write.
+        mapping(uint256 slot => uint256) syncQueue;
+        uint120 syncHead;
+        uint120 syncTail;
+        bool syncLive;
+        /// Verifier ids (1-based), given at a verifier's first synchronisation with a positive weight,
+        /// before it can be drawn, so that the draw's mark never writes a fresh id.
+        mapping(uint256 id => address) verifierAt;
+        uint256 verifierCount;
     }
 
     /// @dev Add `amount` to `verifier`'s bond: pending during an epoch, at once (and synchronised)
@@ -83,9 +102,10 @@ library RegistryLogic {
                 if (models[k] == m) revert IVerifierRegistry.StakePoolBadModelList(n, MAX_MODELS_PER_VERIFIER);
             }
             if (r.modelIndex[m] == 0) {
-                uint256 next = r.modelIds.length + 1;
+                uint256 next = r.modelCount + 1;
                 if (next > type(uint16).max) revert IVerifierRegistry.StakePoolTooManyModels();
-                r.modelIds.push(m);
+                r.modelCount = next;
+                r.modelIdAt[next] = m;
                 r.modelIndex[m] = uint16(next);
             }
         }
@@ -114,10 +134,10 @@ library RegistryLogic {
         if (amount > current) revert IVerifierRegistry.StakePoolInsufficientBond(verifier, current, amount);
         uint256 rest = current - amount;
         if (rest != 0 && rest < minBond) revert IVerifierRegistry.StakePoolBondBelowMinimum(verifier, rest, minBond);
-        uint16 tail = v.unbondTail;
-        uint16 count;
+        uint8 tail = v.unbondTail;
+        uint8 count;
         unchecked {
-            count = tail - v.unbondHead; // both wrap at 2^16; they are at most 16 apart
+            count = tail - v.unbondHead; // both wrap at 2^8; they are at most 16 apart
         }
         if (count >= MAX_UNBOND_REQUESTS) revert IVerifierRegistry.StakePoolTooManyUnbondRequests(verifier, count);
         uint40 readyAt = uint40(block.timestamp + delay);
@@ -141,14 +161,14 @@ library RegistryLogic {
     /// never 0) that the head skips once the requests before it are gone.
     function takeUnbonded(Layout storage r, address verifier) external returns (uint256 amount) {
         Verifier storage v = r.verifiers[verifier];
-        uint16 head = v.unbondHead;
-        uint16 tail = v.unbondTail;
+        uint8 head = v.unbondHead;
+        uint8 tail = v.unbondTail;
         if (head == tail) revert IVerifierRegistry.StakePoolNothingToWithdraw(verifier);
         mapping(uint256 => UnbondRequest) storage q = r.unbonds[verifier];
-        uint16 newHead = head;
+        uint8 newHead = head;
         uint40 soonest = type(uint40).max;
         bool leading = true;
-        for (uint16 i = head; i != tail;) {
+        for (uint8 i = head; i != tail;) {
             UnbondRequest memory u = q[i];
             if (u.amount != 0) {
                 if (u.readyAt <= block.timestamp) {
@@ -160,7 +180,7 @@ library RegistryLogic {
                 }
             }
             unchecked {
-                ++i; // at most MAX_UNBOND_REQUESTS apart; both wrap at 2^16
+                ++i; // at most MAX_UNBOND_REQUESTS apart; both wrap at 2^8
             }
             if (leading) newHead = i;
         }
@@ -177,16 +197,17 @@ library RegistryLogic {
     /// @dev Synchronise up to `max` queued verifiers, oldest first (outside epochs only).
     function syncPending(Layout storage r, uint256 max, uint256 minBond) external returns (uint256 processed) {
         uint256 head = r.syncHead;
-        uint256 len = r.syncQueue.length;
-        while (processed < max && head < len) {
-            address a = r.syncQueue[head];
-            delete r.syncQueue[head];
+        uint256 tail = r.syncTail;
+        while (processed < max && head < tail) {
+            uint256 id = (r.syncQueue[head / IDS_PER_SLOT] >> (ID_BITS * (head % IDS_PER_SLOT))) & ((1 << ID_BITS) - 1);
+            address a = r.verifierAt[id];
             ++head;
             ++processed;
             Verifier storage v = r.verifiers[a];
             if (v.dirty) _sync(r, a, v, minBond);
         }
-        r.syncHead = head;
+        if (head == tail) (r.syncHead, r.syncTail) = (0, 0);
+        else r.syncHead = uint120(head);
     }
 
     /// @dev Lock `stake` of `verifier`'s free bond (the draw checked it is there); its weights follow
@@ -210,7 +231,7 @@ library RegistryLogic {
         view_.models = r.modelsOf[verifier];
         view_.needsSync = v.dirty;
         mapping(uint256 => UnbondRequest) storage q = r.unbonds[verifier];
-        for (uint16 i = v.unbondHead; i != v.unbondTail;) {
+        for (uint8 i = v.unbondHead; i != v.unbondTail;) {
             UnbondRequest memory u = q[i];
             view_.unbonding += u.amount;
             if (u.readyAt <= block.timestamp) view_.unbondable += u.amount;
@@ -232,6 +253,7 @@ library RegistryLogic {
         }
         v.dirty = false;
         uint256 w = b >= minBond ? b : 0;
+        if (w != 0 && v.id == 0) _giveId(r, verifier, v);
         _leaveTrees(r, verifier);
         _writeWeights(r, verifier, w);
         emit IVerifierRegistry.VerifierSynced(verifier, w);
@@ -265,7 +287,21 @@ library RegistryLogic {
     function _markDirty(Layout storage r, address verifier, Verifier storage v) private {
         if (!v.dirty) {
             v.dirty = true;
-            r.syncQueue.push(verifier);
+            uint256 id = v.id;
+            if (id == 0) id = _giveId(r, verifier, v);
+            uint120 tail = r.syncTail;
+            uint256 slot = tail / IDS_PER_SLOT;
+            uint256 shift = ID_BITS * (tail % IDS_PER_SLOT);
+            uint256 word = r.syncQueue[slot];
+            r.syncQueue[slot] = (word & ~(((1 << ID_BITS) - 1) << shift)) | (id << shift);
+            r.syncTail = tail + 1;
         }
+    }
+
+    /// @dev Number `verifier` (ids are never reused; 2^40 of them cannot run out).
+    function _giveId(Layout storage r, address verifier, Verifier storage v) private returns (uint256 id) {
+        id = ++r.verifierCount;
+        v.id = uint40(id);
+        r.verifierAt[id] = verifier;
     }
 }

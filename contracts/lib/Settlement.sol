@@ -55,6 +55,38 @@ library Settlement {
         address treasury;
     }
 
+    /// @dev Parameter bounds (the pool exposes them as its constants).
+    uint256 internal constant BPS_UNIT = 10_000;
+    uint8 internal constant MAX_STAGES = 16;
+    uint256 internal constant MAX_ALPHA_BPS = 100_000;
+    uint256 internal constant MAX_BETA_BPS = 1_000_000;
+    uint256 internal constant MIN_WINDOW = 1 minutes;
+    uint256 internal constant MAX_WINDOW = 30 days;
+    uint256 internal constant MAX_UNBOND_DELAY = 365 days;
+
+    /// @notice Revert unless `p` is within the pool's bounds (see {StakePool}'s constants). Here rather
+    /// than in the pool to keep the pool's code under the 24 KiB limit (called only by the
+    /// constructor and {IStakePool-setParams}).
+    function validateParams(IStakePool.Params memory p) public pure {
+        _checkRange("alphaBps", p.alphaBps, 1, MAX_ALPHA_BPS);
+        _checkRange("betaBps", p.betaBps, 1, MAX_BETA_BPS);
+        if (p.betaBps < p.alphaBps) revert IStakePool.StakePoolBetaBelowAlpha(p.alphaBps, p.betaBps);
+        _checkRange("commitWindow", p.commitWindow, MIN_WINDOW, MAX_WINDOW);
+        _checkRange("challengeWindow", p.challengeWindow, MIN_WINDOW, MAX_WINDOW);
+        _checkRange("verifyWindow", p.verifyWindow, MIN_WINDOW, MAX_WINDOW);
+        _checkRange("drawWindow", p.drawWindow, MIN_WINDOW, MAX_WINDOW);
+        _checkRange("maxStages", p.maxStages, 1, MAX_STAGES);
+        _checkRange("unbondDelay", p.unbondDelay, 0, MAX_UNBOND_DELAY);
+        _checkRange("minBond", p.minBond, 1, type(uint96).max);
+        _checkRange("minModelStake", p.minModelStake, 1, type(uint96).max);
+        _checkRange("maxStakeBps", p.maxStakeBps, 1, BPS_UNIT);
+        _checkRange("declineFeeBps", p.declineFeeBps, 0, BPS_UNIT);
+    }
+
+    function _checkRange(string memory name, uint256 value, uint256 min, uint256 max) private pure {
+        if (value < min || value > max) revert IStakePool.StakePoolParamOutOfRange(name, value, min, max);
+    }
+
     /// @notice Judge a revealed result: settle the job, or leave it in {IStakePool.State.Answering}
     /// for the caller to queue the next stage. Returns the revealed fingerprint's distance from the
     /// generator's answer (`type(uint16).max` without one).
@@ -68,7 +100,7 @@ library Settlement {
         Job storage j,
         mapping(uint256 => StageSlot) storage stages,
         mapping(uint256 => bytes32) storage answers,
-        mapping(address => bytes32) storage resultOf,
+        mapping(uint256 => bytes32) storage results,
         mapping(address => uint256) storage credits,
         Reveal memory r
     ) external returns (uint256 dG) {
@@ -87,7 +119,7 @@ library Settlement {
             // INVARIANT: a confirmation counts only if the earlier verifier's own replay, answered after
             // this commitment, matches this fingerprint (H-2, copied dissent).
             if (
-                r.answered & (1 << i) != 0 && resultOf[stages[i].verifier] == r.resultHash
+                r.answered & (1 << i) != 0 && results[i] == r.resultHash
                     && distance(r.fingerprint, answers[i]) <= FINGERPRINT_TOLERANCE
             ) {
                 verifierUpheld(j, stages, credits, r.jobId, k, i);
@@ -95,6 +127,28 @@ library Settlement {
             }
         }
         if (k >= r.maxStages) stalemate(j, stages, credits, r.treasury, r.jobId, k, true);
+    }
+
+    /// @notice What became of `verifier`, the latest verifier of `stage` of job `j` (the pool's
+    /// {IStakePool-getStage}). A replaced one is recorded in `dropped`. Otherwise a stage before the
+    /// job's current one was revealed (the game moves on only after a reveal), and at the current
+    /// stage the job's state says it: Verifying = Pending, Answering = Committed, and a settled job
+    /// whose current stage has a verifier that was not replaced settled on that verifier's reveal.
+    function stageStatus(
+        Job storage j,
+        mapping(address => IStakePool.StageStatus) storage dropped,
+        uint256 stage,
+        address verifier
+    ) public view returns (IStakePool.StageStatus) {
+        if (verifier == address(0)) return IStakePool.StageStatus.None;
+        IStakePool.StageStatus d = dropped[verifier];
+        if (d != IStakePool.StageStatus.None) return d;
+        if (stage == j.stage) {
+            IStakePool.State s = j.state;
+            if (s == IStakePool.State.Verifying) return IStakePool.StageStatus.Pending;
+            if (s == IStakePool.State.Answering) return IStakePool.StageStatus.Committed;
+        }
+        return IStakePool.StageStatus.Submitted;
     }
 
     /// @notice keccak256 of ceil(n / 8) bytes whose first n bits (MSB first) are set: the generator's

@@ -30,6 +30,14 @@
  * The receipt root is emitted, not stored (it saved 22,100 at commit); the request hash and URI
  * (openJob) are emitted only. The 200,000 target would need fewer job slots or unchecked pulls, i.e.
  * giving up something the brief asks for (exact stored deposits, the fee-on-transfer check).
+ *
+ * Where a draw's gas goes (`POC_TRACE_N=1000 npx hardhat run scripts/bench/trace-draw.ts`, steady
+ * state, 130,509 in all at 1,000 verifiers): the transaction base (21,000); 27 cold storage reads
+ * (56,700: the epoch, request id and source, the queue entry, the job's three slots, the model id and
+ * tree header, 10 tree nodes and the picked leaf, the pick's exclusion, models and bond, the sync
+ * queue's ends and slot, the stage and the verify window); the stage's new slot (20,000) and five
+ * updates (verifier, sync queue and its ends, job, epoch: 14,600); the randomness read (3,218) and
+ * VerifierAssigned (2,643). The first draw of every six also fills a fresh sync-queue slot (+17,100).
  */
 import { network } from "hardhat";
 import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js";
