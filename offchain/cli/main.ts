@@ -13,6 +13,7 @@ import { devnetCommand } from "./devnet.js";
 import { dashboardCommand } from "./dashboard.js";
 import { gatewayCommand } from "./gateway.js";
 import { generatorCommand } from "./generator.js";
+import { nodeCommand } from "./node.js";
 import { PocError } from "../errors.js";
 
 /** The project's version, from its package.json (two directories up from offchain/cli). */
@@ -35,6 +36,7 @@ program.addCommand(jobCommand());
 program.addCommand(poolCommand());
 program.addCommand(generatorCommand());
 program.addCommand(withdrawCommand());
+program.addCommand(nodeCommand());
 program.addCommand(devnetCommand());
 program.addCommand(dashboardCommand());
 program.addCommand(gatewayCommand());

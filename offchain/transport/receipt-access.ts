@@ -32,23 +32,29 @@ export function parseJobParam(job: string | undefined): bigint {
 /**
  * The party check above, against the pool of `client` (or of the client `client()` returns at the
  * time of the request: a worker that reconnects after a redeploy passes a getter). Committed roots
- * are cached per job (a commit is final).
+ * are cached per client and job (a commit is final on one chain); a root that differs from the
+ * cached one is read again before the request is refused, so a node restarted under the same pool
+ * address (job ids start again at 1) never makes the server refuse a new job's receipt.
  */
 export function receiptAuthorizer(client: PoolClient | (() => PoolClient), options: ReceiptAuthorizerOptions = {}): ReceiptAuthorizer {
   const current = typeof client === "function" ? client : () => client;
-  const committed = new Map<string, string>();
+  const caches = new WeakMap<PoolClient, Map<bigint, string>>();
+  const committedRoot = async (c: PoolClient, jobId: bigint): Promise<string> => {
+    const rec = await c.jobRecord(jobId);
+    if (!rec.committed) throw new ReceiptNotFoundError(`job ${jobId} has not committed a receipt`);
+    return rec.committed.receiptRoot.toLowerCase();
+  };
   return async (r: ReceiptAccessRequest) => {
     const c = current();
     const jobId = parseJobParam(r.job);
     const scope = { chainId: c.chainId, pool: c.address, jobId };
     const grant = await verifyAccess(r.authorization, scope, c, options.nowS ? { nowS: options.nowS() } : {});
-    const key = `${c.chainId}:${c.address.toLowerCase()}:${jobId}`;
-    let root = committed.get(key);
-    if (root === undefined) {
-      const rec = await c.jobRecord(jobId);
-      if (!rec.committed) throw new ReceiptNotFoundError(`job ${jobId} has not committed a receipt`);
-      root = rec.committed.receiptRoot.toLowerCase();
-      committed.set(key, root);
+    let cache = caches.get(c);
+    if (!cache) caches.set(c, (cache = new Map()));
+    let root = cache.get(jobId);
+    if (root === undefined || root !== r.root) {
+      root = await committedRoot(c, jobId);
+      cache.set(jobId, root);
     }
     if (root !== r.root) throw new AccessError(403, `receipt ${r.root} is not job ${jobId}'s: it committed ${root}`);
     options.onGrant?.({ ...grant, jobId, root });

@@ -1,6 +1,6 @@
 /**
  * The operator test (issue 12): the real processes, each started the way README tells an operator —
- * `npx hardhat node` on a free port, the pool deployed to it, a generator and three verifier workers
+ * `npx poc node` (Hardhat's node) on a free port, the pool deployed to it, a generator and three verifier workers
  * started with `npx poc worker …` (maxStages = 1: a model needs maxStages + 2 = 3 verifiers). It kills
  * a verifier worker by the pid its launcher reports and checks that nothing of it is left running,
  * restarts it on the same state, then restarts the node and redeploys the pool at the same address,
@@ -114,7 +114,7 @@ describe("operator: real processes survive kills, restarts and a redeployed pool
   const stateOf = (account: number) => join(tmp, `state-v${account}`);
 
   async function startNode(): Promise<void> {
-    node = npx(["hardhat", "node", "--hostname", "127.0.0.1", "--port", String(port)]);
+    node = npx(["poc", "node", "--hostname", "127.0.0.1", "--port", String(port)]);
     await waitFor(
       "the hardhat node to answer",
       async () => {
@@ -201,10 +201,18 @@ describe("operator: real processes survive kills, restarts and a redeployed pool
   });
 
   after(async function () {
+    // POC_OPERATOR_LOGS=DIR keeps every process's output (for a failing run)
+    const logs = process.env.POC_OPERATOR_LOGS;
+    if (logs) {
+      const { mkdir, writeFile } = await import("node:fs/promises");
+      await mkdir(logs, { recursive: true });
+      await writeFile(join(logs, "generator.log"), generator?.out() ?? "");
+      for (const [a, p] of verifiers) await writeFile(join(logs, `verifier-${a}.log`), p.out());
+    }
     for (const p of [generator, ...verifiers.values(), node]) if (p && p.child.exitCode === null) p.child.kill("SIGKILL");
     await conn?.close();
     // the workers' processes, if a launcher left any behind
-    for (const pid of await processesWith(tmp)) process.kill(pid, "SIGKILL");
+    for (const pid of [...(await processesWith(tmp)), ...(await processesWith(`--port ${port}`))]) process.kill(pid, "SIGKILL");
     await rm(tmp, { recursive: true, force: true });
   });
 
@@ -235,12 +243,17 @@ describe("operator: real processes survive kills, restarts and a redeployed pool
     expect(again.child.exitCode).to.equal(null);
   });
 
+  it("kill PID of `npx poc node` stops the node itself", async function () {
+    // (`npx hardhat node &` then `kill $!` would leave the node running: npm does not pass the signal on)
+    const pid = node!.child.pid!;
+    process.kill(pid, "SIGTERM");
+    const code = await Promise.race([node!.exited, new Promise<"hung">((ok) => setTimeout(() => ok("hung"), 20_000))]);
+    expect(code, node!.out()).to.not.equal("hung");
+    await waitFor("the node's processes to end", async () => (await processesWith(`--port ${port}`)).length === 0, 10_000, 100);
+  });
+
   it("after the node restarts and the pool is redeployed at the same address, new jobs settle and nobody forfeits", async function () {
     const before = pool.address;
-    const nodePid = node!.child.pid!;
-    process.kill(nodePid, "SIGTERM");
-    await Promise.race([node!.exited, new Promise((ok) => setTimeout(ok, 20_000))]);
-    await waitFor("the node's processes to end", async () => (await processesWith(`--port ${port}`)).length === 0, 10_000, 100);
     await startNode();
     await deploy();
     expect(pool.address, "same deployer, same nonce: the same address").to.equal(before);
