@@ -233,10 +233,10 @@ export function describeJob(h: JobHistory, o: { decimals: number; clocks: Clocks
   for (const s of h.stages) for (const u of s.unavailable ?? []) lines.push(`  stage ${s.stage}     no verifier could be drawn (block ${u.at.block})`);
   switch (h.state) {
     case JobState.Open:
-      lines.push(`  next        the generator must commit by ${when(v.deadline, o.clocks)}; after that anyone may cancel (the user is refunded in full)`);
+      lines.push(`  next        the generator must commit by ${when(v.deadline, o.clocks)}; after that anyone may cancel (\`poc job cancel ${h.jobId}\`: the user is refunded in full; a generator that skips a job never commits)`);
       break;
     case JobState.Committed:
-      lines.push(`  next        the user may challenge until ${when(v.deadline, o.clocks)}; after that anyone may finalize`);
+      lines.push(`  next        the user may challenge until ${when(v.deadline, o.clocks)}; after that anyone may finalize (\`poc job finalize ${h.jobId} --wait\`)`);
       break;
     case JobState.Verifying:
       lines.push(
