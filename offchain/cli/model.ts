@@ -2,6 +2,7 @@
  * `poc model …`: build a seeded Llama-style model, show a model directory's config and id,
  * time its forward pass.
  */
+import { openChatModel } from "../model/chat.js";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { join } from "node:path";
 import {
@@ -58,6 +59,8 @@ export function modelCommand(): Command {
     .addOption(new Option("--layout <layout>", "model.onnx | onnx/model.onnx | decoder_model_merged.onnx | decoder_model + decoder_with_past_model").choices([...BUILD_LAYOUTS]).default("model"))
     .option("--variant-name <name>", "file-name suffix of the variant (fp16 writes model_fp16.onnx)")
     .option("--hf-upcast", "same-dtype Casts before RMSNorm and softmax, as Hugging Face `.float()` exports (onnxruntime #32416)", false)
+    .option("--tokenizer-from <dir>", "ship a real tokenizer: tokenizer.json (+ tokenizer_config.json, its chat template) from DIR; the vocabulary is sized to it")
+    .option("--vocab-size <n>", "vocabulary rows (at least the tokenizer's size; e.g. 151936 to pad a Qwen tokenizer as Qwen does)", positiveInt)
     .option("--force", "replace a non-empty output directory", false)
     .option("--json", "print the result as JSON", false)
     .action(async (o) => {
@@ -82,6 +85,8 @@ export function modelCommand(): Command {
           layout: o.layout,
           ...(o.variantName ? { variantName: o.variantName } : {}),
           hfUpcast: o.hfUpcast,
+          ...(o.tokenizerFrom ? { tokenizerFrom: o.tokenizerFrom } : {}),
+          ...(o.vocabSize ? { vocabSize: o.vocabSize } : {}),
         },
         { force: o.force },
       );
@@ -177,6 +182,10 @@ export function modelCommand(): Command {
       console.log(`inputs     ${m.inputNames.filter((n) => !n.startsWith("past_key_values.")).join(", ")}, past_key_values.{0..${c.layers - 1}}.key|value`);
       console.log(`outputs    logits, present.{0..${c.layers - 1}}.key|value`);
       console.log(`runs at    graph optimisation ${m.graphOptimizationLevel}`);
+      const chat = await openChatModel(m.dir, m.tokenizer).catch(() => undefined);
+      console.log(
+        `chat       ${chat?.setup.chatTemplate ? "the model's chat template (tokenizer_config.json)" : "no chat template: --chat uses the plain fallback (docs/PROTOCOL.md \"Chat requests\")"}`,
+      );
       for (const f of m.files) console.log(`file       ${f.role.padEnd(18)} ${f.path}  ${mb(f.bytes)}  sha256 ${f.sha256}`);
     } finally {
       await m?.release();
