@@ -83,7 +83,28 @@
 import * as z from "zod"; // the namespace import lets bundlers drop what is unused (zod 4)
 import { SamplingError, formatIssues } from "./errors.js";
 import { toSeed64 } from "./rng.js";
-import { GUMBEL_MAX, GUMBEL_SPAN, type GumbelKey, gumbelKey, gumbelNoise } from "./gumbel.js";
+import {
+  GUMBEL_BUCKET_LOWER,
+  GUMBEL_BUCKET_SHIFT,
+  GUMBEL_BUCKET_UPPER,
+  GUMBEL_MAX,
+  GUMBEL_SPAN,
+  type GumbelKey,
+  gumbelHash,
+  gumbelKey,
+  gumbelNoiseOfHash,
+} from "./gumbel.js";
+import { type Logits, canonicalOrder, topKCanonical } from "./order.js";
+import { SHIFTED_MARGIN, shiftedBelow } from "./fraction.js";
+
+export { canonicalOrder, topKCanonical, type Logits };
+
+// Local copies of the hot imports: a transpiled module (tsx, mocha) may read imported bindings
+// through getters, which costs more than the hash itself in the per-token loops below.
+const hashOf = gumbelHash;
+const noiseOfHash = gumbelNoiseOfHash;
+const BUCKET_SHIFT = GUMBEL_BUCKET_SHIFT;
+const below = shiftedBelow;
 
 const U32_MAX = 0xffff_ffff;
 
@@ -124,9 +145,6 @@ export function parseDecodingConfig(input: unknown): DecodingConfig {
   return r.data;
 }
 
-/** Logits for one position: fp32 values, one per vocabulary entry (a view into a larger tensor is fine). */
-export type Logits = ArrayLike<number>;
-
 interface LogitScan {
   max: number;
   argmax: number;
@@ -151,91 +169,17 @@ function scanLogits(logits: Logits): LogitScan {
   return { max, argmax };
 }
 
-/** Canonical comparison: logit descending, then id ascending. */
-function canonicalCompare(logits: Logits, a: number, b: number): number {
-  const la = logits[a]!;
-  const lb = logits[b]!;
-  return la > lb ? -1 : la < lb ? 1 : a - b;
-}
-
-const FAST_ID_BITS = 21;
-const FAST_IDS = 2 ** FAST_ID_BITS;
-const f32Buf = new Float32Array(1);
-const u32Buf = new Uint32Array(f32Buf.buffer);
-
-/**
- * Token ids in canonical order (logit descending, id ascending); `ids` restricts it to a subset.
- * For Float32Array logits and vocabularies up to 2^21 it sorts exact 53-bit integer keys
- * (order-preserving f32 bits · 2^21 + id) natively, ~10× faster than a comparator sort.
- */
-export function canonicalOrder(logits: Logits, ids?: ArrayLike<number>): Uint32Array {
-  const n = ids ? ids.length : logits.length;
-  if (logits instanceof Float32Array && logits.length <= FAST_IDS) {
-    const keys = new Float64Array(n);
-    for (let j = 0; j < n; j++) {
-      const i = ids ? ids[j]! : j;
-      const x = logits[i]!;
-      f32Buf[0] = x === 0 ? 0 : x; // −0 ties with +0
-      const b = u32Buf[0]!;
-      const asc = b & 0x8000_0000 ? ~b >>> 0 : (b | 0x8000_0000) >>> 0; // ascending with the value
-      keys[j] = (0xffff_ffff - asc) * FAST_IDS + i;
-    }
-    keys.sort();
-    const out = new Uint32Array(n);
-    for (let j = 0; j < n; j++) out[j] = keys[j]! % FAST_IDS;
-    return out;
-  }
-  const out = new Uint32Array(n);
-  for (let j = 0; j < n; j++) out[j] = ids ? ids[j]! : j;
-  return out.sort((a, b) => canonicalCompare(logits, a, b));
-}
-
-/** The first k token ids of the canonical order (O(V log k) with a bounded heap). */
-export function topKCanonical(logits: Logits, k: number): Uint32Array {
-  const V = logits.length;
-  if (k >= V) return canonicalOrder(logits);
-  // Max-heap by canonical position: the root is the "worst" kept token (last in canonical order).
-  const heap = new Uint32Array(k);
-  let size = 0;
-  const worse = (a: number, b: number) => canonicalCompare(logits, a, b) > 0;
-  const siftUp = (i: number) => {
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!worse(heap[i]!, heap[p]!)) break;
-      [heap[i], heap[p]] = [heap[p]!, heap[i]!];
-      i = p;
-    }
-  };
-  const siftDown = (i: number) => {
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < size && worse(heap[l]!, heap[m]!)) m = l;
-      if (r < size && worse(heap[r]!, heap[m]!)) m = r;
-      if (m === i) break;
-      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-      i = m;
-    }
-  };
-  for (let i = 0; i < V; i++) {
-    if (size < k) {
-      heap[size++] = i;
-      siftUp(size - 1);
-    } else if (worse(heap[0]!, i)) {
-      heap[0] = i;
-      siftDown(0);
-    }
-  }
-  return heap.sort((a, b) => canonicalCompare(logits, a, b));
-}
-
 /** The exact kept set F: `null` = every token; `first` = the first kept token in canonical order. */
 interface Kept {
   flags: Uint8Array | null;
   first: number;
   /** The full canonical order, when it was computed (top-p without top-k). */
   order?: Uint32Array;
+  /** The top-k tokens in canonical order (top-k), before top-p. */
+  top?: Uint32Array;
+  /** Top-p over the full order: w_r = exp((l − l_max)/T) of order[r], and cum[r] = w_0 + … + w_{r−1} summed in that order. */
+  weights?: Float64Array;
+  cum?: Float64Array;
 }
 
 function useTopK(cfg: DecodingConfig, V: number): boolean {
@@ -252,31 +196,72 @@ function keptSet(logits: Logits, cfg: DecodingConfig, scan: LogitScan): Kept {
   const useP = useTopP(cfg);
   if (!useK && !useP) return { flags: null, first: scan.argmax };
   const order = useK ? undefined : canonicalOrder(logits);
-  let kept = order ?? topKCanonical(logits, cfg.topK);
+  const top = useK ? topKCanonical(logits, cfg.topK) : undefined;
+  let kept = (order ?? top)!;
+  let weights: Float64Array | undefined;
+  let cum: Float64Array | undefined;
   if (useP) {
     const T = cfg.temperature;
+    const n = kept.length;
+    // Z summed in canonical order; over the full order the weights and running sums are kept for slackSets
+    if (order) {
+      weights = new Float64Array(n);
+      cum = new Float64Array(n + 1);
+    }
     let Z = 0;
-    for (const t of kept) Z += Math.exp((logits[t]! - scan.max) / T);
+    for (let r = 0; r < n; r++) {
+      const x = Math.exp((logits[kept[r]!]! - scan.max) / T);
+      Z += x;
+      if (weights) {
+        weights[r] = x;
+        cum![r + 1] = Z;
+      }
+    }
     const threshold = cfg.topP * Z;
-    let cum = 0;
+    let c = 0;
     let m = 0;
-    for (const t of kept) {
-      if (!(cum < threshold)) break;
-      cum += Math.exp((logits[t]! - scan.max) / T);
-      m++;
+    if (cum) {
+      while (m < n && cum[m]! < threshold) m++; // cum[m] is the walk's running sum after m tokens
+    } else {
+      while (m < n && c < threshold) c += Math.exp((logits[kept[m++]!]! - scan.max) / T);
     }
     kept = kept.subarray(0, Math.max(1, m));
   }
   const flags = new Uint8Array(V);
-  for (const t of kept) flags[t] = 1;
-  return { flags, first: kept[0]!, ...(order ? { order } : {}) };
+  for (let r = 0; r < kept.length; r++) flags[kept[r]!] = 1;
+  return { flags, first: kept[0]!, ...(order ? { order } : {}), ...(top ? { top } : {}), ...(weights && cum ? { weights, cum } : {}) };
 }
 
-/** Scores s_i = l_i + T·g_i of one position (T = 0: s_i = l_i). */
+/** fl(T·GUMBEL_BUCKET_UPPER[j]) and fl(T·GUMBEL_BUCKET_LOWER[j]) of the last temperature used. */
+let bucketT = NaN;
+let bucketUpper = new Float64Array(0);
+let bucketLower = new Float64Array(0);
+function bucketBounds(T: number): { upper: Float64Array; lower: Float64Array } {
+  if (T !== bucketT) {
+    bucketUpper = GUMBEL_BUCKET_UPPER.map((g) => T * g);
+    bucketLower = GUMBEL_BUCKET_LOWER.map((g) => T * g);
+    bucketT = T;
+  }
+  return { upper: bucketUpper, lower: bucketLower };
+}
+
+/**
+ * Scores s_i = l_i + T·g_i of one position (T = 0: s_i = l_i).
+ *
+ * Pruning (never changes a result): `best` skips a token whose upper bound cannot beat the current
+ * floor — first `l_i + fl(T·G_MAX)`, then, after the first hash word a of the token, the bucket bound
+ * `l_i + fl(T·UPPER[a >>> 20])` (gumbel.ts: UPPER[j] ≥ g_i for the computed g_i; multiplying by T > 0 and
+ * adding l_i are correctly rounded, hence monotone, so the bound is ≥ the computed s_i). A skipped token
+ * has s_i below the floor, or equal to it with a larger id, so the scan's state would not have changed.
+ * `minScore` prunes with the lower bucket bound likewise. Only tokens that can matter pay for the two
+ * logarithms (at T = 1 on 151,936 N(0, 3²) logits: a few hundred instead of all).
+ */
 class Scorer {
   readonly #logits: Logits;
   readonly #T: number;
   readonly #key: GumbelKey | null;
+  readonly #upper: Float64Array;
+  readonly #lower: Float64Array;
   /** fl(T · G_MAX): s_i ≤ l_i + bound for every i. */
   readonly bound: number;
   constructor(logits: Logits, T: number, seed: bigint, tokenPosition: number) {
@@ -284,20 +269,26 @@ class Scorer {
     this.#T = T;
     this.#key = T > 0 ? gumbelKey(seed, tokenPosition) : null;
     this.bound = T * GUMBEL_MAX;
+    const b = T > 0 ? bucketBounds(T) : { upper: new Float64Array(0), lower: new Float64Array(0) };
+    this.#upper = b.upper;
+    this.#lower = b.lower;
   }
   score(i: number): number {
     const l = this.#logits[i]!;
-    return this.#key === null || l === -Infinity ? l : l + this.#T * gumbelNoise(this.#key, i);
+    return this.#key === null || l === -Infinity ? l : l + this.#T * noiseOfHash(this.#key, hashOf(this.#key, i));
   }
   /**
    * Exact argmax of s over the tokens with `flags[i]` (all when null), and the runner-up (the argmax
-   * of the others); ties to the lowest id. `start` (a member) is scored first so that the upper bound
-   * `l_i + T·G_MAX` prunes the rest: a token that cannot beat the runner-up is never hashed.
+   * of the others; only with `withSecond`); ties to the lowest id. `start` (a member) is scored first
+   * so that the upper bounds prune the rest (class comment).
    */
   best(flags: Uint8Array | null, start: number, withSecond = false): { id: number; score: number; second: number } {
     const logits = this.#logits;
     const V = logits.length;
     const b = this.bound;
+    const key = this.#key;
+    const T = this.#T;
+    const upper = this.#upper;
     let id = -1;
     let best = -Infinity;
     let id2 = -1;
@@ -312,8 +303,15 @@ class Scorer {
       if (l === -Infinity) continue;
       const ub = l + b;
       const floor = withSecond ? second : best;
-      if (ub < floor || (ub === floor && i > (withSecond ? id2 : id))) continue;
-      const s = this.score(i);
+      const floorId = withSecond ? id2 : id;
+      if (ub < floor || (ub === floor && i > floorId)) continue;
+      let s = l;
+      if (key !== null) {
+        const a = hashOf(key, i);
+        const ub2 = l + upper[a >>> BUCKET_SHIFT]!;
+        if (ub2 < floor || (ub2 === floor && i > floorId)) continue;
+        s = l + T * noiseOfHash(key, a);
+      }
       if (s > best || (s === best && i < id)) {
         second = best;
         id2 = id;
@@ -325,6 +323,27 @@ class Scorer {
       }
     }
     return { id, score: best, second };
+  }
+  /** min of s_i over the tokens with l_i ≥ floor (Infinity when none), as a Math.min fold in id order. */
+  minScore(floor: number): number {
+    const logits = this.#logits;
+    const V = logits.length;
+    const key = this.#key;
+    const T = this.#T;
+    const lower = this.#lower;
+    let min = Infinity;
+    for (let i = 0; i < V; i++) {
+      const l = logits[i]!;
+      if (!(l >= floor)) continue;
+      if (key === null || l === -Infinity) {
+        min = Math.min(min, l);
+        continue;
+      }
+      const a = hashOf(key, i);
+      if (l + lower[a >>> BUCKET_SHIFT]! > min) continue; // s_i > min: Math.min would keep min
+      min = Math.min(min, l + T * noiseOfHash(key, a));
+    }
+    return min;
   }
 }
 
@@ -392,40 +411,34 @@ function deltaOf(logits: Logits, max: number, T: number, tol: TokenTolerance): n
   return delta;
 }
 
-/** Fraction A/(A+B) after multiplying A by e^{lf} (0 when A = 0, 1 when B = 0). */
-function shifted(A: number, B: number, lf: number): number {
-  if (!(A > 0)) return 0;
-  return 1 / (1 + Math.exp(Math.log(B) - Math.log(A) - lf));
-}
-
-/** Surely-kept (F_min) and possibly-kept (F_max) flags under per-logit noise δ; null = every token. */
+/**
+ * Surely-kept (F_min) and possibly-kept (F_max) flags under per-logit noise δ; null = every token.
+ * `kept` supplies what keptSet already computed: the top-k list, or the full canonical order with its
+ * weights and running sums (the same float64 values, summed in the same order, as computed here).
+ */
 function slackSets(
   logits: Logits,
   cfg: DecodingConfig,
   scan: LogitScan,
   delta: number,
   cdfAbs: number,
-  order?: Uint32Array,
+  kept: Kept,
 ): { fMin: Uint8Array | null; fMax: Uint8Array | null } {
   const V = logits.length;
   const useK = useTopK(cfg, V);
   const useP = useTopP(cfg);
   if (!useK && !useP) return { fMin: null, fMax: null };
+  if (!useK) return topPSlack(logits, cfg, scan, delta, cdfAbs, kept);
   const fMin = new Uint8Array(V);
   const fMax = new Uint8Array(V);
-  const k = useK ? cfg.topK : V;
+  const k = cfg.topK;
   const s = 2 * delta;
-  let ord: Uint32Array;
-  if (useK) {
-    // only tokens with l ≥ L_k − 2s can be possibly ahead-ranked into the top k
-    const top = topKCanonical(logits, k);
-    const floor = logits[top[k - 1]!]! - 2 * s;
-    const cand: number[] = [];
-    for (let i = 0; i < V; i++) if (logits[i]! >= floor) cand.push(i);
-    ord = canonicalOrder(logits, cand);
-  } else {
-    ord = order ?? canonicalOrder(logits);
-  }
+  // only tokens with l ≥ L_k − 2s can be possibly ahead-ranked into the top k
+  const top = kept.top ?? topKCanonical(logits, k);
+  const floor = logits[top[k - 1]!]! - 2 * s;
+  const cand: number[] = [];
+  for (let i = 0; i < V; i++) if (logits[i]! >= floor) cand.push(i);
+  const ord = canonicalOrder(logits, cand);
   const N = ord.length;
   // pS[r] = #tokens surely ahead of ord[r] (a prefix of ord); pP[r] = end of its possibly-ahead prefix (includes itself)
   const pS = new Uint32Array(N);
@@ -469,6 +482,8 @@ function slackSets(
   const totMin = cumMin[N]!;
   const totMax = cumMax[N]!;
   const lf = (2 * delta) / T;
+  const eUp = Math.exp(lf);
+  const eDown = Math.exp(-lf);
   for (let r = 0; r < N; r++) {
     const t = ord[r]!;
     const wt = w[r]!;
@@ -480,10 +495,97 @@ function slackSets(
     const aMax = cumMax[p1]! - cumMax[r + 1]! + cumMax[r]!;
     const rMin = totMin - cumMin[p1]!;
     const rMax = totMax - cumMax[s0]! - (inKMax[r] ? wt : 0);
-    const lower = shifted(aMin, wt + rMax, -lf);
-    const upper = shifted(aMax, wt + rMin, lf);
-    if (inKMin[r] && upper < cfg.topP - cdfAbs) fMin[t] = 1;
-    if (inKMax[r] && lower < cfg.topP + cdfAbs) fMax[t] = 1;
+    // upper = shifted(aMax, wt + rMin, lf) < topP − cdfAbs; lower = shifted(aMin, wt + rMax, −lf) < topP + cdfAbs
+    // (fraction.ts: `below` is exactly that comparison)
+    if (inKMin[r] && below(aMax, wt + rMin, lf, eUp, cfg.topP - cdfAbs)) fMin[t] = 1;
+    if (inKMax[r] && below(aMin, wt + rMax, -lf, eDown, cfg.topP + cdfAbs)) fMax[t] = 1;
+  }
+  return { fMin, fMax };
+}
+
+/**
+ * slackSets for top-p without top-k: the same computation over the full canonical order (every token
+ * is in the "top-k", so cumMin = cumMax = the running sums cum of keptSet and totMin = totMax = Z),
+ * stopped at the first rank R where the tail certificate below shows that every later rank has
+ * F_min and F_max flags 0, as the full loop would have computed.
+ *
+ * Tail certificate at rank R (u = 2^-53; every rank r ≥ R; cum is non-decreasing, pS and pP too):
+ * - lower_r = shifted(A, B, −lf) with A = cum[pS[r]] ≥ aL := cum[pS[R]] and B = fl(w_r + fl(fl(Z − A) − w_r))
+ *   ≤ (Z − A)(1 + 5u) + 2u·Z ≤ bL := (Z − aL)(1 + 1e-13) + 1e-13·Z (w_r ≤ Z; each operation is within u);
+ * - upper_r = shifted(A', B', lf) with A' = fl(fl(cum[pP] − cum[r+1]) + cum[r]) ≥ cum[r] ≥ aU := cum[R]
+ *   (pP[r] ≥ r + 1) and B' = fl(w_r + fl(Z − cum[pP])) ≤ fl(w_r + fl(Z − cum[r+1])) ≤ (Z − cum[r])(1 + 3u)
+ *   + 4u·Z ≤ bU := (Z − aU)(1 + 1e-13) + 1e-13·Z;
+ * - the exact fraction A e^{±lf}/(A e^{±lf} + B) increases with A and decreases with B, so it is at least
+ *   its value at (aL, bL) resp. (aU, bU), which fL and fU compute within 6u; the computed `shifted` is
+ *   within 1e-12 of the exact fraction (fraction.ts; A ∈ [1e-200, 1e15], B ∈ [0, 1e15], |lf| ≤ 200).
+ * So fL > topP + cdfAbs + 1e-9 gives lower_r > topP + cdfAbs (F_max flag 0) and fU > topP − cdfAbs +
+ * 1e-9 gives upper_r > topP − cdfAbs (F_min flag 0) for every r ≥ R. The certificate holds a few ranks
+ * after the nucleus boundary, so only the nucleus and its slack boundary are walked.
+ */
+function topPSlack(
+  logits: Logits,
+  cfg: DecodingConfig,
+  scan: LogitScan,
+  delta: number,
+  cdfAbs: number,
+  kept: Kept,
+): { fMin: Uint8Array; fMax: Uint8Array } {
+  const V = logits.length;
+  const T = cfg.temperature;
+  const ord = kept.order ?? canonicalOrder(logits);
+  const N = ord.length;
+  let w = kept.weights;
+  let cum = kept.cum;
+  if (!w || !cum || w.length !== N) {
+    w = new Float64Array(N);
+    cum = new Float64Array(N + 1);
+    for (let r = 0; r < N; r++) {
+      w[r] = Math.exp((logits[ord[r]!]! - scan.max) / T);
+      cum[r + 1] = cum[r]! + w[r]!;
+    }
+  }
+  const fMin = new Uint8Array(V);
+  const fMax = new Uint8Array(V);
+  const s = 2 * delta;
+  const Z = cum[N]!;
+  const lf = (2 * delta) / T;
+  const eUp = Math.exp(lf);
+  const eDown = Math.exp(-lf);
+  const targetMin = cfg.topP - cdfAbs;
+  const targetMax = cfg.topP + cdfAbs;
+  const certify = Math.abs(lf) <= 200 && Z <= 1e15;
+  let js = 0;
+  let jp = 0;
+  for (let r = 0; r < N; r++) {
+    const lt = logits[ord[r]!]!;
+    let s0 = r;
+    let p1 = r + 1;
+    if (delta > 0) {
+      while (js < N && logits[ord[js]!]! > lt + s) js++;
+      while (jp < N && logits[ord[jp]!]! > lt - s) jp++;
+      s0 = js;
+      p1 = Math.max(jp, r + 1);
+    }
+    if (certify) {
+      const aL = cum[s0]!;
+      const aU = cum[r]!;
+      if (aL >= 1e-200) {
+        const bL = (Z - aL) * (1 + 1e-13) + 1e-13 * Z;
+        const bU = (Z - aU) * (1 + 1e-13) + 1e-13 * Z;
+        const fL = (aL * eDown) / (aL * eDown + bL);
+        const fU = (aU * eUp) / (aU * eUp + bU);
+        if (fL > targetMax + SHIFTED_MARGIN && fU > targetMin + SHIFTED_MARGIN) break;
+      }
+    }
+    const t = ord[r]!;
+    const wt = w[r]!;
+    // as in slackSets with every inK flag 1: cumMin = cumMax = cum, totMin = totMax = Z
+    const aMin = cum[s0]!;
+    const aMax = cum[p1]! - cum[r + 1]! + cum[r]!;
+    const rMin = Z - cum[p1]!;
+    const rMax = Z - cum[s0]! - wt;
+    if (below(aMax, wt + rMin, lf, eUp, targetMin)) fMin[t] = 1;
+    if (below(aMin, wt + rMax, -lf, eDown, targetMax)) fMax[t] = 1;
   }
   return { fMin, fMax };
 }
@@ -522,14 +624,12 @@ export function analyseToken(
   const scorer = new Scorer(logits, T, config.seed, tokenPosition);
   const kept = keptSet(logits, config, scan);
   const drawn = scorer.best(kept.flags, kept.first, true);
-  const { fMin, fMax } = slackSets(logits, config, scan, delta, tol.cdfAbs, kept.order);
+  const { fMin, fMax } = slackSets(logits, config, scan, delta, tol.cdfAbs, kept);
   let threshold = drawn.score;
   if (fMin !== null) {
     threshold = scorer.best(fMin, fMin[scan.argmax] ? scan.argmax : -1).score;
     // P1: tokens that can be first in the generator's canonical order (always kept)
-    let minP1 = Infinity;
-    const floor = scan.max - 2 * delta;
-    for (let i = 0; i < logits.length; i++) if (logits[i]! >= floor) minP1 = Math.min(minP1, scorer.score(i));
+    const minP1 = scorer.minScore(scan.max - 2 * delta);
     threshold = Math.max(threshold, minP1);
   }
   return {

@@ -59,16 +59,30 @@ export function gumbelKey(seed: bigint | number | string, tokenPosition: number)
   return k;
 }
 
-/** The uniform number u of token `id` under `key` (module comment), in [2^-53, 1 − 2^-53]. */
-export function gumbelUniform(key: GumbelKey, id: number): number {
-  const a = lowbias32(lowbias32(id ^ key[0]!) ^ key[1]!);
+/** The first hash word a of token `id` under `key` (module comment): the top 32 bits of u. */
+export function gumbelHash(key: GumbelKey, id: number): number {
+  return lowbias32(lowbias32(id ^ key[0]!) ^ key[1]!);
+}
+
+/** u from the first hash word a (`gumbelHash`): the same value as `gumbelUniform(key, id)`. */
+function uniformOfHash(key: GumbelKey, a: number): number {
   const b = lowbias32(a ^ key[2]!);
   return (a * TWO_POW_20 + (b >>> 12) + 0.5) / TWO_POW_52;
+}
+
+/** The uniform number u of token `id` under `key` (module comment), in [2^-53, 1 − 2^-53]. */
+export function gumbelUniform(key: GumbelKey, id: number): number {
+  return uniformOfHash(key, gumbelHash(key, id));
 }
 
 /** The Gumbel number g of token `id` under `key`: −ln(−ln u). */
 export function gumbelNoise(key: GumbelKey, id: number): number {
   return -Math.log(-Math.log(gumbelUniform(key, id)));
+}
+
+/** g from the first hash word a = `gumbelHash(key, id)`: bit-identical to `gumbelNoise(key, id)`. */
+export function gumbelNoiseOfHash(key: GumbelKey, a: number): number {
+  return -Math.log(-Math.log(uniformOfHash(key, a)));
 }
 
 /** The largest value g can take: g(1 − 2^-53). */
@@ -77,3 +91,25 @@ export const GUMBEL_MAX = -Math.log(-Math.log((TWO_POW_52 - 0.5) / TWO_POW_52));
 export const GUMBEL_MIN = -Math.log(-Math.log(0.5 / TWO_POW_52));
 /** G_MAX − G_MIN ≈ 40.34: no score can exceed another's by more than T·GUMBEL_SPAN plus their logit gap. */
 export const GUMBEL_SPAN = GUMBEL_MAX - GUMBEL_MIN;
+
+/**
+ * Bucket bounds on g from the first hash word alone: bucket j = a >>> GUMBEL_BUCKET_SHIFT (the top 12
+ * bits of u). A token in bucket j has u ∈ [j·2^-12 + 2^-53, (j+1)·2^-12 − 2^-53] (a ∈ [j·2^20,
+ * (j+1)·2^20), b's 20 bits and the half below), so g(u) lies between g at the two ends. The tables hold
+ * those ends widened by GUMBEL_BUCKET_SLACK = 1e-9, far more than the error of the two Math.log calls
+ * (≲ 1e-14 absolute on g ∈ [G_MIN, G_MAX]), so `LOWER[j] ≤ gumbelNoise(key, id) ≤ UPPER[j]` holds for
+ * the computed values, not only the exact ones. The draw uses them to skip the two logarithms of a
+ * token whose score cannot matter (decode.ts, `Scorer`); they define nothing.
+ */
+export const GUMBEL_BUCKET_SHIFT = 20;
+export const GUMBEL_BUCKETS = 2 ** (32 - GUMBEL_BUCKET_SHIFT);
+export const GUMBEL_BUCKET_SLACK = 1e-9;
+const bucketEnd = (a: number, b20: number) => -Math.log(-Math.log((a * TWO_POW_20 + b20 + 0.5) / TWO_POW_52));
+/** UPPER[j] ≥ g of every id in bucket j. */
+export const GUMBEL_BUCKET_UPPER: Float64Array = Float64Array.from({ length: GUMBEL_BUCKETS }, (_, j) =>
+  bucketEnd((j + 1) * 2 ** GUMBEL_BUCKET_SHIFT - 1, 2 ** 20 - 1) + GUMBEL_BUCKET_SLACK,
+);
+/** LOWER[j] ≤ g of every id in bucket j. */
+export const GUMBEL_BUCKET_LOWER: Float64Array = Float64Array.from({ length: GUMBEL_BUCKETS }, (_, j) =>
+  bucketEnd(j * 2 ** GUMBEL_BUCKET_SHIFT, 0) - GUMBEL_BUCKET_SLACK,
+);
