@@ -317,6 +317,7 @@ const amount = (name: string) => z.string().regex(/^(\d+)(\.\d+)?$/, `${name} mu
 
 const requestFields = {
     model: z.string().min(1).optional(),
+    variant: z.string().min(1, "--variant needs a name (fp32, fp16, q4, …)").optional(),
     modelId: hex32.optional(),
     prompt: z.string().optional(),
     promptTokens: z
@@ -362,7 +363,7 @@ const requestFields = {
 };
 const directUrl = z.url({ protocol: /^https?$/, error: "--direct must be the generator's http(s) base URL" });
 
-type RequestOptionsShape = { model?: string | undefined; modelId?: string | undefined; prompt?: string | undefined; promptTokens?: number[] | undefined; chat?: ChatMessage[] | undefined };
+type RequestOptionsShape = { model?: string | undefined; variant?: string | undefined; modelId?: string | undefined; prompt?: string | undefined; promptTokens?: number[] | undefined; chat?: ChatMessage[] | undefined };
 function requestRules<T extends z.ZodType<RequestOptionsShape>>(schema: T) {
   return schema
     .refine((o) => o.model !== undefined || o.modelId !== undefined, { message: "give --model DIR (or --model-id HEX with --prompt-tokens)" })
@@ -370,7 +371,8 @@ function requestRules<T extends z.ZodType<RequestOptionsShape>>(schema: T) {
     .refine((o) => o.prompt === undefined || o.model !== undefined, {
       message: "--prompt needs --model DIR: the prompt is tokenized with the model's tokenizer (or give --prompt-tokens)",
     })
-    .refine((o) => o.chat === undefined || o.model !== undefined, { message: "--chat needs --model DIR: the messages are rendered with the model's chat template" });
+    .refine((o) => o.chat === undefined || o.model !== undefined, { message: "--chat needs --model DIR: the messages are rendered with the model's chat template" })
+    .refine((o) => o.variant === undefined || o.model !== undefined, { message: "--variant needs --model DIR (it picks one of the directory's ONNX variants)" });
 }
 
 const openSchema = requestRules(
@@ -399,8 +401,8 @@ const jobIdSchema = z
   .refine((n) => n > 0n, "JOB must be a job id (ids start at 1)");
 
 /** Model id and tokenizer of a model directory (reads tokenizer.json; does not load the ONNX graph). */
-async function modelInfo(dir: string) {
-  const modelId = await modelIdOf(dir);
+async function modelInfo(dir: string, variant?: string) {
+  const modelId = await modelIdOf(dir, variant !== undefined ? { variant } : {});
   const tokJson = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8")) as object;
   let tokCfg: object = {};
   try {
@@ -443,7 +445,7 @@ async function requestFromOptions(o: z.output<typeof deliverSchema> | z.output<t
   let modelId = o.modelId?.toLowerCase();
   let promptTokens = o.promptTokens;
   if (o.model) {
-    const info = await modelInfo(o.model);
+    const info = await modelInfo(o.model, o.variant);
     if (modelId && modelId !== info.modelId) throw new JobCliError(`--model-id ${modelId} is not the id of ${o.model} (${info.modelId})`);
     modelId = info.modelId;
     if (o.prompt !== undefined) promptTokens = info.tokenizer.encode(o.prompt, { addSpecialTokens: o.specialTokens });
@@ -523,9 +525,18 @@ async function runOpen(raw: OpenCli): Promise<void> {
     const units = await tokenUnits(client);
     const cg = units.parse(o.cg, "--cg");
     const cv = units.parse(o.cv, "--cv");
-    const problem = amountProblem((await client.params()).params, cg, cv);
+    const { params } = await client.params();
+    const problem = amountProblem(params, cg, cv);
     // amountProblem speaks base units: show tokens (wei stays for --json).
     if (problem) throw new JobCliError(`--cg ${o.cg} --cv ${o.cv}: ${o.json ? problem : problem.replace(/\((\d+)\)/g, (_m, v: string) => `(${units.format(BigInt(v))})`)}`);
+    // The pool opens jobs only for a model enough verifiers serve (StakePoolModelUnderserved): said before anything is minted or approved.
+    const served = await client.modelStake(request.modelId);
+    const minVerifiers = params.maxStages + 2;
+    if (served.total < params.minModelStake || served.verifiers < minVerifiers)
+      throw new JobCliError(
+        `model ${request.modelId} is not served enough to open a job: ${served.verifiers} verifier(s) with ${units.format(served.total)} of draw weight declared it; the pool needs ${units.format(params.minModelStake)} from at least ${minVerifiers}`,
+        { details: "verifiers declare the models they replay (poc verifier models, or the worker's --models); each ONNX variant (--variant) is a model of its own" },
+      );
     const deposit = await client.openDeposit(cg, cv);
     const me = await client.account();
     const wallet = await client.tokenBalance(me);
@@ -691,6 +702,7 @@ async function runWithdraw(raw: ChainCliOptions): Promise<void> {
 function addRequestOptions(cmd: Command): Command {
   return cmd
       .option("--model <dir>", "model directory: gives the model id and the tokenizer of --prompt")
+      .option("--variant <name>", "with --model: the ONNX variant whose id the job names (fp32, fp16, q4, q4f16, int8/quantized, …; needed when the directory holds several)")
       .option("--model-id <hex32>", "the model id (without --model: needs --prompt-tokens)")
       .option("--prompt <text>", "prompt text (tokenized with the model's tokenizer)")
       .option("--prompt-tokens <ids>", "prompt as comma-separated token ids")

@@ -6,7 +6,7 @@
  * withdraw; a finalize after the challenge window; and bad input answered with a clear message.
  */
 import { expect } from "chai";
-import { mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
@@ -326,5 +326,27 @@ describe("poc job / withdraw / worker generator CLI over JSON-RPC", function () 
     expect(badAmount.status).to.equal(1);
     expect(badAmount.stderr).to.match(/--cg must be an amount of tokens/);
     for (const r of [noModel, badGen, badJob, noAccount, badAmount]) expect(r.stderr).to.not.match(/\n\s+at /); // no stack trace
+  });
+
+  it("job open --variant names that variant's model id; a directory of several variants without it is refused before anything is sent", async () => {
+    const multi = join(tmp, "multi");
+    await buildModel(multi, { preset: "tiny", layout: "onnx" });
+    await buildModel(join(tmp, "multi-fp16"), { preset: "tiny", layout: "onnx", dtype: "fp16", variantName: "fp16" });
+    await copyFile(join(tmp, "multi-fp16", "onnx", "model_fp16.onnx"), join(multi, "onnx", "model_fp16.onnx"));
+    const fp16Id = await modelIdOf(multi, { variant: "fp16" });
+    const open = (...extra: string[]) =>
+      poc("job", "open", ...chain, "--account", "1", "--generator", genAddress, "--model", multi, ...extra, "--prompt", "hi", "--max-tokens", "4", "--cg", "10", "--cv", "2", "--mint", "--json");
+    const before = await client.nextJobId();
+    const user = (await ethers.getSigners())[1]!.address;
+    const wallet = await client.tokenBalance(user);
+    const [none, fp16] = await Promise.all([open(), open("--variant", "fp16")]);
+    expect(none.status).to.equal(1);
+    expect(none.stderr).to.match(/Several ONNX variants in the directory \(fp32, fp16\): choose one with --variant/);
+    // the fp16 variant is a model of its own, which no verifier of this pool declared: the pool's check names its id
+    expect(fp16.status, fp16.stdout + fp16.stderr).to.equal(1);
+    expect(fp16.stderr).to.include(`model ${fp16Id.toLowerCase()} is not served enough to open a job: 0 verifier(s)`);
+    expect(await client.tokenBalance(user), "refused before --mint minted anything").to.equal(wallet);
+    expect(fp16Id).to.not.equal(modelId);
+    expect(await client.nextJobId()).to.equal(before);
   });
 });
