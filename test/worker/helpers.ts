@@ -199,8 +199,8 @@ export async function createWorkerContext() {
    * Open an honest job, generate its receipt with the tiny model (the job's sampler seed), store it,
    * commit with `receiptUri` (default: the HTTP store), and challenge with `verifier` drawn.
    */
-  async function challengedJob(o: { verifier: { address: string }; receiptUri?: (root: string, jobId: bigint) => string; seed?: number; draw?: boolean }) {
-    const req = tinyRequest(model.modelId, o.seed ?? 1);
+  async function challengedJob(o: { verifier: { address: string }; receiptUri?: (root: string, jobId: bigint) => string; seed?: number; draw?: boolean; request?: JobRequest }) {
+    const req = o.request ?? tinyRequest(model.modelId, o.seed ?? 1);
     const opened = await as(user!).openJob({
       generator: generator!.address,
       modelId: model.modelId,
