@@ -125,6 +125,10 @@ export function keeperHook(client: PoolClient, log: Logger): () => Promise<void>
     onError: (jobId, e) => {
       if (quiet.allow(`err:${jobId}:${describeError(e)}`)) log.warn("keeper-failed", `keeper: job ${jobId}: ${describeError(e)} (will retry; repeated at most once a minute)`, { jobId, error: describeError(e) });
     },
+    onSync: ({ pending, tx }) => log.info("keeper-synced", `keeper: syncPending (${pending} verifier(s) waited for their weights to follow their bonds; tx ${tx.hash})`, { pending, tx: tx.hash }),
+    onSyncError: (e) => {
+      if (quiet.allow(`sync:${describeError(e)}`)) log.warn("keeper-sync-failed", `keeper: syncPending: ${describeError(e)} (will retry; repeated at most once a minute)`, { error: describeError(e) });
+    },
   });
   return async () => {
     await k.tick();

@@ -16,7 +16,10 @@
  * - `advanceJob(client, jobId)`: do the due step (one transaction) and say what it did.
  * - `Keeper`: every `tick()` advances each due job of the pool; it tracks the jobs that are not
  *   final (new ones from `nextJobId`) and reads a job again only when its cached deadline has passed
- *   or every `refreshEvery` ticks, so a tick costs a few calls, not one per job ever opened.
+ *   or every `refreshEvery` ticks, so a tick costs a few calls, not one per job ever opened. Outside
+ *   a draw epoch it also sends `syncPending` when verifiers wait for synchronisation (`syncBatch`), so
+ *   draw weights follow bonds, unbonds and locked stakes without anyone noticing (unpaid: one cheap
+ *   transaction per tick at most, and only when something waits).
  */
 import { FINAL_STATES, JobState } from "../chain/state.js";
 import { ContractRevertError, describeError, type PoolClient, type TxResult } from "../chain/index.js";
@@ -151,6 +154,16 @@ export interface KeeperOptions {
   onAdvance?: (r: AdvanceResult) => void;
   /** Called when a job fails to advance for another reason. */
   onError?: (jobId: bigint, e: unknown) => void;
+  /**
+   * Verifiers synchronised per tick with `syncPending` when some wait outside a draw epoch (default 16;
+   * 0: never). Bonds, unbonds and stakes locked during epochs reach the draw weights only through a
+   * sync, and only a draw epoch's start syncs anyone by itself.
+   */
+  syncBatch?: number;
+  /** Called after each `syncPending` sent: how many waited, and the transaction. */
+  onSync?: (r: { pending: number; tx: TxResult }) => void;
+  /** Called when `syncPending` fails. */
+  onSyncError?: (e: unknown) => void;
 }
 
 /** Advances every due job of a pool, one `tick()` at a time (module comment). */
@@ -161,6 +174,8 @@ export class Keeper {
   #ticks = 0;
   /** Steps sent since the start. */
   sent = 0;
+  /** syncPending transactions sent since the start. */
+  syncs = 0;
 
   constructor(
     readonly client: PoolClient,
@@ -210,6 +225,22 @@ export class Keeper {
         this.o.onError?.(id, e);
       }
     }
+    await this.#syncPending(epoch.frozen);
     return sent;
+  }
+
+  /** Outside a draw epoch, synchronise the verifiers that wait (weights follow bonds and locks). */
+  async #syncPending(frozen: boolean): Promise<void> {
+    const batch = this.o.syncBatch ?? 16;
+    if (batch <= 0 || frozen || !this.client.signer) return;
+    try {
+      const pending = await this.client.pendingSyncs();
+      if (pending === 0) return;
+      const tx = await this.client.syncPending(batch);
+      this.syncs++;
+      this.o.onSync?.({ pending, tx });
+    } catch (e) {
+      this.o.onSyncError?.(e);
+    }
   }
 }

@@ -126,6 +126,20 @@ describe("operating the workers", function () {
     expect((await planJob(c, jobId)).summary).to.match(/final, nothing to do/);
   });
 
+  it("the keeper synchronises the verifiers that wait (syncPending) outside a draw epoch, once", async () => {
+    // a challenged job locks its verifier's stake, which marks that verifier for synchronisation
+    await ctx.challengedJob({ verifier: ctx.v3 });
+    const waiting = await ctx.client.pendingSyncs();
+    expect(waiting, "a lock marks the verifier").to.be.greaterThan(0);
+    const synced: number[] = [];
+    const k = new Keeper(ctx.as(ctx.stranger), { onSync: (r) => synced.push(r.pending) });
+    await k.tick();
+    expect(synced).to.deep.equal([waiting]);
+    expect(await ctx.client.pendingSyncs()).to.equal(0);
+    await k.tick();
+    expect(k.syncs, "nothing waits: no second transaction").to.equal(1);
+  });
+
   it("the keeper cancels a job whose generator never committed, after the commit deadline", async () => {
     const jobId = await openJob(false);
     const k = new Keeper(ctx.as(ctx.stranger));
