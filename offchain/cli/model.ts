@@ -52,6 +52,7 @@ export function modelCommand(): Command {
     .option("--intermediate <n>", "MLP intermediate size", positiveInt)
     .option("--max-positions <n>", "context length written to config.json", positiveInt)
     .addOption(new Option("--dtype <type>", "weights, activations and KV cache").choices(["fp32", "fp16"]).default("fp32"))
+    .option("--sliding-window <n>", "sliding-window attention of N tokens (--arch mistral: default a quarter of the context; phi3: half less one)", positiveInt)
     .option("--tied", "tie the output head to the token embedding (default: as the architecture has it)")
     .option("--no-position-ids", "leave out the position_ids input (positions from attention_mask)")
     .option("--use-cache-branch", "add the legacy use_cache_branch input of merged exports", false)
@@ -85,6 +86,7 @@ export function modelCommand(): Command {
           layout: o.layout,
           ...(o.variantName ? { variantName: o.variantName } : {}),
           hfUpcast: o.hfUpcast,
+          ...(o.slidingWindow ? { slidingWindow: o.slidingWindow } : {}),
           ...(o.tokenizerFrom ? { tokenizerFrom: o.tokenizerFrom } : {}),
           ...(o.vocabSize ? { vocabSize: o.vocabSize } : {}),
         },

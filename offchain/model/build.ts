@@ -41,10 +41,14 @@ import { chatModelOf, type ChatModel } from "./chat.js";
  *   - qwen3:  q/k RMSNorm per head before RoPE, tied embeddings, rope_theta 1e6, model_type "qwen3";
  *   - gemma2: attention (50) and final-logit (30) soft-capping, embedding × √hidden, tied embeddings,
  *     model_type "gemma2" — only these Gemma 2 traits: the MLP stays SwiGLU, norms stay plain RMSNorm,
- *     no sandwich norms and no sliding window (recorded in poc_builder.gemma2_traits).
+ *     no sandwich norms and no sliding window (recorded in poc_builder.gemma2_traits);
+ *   - mistral: sliding-window attention (`sliding_window`, default a quarter of the context, at least
+ *     1), model_type "mistral"; otherwise Llama's shape;
+ *   - phi3: fused `qkv_proj` and `gate_up_proj` weights, sliding window (default half the context
+ *     less one, as Phi-3-mini-4k's 2047 of 4096), model_type "phi3"; no LongRoPE scaling, full rotary.
  */
-export type Architecture = "llama" | "llama3" | "qwen2" | "qwen3" | "gemma2";
-export const ARCHITECTURES: readonly Architecture[] = ["llama", "llama3", "qwen2", "qwen3", "gemma2"];
+export type Architecture = "llama" | "llama3" | "qwen2" | "qwen3" | "gemma2" | "mistral" | "phi3";
+export const ARCHITECTURES: readonly Architecture[] = ["llama", "llama3", "qwen2", "qwen3", "gemma2", "mistral", "phi3"];
 
 export interface BuildOptions {
   preset?: PresetName;
@@ -59,6 +63,8 @@ export interface BuildOptions {
   intermediateSize?: number;
   maxPositions?: number;
   ropeTheta?: number;
+  /** Mistral: the attention window in tokens (default for "mistral": a quarter of the context). */
+  slidingWindow?: number;
   rmsNormEps?: number;
   dtype?: Dtype;
   /** Tie the lm head to the embedding (default false). */
@@ -134,6 +140,8 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
   const arch = o.architecture ?? "llama";
   if (!ARCHITECTURES.includes(arch)) throw new ModelInputError(`architecture must be one of ${ARCHITECTURES.join(", ")} (got ${String(arch)})`);
   const maxPositions = o.maxPositions ?? preset.maxPositions;
+  if (o.slidingWindow !== undefined && arch !== "mistral" && arch !== "phi3")
+    throw new ModelInputError(`a sliding window is a trait of --arch mistral or phi3 (got --arch ${arch})`);
   const archDefaults: Partial<LlamaBuildSpec> =
     arch === "llama3"
       ? { ropeTheta: 500000, ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: Math.max(1, Math.floor(maxPositions / 4)) } }
@@ -143,7 +151,11 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
           ? { qkNorm: true, tied: true, ropeTheta: 1e6 }
           : arch === "gemma2"
             ? { attnSoftcap: 50, finalSoftcap: 30, embedScale: true, tied: true }
-            : {};
+            : arch === "mistral"
+              ? { slidingWindow: o.slidingWindow ?? Math.max(1, Math.floor(maxPositions / 4)) }
+              : arch === "phi3"
+                ? { fusedProjections: true, slidingWindow: o.slidingWindow ?? Math.max(1, Math.floor(maxPositions / 2) - 1) }
+                : {};
   const spec: LlamaBuildSpec = {
     ...archDefaults,
     layers: o.layers ?? preset.layers,
@@ -170,6 +182,7 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     ...(o.weightQuantization ? { weightQuantization: o.weightQuantization } : {}),
     ...(o.variantScope ? { variantScope: o.variantScope } : {}),
     ...(o.skipLastLayerOutput ? { skipLastLayerOutput: true } : {}),
+    ...(o.slidingWindow !== undefined ? { slidingWindow: o.slidingWindow } : {}),
   };
   if (spec.dtype !== "fp32" && spec.dtype !== "fp16") throw new ModelInputError(`dtype must be fp32 or fp16 (got ${String(spec.dtype)})`);
   validateSpec(spec);
@@ -185,6 +198,8 @@ function defaultIntermediate(h: number): number {
 export function architectureOf(spec: LlamaBuildSpec): Architecture {
   if (spec.attnSoftcap !== undefined || spec.finalSoftcap !== undefined || spec.embedScale) return "gemma2";
   if (spec.qkNorm) return "qwen3";
+  if (spec.fusedProjections) return "phi3";
+  if (spec.slidingWindow !== undefined) return "mistral";
   if (spec.qkvBias) return "qwen2";
   return spec.ropeScaling ? "llama3" : "llama";
 }
@@ -195,6 +210,8 @@ const ARCH_NAMES: Record<Architecture, { architectures: string[]; modelType: str
   qwen2: { architectures: ["Qwen2ForCausalLM"], modelType: "qwen2" },
   qwen3: { architectures: ["Qwen3ForCausalLM"], modelType: "qwen3" },
   gemma2: { architectures: ["Gemma2ForCausalLM"], modelType: "gemma2" },
+  mistral: { architectures: ["MistralForCausalLM"], modelType: "mistral" },
+  phi3: { architectures: ["Phi3ForCausalLM"], modelType: "phi3" },
 };
 
 /** The token ids config.json names (the byte tokenizer's unless a real tokenizer is shipped). */
@@ -226,6 +243,8 @@ export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined
         }
       : {}),
     ...(arch === "qwen2" ? { attention_bias: undefined, use_sliding_window: false, sliding_window: spec.maxPositions, max_window_layers: spec.layers } : {}),
+    ...(arch === "mistral" || arch === "phi3" ? { sliding_window: spec.slidingWindow ?? null } : {}),
+    ...(arch === "phi3" ? { original_max_position_embeddings: spec.maxPositions, partial_rotary_factor: 1 } : {}),
     ...(arch === "gemma2"
       ? {
           attn_logit_softcapping: spec.attnSoftcap ?? null,

@@ -93,6 +93,17 @@ export interface LlamaBuildSpec {
   finalSoftcap?: number;
   /** Gemma: the token embedding is multiplied by √hidden before the first layer. */
   embedScale?: boolean;
+  /**
+   * Mistral: sliding-window attention over cache indices — query q reads key k only when
+   * q − W < k ≤ q (HF `sliding_window`: masked where k ≤ q − W), in prefill and in decode alike.
+   */
+  slidingWindow?: number;
+  /**
+   * Phi-3: q, k and v come from one fused `self_attn.qkv_proj.weight` [hidden, (heads + 2·kvHeads)·headDim]
+   * split in that order, and gate and up from one `mlp.gate_up_proj.weight` [hidden, 2·intermediate],
+   * gate first (HF `Phi3MLP`: `gate, up = gate_up_proj(x).chunk(2, -1)`).
+   */
+  fusedProjections?: boolean;
 }
 
 export interface Llama3RopeScaling {
@@ -153,6 +164,8 @@ export function validateSpec(s: LlamaBuildSpec): void {
     throw new ModelInputError(`weightQuantization must be "int8", "bf16" or "fp16" (got ${String(s.weightQuantization)})`);
   for (const [name, v] of [["attnSoftcap", s.attnSoftcap], ["finalSoftcap", s.finalSoftcap]] as const)
     if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new ModelInputError(`${name} must be a positive number (got ${v})`);
+  if (s.slidingWindow !== undefined && !(Number.isInteger(s.slidingWindow) && s.slidingWindow >= 1))
+    throw new ModelInputError(`slidingWindow must be a positive integer (got ${s.slidingWindow})`);
   if (s.ropeScaling) {
     const r = s.ropeScaling;
     if (!(r.factor >= 1) || !(r.lowFreqFactor > 0) || !(r.highFreqFactor > r.lowFreqFactor) || !(r.originalMaxPositions > 0))
@@ -280,7 +293,11 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   const one = g.int64([1], []);
   const qIdx = g.op("Range", [pastS, g.op("Add", [pastS, seqS]), one]); // [S]
   const kIdx = g.op("Range", [g.int64([0], []), totS, one]); // [T]
-  const causal = g.op("LessOrEqual", [g.op("Unsqueeze", [kIdx, i64([0])]), g.op("Unsqueeze", [qIdx, i64([1])])]); // [S,T]
+  const causalOnly = g.op("LessOrEqual", [g.op("Unsqueeze", [kIdx, i64([0])]), g.op("Unsqueeze", [qIdx, i64([1])])]); // [S,T]
+  // Mistral's sliding window: also k > q − W
+  const causal = s.slidingWindow
+    ? g.op("And", [causalOnly, g.op("Greater", [g.op("Unsqueeze", [kIdx, i64([0])]), g.op("Unsqueeze", [g.op("Sub", [qIdx, g.int64([s.slidingWindow], [])]), i64([1])])])])
+    : causalOnly;
   const padOk = g.op("Unsqueeze", [g.op("Cast", [mask], { to: { i: DT.BOOL } }), i64([1, 2])]); // [B,1,1,T]
   const allowed = g.op("Unsqueeze", [g.op("And", [causal, padOk]), i64([2])]); // [B,1,1,S,T]
   const minVal = g.float([dt === "fp16" ? -65504 : -3.4028234663852886e38], dt, []);
@@ -329,6 +346,12 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
     new WeightRng(s.weightSeed, name).fillNormal(data, 0.5);
     return g.weight(name, [n], data, dt);
   };
+  // Phi-3: one MatMul per layer for q/k/v, split by columns [q | k | v]
+  const fusedQkv = (h: string, p: string): [string, string, string] => {
+    const y = g.op("MatMul", [h, w(`${p}.self_attn.qkv_proj.weight`, [H, (NH + 2 * NKV) * D], std)]);
+    const cols = (a: number, b: number) => g.op("Slice", [y, i64([a]), i64([b]), i64([2])]);
+    return [cols(0, NH * D), cols(NH * D, (NH + NKV) * D), cols((NH + NKV) * D, (NH + 2 * NKV) * D)];
+  };
   const proj = (h: string, p: string, which: "q" | "k" | "v", n: number): string => {
     const y = g.op("MatMul", [h, w(`${p}.self_attn.${which}_proj.weight`, [H, n * D], std)]);
     return s.qkvBias ? g.op("Add", [y, bias(`${p}.self_attn.${which}_proj.bias`, n * D)]) : y;
@@ -341,9 +364,10 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
     const h = rmsNorm(x, ones(`${p}.input_layernorm.weight`, H));
     // Qwen3: q_norm / k_norm over head_dim of each head, before RoPE
     const qkn = (t: string, which: "q" | "k") => (s.qkNorm ? rmsNorm(t, ones(`${p}.self_attn.${which}_norm.weight`, D)) : t);
-    const q = rope(qkn(heads(proj(h, p, "q", NH), NH), "q"));
-    const k = rope(qkn(heads(proj(h, p, "k", NKV), NKV), "k"));
-    const v = heads(proj(h, p, "v", NKV), NKV);
+    const [qp, kp, vp] = s.fusedProjections ? fusedQkv(h, p) : [proj(h, p, "q", NH), proj(h, p, "k", NKV), proj(h, p, "v", NKV)];
+    const q = rope(qkn(heads(qp, NH), "q"));
+    const k = rope(qkn(heads(kp, NKV), "k"));
+    const v = heads(vp, NKV);
     const presentK = withPast
       ? g.op("Concat", [pastUsed(pastIn[l]!.key), k], { axis: { i: 2 } }, `present.${l}.key`)
       : g.op("Identity", [k], {}, `present.${l}.key`);
@@ -372,8 +396,16 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
     x = g.op("Add", [x, g.op("MatMul", [merged, w(`${p}.self_attn.o_proj.weight`, [NH * D, H], residStd)])]);
 
     const h2 = rmsNorm(x, ones(`${p}.post_attention_layernorm.weight`, H));
-    const gate = g.op("MatMul", [h2, w(`${p}.mlp.gate_proj.weight`, [H, I], std)]);
-    const up = g.op("MatMul", [h2, w(`${p}.mlp.up_proj.weight`, [H, I], std)]);
+    let gate: string;
+    let up: string;
+    if (s.fusedProjections) {
+      const gu = g.op("MatMul", [h2, w(`${p}.mlp.gate_up_proj.weight`, [H, 2 * I], std)]);
+      gate = g.op("Slice", [gu, i64([0]), i64([I]), i64([2])]);
+      up = g.op("Slice", [gu, i64([I]), i64([2 * I]), i64([2])]);
+    } else {
+      gate = g.op("MatMul", [h2, w(`${p}.mlp.gate_proj.weight`, [H, I], std)]);
+      up = g.op("MatMul", [h2, w(`${p}.mlp.up_proj.weight`, [H, I], std)]);
+    }
     const act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up]);
     const down = g.op("MatMul", [act, w(`${p}.mlp.down_proj.weight`, [I, H], s.initScale / Math.sqrt(I) / Math.sqrt(2 * L))]);
     x = g.op("Add", [x, down]);

@@ -33,6 +33,8 @@ mt = cfg["model_type"]
 tied = cfg.get("tie_word_embeddings", False)
 attn_cap = cfg.get("attn_logit_softcapping")
 final_cap = cfg.get("final_logit_softcapping")
+# Mistral: modeling_mistral masks key k for query q where k <= q - sliding_window
+window = cfg.get("sliding_window") if mt in ("mistral", "phi3") else None
 
 
 def rms(x, w):
@@ -72,6 +74,8 @@ def forward(ids):
     if mt == "gemma2":
         x = x * math.sqrt(H)  # Gemma: hidden_states * normalizer
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    if window:
+        causal = causal & ~torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-window)
     present = []
     for l in range(L):
         p = f"model.layers.{l}"
@@ -84,7 +88,15 @@ def forward(ids):
                 y = y + b  # Qwen2: q/k/v biases
             return y.view(T, n, D).transpose(0, 1)  # [n, T, D]
 
-        q, k, v = proj("q", NH), proj("k", NKV), proj("v", NKV)
+        if f"{p}.self_attn.qkv_proj.weight" in W:
+            # Phi3Attention: qkv = qkv_proj(h); q = qkv[..., :NH*D]; k = the next NKV*D; v = the rest
+            qkv = h @ W[f"{p}.self_attn.qkv_proj.weight"]
+            qp = NH * D
+            q = qkv[..., :qp].view(T, NH, D).transpose(0, 1)
+            k = qkv[..., qp : qp + NKV * D].view(T, NKV, D).transpose(0, 1)
+            v = qkv[..., qp + NKV * D :].view(T, NKV, D).transpose(0, 1)
+        else:
+            q, k, v = proj("q", NH), proj("k", NKV), proj("v", NKV)
         if f"{p}.self_attn.q_norm.weight" in W:  # Qwen3: q_norm / k_norm over head_dim, before RoPE
             q = rms(q, W[f"{p}.self_attn.q_norm.weight"])
             k = rms(k, W[f"{p}.self_attn.k_norm.weight"])
@@ -102,8 +114,11 @@ def forward(ids):
         ctx = (probs @ vr).transpose(0, 1).reshape(T, NH * D)
         x = x + ctx @ W[f"{p}.self_attn.o_proj.weight"]
         h2 = rms(x, W[f"{p}.post_attention_layernorm.weight"])
-        gate = h2 @ W[f"{p}.mlp.gate_proj.weight"]
-        up = h2 @ W[f"{p}.mlp.up_proj.weight"]
+        if f"{p}.mlp.gate_up_proj.weight" in W:
+            gate, up = (h2 @ W[f"{p}.mlp.gate_up_proj.weight"]).chunk(2, dim=-1)  # Phi3MLP: gate first
+        else:
+            gate = h2 @ W[f"{p}.mlp.gate_proj.weight"]
+            up = h2 @ W[f"{p}.mlp.up_proj.weight"]
         x = x + (torch.nn.functional.silu(gate) * up) @ W[f"{p}.mlp.down_proj.weight"]
     xn = rms(x, W["model.norm.weight"])
     head = W["model.embed_tokens.weight"].T if tied else W["lm_head.weight"]

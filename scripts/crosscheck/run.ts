@@ -15,7 +15,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildModel, kvRow, loadModel, type Architecture, type BuildLayout } from "../../offchain/model/index.js";
+import { buildModel, kvRow, loadModel, type Architecture, type BuildLayout, type BuildOptions } from "../../offchain/model/index.js";
 import { generate } from "../../offchain/generate/index.js";
 
 const PYTHON = process.env.POC_PYTHON ?? "/usr/bin/python3"; // Debian's own python3, where python3-torch lives
@@ -34,20 +34,23 @@ const relL2 = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return Math.sqrt(num / Math.max(den, 1e-300));
 };
 
-const cases: [Architecture, BuildLayout][] = [
+const cases: [Architecture, BuildLayout, BuildOptions?][] = [
   ["llama", "split"],
   ["qwen2", "split"],
   ["qwen3", "model"],
   ["llama3", "model"],
   ["gemma2", "model"],
+  // a window well under the 50-token sequence, so the mask bites
+  ["mistral", "model", { slidingWindow: 12 }],
+  ["phi3", "model", { slidingWindow: 20 }],
 ];
 
 const root = await mkdtemp(join(tmpdir(), "poc-crosscheck-"));
 let failed = false;
 try {
   console.log(`arch    layout  tokens  max rel err K       V         logits    greedy tokens equal`);
-  for (const [arch, layout] of cases) {
-    const b = await buildModel(join(root, arch), { preset: "tiny", architecture: arch, layout, weightSeed: 5 });
+  for (const [arch, layout, own] of cases) {
+    const b = await buildModel(join(root, arch), { preset: "tiny", architecture: arch, layout, weightSeed: 5, ...own });
     const m = await loadModel(b.dir, { threads: 1 });
     const prompt = [256, ...Buffer.from("Proof of Cache crosscheck", "utf8")];
     const g = await generate(m, {

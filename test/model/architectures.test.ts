@@ -6,7 +6,7 @@
 import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { buildModel, type Architecture, type BuildOptions } from "../../offchain/model/build.js";
+import { buildModel, resolveBuildSpec, type Architecture, type BuildOptions } from "../../offchain/model/build.js";
 import { readOnnx } from "../../offchain/model/files.js";
 import { loadModel, type LoadedModel } from "../../offchain/model/load.js";
 import { ropeInverseFrequencies } from "../../offchain/model/llama.js";
@@ -37,20 +37,24 @@ describe("model architectures", function () {
     await cleanup();
   });
 
-  // [architecture, config.json fields, the llama build with the same non-trait settings]
-  const cases: [Architecture, Record<string, unknown>, BuildOptions][] = [
+  // [architecture, config.json fields, the llama build with the same non-trait settings, own options]
+  const cases: [Architecture, Record<string, unknown>, BuildOptions, BuildOptions?][] = [
     ["qwen2", { model_type: "qwen2", tie_word_embeddings: true, rope_theta: 1e6, use_sliding_window: false }, { tied: true, ropeTheta: 1e6 }],
     ["qwen3", { model_type: "qwen3", tie_word_embeddings: true, rope_theta: 1e6 }, { tied: true, ropeTheta: 1e6 }],
     ["llama3", { model_type: "llama", rope_theta: 500000 }, { ropeTheta: 500000 }],
     ["gemma2", { model_type: "gemma2", tie_word_embeddings: true, attn_logit_softcapping: 50, final_logit_softcapping: 30 }, { tied: true }],
+    // a window of 8 under the 24-token prompt (and the 48 tokens decode reaches), so it masks
+    ["mistral", { model_type: "mistral", sliding_window: 8 }, {}, { slidingWindow: 8 }],
+    // fused weights seed differently from the twin's q/k/v, so the window stays out of reach here
+    ["phi3", { model_type: "phi3", sliding_window: 511 }, {}],
   ];
-  for (const [arch, cfgExpect, twin] of cases) {
+  for (const [arch, cfgExpect, twin, own] of cases) {
     it(`${arch}: config.json of that shape loads, computes its trait (differs from its llama twin), generates and verifies (fp32 and fp16)`, async () => {
       const twinModel = await loadModel((await build(`${arch}-twin`, twin)).dir, { threads: 1 });
       const twinLogits = (await twinModel.forward({ tokens: PROMPT, past: null })).logits!;
       await twinModel.release();
       for (const dtype of ["fp32", "fp16"] as const) {
-        const b = await build(`${arch}-${dtype}`, { architecture: arch, dtype });
+        const b = await build(`${arch}-${dtype}`, { architecture: arch, dtype, ...own });
         if (arch === "llama3") expect(JSON.parse(await readFile(join(b.dir, "config.json"), "utf8")).rope_scaling).to.include({ rope_type: "llama3", factor: 8 });
         const cfg = JSON.parse(await readFile(join(b.dir, "config.json"), "utf8"));
         expect(cfg).to.include(cfgExpect);
@@ -90,6 +94,22 @@ describe("model architectures", function () {
     }
   });
 
+  it("phi3 fuses q/k/v into qkv_proj and gate/up into gate_up_proj, split as HF Phi3 splits them", async () => {
+    const b = await build("phi3-params", { architecture: "phi3" });
+    const g = await readOnnx(join(b.dir, "model.onnx"));
+    const dims = new Map(g.graph!.initializer!.map((t) => [t.name!, (t.dims ?? []).map(Number)]));
+    const cfg = JSON.parse(await readFile(join(b.dir, "config.json"), "utf8"));
+    const [H, NH, NKV, I] = [cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.intermediate_size];
+    const D = H / NH;
+    expect(dims.get("model.layers.0.self_attn.qkv_proj.weight")).to.deep.equal([H, (NH + 2 * NKV) * D]);
+    expect(dims.get("model.layers.0.mlp.gate_up_proj.weight")).to.deep.equal([H, 2 * I]);
+    expect([...dims.keys()].filter((n) => /\.(q|k|v|gate|up)_proj\./.test(n))).to.deep.equal([]);
+    let n = 0;
+    for (const [name, d] of dims) if (!name.startsWith("const_")) n += d.reduce((a, x) => a * x, 1);
+    expect(n).to.equal(b.params);
+    expect(() => resolveBuildSpec({ preset: "tiny", architecture: "llama", slidingWindow: 8 })).to.throw(/trait of --arch mistral or phi3/);
+  });
+
   it("llama3 rope scaling: high frequencies kept, low ones divided by the factor, the middle in between", () => {
     const theta = 500000;
     const D = 128;
@@ -108,6 +128,28 @@ describe("model architectures", function () {
     expect(kept).to.be.above(0);
     expect(divided).to.be.above(0);
     expect(between).to.be.above(0);
+  });
+
+  it("mistral's sliding window: the last position does not see tokens beyond layers × (W − 1); the llama twin does", async () => {
+    // 4 layers × (4 − 1) + 1 = 13 positions reach the last of 24, so token 0 is out of its reach
+    const windowed = await loadModel((await build("mistral-w4", { architecture: "mistral", slidingWindow: 4 })).dir, { threads: 1 });
+    try {
+      expect(windowed.config.modelType).to.equal("mistral");
+      const edited = [...PROMPT];
+      edited[1] = edited[1]! + 1;
+      const last = async (m: LoadedModel, toks: number[]) => {
+        const l = (await m.forward({ tokens: toks, past: null })).logits!;
+        return l.subarray(l.length - m.config.vocabSize);
+      };
+      expect(maxAbsDiff(await last(windowed, PROMPT), await last(windowed, edited))).to.be.at.most(1e-6);
+      expect(maxAbsDiff(await last(llama, PROMPT), await last(llama, edited))).to.be.above(1e-3);
+      // an edit inside the reach does change it
+      const near = [...PROMPT];
+      near[PROMPT.length - 2] = near[PROMPT.length - 2]! + 1;
+      expect(maxAbsDiff(await last(windowed, PROMPT), await last(windowed, near))).to.be.above(1e-3);
+    } finally {
+      await windowed.release();
+    }
   });
 
   it("gemma2 soft-capping bounds every logit by final_logit_softcapping", async () => {
