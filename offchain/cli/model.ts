@@ -16,6 +16,7 @@ import {
   loadModel,
   ModelFileError,
   PRESETS,
+  QUANTIZED_FORMATS,
   resolveVariantFiles,
   variantPrecision,
   type ExecutionProvider,
@@ -53,6 +54,11 @@ export function modelCommand(): Command {
     .option("--max-positions <n>", "context length written to config.json", positiveInt)
     .addOption(new Option("--dtype <type>", "weights, activations and KV cache").choices(["fp32", "fp16"]).default("fp32"))
     .option("--sliding-window <n>", "sliding-window attention of N tokens (--arch mistral: default a quarter of the context; phi3: half less one)", positiveInt)
+    .addOption(
+      new Option("--quantize <format>", "quantised linear layers as onnxruntime's tools write them: q4 (MatMulNBits; q4f16 with --dtype fp16), int8 (dynamic: DynamicQuantizeLinear + MatMulInteger), qdq (static QuantizeLinear/DequantizeLinear)").choices([
+        ...QUANTIZED_FORMATS,
+      ]),
+    )
     .option("--tied", "tie the output head to the token embedding (default: as the architecture has it)")
     .option("--no-position-ids", "leave out the position_ids input (positions from attention_mask)")
     .option("--use-cache-branch", "add the legacy use_cache_branch input of merged exports", false)
@@ -87,6 +93,7 @@ export function modelCommand(): Command {
           ...(o.variantName ? { variantName: o.variantName } : {}),
           hfUpcast: o.hfUpcast,
           ...(o.slidingWindow ? { slidingWindow: o.slidingWindow } : {}),
+          ...(o.quantize ? { quantized: o.quantize } : {}),
           ...(o.tokenizerFrom ? { tokenizerFrom: o.tokenizerFrom } : {}),
           ...(o.vocabSize ? { vocabSize: o.vocabSize } : {}),
         },

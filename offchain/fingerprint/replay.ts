@@ -41,6 +41,7 @@ export async function replayFingerprints(given: LoadedModel, input: Receipt, see
   const out = await prefillChunked(model, feed, {
     chunkSize: opts.chunkSize ?? DEFAULT_REPLAY_CHUNK,
     keepLogits: false,
+    promptLength: P, // a stepwise model replays in the generator's passes
     onProgress: (d, t) => {
       if (opts.signal?.aborted) throw new VerifyAbortedError("fingerprint replay cancelled", { cause: opts.signal.reason });
       opts.onProgress?.(d, t);

@@ -26,7 +26,7 @@
  * With `kvDtype: "float16"` the captured numbers are rounded to binary16 (nearest even) in the returned
  * receipt, so `receipt` equals `decodeReceipt(bytes)`.
  */
-import { type LoadedModel, type KvCache, kvRow } from "../model/index.js";
+import { type LoadedModel, type KvCache, kvRow, STEPWISE_PROMPT_CHUNK } from "../model/index.js";
 import {
   type DecodingConfig,
   type DecodingConfigInput,
@@ -213,8 +213,13 @@ function validate(model: LoadedModel, req: GenerateRequest): Validated {
   if (maxPositions !== null && prompt.length + decoding.maxTokens > maxPositions) {
     throw new ContextLengthError(prompt.length, decoding.maxTokens, maxPositions);
   }
-  const chunk = req.prefillChunkSize ?? DEFAULT_PREFILL_CHUNK;
+  // a stepwise model (dynamic activation quantisation) reads its prompt in the passes the verifier replays
+  const chunk = req.prefillChunkSize ?? (model.config.stepwise ? STEPWISE_PROMPT_CHUNK : DEFAULT_PREFILL_CHUNK);
   if (!Number.isInteger(chunk) || chunk < 1) throw new GenerateConfigError(`prefillChunkSize must be a positive integer (got ${chunk})`);
+  if (model.config.stepwise && chunk !== STEPWISE_PROMPT_CHUNK)
+    throw new GenerateConfigError(`this model quantises activations per pass, so its prompt is read in chunks of ${STEPWISE_PROMPT_CHUNK} (got prefillChunkSize ${chunk})`, {
+      details: "a verifier replays it in the same passes; other chunks give other numbers and an honest receipt would be rejected",
+    });
   return { prompt, decoding, sampler, kvDtype, chunk };
 }
 

@@ -32,6 +32,7 @@ import {
   byteLevelTokenizerJson,
 } from "./tokenizer.js";
 import { chatModelOf, type ChatModel } from "./chat.js";
+import type { QuantizedFormat } from "./quantized.js";
 
 /**
  * Architecture of the config.json and of the graph's blocks (defaults that options may override):
@@ -85,6 +86,12 @@ export interface BuildOptions {
   layout?: BuildLayout;
   /** File-name suffix of the variant: "fp16" writes model_fp16.onnx (default: none, i.e. fp32 naming). */
   variantName?: string;
+  /**
+   * Quantised linear layers as onnxruntime's tools write them (quantized.ts): "q4" (MatMulNBits;
+   * with dtype fp16 the q4f16 kind), "int8" (DynamicQuantizeLinear + MatMulInteger, fp32), "qdq"
+   * (static QuantizeLinear/DequantizeLinear). The variant name defaults to q4, q4f16, int8 or qdq.
+   */
+  quantized?: QuantizedFormat;
   /** Same-dtype Casts as HF `.float()` exports write them (they trip onnxruntime #32416); see LlamaBuildSpec. */
   hfUpcast?: boolean;
   initScale?: number;
@@ -183,6 +190,7 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     ...(o.variantScope ? { variantScope: o.variantScope } : {}),
     ...(o.skipLastLayerOutput ? { skipLastLayerOutput: true } : {}),
     ...(o.slidingWindow !== undefined ? { slidingWindow: o.slidingWindow } : {}),
+    ...(o.quantized ? { quantized: o.quantized } : {}),
   };
   if (spec.dtype !== "fp32" && spec.dtype !== "fp16") throw new ModelInputError(`dtype must be fp32 or fp16 (got ${String(spec.dtype)})`);
   validateSpec(spec);
@@ -299,6 +307,7 @@ function llamaStyleConfig(spec: LlamaBuildSpec, preset: string | undefined, ids:
       ...(spec.weightQuantization ? { weight_quantization: spec.weightQuantization } : {}),
       ...(spec.variantScope ? { variant_scope: spec.variantScope } : {}),
       ...(spec.skipLastLayerOutput ? { skip_last_layer_output: true } : {}),
+      ...(spec.quantized ? { quantized_graph: spec.quantized } : {}),
     },
   };
 }
@@ -332,7 +341,8 @@ export async function buildModel(outDir: string, options: BuildOptions = {}, con
     if (!BUILD_LAYOUTS.includes(layout)) throw new ModelInputError(`layout must be one of ${BUILD_LAYOUTS.join(", ")} (got ${String(layout)})`);
     if (options.variantName !== undefined && !/^[A-Za-z0-9]+$/.test(options.variantName))
       throw new ModelInputError(`variant name must be letters and digits (got ${options.variantName})`);
-    const suffix = options.variantName && options.variantName !== "fp32" ? `_${options.variantName}` : "";
+    const variantName = options.variantName ?? (spec.quantized === "q4" && spec.dtype === "fp16" ? "q4f16" : spec.quantized);
+    const suffix = variantName && variantName !== "fp32" ? `_${variantName}` : "";
     const graphs: { file: string; pastInputs: boolean }[] =
       layout === "split"
         ? [
@@ -358,7 +368,7 @@ export async function buildModel(outDir: string, options: BuildOptions = {}, con
       await writeFile(join(tmp, "tokenizer.json"), json(byteLevelTokenizerJson()));
       await writeFile(join(tmp, "tokenizer_config.json"), json(byteLevelTokenizerConfig(spec.maxPositions)));
     }
-    const files = await resolveModelFiles(tmp, { ...(options.variantName ? { variant: options.variantName } : {}), graph: main });
+    const files = await resolveModelFiles(tmp, { ...(variantName ? { variant: variantName } : {}), graph: main });
     const { modelId, entries } = await computeModelId(tmp, files, { cache: false });
 
     if (existing === "empty") await rm(dir, { recursive: true });

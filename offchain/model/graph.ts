@@ -25,6 +25,7 @@ export class GraphWriter {
   readonly inputs: OnnxTypes.IValueInfoProto[] = [];
   readonly outputs: OnnxTypes.IValueInfoProto[] = [];
   private counter = 0;
+  private domains = new Set<string>();
   private consts = new Map<string, string>();
   /** Sum of initializer payload bytes. */
   weightBytes = 0;
@@ -34,13 +35,15 @@ export class GraphWriter {
     return this.opN(opType, inputs, attrs, out === undefined ? 1 : typeof out === "string" ? [out] : out)[0]!;
   }
 
-  opN(opType: string, inputs: string[], attrs: Record<string, Attr>, out: number | string[]): string[] {
+  opN(opType: string, inputs: string[], attrs: Record<string, Attr>, out: number | string[], domain = ""): string[] {
     const id = this.counter++;
     const outputs = typeof out === "number" ? Array.from({ length: out }, (_, k) => `${opType}_${id}_o${k}`) : out;
     const attribute: OnnxTypes.IAttributeProto[] = Object.entries(attrs).map(([name, a]) => toAttr(name, a));
-    this.nodes.push({ opType, input: inputs, output: outputs, name: `${opType}_${id}`, attribute });
+    this.nodes.push({ opType, input: inputs, output: outputs, name: `${opType}_${id}`, attribute, ...(domain ? { domain } : {}) });
+    if (domain) this.domains.add(domain);
     return outputs;
   }
+
 
   input(name: string, elem: number, dims: Dim[]): string {
     this.inputs.push(valueInfo(name, elem, dims));
@@ -76,6 +79,14 @@ export class GraphWriter {
     return name;
   }
 
+  /** An initializer of any element type from its little-endian bytes (quantised weights, scales). */
+  tensor(name: string, dims: number[], dataType: number, data: ArrayBufferView): string {
+    const raw = bytesOf(data);
+    this.weightBytes += raw.byteLength;
+    this.initializers.push({ name, dims, dataType, rawData: raw });
+    return name;
+  }
+
   private constant(kind: string, values: number[], dims: number[], make: () => OnnxTypes.ITensorProto): string {
     const key = `${kind}:${dims.join("x")}:${values.join(",")}`;
     const hit = this.consts.get(key);
@@ -92,7 +103,7 @@ export class GraphWriter {
       producerName: opts.producer,
       producerVersion: "1",
       docString: opts.docString ?? "",
-      opsetImport: [{ domain: "", version: opts.opset }],
+      opsetImport: [{ domain: "", version: opts.opset }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
       graph: {
         name: opts.graphName,

@@ -34,6 +34,8 @@ export {
 export { listVariants, selectVariant, describeVariant, type GraphLayout, type ModelVariant } from "./variants.js";
 export { HASH_CACHE_FILE, type HashProgress } from "./hash-cache.js";
 export { stripSameDtypeCasts } from "./graph-fix.js";
+export { PASS_DEPENDENT_OPS, STEPWISE_PROMPT_CHUNK, passDependentOps, passPlan } from "./passes.js";
+export { QUANTIZED_FORMATS, type QuantizedFormat } from "./quantized.js";
 export { ARCHITECTURES, BUILD_LAYOUTS, architectureOf, type Architecture, type BuildLayout } from "./build.js";
 export { ropeInverseFrequencies, type Llama3RopeScaling } from "./llama.js";
 export { BYTE_BOS_ID, BYTE_EOS_ID, BYTE_PAD_ID, BYTE_VOCAB_SIZE, type TextTokenizer } from "./tokenizer.js";

@@ -27,6 +27,7 @@ import { DT, type OnnxTypes } from "./onnx-proto.js";
 import { WeightRng } from "./prng.js";
 import { ModelInputError } from "./errors.js";
 import { roundToF16 } from "../receipt/float16.js";
+import { QUANTIZED_FORMATS, quantizedLinear, type QuantizedFormat } from "./quantized.js";
 
 export interface LlamaBuildSpec {
   layers: number;
@@ -104,6 +105,12 @@ export interface LlamaBuildSpec {
    * gate first (HF `Phi3MLP`: `gate, up = gate_up_proj(x).chunk(2, -1)`).
    */
   fusedProjections?: boolean;
+  /**
+   * Quantised linear layers (quantized.ts): every projection and an untied LM head written as
+   * MatMulNBits ("q4"), DynamicQuantizeLinear + MatMulInteger ("int8", fp32 only) or static QDQ
+   * ("qdq"); the embedding, norms and a tied head stay in the model's dtype. Unset: float MatMul.
+   */
+  quantized?: QuantizedFormat;
 }
 
 export interface Llama3RopeScaling {
@@ -164,6 +171,10 @@ export function validateSpec(s: LlamaBuildSpec): void {
     throw new ModelInputError(`weightQuantization must be "int8", "bf16" or "fp16" (got ${String(s.weightQuantization)})`);
   for (const [name, v] of [["attnSoftcap", s.attnSoftcap], ["finalSoftcap", s.finalSoftcap]] as const)
     if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new ModelInputError(`${name} must be a positive number (got ${v})`);
+  if (s.quantized !== undefined && !QUANTIZED_FORMATS.includes(s.quantized))
+    throw new ModelInputError(`quantized must be one of ${QUANTIZED_FORMATS.join(", ")} (got ${String(s.quantized)})`);
+  if ((s.quantized === "int8" || s.quantized === "qdq") && s.dtype !== "fp32")
+    throw new ModelInputError(`${s.quantized} quantisation needs fp32 activations (DynamicQuantizeLinear and opset-17 QDQ scales are float): use --dtype fp32, or q4 for fp16 (q4f16)`);
   if (s.slidingWindow !== undefined && !(Number.isInteger(s.slidingWindow) && s.slidingWindow >= 1))
     throw new ModelInputError(`slidingWindow must be a positive integer (got ${s.slidingWindow})`);
   if (s.ropeScaling) {
@@ -231,12 +242,16 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   const { layers: L, hiddenSize: H, heads: NH, kvHeads: NKV, headDim: D, intermediateSize: I, vocabSize: V } = s;
   const nRep = NH / NKV;
 
-  const w = (name: string, dims: number[], std: number): string => {
-    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+  const wData = (name: string, dims: [number, number], std: number): Float32Array => {
+    const data = new Float32Array(dims[0] * dims[1]);
     new WeightRng(s.weightSeed, name).fillNormal(data, std);
-    applyWeightVariant(s, name, data, dims[0]!, dims[1]!, 1); // MatMul weights are [in, out]
-    return g.weight(name, dims, data, dt);
+    applyWeightVariant(s, name, data, dims[0], dims[1], 1); // MatMul weights are [in, out]
+    return data;
   };
+  // x · W for a seeded weight W [in, out]: a float MatMul, or the spec's quantised form of it
+  const linearOf = (x: string, name: string, dims: [number, number], data: Float32Array, out?: string): string =>
+    s.quantized ? quantizedLinear(g, s.quantized, x, name, data, dims[0], dims[1], dt, out) : g.op("MatMul", [x, g.weight(name, dims, data, dt)], {}, out);
+  const linear = (x: string, name: string, dims: [number, number], std: number): string => linearOf(x, name, dims, wData(name, dims, std));
   const ones = (name: string, n: number): string => g.weight(name, [n], new Float32Array(n).fill(1), dt);
 
   // ---- inputs
@@ -348,12 +363,12 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   };
   // Phi-3: one MatMul per layer for q/k/v, split by columns [q | k | v]
   const fusedQkv = (h: string, p: string): [string, string, string] => {
-    const y = g.op("MatMul", [h, w(`${p}.self_attn.qkv_proj.weight`, [H, (NH + 2 * NKV) * D], std)]);
+    const y = linear(h, `${p}.self_attn.qkv_proj.weight`, [H, (NH + 2 * NKV) * D], std);
     const cols = (a: number, b: number) => g.op("Slice", [y, i64([a]), i64([b]), i64([2])]);
     return [cols(0, NH * D), cols(NH * D, (NH + NKV) * D), cols((NH + NKV) * D, (NH + 2 * NKV) * D)];
   };
   const proj = (h: string, p: string, which: "q" | "k" | "v", n: number): string => {
-    const y = g.op("MatMul", [h, w(`${p}.self_attn.${which}_proj.weight`, [H, n * D], std)]);
+    const y = linear(h, `${p}.self_attn.${which}_proj.weight`, [H, n * D], std);
     return s.qkvBias ? g.op("Add", [y, bias(`${p}.self_attn.${which}_proj.bias`, n * D)]) : y;
   };
   const softcap = (t: string, cap: number, out?: string): string =>
@@ -393,35 +408,36 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
       g.op("Transpose", [g.op("Reshape", [ctx, i64([0, NH, -1, D])])], { perm: { ints: [0, 2, 1, 3] } }),
       i64([0, 0, NH * D]),
     ]);
-    x = g.op("Add", [x, g.op("MatMul", [merged, w(`${p}.self_attn.o_proj.weight`, [NH * D, H], residStd)])]);
+    x = g.op("Add", [x, linear(merged, `${p}.self_attn.o_proj.weight`, [NH * D, H], residStd)]);
 
     const h2 = rmsNorm(x, ones(`${p}.post_attention_layernorm.weight`, H));
     let gate: string;
     let up: string;
     if (s.fusedProjections) {
-      const gu = g.op("MatMul", [h2, w(`${p}.mlp.gate_up_proj.weight`, [H, 2 * I], std)]);
+      const gu = linear(h2, `${p}.mlp.gate_up_proj.weight`, [H, 2 * I], std);
       gate = g.op("Slice", [gu, i64([0]), i64([I]), i64([2])]);
       up = g.op("Slice", [gu, i64([I]), i64([2 * I]), i64([2])]);
     } else {
-      gate = g.op("MatMul", [h2, w(`${p}.mlp.gate_proj.weight`, [H, I], std)]);
-      up = g.op("MatMul", [h2, w(`${p}.mlp.up_proj.weight`, [H, I], std)]);
+      gate = linear(h2, `${p}.mlp.gate_proj.weight`, [H, I], std);
+      up = linear(h2, `${p}.mlp.up_proj.weight`, [H, I], std);
     }
     const act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up]);
-    const down = g.op("MatMul", [act, w(`${p}.mlp.down_proj.weight`, [I, H], s.initScale / Math.sqrt(I) / Math.sqrt(2 * L))]);
+    const down = linear(act, `${p}.mlp.down_proj.weight`, [I, H], s.initScale / Math.sqrt(I) / Math.sqrt(2 * L));
     x = g.op("Add", [x, down]);
   }
   const xn = rmsNorm(x, ones("model.norm.weight", H));
-  const lm = s.tied
-    ? g.op("Transpose", [embed], { perm: { ints: [1, 0] } })
+  // the head's output is "logits" itself unless soft-capping follows
+  const headOut = s.finalSoftcap ? undefined : "logits";
+  const head = s.tied
+    ? g.op("MatMul", [xn, g.op("Transpose", [embed], { perm: { ints: [1, 0] } })], {}, headOut)
     : (() => {
         const data = new Float32Array(H * V);
         new WeightRng(s.weightSeed, "lm_head.weight").fillNormal(data, s.lmScale / Math.sqrt(H));
         damp(data, -1, V, s.specialFrom ?? V, V);
         applyWeightVariant(s, "lm_head.weight", data, H, V, 1);
-        return g.weight("lm_head.weight", [H, V], data, dt);
+        return linearOf(xn, "lm_head.weight", [H, V], data, headOut);
       })();
-  if (s.finalSoftcap) softcap(g.op("MatMul", [xn, lm]), s.finalSoftcap, "logits");
-  else g.op("MatMul", [xn, lm], {}, "logits");
+  if (s.finalSoftcap) softcap(head, s.finalSoftcap, "logits");
 
   g.output("logits", ET, ["batch_size", "sequence_length", V]);
   for (let l = 0; l < L; l++) {

@@ -24,6 +24,7 @@ import { dirname, join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { ExecutionProviderError, ModelConfigError, ModelFileError, ModelInputError } from "./errors.js";
+import { passDependentOps, passPlan } from "./passes.js";
 import { computeModelId, decodeOnnx, resolveModelFiles, type Hex32, type ModelFileEntry } from "./files.js";
 import type { HashProgress } from "./hash-cache.js";
 import { OPTIMISER_BUG_RE, stripSameDtypeCasts } from "./graph-fix.js";
@@ -85,6 +86,12 @@ export interface ModelSpec {
   eosId: number | null;
   eosIds: number[];
   modelType: string | null;
+  /**
+   * The graph quantises activations per pass (DynamicQuantizeLinear: passes.ts), so a token's
+   * numbers depend on which tokens share its pass: generation and replay run the same passes
+   * (passPlan), the prompt in chunks of STEPWISE_PROMPT_CHUNK and then one token per pass.
+   */
+  stepwise: boolean;
 }
 
 export interface ForwardInput {
@@ -200,6 +207,11 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   if (located.variant.firstPassGraph) graphs.push({ file: located.variant.firstPassGraph, sha256: sha(located.variant.firstPassGraph) });
   const hasExternal = located.externalData.length > 0;
   const notes: string[] = [];
+  const stepwiseOps = [...new Set((await Promise.all(graphs.map((g) => passDependentOps(join(absDir, g.file))))).flat())];
+  if (stepwiseOps.length > 0)
+    notes.push(
+      `the graph quantises activations per forward pass (${stepwiseOps.join(", ")}): generation and replay run the same passes, one token at a time after the prompt (a replay costs about what generation did)`,
+    );
   let level = requestedLevel;
   let strip = false;
   for (;;) {
@@ -216,7 +228,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
       const [session, firstPass] = sessions as [InferenceSession, InferenceSession | undefined];
       let spec: ModelSpec;
       try {
-        spec = { ...deriveSpec(session, hf, onnxPath, configPath), maxPositions };
+        spec = { ...deriveSpec(session, hf, onnxPath, configPath), maxPositions, stepwise: stepwiseOps.length > 0 };
         if (firstPass) checkFirstPass(firstPass, spec, join(absDir, located.variant.firstPassGraph!));
       } catch (e) {
         for (const x of sessions) await x.release();
@@ -392,7 +404,7 @@ function cudaBinariesInstalled(): boolean {
 
 const firstLine = (s: string) => s.split("\n").find((l) => l.trim() !== "")?.trim() ?? s;
 
-function deriveSpec(session: InferenceSession, hf: HfConfig, onnxPath: string, configPath: string): ModelSpec {
+function deriveSpec(session: InferenceSession, hf: HfConfig, onnxPath: string, configPath: string): Omit<ModelSpec, "stepwise"> {
   const inputs = session.inputNames;
   const outputs = session.outputNames;
   const bad = (msg: string, details?: string) => new ModelFileError(onnxPath, msg, details === undefined ? {} : { details });
@@ -688,23 +700,35 @@ export async function prefillChunked(
     past?: KvCache | null;
     fetchLayers?: number;
     keepLogits?: boolean;
+    /**
+     * Positions (of past ++ tokens) below this are prompt: a stepwise model (ModelSpec.stepwise)
+     * runs them in chunks of STEPWISE_PROMPT_CHUNK and the rest one per pass, ignoring chunkSize
+     * (default: all of them prompt).
+     */
+    promptLength?: number;
     onProgress?: (done: number, total: number) => void;
   } = {},
 ): Promise<ForwardOutput> {
   const chunk = options.chunkSize ?? 256;
   if (!Number.isInteger(chunk) || chunk < 1) throw new ModelInputError(`chunkSize must be a positive integer (got ${chunk})`);
   if (tokens.length === 0) throw new ModelInputError("prefill needs at least one token");
+  const promptLength = options.promptLength ?? tokens.length;
+  if (!Number.isInteger(promptLength) || promptLength < 0) throw new ModelInputError(`promptLength must be a non-negative integer (got ${promptLength})`);
   const keep = (options.keepLogits ?? true) && options.fetchLayers === undefined;
   const V = model.config.vocabSize;
   const logits = keep ? new Float32Array(tokens.length * V) : null;
   let past = options.past ?? null;
   let last: ForwardOutput | null = null;
-  for (let start = 0; start < tokens.length; start += chunk) {
-    const part = tokens.slice(start, start + chunk);
+  // a stepwise model's passes are fixed by absolute position (from the start of the sequence)
+  const offset = model.config.stepwise && past ? past.length : 0;
+  for (const [a, b] of passPlan(model.config.stepwise, offset + tokens.length, offset + promptLength, chunk)) {
+    if (b <= offset) continue;
+    const start = Math.max(a, offset) - offset;
+    const part = tokens.slice(start, b - offset);
     last = await model.forward({ tokens: part, past, ...(options.fetchLayers !== undefined ? { fetchLayers: options.fetchLayers } : {}) });
     if (logits && last.logits) logits.set(last.logits, start * V);
     past = last.present;
-    options.onProgress?.(Math.min(start + chunk, tokens.length), tokens.length);
+    options.onProgress?.(b - offset, tokens.length);
   }
   return { logits, present: last!.present };
 }

@@ -39,7 +39,19 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { buildModel, loadModel, kvRow, resolveBuildSpec, type BuildOptions, type LoadedModel, type LoadOptions } from "../model/index.js";
+import {
+  ARCHITECTURES,
+  QUANTIZED_FORMATS,
+  buildModel,
+  loadModel,
+  kvRow,
+  resolveBuildSpec,
+  type Architecture,
+  type BuildOptions,
+  type LoadedModel,
+  type LoadOptions,
+  type QuantizedFormat,
+} from "../model/index.js";
 import { llamaConfigJson } from "../model/build.js";
 import { generate, type GenerateResult } from "../generate/index.js";
 import { type DecodingConfigInput, samplePlan, tokenSampled, type PlannedSample, type SamplerConfig } from "../sampling/index.js";
@@ -197,7 +209,22 @@ export function buildOptionsFromConfig(raw: Record<string, unknown>): BuildOptio
       : {}),
     ...(pb.variant_scope === "lm-head" || pb.variant_scope === "last-mlp" ? { variantScope: pb.variant_scope } : {}),
     ...(pb.skip_last_layer_output === true ? { skipLastLayerOutput: true } : {}),
+    ...(typeof pb.quantized_graph === "string" && (QUANTIZED_FORMATS as readonly string[]).includes(pb.quantized_graph)
+      ? { quantized: pb.quantized_graph as QuantizedFormat }
+      : {}),
+    ...(typeof pb.architecture === "string" && (ARCHITECTURES as readonly string[]).includes(pb.architecture) && pb.architecture !== "llama"
+      ? { architecture: pb.architecture as Architecture }
+      : {}),
+    ...((pb.architecture === "mistral" || pb.architecture === "phi3") && typeof raw.sliding_window === "number" ? { slidingWindow: raw.sliding_window } : {}),
   };
+}
+
+/**
+ * The fp16-activation downgrade of a model: its own graph at fp16 (q4 → q4f16), or for int8 and QDQ
+ * graphs, which take fp32 activations only, the same int8 weights in a float fp16 graph.
+ */
+function fp16ActivationsOf(q: QuantizedFormat | undefined): Partial<BuildOptions> {
+  return q === "int8" || q === "qdq" ? { dtype: "fp16", quantized: undefined, weightQuantization: "int8" } : { dtype: "fp16" };
 }
 
 /** The variants the attacks decode with, built under workDir (rebuilt only when missing). */
@@ -289,7 +316,9 @@ function prompt(n: number): number[] {
 /** Run the suite (module comment). */
 export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
   const log = o.log ?? (() => undefined);
-  const want = (name: string) => !o.only || o.only.includes(name);
+  // runs that are the model itself for this model (n/a), set once it is loaded
+  const notApplicable = new Set<string>();
+  const want = (name: string) => !notApplicable.has(name) && (!o.only || o.only.includes(name));
   const maxTokens = o.maxTokens ?? 64;
   const P = o.promptLen ?? 32;
   const promptTokens = prompt(P);
@@ -311,14 +340,20 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     const sampler = { ...samplerIn, layersPerToken };
     const vopts = o.verify ?? {};
     const fp16Model = real1.config.dtype === "fp16";
+    const baseQuantized = buildOptionsFromConfig(real1.rawConfig as Record<string, unknown>).quantized;
+    // int8 and QDQ graphs already hold int8 per-channel weights (the same rounding): an int8 LM head
+    // or last MLP is the model itself there
+    if (baseQuantized === "int8" || baseQuantized === "qdq") for (const n of ["lm-head-int8", "last-mlp-int8", "lm-head-int8-forged-top"]) notApplicable.add(n);
+    // a stepwise model's prompt is read in fixed passes (model/passes.ts): other prefill chunks are not honest there
+    if (real1.config.stepwise) notApplicable.add("chunked-prefill");
     // precision variants that are the model itself at fp16 are not attacks there (n/a)
     const precisionVariants: Record<string, Partial<BuildOptions>> = {
-      "lm-head-int8": { weightQuantization: "int8", variantScope: "lm-head" },
+      ...(notApplicable.has("lm-head-int8") ? {} : { "lm-head-int8": { weightQuantization: "int8" as const, variantScope: "lm-head" as const } }),
       "lm-head-bf16": { weightQuantization: "bf16", variantScope: "lm-head" },
-      "last-mlp-int8": { weightQuantization: "int8", variantScope: "last-mlp" },
+      ...(notApplicable.has("last-mlp-int8") ? {} : { "last-mlp-int8": { weightQuantization: "int8" as const, variantScope: "last-mlp" as const } }),
       "skip-last-layer": { skipLastLayerOutput: true },
       "bf16-weights": { weightQuantization: "bf16" },
-      ...(fp16Model ? {} : { "fp16-weights": { weightQuantization: "fp16" as const }, "fp16-activations": { dtype: "fp16" as const } }),
+      ...(fp16Model ? {} : { "fp16-weights": { weightQuantization: "fp16" as const }, "fp16-activations": fp16ActivationsOf(baseQuantized) }),
     };
     const needed = (name: string) =>
       want(name) ||
@@ -439,7 +474,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     for (const p of o.probes ?? []) await variantAttack(p.name, p.description, p.decoding === "greedy" ? greedy : sampled, "probe");
 
     // ---- attacks on the top of the model and precision downgrades (issue 9)
-    await variantAttack("lm-head-int8", "LM head quantised to int8 per channel, the rest exact", greedy, "attack", "top");
+    if (!notApplicable.has("lm-head-int8")) await variantAttack("lm-head-int8", "LM head quantised to int8 per channel, the rest exact", greedy, "attack", "top");
     await variantAttack("lm-head-bf16", "LM head rounded to bfloat16, the rest exact", sampled, "attack", "top");
     if (want("lm-head-int8-forged-top")) {
       // The adaptive form: the top samples are projections R·z of the logits row z = W·h, and R is known
@@ -465,7 +500,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
         also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }],
       });
     }
-    await variantAttack("last-mlp-int8", "the last layer's MLP quantised to int8 per channel", greedy, "attack", "top");
+    if (!notApplicable.has("last-mlp-int8")) await variantAttack("last-mlp-int8", "the last layer's MLP quantised to int8 per channel", greedy, "attack", "top");
     await variantAttack("skip-last-layer", "the last layer's attention output and MLP skipped (its K/V still computed)", sampled, "attack", "top");
     await variantAttack("bf16-weights", "every weight rounded to bfloat16", greedy);
     if (!fp16Model) {

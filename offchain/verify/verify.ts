@@ -36,7 +36,7 @@
  * `tolerances.kv`; a token matches when `checkToken` accepts it with `tolerances.token`.
  */
 import { keccak256 } from "ethers";
-import { type GraphOptimizationLevel, type LoadedModel, type KvCache, kvRow, kvPrefixLayers, prefillChunked } from "../model/index.js";
+import { type GraphOptimizationLevel, type LoadedModel, type KvCache, kvRow, kvPrefixLayers, passPlan, prefillChunked } from "../model/index.js";
 import { fingerprintFromCache } from "../fingerprint/compute.js";
 import { checkSeed } from "../fingerprint/pairs.js";
 import { type Hex, type TokenCheck, type TokenTolerance, checkToken } from "../sampling/index.js";
@@ -394,7 +394,7 @@ export async function verifyReceipt(given: LoadedModel, input: Receipt, opts: Ve
     const idx: number[] = [];
     for (let i = 0; i < S; i++) if (layers[i]! < probeLayers) idx.push(i);
     const upTo = Math.max(...idx.map((i) => receipt.samples[i]!.position)) + 1;
-    const present = await runChunks(model, feed.slice(0, upTo), chunk, probeLayers, abort, (d, t) => opts.onProgress?.("probe", d, t));
+    const present = await runChunks(model, feed.slice(0, upTo), chunk, P, probeLayers, abort, (d, t) => opts.onProgress?.("probe", d, t));
     for (const i of idx) compare(present, i);
     probeMs = performance.now() - t0;
     layersComputed = probeLayers;
@@ -412,11 +412,11 @@ export async function verifyReceipt(given: LoadedModel, input: Receipt, opts: Ve
       else byPos.set(p, [i]);
     }
     let past: KvCache | null = null;
-    for (let s = 0; s < feed.length; s += chunk) {
+    // a stepwise model (dynamic activation quantisation) in the generator's own passes
+    for (const [s, e] of passPlan(model.config.stepwise, feed.length, P, chunk)) {
       abort();
-      const part = feed.slice(s, s + chunk);
+      const part = feed.slice(s, e);
       const out = await model.forward({ tokens: part, past });
-      const e = s + part.length;
       for (let p = s; p < e; p++)
         for (const i of byPos.get(p) ?? []) {
           if (receipt.samples[i]!.layer === L) compareTop(out.logits!.subarray((p - s) * V, (p - s + 1) * V), i);
@@ -447,7 +447,7 @@ export async function verifyReceipt(given: LoadedModel, input: Receipt, opts: Ve
   let fingerprint: Hex | undefined;
   if (opts.fingerprintSeed !== undefined && feed.length > 0) {
     abort();
-    fullPresent ??= (await prefillChunked(model, feed, { chunkSize: chunk, keepLogits: false })).present;
+    fullPresent ??= (await prefillChunked(model, feed, { chunkSize: chunk, keepLogits: false, promptLength: P })).present;
     fingerprint = fingerprintFromCache(fullPresent, opts.fingerprintSeed, P, O);
   }
 
@@ -512,21 +512,22 @@ function tokenMismatch(index: number, position: number, outputIndex: number, c: 
   };
 }
 
-/** Forward `tokens` in chunks (fetchLayers = `fetch`), returning the final present. */
+/** Forward `tokens` in the model's passes (passPlan; fetchLayers = `fetch`), returning the final present. */
 async function runChunks(
   model: LoadedModel,
   tokens: readonly number[],
   chunk: number,
+  promptLength: number,
   fetch: number,
   abort: () => void,
   progress: (done: number, total: number) => void,
 ): Promise<KvCache> {
   let past: KvCache | null = null;
-  for (let s = 0; s < tokens.length; s += chunk) {
+  for (const [a, b] of passPlan(model.config.stepwise, tokens.length, promptLength, chunk)) {
     abort();
-    const out = await model.forward({ tokens: tokens.slice(s, s + chunk), past: past && kvPrefixLayers(past, fetch), fetchLayers: fetch });
+    const out = await model.forward({ tokens: tokens.slice(a, b), past: past && kvPrefixLayers(past, fetch), fetchLayers: fetch });
     past = out.present;
-    progress(Math.min(s + chunk, tokens.length), tokens.length);
+    progress(b, tokens.length);
   }
   return past!;
 }

@@ -9,5 +9,6 @@ import { economicsSection } from "./economics.js";
 import { tokenDetectionSection } from "./token-detection.js";
 import { calibrationSection } from "./calibration.js";
 import { longContextSection } from "./long-context.js";
+import { modelsSection } from "./models.js";
 
-export const sections: BenchSection[] = [gasSection, replaySection, receiptSection, detectionSection, tokenDetectionSection, calibrationSection, longContextSection, economicsSection];
+export const sections: BenchSection[] = [gasSection, replaySection, receiptSection, detectionSection, tokenDetectionSection, calibrationSection, modelsSection, longContextSection, economicsSection];

@@ -51,6 +51,7 @@ export async function startFakeGenerator(o: { client: PoolClient; model: LoadedM
   const accepted: bigint[] = [];
   const committed: bigint[] = [];
   let url = "";
+  let sending: Promise<void> = Promise.resolve();
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.statusCode = status;
@@ -103,7 +104,13 @@ export async function startFakeGenerator(o: { client: PoolClient; model: LoadedM
       s.root = root;
       s.bytes = bytes;
       const receiptUri = `${url}/receipts/${root}?job=${id}`;
-      const tx = await client.commit(jobId, { receiptRoot: root, numChecks: numChecks(g.receipt), receiptUri, approve: true });
+      // one account, one nonce sequence: commits (approve + commit) of concurrent jobs go one at a time
+      const send = sending.then(() => client.commit(jobId, { receiptRoot: root, numChecks: numChecks(g.receipt), receiptUri, approve: true }));
+      sending = send.then(
+        () => undefined,
+        () => undefined,
+      );
+      const tx = await send;
       committed.push(jobId);
       emit(id, "committed", { receiptRoot: root, receiptUri, tx: tx.hash });
     } catch (e) {
