@@ -41,8 +41,10 @@ import type { QuantizedFormat } from "./quantized.js";
  *   - qwen2:  q/k/v biases, tied embeddings, rope_theta 1e6, model_type "qwen2";
  *   - qwen3:  q/k RMSNorm per head before RoPE, tied embeddings, rope_theta 1e6, model_type "qwen3";
  *   - gemma2: attention (50) and final-logit (30) soft-capping, embedding × √hidden, tied embeddings,
- *     model_type "gemma2" — only these Gemma 2 traits: the MLP stays SwiGLU, norms stay plain RMSNorm,
- *     no sandwich norms and no sliding window (recorded in poc_builder.gemma2_traits);
+ *     sliding window (default half the context, as Gemma 2's 4096 of 8192) on even layers (HF
+ *     Gemma2Attention: `sliding_window if not layer_idx % 2`), model_type "gemma2" — only these
+ *     Gemma 2 traits: the MLP stays SwiGLU, norms stay plain RMSNorm, no sandwich norms (recorded in
+ *     poc_builder.gemma2_traits);
  *   - mistral: sliding-window attention (`sliding_window`, default a quarter of the context, at least
  *     1), model_type "mistral"; otherwise Llama's shape;
  *   - phi3: fused `qkv_proj` and `gate_up_proj` weights, sliding window (default half the context
@@ -147,8 +149,8 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
   const arch = o.architecture ?? "llama";
   if (!ARCHITECTURES.includes(arch)) throw new ModelInputError(`architecture must be one of ${ARCHITECTURES.join(", ")} (got ${String(arch)})`);
   const maxPositions = o.maxPositions ?? preset.maxPositions;
-  if (o.slidingWindow !== undefined && arch !== "mistral" && arch !== "phi3")
-    throw new ModelInputError(`a sliding window is a trait of --arch mistral or phi3 (got --arch ${arch})`);
+  if (o.slidingWindow !== undefined && arch !== "mistral" && arch !== "phi3" && arch !== "gemma2")
+    throw new ModelInputError(`a sliding window is a trait of --arch mistral, phi3 or gemma2 (got --arch ${arch})`);
   const archDefaults: Partial<LlamaBuildSpec> =
     arch === "llama3"
       ? { ropeTheta: 500000, ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: Math.max(1, Math.floor(maxPositions / 4)) } }
@@ -157,7 +159,7 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
         : arch === "qwen3"
           ? { qkNorm: true, tied: true, ropeTheta: 1e6 }
           : arch === "gemma2"
-            ? { attnSoftcap: 50, finalSoftcap: 30, embedScale: true, tied: true }
+            ? { attnSoftcap: 50, finalSoftcap: 30, embedScale: true, tied: true, slidingWindow: o.slidingWindow ?? Math.max(1, Math.floor(maxPositions / 2)), slidingWindowLayers: "even" as const }
             : arch === "mistral"
               ? { slidingWindow: o.slidingWindow ?? Math.max(1, Math.floor(maxPositions / 4)) }
               : arch === "phi3"
@@ -190,6 +192,7 @@ export function resolveBuildSpec(o: BuildOptions): LlamaBuildSpec {
     ...(o.variantScope ? { variantScope: o.variantScope } : {}),
     ...(o.skipLastLayerOutput ? { skipLastLayerOutput: true } : {}),
     ...(o.slidingWindow !== undefined ? { slidingWindow: o.slidingWindow } : {}),
+    ...(archDefaults.slidingWindowLayers ? { slidingWindowLayers: archDefaults.slidingWindowLayers } : {}),
     ...(o.quantized ? { quantized: o.quantized } : {}),
   };
   if (spec.dtype !== "fp32" && spec.dtype !== "fp16") throw new ModelInputError(`dtype must be fp32 or fp16 (got ${String(spec.dtype)})`);
@@ -251,20 +254,19 @@ export function llamaConfigJson(spec: LlamaBuildSpec, preset: string | undefined
         }
       : {}),
     ...(arch === "qwen2" ? { attention_bias: undefined, use_sliding_window: false, sliding_window: spec.maxPositions, max_window_layers: spec.layers } : {}),
-    ...(arch === "mistral" || arch === "phi3" ? { sliding_window: spec.slidingWindow ?? null } : {}),
+    ...(arch === "mistral" || arch === "phi3" || arch === "gemma2" ? { sliding_window: spec.slidingWindow ?? null } : {}),
     ...(arch === "phi3" ? { original_max_position_embeddings: spec.maxPositions, partial_rotary_factor: 1 } : {}),
     ...(arch === "gemma2"
       ? {
           attn_logit_softcapping: spec.attnSoftcap ?? null,
           final_logit_softcapping: spec.finalSoftcap ?? null,
           query_pre_attn_scalar: spec.headDim,
-          sliding_window: null,
         }
       : {}),
     poc_builder: {
       ...(base as { poc_builder: object }).poc_builder,
       architecture: arch,
-      ...(arch === "gemma2" ? { gemma2_traits: "soft-capping and embedding scaling only: SwiGLU MLP, plain RMSNorm, no sandwich norms, no sliding window" } : {}),
+      ...(arch === "gemma2" ? { gemma2_traits: "soft-capping, embedding scaling and the sliding window on even layers only: SwiGLU MLP, plain RMSNorm, no sandwich norms" } : {}),
     },
   };
 }

@@ -99,6 +99,8 @@ export interface LlamaBuildSpec {
    * q − W < k ≤ q (HF `sliding_window`: masked where k ≤ q − W), in prefill and in decode alike.
    */
   slidingWindow?: number;
+  /** Which layers the window applies to: every layer (default), or Gemma 2's even layers (0, 2, …; odd ones attend globally). */
+  slidingWindowLayers?: "all" | "even";
   /**
    * Phi-3: q, k and v come from one fused `self_attn.qkv_proj.weight` [hidden, (heads + 2·kvHeads)·headDim]
    * split in that order, and gate and up from one `mlp.gate_up_proj.weight` [hidden, 2·intermediate],
@@ -175,6 +177,8 @@ export function validateSpec(s: LlamaBuildSpec): void {
     throw new ModelInputError(`quantized must be one of ${QUANTIZED_FORMATS.join(", ")} (got ${String(s.quantized)})`);
   if ((s.quantized === "int8" || s.quantized === "qdq") && s.dtype !== "fp32")
     throw new ModelInputError(`${s.quantized} quantisation needs fp32 activations (DynamicQuantizeLinear and opset-17 QDQ scales are float): use --dtype fp32, or q4 for fp16 (q4f16)`);
+  if (s.slidingWindowLayers !== undefined && s.slidingWindowLayers !== "all" && s.slidingWindowLayers !== "even")
+    throw new ModelInputError(`slidingWindowLayers must be "all" or "even" (got ${String(s.slidingWindowLayers)})`);
   if (s.slidingWindow !== undefined && !(Number.isInteger(s.slidingWindow) && s.slidingWindow >= 1))
     throw new ModelInputError(`slidingWindow must be a positive integer (got ${s.slidingWindow})`);
   if (s.ropeScaling) {
@@ -309,12 +313,14 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
   const qIdx = g.op("Range", [pastS, g.op("Add", [pastS, seqS]), one]); // [S]
   const kIdx = g.op("Range", [g.int64([0], []), totS, one]); // [T]
   const causalOnly = g.op("LessOrEqual", [g.op("Unsqueeze", [kIdx, i64([0])]), g.op("Unsqueeze", [qIdx, i64([1])])]); // [S,T]
-  // Mistral's sliding window: also k > q − W
-  const causal = s.slidingWindow
-    ? g.op("And", [causalOnly, g.op("Greater", [g.op("Unsqueeze", [kIdx, i64([0])]), g.op("Unsqueeze", [g.op("Sub", [qIdx, g.int64([s.slidingWindow], [])]), i64([1])])])])
-    : causalOnly;
   const padOk = g.op("Unsqueeze", [g.op("Cast", [mask], { to: { i: DT.BOOL } }), i64([1, 2])]); // [B,1,1,T]
-  const allowed = g.op("Unsqueeze", [g.op("And", [causal, padOk]), i64([2])]); // [B,1,1,S,T]
+  const allowedOf = (c: string) => g.op("Unsqueeze", [g.op("And", [c, padOk]), i64([2])]); // [B,1,1,S,T]
+  // the sliding window (Mistral, Phi-3; Gemma 2 on even layers): also k > q − W
+  const allowedWindow = s.slidingWindow
+    ? allowedOf(g.op("And", [causalOnly, g.op("Greater", [g.op("Unsqueeze", [kIdx, i64([0])]), g.op("Unsqueeze", [g.op("Sub", [qIdx, g.int64([s.slidingWindow], [])]), i64([1])])])]))
+    : null;
+  const allowedFull = !allowedWindow || s.slidingWindowLayers === "even" ? allowedOf(causalOnly) : null;
+  const allowedAt = (l: number): string => (allowedWindow && (s.slidingWindowLayers !== "even" || l % 2 === 0) ? allowedWindow : allowedFull!);
   const minVal = g.float([dt === "fp16" ? -65504 : -3.4028234663852886e38], dt, []);
   const scale = g.float([1 / Math.sqrt(D)], dt, []);
 
@@ -398,7 +404,7 @@ export function buildLlamaGraph(s: LlamaBuildSpec): { model: OnnxTypes.IModelPro
       s.hfUpcast && dt === "fp32"
         ? g.op("Mul", [g.op("Cast", [g.op("MatMul", [q5, kT5])], { to: { i: DT.FLOAT } }), g.op("Div", [g.float([1], "fp32", []), g.float([Math.sqrt(D)], "fp32", [])])])
         : g.op("Mul", [g.op("MatMul", [q5, kT5]), scale]); // [B,NKV,nRep,S,T]
-    const masked = g.op("Where", [allowed, s.attnSoftcap ? softcap(scores, s.attnSoftcap) : scores, minVal]);
+    const masked = g.op("Where", [allowedAt(l), s.attnSoftcap ? softcap(scores, s.attnSoftcap) : scores, minVal]);
     const probs =
       dt === "fp16" || s.hfUpcast
         ? castDt(g.op("Softmax", [g.op("Cast", [masked], { to: { i: DT.FLOAT } })], { axis: { i: -1 } }))

@@ -215,7 +215,9 @@ export function buildOptionsFromConfig(raw: Record<string, unknown>): BuildOptio
     ...(typeof pb.architecture === "string" && (ARCHITECTURES as readonly string[]).includes(pb.architecture) && pb.architecture !== "llama"
       ? { architecture: pb.architecture as Architecture }
       : {}),
-    ...((pb.architecture === "mistral" || pb.architecture === "phi3") && typeof raw.sliding_window === "number" ? { slidingWindow: raw.sliding_window } : {}),
+    ...((pb.architecture === "mistral" || pb.architecture === "phi3" || pb.architecture === "gemma2") && typeof raw.sliding_window === "number"
+      ? { slidingWindow: raw.sliding_window }
+      : {}),
   };
 }
 

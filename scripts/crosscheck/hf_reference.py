@@ -34,7 +34,7 @@ tied = cfg.get("tie_word_embeddings", False)
 attn_cap = cfg.get("attn_logit_softcapping")
 final_cap = cfg.get("final_logit_softcapping")
 # Mistral: modeling_mistral masks key k for query q where k <= q - sliding_window
-window = cfg.get("sliding_window") if mt in ("mistral", "phi3") else None
+window = cfg.get("sliding_window") if mt in ("mistral", "phi3", "gemma2") else None
 
 
 def rms(x, w):
@@ -73,12 +73,13 @@ def forward(ids):
     x = W["model.embed_tokens.weight"][torch.tensor(ids)]
     if mt == "gemma2":
         x = x * math.sqrt(H)  # Gemma: hidden_states * normalizer
-    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
-    if window:
-        causal = causal & ~torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-window)
+    full = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    windowed = full & ~torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-window) if window else full
     present = []
     for l in range(L):
         p = f"model.layers.{l}"
+        # Gemma2Attention: sliding_window if not bool(layer_idx % 2), i.e. on even layers only
+        causal = windowed if (mt != "gemma2" or l % 2 == 0) else full
         h = rms(x, W[f"{p}.input_layernorm.weight"])
 
         def proj(which, n):

@@ -10,6 +10,7 @@ import { buildModel, resolveBuildSpec, type Architecture, type BuildOptions } fr
 import { readOnnx } from "../../offchain/model/files.js";
 import { loadModel, type LoadedModel } from "../../offchain/model/load.js";
 import { ropeInverseFrequencies } from "../../offchain/model/llama.js";
+import { kvRow } from "../../offchain/model/kv.js";
 import { generate } from "../../offchain/generate/index.js";
 import { verifyReceipt } from "../../offchain/verify/index.js";
 import { maxAbsDiff, tempRoot } from "./helpers.js";
@@ -42,7 +43,7 @@ describe("model architectures", function () {
     ["qwen2", { model_type: "qwen2", tie_word_embeddings: true, rope_theta: 1e6, use_sliding_window: false }, { tied: true, ropeTheta: 1e6 }],
     ["qwen3", { model_type: "qwen3", tie_word_embeddings: true, rope_theta: 1e6 }, { tied: true, ropeTheta: 1e6 }],
     ["llama3", { model_type: "llama", rope_theta: 500000 }, { ropeTheta: 500000 }],
-    ["gemma2", { model_type: "gemma2", tie_word_embeddings: true, attn_logit_softcapping: 50, final_logit_softcapping: 30 }, { tied: true }],
+    ["gemma2", { model_type: "gemma2", tie_word_embeddings: true, attn_logit_softcapping: 50, final_logit_softcapping: 30, sliding_window: 8 }, { tied: true }, { slidingWindow: 8 }],
     // a window of 8 under the 24-token prompt (and the 48 tokens decode reaches), so it masks
     ["mistral", { model_type: "mistral", sliding_window: 8 }, {}, { slidingWindow: 8 }],
     // fused weights seed differently from the twin's q/k/v, so the window stays out of reach here
@@ -107,7 +108,7 @@ describe("model architectures", function () {
     let n = 0;
     for (const [name, d] of dims) if (!name.startsWith("const_")) n += d.reduce((a, x) => a * x, 1);
     expect(n).to.equal(b.params);
-    expect(() => resolveBuildSpec({ preset: "tiny", architecture: "llama", slidingWindow: 8 })).to.throw(/trait of --arch mistral or phi3/);
+    expect(() => resolveBuildSpec({ preset: "tiny", architecture: "llama", slidingWindow: 8 })).to.throw(/trait of --arch mistral, phi3 or gemma2/);
   });
 
   it("llama3 rope scaling: high frequencies kept, low ones divided by the factor, the middle in between", () => {
@@ -149,6 +150,23 @@ describe("model architectures", function () {
       expect(maxAbsDiff(await last(windowed, PROMPT), await last(windowed, near))).to.be.above(1e-3);
     } finally {
       await windowed.release();
+    }
+  });
+
+  it("gemma2's sliding window is on even layers only: layer 1's keys do not see beyond W, layer 2's (after a global layer) do", async () => {
+    const m = await loadModel((await build("gemma2-w4", { architecture: "gemma2", slidingWindow: 4 })).dir, { threads: 1 });
+    try {
+      const edited = [...PROMPT];
+      edited[1] = edited[1]! + 1;
+      const a = (await m.forward({ tokens: PROMPT, past: null })).present;
+      const b = (await m.forward({ tokens: edited, past: null })).present;
+      const last = PROMPT.length - 1;
+      // layer 1's keys come from layer 0's output, whose (windowed) attention cannot reach position 1
+      expect(maxAbsDiff(kvRow(a, 1, "key", last), kvRow(b, 1, "key", last))).to.be.at.most(1e-6);
+      // layer 2's come through layer 1, which attends globally
+      expect(maxAbsDiff(kvRow(a, 2, "key", last), kvRow(b, 2, "key", last))).to.be.above(1e-3);
+    } finally {
+      await m.release();
     }
   });
 
