@@ -115,6 +115,15 @@ export interface RunRecord {
   earlyStopped: boolean;
   generateMs?: number;
   tokenStats?: Verdict["errors"]["tokens"];
+  /**
+   * Attacks generated with the same prompt and decoding as an honest run: whether the output tokens
+   * equal that honest run's. An attack that agrees with the same output delivered the real model's
+   * text by a cheaper path; with its samples also identical (`sameReceiptAsHonest`) no check of the
+   * receipt can tell it from honest work.
+   */
+  sameOutputAsHonest?: boolean;
+  /** Whether the tokens and every sample's numbers equal the honest run's (see `sameOutputAsHonest`). */
+  sameReceiptAsHonest?: boolean;
 }
 
 export interface SuiteOptions {
@@ -298,6 +307,19 @@ function remake(r: Receipt, patch: Partial<Receipt>): Receipt {
   return parseReceipt({ ...r, ...patch });
 }
 
+/** Whether an attack's receipt has the honest run's output tokens, and also its samples' numbers. */
+function sameAs(r: Receipt, honest: Receipt): { sameOutputAsHonest: boolean; sameReceiptAsHonest: boolean } {
+  const sameOutput = r.outputTokens.length === honest.outputTokens.length && r.outputTokens.every((t, i) => t === honest.outputTokens[i]);
+  const eq = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const sameSamples =
+    r.samples.length === honest.samples.length &&
+    r.samples.every((s, i) => {
+      const h = honest.samples[i]!;
+      return s.position === h.position && s.layer === h.layer && eq(s.key, h.key) && eq(s.value, h.value);
+    });
+  return { sameOutputAsHonest: sameOutput, sameReceiptAsHonest: sameOutput && sameSamples };
+}
+
 /** Per sample, the statistic that decides it: max(key error, value error). */
 export function sampleErrors(r: RunRecord): number[] {
   return r.keyErrors.map((k, i) => Math.max(k, r.valueErrors[i]!));
@@ -382,7 +404,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
       description: string,
       receipt: Receipt,
       verifier: LoadedModel,
-      extra: { chunkSize?: number; also?: { model: LoadedModel; chunkSize?: number }[]; expected?: CaughtBy; generateMs?: number } = {},
+      extra: { chunkSize?: number; also?: { model: LoadedModel; chunkSize?: number }[]; expected?: CaughtBy; generateMs?: number; honest?: Receipt } = {},
     ) => {
       const base = { ...vopts, ...(extra.chunkSize ? { chunkSize: extra.chunkSize } : {}) };
       const v = await verifyReceipt(verifier, receipt, base);
@@ -421,6 +443,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
         earlyStopped: v.earlyStopped,
         ...(extra.generateMs !== undefined ? { generateMs: extra.generateMs } : {}),
         tokenStats: full.errors.tokens,
+        ...(extra.honest ? sameAs(receipt, extra.honest) : {}),
       };
       (kind === "honest" ? honest : kind === "attack" ? attacks : probes).push(rec);
       log(
@@ -516,10 +539,10 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
         promptTokens: promptTokens.slice(0, 8),
       });
     }
-    const wrappedAttack = async (name: string, description: string, m: LoadedModel, decoding: DecodingConfigInput, expected: CaughtBy) => {
+    const wrappedAttack = async (name: string, description: string, m: LoadedModel, decoding: DecodingConfigInput, expected: CaughtBy, honestRun?: Receipt) => {
       const g = await gen(m, decoding);
       const r = remake(g.receipt, { modelId: real1.modelId, kvDtype: real1.config.dtype === "fp16" ? "float16" : "float32" });
-      await check(name, "attack", description, r, real1, { expected, also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }] });
+      await check(name, "attack", description, r, real1, { expected, also: [{ model: real2, chunkSize: o.smallChunk ?? 16 }], ...(honestRun ? { honest: honestRun } : {}) });
     };
     for (const mode of ["fp16", "int8", "fp8"] as const) {
       const name = `kv-cache-${mode}`;
@@ -531,7 +554,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
       const cfg = hGreedy.receipt.sampler;
       const end = P + maxTokens - 1; // stopAtEos is off: the length, hence the floor, is known in advance
       const routed = routedModel(real1, cheapTop, (p, h) => tokenSampled(cfg, p, h) || p >= end - cfg.minPositions - 1);
-      await wrappedAttack("plan-aware-skip", "the last layer skipped except at the positions the samplers will pick (and the floor's)", routed, greedy, "token");
+      await wrappedAttack("plan-aware-skip", "the last layer skipped except at the positions the samplers will pick (and the floor's)", routed, greedy, "token", hGreedy.receipt);
     }
     if (want("fp16-decode-fp32-prefill") && !fp16Model) {
       const m16 = await load(dirs["fp16-activations"]!, { threads: 1 });

@@ -37,6 +37,9 @@ export interface RunDistribution {
   /** The same samples under max-abs/RMS (for comparison). */
   maxAbsOverRms: Distribution;
   tokens?: RunRecord["tokenStats"];
+  /** Attacks compared with an honest run of the same decoding (RunRecord.sameOutputAsHonest). */
+  sameOutputAsHonest?: boolean;
+  sameReceiptAsHonest?: boolean;
 }
 
 export interface CalibrationReport {
@@ -98,6 +101,8 @@ function describe(r: RunRecord): RunDistribution {
     error: distribution(sampleErrors(r)),
     maxAbsOverRms: distribution(r.keyMaxAbsOverRms.map((k, i) => Math.max(k, r.valueMaxAbsOverRms[i]!))),
     ...(r.tokenStats ? { tokens: r.tokenStats } : {}),
+    ...(r.sameOutputAsHonest !== undefined ? { sameOutputAsHonest: r.sameOutputAsHonest } : {}),
+    ...(r.sameReceiptAsHonest !== undefined ? { sameReceiptAsHonest: r.sameReceiptAsHonest } : {}),
   };
 }
 
@@ -179,7 +184,9 @@ export function formatCalibration(r: CalibrationReport): string[] {
   for (const d of r.honest)
     lines.push(row(d, `${d.agrees ? "agrees" : "FALSE ALARM"}; tokens ${d.tokens ? `${d.tokens.exact} exact, ${d.tokens.nearTies} near-ties, ${d.tokens.failed} failed` : "-"}`));
   lines.push("", "attacks (must not agree)", head);
-  for (const d of r.attacks) lines.push(row(d, `${d.ok ? `caught by ${d.caughtBy}` : "MISSED"}`));
+  const same = (d: RunDistribution) =>
+    d.sameReceiptAsHonest ? " (its receipt is the honest run's, byte for byte: the real output, by a cheaper path)" : d.sameOutputAsHonest ? " (its output tokens are the honest run's)" : "";
+  for (const d of r.attacks) lines.push(row(d, `${d.ok ? `caught by ${d.caughtBy}` : "MISSED"}${same(d)}`));
   if (r.probes.length) {
     lines.push("", "probes (informational)", head);
     for (const d of r.probes) lines.push(row(d, `${d.agrees ? "would agree" : "would disagree"} — ${d.description}`));

@@ -19,7 +19,7 @@ describe("attack and honesty suite on each architecture (tiny fp32)", function (
   // OPEN, measured (offchain/verify/README.md "Architectures"): the forged-top int8 head is seen by the
   // token check only (as on llama); an fp16 KV cache of qwen3 (q/k-normed keys) stays under the fp32
   // threshold (8.7e-4); gemma2's plan-aware skip of the last layer gives the same greedy tokens under
-  // its logit soft-cap, so no check sees it
+  // its logit soft-cap, and then its receipt is the honest receipt byte for byte (asserted below)
   const KNOWN_MISSES: Partial<Record<Architecture, string[]>> = {
     llama3: ["lm-head-int8-forged-top"],
     mistral: ["lm-head-int8-forged-top"],
@@ -41,6 +41,12 @@ describe("attack and honesty suite on each architecture (tiny fp32)", function (
       else expect(names).to.include.members(["lm-head-int8", "lm-head-bf16"]);
       const known = KNOWN_MISSES[arch] ?? [];
       for (const a of r.attacks) if (!known.includes(a.name)) expect(a.agrees, `${arch} ${a.name}`).to.equal(false);
+      // a plan-aware skip that goes unseen committed the honest receipt itself, byte for byte: the skipped
+      // layer kept every greedy argmax and the samples come from real steps, so no check can see it
+      const skip = r.attacks.find((a) => a.name === "plan-aware-skip")!;
+      expect(skip.sameReceiptAsHonest, "plan-aware-skip is compared with the honest greedy run").to.be.a("boolean");
+      if (skip.agrees) expect(skip.sameReceiptAsHonest, `${arch} plan-aware-skip agreed with a receipt other than the honest one`).to.equal(true);
+      else expect(skip.sameOutputAsHonest, `${arch} plan-aware-skip was caught on the real model's own tokens`).to.equal(false);
       expect(r.canonical).to.equal(true);
       expect(r.maxHonestError).to.be.below(r.threshold / 20);
     });
