@@ -8,6 +8,7 @@ import { join } from "node:path";
 import {
   ARCHITECTURES,
   BUILD_LAYOUTS,
+  addModelVariant,
   buildModel,
   computeModelId,
   describeVariant,
@@ -15,6 +16,7 @@ import {
   listVariants,
   loadModel,
   ModelFileError,
+  ModelInputError,
   PRESETS,
   QUANTIZED_FORMATS,
   resolveVariantFiles,
@@ -68,10 +70,13 @@ export function modelCommand(): Command {
     .option("--hf-upcast", "same-dtype Casts before RMSNorm and softmax, as Hugging Face `.float()` exports (onnxruntime #32416)", false)
     .option("--tokenizer-from <dir>", "ship a real tokenizer: tokenizer.json (+ tokenizer_config.json, its chat template) from DIR; the vocabulary is sized to it")
     .option("--vocab-size <n>", "vocabulary rows (at least the tokenizer's size; e.g. 151936 to pad a Qwen tokenizer as Qwen does)", positiveInt)
-    .option("--force", "replace a non-empty output directory", false)
+    .option("--add-variant", "add this build as another variant of the model in --out (its onnx/ folder; same shape, weight seed and tokenizer), as transformers.js repositories hold fp32, fp16, q4, … side by side", false)
+    .option("--force", "replace a non-empty output directory (with --add-variant: an existing variant file)", false)
     .option("--json", "print the result as JSON", false)
     .action(async (o) => {
-      const r = await buildModel(
+      if (o.addVariant && o.layout !== "onnx" && o.layout !== "model")
+        throw new ModelInputError(`--add-variant adds to the onnx/ layout (got --layout ${o.layout})`);
+      const r = await (o.addVariant ? addModelVariant : buildModel)(
         o.out,
         {
           preset: o.preset,
@@ -89,7 +94,7 @@ export function modelCommand(): Command {
           positionIds: o.positionIds,
           useCacheBranch: o.useCacheBranch,
           externalData: o.externalData,
-          layout: o.layout,
+          layout: o.addVariant ? "onnx" : o.layout,
           ...(o.variantName ? { variantName: o.variantName } : {}),
           hfUpcast: o.hfUpcast,
           ...(o.slidingWindow ? { slidingWindow: o.slidingWindow } : {}),

@@ -464,3 +464,95 @@ async function moveToExternal(model: OnnxTypes.IModelProto, path: string, locati
   }
   await writeFile(path, chunks);
 }
+
+/** config.json fields a variant of one model may differ in (the precision and the quantised format). */
+const VARIANT_CONFIG_KEYS = ["torch_dtype"] as const;
+const VARIANT_BUILDER_KEYS = ["quantized_graph", "weight_quantization"] as const;
+
+function shapeOfConfig(raw: unknown): string {
+  const c = { ...(raw as Record<string, unknown>) };
+  for (const k of VARIANT_CONFIG_KEYS) delete c[k];
+  if (c.poc_builder && typeof c.poc_builder === "object") {
+    const b = { ...(c.poc_builder as Record<string, unknown>) };
+    for (const k of VARIANT_BUILDER_KEYS) delete b[k];
+    c.poc_builder = b;
+  }
+  return canonical(c);
+}
+
+/** JSON with object keys sorted at every depth. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object")
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(v) ?? "null";
+}
+
+async function readIfExists(p: string): Promise<string | undefined> {
+  try {
+    return await readFile(p, "utf8");
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return undefined;
+    throw new ModelFileError(p, "Cannot read it", { cause: e, details: (e as Error).message });
+  }
+}
+
+/**
+ * Adds a variant to an existing model directory of the `onnx/` layout (transformers.js: one
+ * config.json and tokenizer, `onnx/model.onnx`, `onnx/model_fp16.onnx`, `onnx/model_q4.onnx`, …): builds
+ * the model with `options` and copies its graph (and external data) in, after checking that it is the
+ * directory's model — the same config.json but for the precision fields, the same tokenizer files. The
+ * config.json and tokenizer of the directory are kept; the result's model id is the variant's id in
+ * that directory. Refuses a variant file that exists unless `force`.
+ */
+export async function addModelVariant(modelDir: string, options: BuildOptions = {}, control: { force?: boolean } = {}): Promise<BuildResult> {
+  const t0 = performance.now();
+  const dir = resolve(modelDir);
+  if ((options.layout ?? "onnx") !== "onnx") throw new ModelInputError(`variants are added to the onnx/ layout only (got layout ${options.layout})`);
+  const cfgText = await readIfExists(join(dir, "config.json"));
+  if (cfgText === undefined) throw new ModelFileError(dir, "No config.json: not a model directory to add a variant to", { details: "build the first variant with --layout onnx --out DIR" });
+  if (!(await stat(join(dir, "onnx")).then((s) => s.isDirectory(), () => false)))
+    throw new ModelFileError(dir, "No onnx/ folder: variants are added to the onnx/ layout", { details: "build the first variant with --layout onnx" });
+  const tmp = join(dirname(dir), `.${basename(dir)}.variant-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const copied: string[] = [];
+  try {
+    // an fp16 build is the fp16 variant (model_fp16.onnx), as transformers.js names it
+    const variantName = options.variantName ?? (options.quantized === undefined && options.dtype === "fp16" ? "fp16" : undefined);
+    const built = await buildModel(tmp, { ...options, layout: "onnx", ...(variantName ? { variantName } : {}) });
+    const ours = JSON.parse(cfgText) as unknown;
+    const theirs = JSON.parse(await readFile(join(tmp, "config.json"), "utf8")) as unknown;
+    if (shapeOfConfig(ours) !== shapeOfConfig(theirs)) {
+      const a = ours as Record<string, unknown>;
+      const b = theirs as Record<string, unknown>;
+      const diff = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter(
+        (k) => !(VARIANT_CONFIG_KEYS as readonly string[]).includes(k) && shapeOfConfig({ [k]: a[k] }) !== shapeOfConfig({ [k]: b[k] }),
+      );
+      throw new ModelInputError(
+        `this build is not ${dir}'s model: config.json differs in ${diff.join(", ")} — build the variant with the same --preset, --arch, shape options and --weight-seed`,
+      );
+    }
+    for (const f of ["tokenizer.json", "tokenizer_config.json"])
+      if ((await readIfExists(join(dir, f))) !== (await readIfExists(join(tmp, f))))
+        throw new ModelInputError(`this build's ${f} differs from ${dir}'s: build the variant with the same tokenizer (--tokenizer-from)`);
+    const graphFiles = built.files.filter((f) => f.role === "graph" || f.role.startsWith("graph.data.")).map((f) => f.path);
+    for (const f of graphFiles)
+      if (!control.force && (await stat(join(dir, f)).then(() => true, () => false)))
+        throw new ModelFileError(join(dir, f), "This variant exists already", { details: "pass force (--force) to replace it, or --variant-name NAME for another file name" });
+    for (const f of graphFiles) {
+      await writeFile(join(dir, `${f}.tmp-${process.pid}`), await readFile(join(tmp, f)));
+      copied.push(f);
+    }
+    for (const f of copied) await rename(join(dir, `${f}.tmp-${process.pid}`), join(dir, f));
+    copied.length = 0;
+    const graph = built.files.find((f) => f.role === "graph")!.path;
+    const files = await resolveModelFiles(dir, { modelFile: graph });
+    const { modelId, entries } = await computeModelId(dir, files);
+    return { ...built, dir, modelId, files: entries, bytes: entries.reduce((a, e) => a + e.bytes, 0), seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    for (const f of copied) await rm(join(dir, `${f}.tmp-${process.pid}`), { force: true });
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

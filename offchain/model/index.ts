@@ -2,7 +2,7 @@
  * offchain/model: build (ONNX writer), load (Optimum layout), forward with KV, model id, tokenizer.
  * Knows nothing of the chain, sampling or receipts.
  */
-export { buildModel, resolveBuildSpec, type BuildOptions, type BuildResult } from "./build.js";
+export { addModelVariant, buildModel, resolveBuildSpec, type BuildOptions, type BuildResult } from "./build.js";
 export { PRESETS, countParams, type LlamaBuildSpec, type PresetName } from "./llama.js";
 export {
   loadModel,
