@@ -59,6 +59,7 @@ export const modelsSection: BenchSection = {
           const decodeTps: number[] = [];
           const replays: number[] = [];
           let bytesPerToken = 0;
+          let outputTokens = 0;
           let honest = 0;
           for (let i = 0; i < 3; i++) {
             const g = await generate(gen, { promptTokens, decoding, sampler });
@@ -68,7 +69,10 @@ export const modelsSection: BenchSection = {
             decodeTps.push((g.receipt.outputTokens.length / g.timings.decodeMs) * 1000);
             replays.push(v.replayMs);
             honest = Math.max(honest, v.errors.key.max, v.errors.value.max);
-            bytesPerToken = encodeReceipt(g.receipt).length / g.receipt.outputTokens.length;
+            // proof data per output token, as the receipt section reports it: all but each token id's 4 bytes
+            const n = g.receipt.outputTokens.length;
+            bytesPerToken = (encodeReceipt(g.receipt).length - 4 * n) / n;
+            outputTokens = n;
           }
           const suite = await runSuite({ modelDir: dir, workDir: join(base, `${name}-work`), maxTokens: 64, only: SUITE_RUNS });
           await rm(join(base, `${name}-work`), { recursive: true, force: true });
@@ -84,7 +88,8 @@ export const modelsSection: BenchSection = {
             threshold: suite.threshold,
             falseAlarms: suite.falseAlarms,
             missed: suite.missed,
-            receiptBytesPerToken: r2(bytesPerToken),
+            proofBytesPerToken: r2(bytesPerToken),
+            outputTokens,
           };
           data[name] = rec;
           rows.push([
@@ -97,7 +102,7 @@ export const modelsSection: BenchSection = {
             rec.maxHonestError.toExponential(2),
             rec.minAttackError.toExponential(2),
             `${rec.falseAlarms}/${rec.missed}`,
-            rec.receiptBytesPerToken,
+            `${rec.proofBytesPerToken} (${rec.outputTokens} tokens)`,
           ]);
         } finally {
           await gen.release();
@@ -109,7 +114,7 @@ export const modelsSection: BenchSection = {
       tables: [
         {
           title: `Models (${preset}, ${tokens} tokens, ${threads} threads; medians of 3)`,
-          columns: ["arch", "precision", "load ms", "decode tok/s", "replay ms", "cost ratio", "max honest err", "min attack err", "false alarms/missed", "receipt B/token"],
+          columns: ["arch", "precision", "load ms", "decode tok/s", "replay ms", "cost ratio", "max honest err", "min attack err", "false alarms/missed", "proof B/token"],
           rows,
           notes: [
             "int8 graphs are stepwise (offchain/model/README.md, \"Quantised graphs\"): the replay runs the generator's passes, so its cost ratio is near 1",
