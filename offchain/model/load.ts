@@ -137,6 +137,13 @@ export interface LoadedModel {
   readonly tokenizer: TextTokenizer;
   forward(input: ForwardInput): Promise<ForwardOutput>;
   /**
+   * One pass over several sequences at once, as a generator serving a batch runs it: every row has
+   * the same past length and the same number of new tokens (no padding), and row i of the result is
+   * what `forward(inputs[i])` computes, up to the kernels' rounding for the batch's shapes. One row
+   * is `forward` itself.
+   */
+  forwardBatch(inputs: readonly ForwardInput[]): Promise<ForwardOutput[]>;
+  /**
    * This model with sessions at graph optimisation `level`: itself when it already runs there, else a
    * sibling loaded from the same files with the same options (kept, released with this model). What a
    * verifier replays with when a receipt declares the level the generator ran at.
@@ -511,19 +518,32 @@ class OrtModel implements LoadedModel {
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
+    return (await this.forwardBatch([input]))[0]!;
+  }
+
+  async forwardBatch(inputs: readonly ForwardInput[]): Promise<ForwardOutput[]> {
     if (this.released) throw new ModelInputError("forward() on a released model");
     const { layers, vocabSize, kvHeads, headDim } = this.config;
+    if (!Array.isArray(inputs) || inputs.length === 0) throw new ModelInputError("forwardBatch() needs at least one row");
+    const B = inputs.length;
+    const input = inputs[0]!;
     const tokens = input.tokens;
-    if (!Array.isArray(tokens) || tokens.length === 0) throw new ModelInputError("forward() needs at least one token");
-    for (const t of tokens)
-      if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new ModelInputError(`token id ${t} out of range [0, ${vocabSize})`);
+    for (const row of inputs) {
+      if (!Array.isArray(row.tokens) || row.tokens.length === 0) throw new ModelInputError("forward() needs at least one token");
+      for (const t of row.tokens)
+        if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new ModelInputError(`token id ${t} out of range [0, ${vocabSize})`);
+    }
     const fetch = input.fetchLayers;
     if (fetch !== undefined && (!Number.isInteger(fetch) || fetch < 1 || fetch > layers))
       throw new ModelInputError(`fetchLayers must be an integer in [1, ${layers}] (got ${fetch})`);
     const needLayers = fetch ?? layers;
-    const past = input.past;
-    const P = past?.length ?? 0;
-    if (past) {
+    const P = input.past?.length ?? 0;
+    const S = tokens.length;
+    for (const [r, row] of inputs.entries()) {
+      if ((row.past?.length ?? 0) !== P || row.tokens.length !== S || row.fetchLayers !== fetch || (row.past === null) !== (input.past === null))
+        throw new ModelInputError(`batch row ${r} has ${row.past?.length ?? 0} past and ${row.tokens.length} new tokens, row 0 ${P} and ${S}: rows of a batch must match (no padding)`);
+      const past = row.past;
+      if (!past) continue;
       if (past.layers.length < needLayers)
         throw new ModelInputError(`past holds ${past.layers.length} layers, this forward needs ${needLayers}`);
       for (let i = 0; i < needLayers; i++)
@@ -533,13 +553,12 @@ class OrtModel implements LoadedModel {
             throw new ModelInputError(`past layer ${i} has shape [${d.join(",")}], expected [1,${kvHeads},${P},${headDim}]`);
         }
     }
-    const S = tokens.length;
     const max = this.config.maxPositions;
     if (max !== null && P + S > max)
       throw new ModelInputError(`sequence of ${P + S} tokens exceeds the model's context of ${max} (max_position_embeddings)`);
 
     let entry: { session: Promise<InferenceSession | null>; busy: number } | null = null;
-    const first = past === null && this.firstPass !== null;
+    const first = input.past === null && this.firstPass !== null;
     const full = first ? this.firstPass! : this.session;
     let session = full;
     if (fetch !== undefined) {
@@ -555,16 +574,19 @@ class OrtModel implements LoadedModel {
         this.int32Inputs.has(name)
           ? new ort.Tensor("int32", Int32Array.from(vals), dims)
           : new ort.Tensor("int64", BigInt64Array.from(vals, (v) => BigInt(v)), dims);
-      feeds.input_ids = int("input_ids", [...tokens], [1, S]);
-      if (names.has("attention_mask")) feeds.attention_mask = int("attention_mask", new Array<number>(P + S).fill(1), [1, P + S]);
+      const rows = <T,>(f: (row: ForwardInput) => T[]) => inputs.flatMap(f);
+      feeds.input_ids = int("input_ids", rows((r) => [...r.tokens]), [B, S]);
+      if (names.has("attention_mask")) feeds.attention_mask = int("attention_mask", new Array<number>(B * (P + S)).fill(1), [B, P + S]);
       const positions = Array.from({ length: S }, (_, i) => P + i);
-      if (names.has("position_ids")) feeds.position_ids = int("position_ids", positions, [1, S]);
+      if (names.has("position_ids")) feeds.position_ids = int("position_ids", rows(() => positions), [B, S]);
       if (names.has("cache_position")) feeds.cache_position = int("cache_position", positions, [S]);
       if (names.has("use_cache_branch")) feeds.use_cache_branch = new ort.Tensor("bool", new Uint8Array([P > 0 ? 1 : 0]), [1]);
       for (let i = 0; i < layers; i++)
         for (const k of ["key", "value"] as const) {
           const name = `past_key_values.${i}.${k}`;
-          if (names.has(name)) feeds[name] = past ? past.layers[i]![k] : this.empty();
+          if (!names.has(name)) continue;
+          if (B === 1) feeds[name] = input.past ? input.past.layers[i]![k] : this.empty();
+          else feeds[name] = input.past ? stackRows(inputs.map((r) => r.past!.layers[i]![k])) : this.emptyRows(B);
         }
       const fetches: string[] = fetch === undefined ? ["logits"] : [];
       for (let i = 0; i < needLayers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
@@ -574,20 +596,33 @@ class OrtModel implements LoadedModel {
       } catch (cause) {
         throw new ModelInputError("onnxruntime failed to run the model", { cause, details: firstLine((cause as Error).message ?? String(cause)) });
       }
-      const presentLayers: KvLayer[] = [];
-      for (let i = 0; i < needLayers; i++)
-        presentLayers.push({ key: out[`present.${i}.key`] as Tensor, value: out[`present.${i}.value`] as Tensor });
       let logits: Float32Array | null = null;
       if (fetch === undefined) {
         const t = out.logits as Tensor;
         const d = t.dims;
-        if (d.length !== 3 || d[1] !== S || d[2] !== vocabSize) throw new ModelInputError(`unexpected logits shape [${d.join(",")}]`);
+        if (d.length !== 3 || d[0] !== B || d[1] !== S || d[2] !== vocabSize) throw new ModelInputError(`unexpected logits shape [${d.join(",")}]`);
         logits = toFloat32(t);
       }
-      return { logits, present: { length: P + S, layers: presentLayers } };
+      const results: ForwardOutput[] = [];
+      for (let r = 0; r < B; r++) {
+        const presentLayers: KvLayer[] = [];
+        for (let i = 0; i < needLayers; i++) {
+          const key = out[`present.${i}.key`] as Tensor;
+          const value = out[`present.${i}.value`] as Tensor;
+          presentLayers.push(B === 1 ? { key, value } : { key: rowOf(key, r, B), value: rowOf(value, r, B) });
+        }
+        const rowLogits = logits === null ? null : B === 1 ? logits : logits.slice(r * S * vocabSize, (r + 1) * S * vocabSize);
+        results.push({ logits: rowLogits, present: { length: P + S, layers: presentLayers } });
+      }
+      return results;
     } finally {
       if (entry) entry.busy--;
     }
+  }
+
+  private emptyRows(b: number): Tensor {
+    const { kvHeads, headDim, dtype } = this.config;
+    return dtype === "fp16" ? new ort.Tensor("float16", new Uint16Array(0), [b, kvHeads, 0, headDim]) : new ort.Tensor("float32", new Float32Array(0), [b, kvHeads, 0, headDim]);
   }
 
   private empty(): Tensor {
@@ -675,6 +710,22 @@ class OrtModel implements LoadedModel {
     await this.session.release();
     await this.firstPass?.release();
   }
+}
+
+/** [1, h, n, d] tensors of one type stacked into [rows, h, n, d]. */
+function stackRows(ts: readonly Tensor[]): Tensor {
+  const t0 = ts[0]!;
+  const n = (t0.data as Float32Array | Uint16Array).length;
+  const data = t0.type === "float16" ? new Uint16Array(n * ts.length) : new Float32Array(n * ts.length);
+  ts.forEach((t, r) => data.set(t.data as Float32Array & Uint16Array, r * n));
+  return new ort.Tensor(t0.type as "float32", data as Float32Array, [ts.length, ...t0.dims.slice(1)]);
+}
+
+/** Row r of a [rows, h, n, d] tensor, as a [1, h, n, d] tensor of its own. */
+function rowOf(t: Tensor, r: number, rows: number): Tensor {
+  const data = t.data as Float32Array | Uint16Array;
+  const n = data.length / rows;
+  return new ort.Tensor(t.type as "float32", data.slice(r * n, (r + 1) * n) as Float32Array, [1, ...t.dims.slice(1)]);
 }
 
 function toFloat32(t: Tensor): Float32Array {

@@ -70,6 +70,7 @@ import {
 import { verifyReceipt, type Mismatch, type Verdict, type VerifyOptions } from "./verify.js";
 import { VerifyError } from "./errors.js";
 import { prefillDecodeModel, routedModel, withNarrowCache } from "./cheats.js";
+import { batchedModel } from "./batched.js";
 import { resolveTolerances } from "./metric.js";
 
 export type CaughtBy = "kv" | "top" | "token" | "plan" | "root" | "none";
@@ -473,6 +474,14 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteReport> {
     if (want("chunked-prefill")) {
       const g = await gen(real1, sampled, { prefillChunkSize: 7 });
       await check("chunked-prefill", "honest", "sampled, generator read the prompt in chunks of 7 tokens", g.receipt, real2);
+    }
+    if (want("batch-of-2")) {
+      const g = await gen(batchedModel(real1), sampled);
+      // a stepwise graph quantises activations with one scale over the whole batch, so a batched
+      // pass depends on the other request: not an honest setup there (a probe, counted neither way)
+      if (real1.config.stepwise)
+        await check("batch-of-2", "probe", "stepwise model batched with a companion request: its activation scales span the batch, so the job's result depends on the other row (a generator of such a model decodes each job alone)", g.receipt, real2);
+      else await check("batch-of-2", "honest", "sampled, every pass of the generator batched with a companion request of the same length, verified alone", g.receipt, real2);
     }
     if (want("float16-storage")) {
       const g = await gen(real1, sampled, { kvDtype: "float16" });

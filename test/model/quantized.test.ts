@@ -130,7 +130,11 @@ describe("quantised graphs (q4, q4f16, int8 dynamic, QDQ)", function () {
       const r = await runSuite({ modelDir: b.dir, workDir: join(root, `${name}-work`), maxTokens: 48 });
       for (const h of r.honest) expect(h.agrees, `${h.name}: ${h.firstMismatch?.detail}`).to.equal(true);
       expect(r.falseAlarms).to.equal(0);
-      expect(r.honestRuns).to.equal(name === "int8" ? 6 : 7); // int8: no other prefill chunking (stepwise)
+      expect(r.honestRuns).to.equal(name === "int8" ? 6 : 8); // int8 (stepwise): no other prefill chunking, and batching is a probe
+      if (name === "int8") {
+        const batch = r.probes.find((p) => p.name === "batch-of-2")!;
+        expect(batch.agrees, "a batched pass of a dynamically quantised graph depends on the other row").to.equal(false);
+      }
       // OPEN as on float models (README "Top of the model"): the forged-top int8 head is seen by the token check only
       for (const a of r.attacks) if (a.name !== "lm-head-int8-forged-top") expect(a.agrees, a.name).to.equal(false);
       const names = r.attacks.map((a) => a.name);

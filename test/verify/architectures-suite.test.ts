@@ -30,11 +30,11 @@ describe("attack and honesty suite on each architecture (tiny fp32)", function (
   const TIED: Architecture[] = ["qwen2", "qwen3", "gemma2"];
 
   for (const arch of ["qwen2", "qwen3", "llama3", "gemma2", "mistral", "phi3"] as const) {
-    it(`${arch}: 7 honest runs agree; every attack but the known misses is caught`, async () => {
+    it(`${arch}: 8 honest runs agree; every attack but the known misses is caught`, async () => {
       const dir = await buildTiny(root, arch, { architecture: arch });
       const r = await runSuite({ modelDir: dir, workDir: join(root, `${arch}-work`), maxTokens: 48 });
       for (const h of r.honest) expect(h.agrees, `${h.name}: ${h.firstMismatch?.detail}`).to.equal(true);
-      expect(r.honestRuns).to.equal(7);
+      expect(r.honestRuns).to.equal(8);
       expect(r.falseAlarms).to.equal(0);
       const names = r.attacks.map((a) => a.name);
       if (TIED.includes(arch)) for (const n of ["lm-head-int8", "lm-head-bf16", "lm-head-int8-forged-top"]) expect(names).to.not.include(n);

@@ -47,7 +47,7 @@ describe("attack and honesty suite (tiny)", function () {
   const checkReport = (r: SuiteReport, minSeparation: number) => {
     for (const h of r.honest) expect(h.agrees, `${h.name}: ${h.firstMismatch?.detail}`).to.equal(true);
     expect(r.falseAlarms).to.equal(0);
-    expect(r.honestRuns).to.equal(7);
+    expect(r.honestRuns).to.equal(8);
     const names = Object.keys(EXPECTED).filter((n) => r.dtype === "fp32" || !FP32_ONLY.includes(n));
     expect(r.attacks.map((a) => a.name).sort()).to.deep.equal(names.sort());
     // OPEN (issue 9): a bf16 LM head on an fp16 model stays within the fp16 top threshold (5e-3; honest
@@ -87,7 +87,7 @@ describe("attack and honesty suite (tiny)", function () {
     }
   };
 
-  it("fp32: 7 honest runs agree, 13 attacks are caught by the expected check, margins ≥ 100×", async () => {
+  it("fp32: 8 honest runs agree, 13 attacks are caught by the expected check, margins ≥ 100×", async () => {
     const dir = await buildTiny(root, "fp32");
     const r = await runSuite({ modelDir: dir, workDir: join(root, "work32"), maxTokens: 48 });
     checkReport(r, 100);

@@ -104,6 +104,6 @@ describe("poc verify / poc calibrate CLI", function () {
     expect(r.suite.missed).to.equal(missed.length);
     expect(r.margins.sampleSeparation).to.be.greaterThan(10);
     expect(r.probes.map((p: { name: string }) => p.name)).to.deep.equal(["gpu-tf32-proxy"]);
-    expect(r.honest.length).to.equal(7);
+    expect(r.honest.length).to.equal(8);
   });
 });
