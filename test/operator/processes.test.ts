@@ -212,7 +212,13 @@ describe("operator: real processes survive kills, restarts and a redeployed pool
     for (const p of [generator, ...verifiers.values(), node]) if (p && p.child.exitCode === null) p.child.kill("SIGKILL");
     await conn?.close();
     // the workers' processes, if a launcher left any behind
-    for (const pid of [...(await processesWith(tmp)), ...(await processesWith(`--port ${port}`))]) process.kill(pid, "SIGKILL");
+    // (one may exit between the listing and the kill, e.g. a worker whose launcher was just killed)
+    for (const pid of [...(await processesWith(tmp)), ...(await processesWith(`--port ${port}`))])
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+      }
     await rm(tmp, { recursive: true, force: true });
   });
 
