@@ -22,7 +22,7 @@ import {
   type WeightQuantization,
 } from "./llama.js";
 import { onnx, type OnnxTypes } from "./onnx-proto.js";
-import { computeModelId, resolveModelFiles, type Hex32, type ModelFileEntry } from "./files.js";
+import { canonicalJson, computeModelId, isFile, resolveModelFiles, type Hex32, type ModelFileEntry } from "./files.js";
 import {
   BYTE_BOS_ID,
   BYTE_EOS_ID,
@@ -469,7 +469,8 @@ async function moveToExternal(model: OnnxTypes.IModelProto, path: string, locati
 const VARIANT_CONFIG_KEYS = ["torch_dtype"] as const;
 const VARIANT_BUILDER_KEYS = ["quantized_graph", "weight_quantization"] as const;
 
-function shapeOfConfig(raw: unknown): string {
+/** config.json without the fields a variant may differ in. */
+function withoutVariantFields(raw: unknown): Record<string, unknown> {
   const c = { ...(raw as Record<string, unknown>) };
   for (const k of VARIANT_CONFIG_KEYS) delete c[k];
   if (c.poc_builder && typeof c.poc_builder === "object") {
@@ -477,18 +478,7 @@ function shapeOfConfig(raw: unknown): string {
     for (const k of VARIANT_BUILDER_KEYS) delete b[k];
     c.poc_builder = b;
   }
-  return canonical(c);
-}
-
-/** JSON with object keys sorted at every depth. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object")
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  return JSON.stringify(v) ?? "null";
+  return c;
 }
 
 async function readIfExists(p: string): Promise<string | undefined> {
@@ -522,24 +512,19 @@ export async function addModelVariant(modelDir: string, options: BuildOptions = 
     // an fp16 build is the fp16 variant (model_fp16.onnx), as transformers.js names it
     const variantName = options.variantName ?? (options.quantized === undefined && options.dtype === "fp16" ? "fp16" : undefined);
     const built = await buildModel(tmp, { ...options, layout: "onnx", ...(variantName ? { variantName } : {}) });
-    const ours = JSON.parse(cfgText) as unknown;
-    const theirs = JSON.parse(await readFile(join(tmp, "config.json"), "utf8")) as unknown;
-    if (shapeOfConfig(ours) !== shapeOfConfig(theirs)) {
-      const a = ours as Record<string, unknown>;
-      const b = theirs as Record<string, unknown>;
-      const diff = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter(
-        (k) => !(VARIANT_CONFIG_KEYS as readonly string[]).includes(k) && shapeOfConfig({ [k]: a[k] }) !== shapeOfConfig({ [k]: b[k] }),
-      );
+    const ours = withoutVariantFields(JSON.parse(cfgText));
+    const theirs = withoutVariantFields(JSON.parse(await readFile(join(tmp, "config.json"), "utf8")));
+    const diff = [...new Set([...Object.keys(ours), ...Object.keys(theirs)])].filter((k) => canonicalJson(ours[k]) !== canonicalJson(theirs[k]));
+    if (diff.length > 0)
       throw new ModelInputError(
         `this build is not ${dir}'s model: config.json differs in ${diff.join(", ")} — build the variant with the same --preset, --arch, shape options and --weight-seed`,
       );
-    }
     for (const f of ["tokenizer.json", "tokenizer_config.json"])
       if ((await readIfExists(join(dir, f))) !== (await readIfExists(join(tmp, f))))
         throw new ModelInputError(`this build's ${f} differs from ${dir}'s: build the variant with the same tokenizer (--tokenizer-from)`);
     const graphFiles = built.files.filter((f) => f.role === "graph" || f.role.startsWith("graph.data.")).map((f) => f.path);
     for (const f of graphFiles)
-      if (!control.force && (await stat(join(dir, f)).then(() => true, () => false)))
+      if (!control.force && (await isFile(join(dir, f))))
         throw new ModelFileError(join(dir, f), "This variant exists already", { details: "pass force (--force) to replace it, or --variant-name NAME for another file name" });
     for (const f of graphFiles) {
       await writeFile(join(dir, `${f}.tmp-${process.pid}`), await readFile(join(tmp, f)));

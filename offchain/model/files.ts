@@ -57,7 +57,8 @@ export interface ResolvedModelFiles {
   files: string[];
 }
 
-async function isFile(p: string): Promise<boolean> {
+/** Whether `p` is a regular file (false when it does not exist). */
+export async function isFile(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isFile();
   } catch {

@@ -527,19 +527,16 @@ class OrtModel implements LoadedModel {
     if (!Array.isArray(inputs) || inputs.length === 0) throw new ModelInputError("forwardBatch() needs at least one row");
     const B = inputs.length;
     const input = inputs[0]!;
-    const tokens = input.tokens;
-    for (const row of inputs) {
-      if (!Array.isArray(row.tokens) || row.tokens.length === 0) throw new ModelInputError("forward() needs at least one token");
-      for (const t of row.tokens)
-        if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new ModelInputError(`token id ${t} out of range [0, ${vocabSize})`);
-    }
     const fetch = input.fetchLayers;
     if (fetch !== undefined && (!Number.isInteger(fetch) || fetch < 1 || fetch > layers))
       throw new ModelInputError(`fetchLayers must be an integer in [1, ${layers}] (got ${fetch})`);
     const needLayers = fetch ?? layers;
     const P = input.past?.length ?? 0;
-    const S = tokens.length;
+    const S = input.tokens?.length ?? 0; // row 0's tokens are checked first in the loop below
     for (const [r, row] of inputs.entries()) {
+      if (!Array.isArray(row.tokens) || row.tokens.length === 0) throw new ModelInputError("forward() needs at least one token");
+      for (const t of row.tokens)
+        if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new ModelInputError(`token id ${t} out of range [0, ${vocabSize})`);
       if ((row.past?.length ?? 0) !== P || row.tokens.length !== S || row.fetchLayers !== fetch || (row.past === null) !== (input.past === null))
         throw new ModelInputError(`batch row ${r} has ${row.past?.length ?? 0} past and ${row.tokens.length} new tokens, row 0 ${P} and ${S}: rows of a batch must match (no padding)`);
       const past = row.past;

@@ -13,10 +13,10 @@ import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildModel, loadModel, type BuildOptions } from "../../offchain/model/index.js";
 import { generate } from "../../offchain/generate/index.js";
-import { encodeReceipt } from "../../offchain/receipt/index.js";
 import { verifyReceipt } from "../../offchain/verify/index.js";
 import { runSuite } from "../../offchain/verify/attacks.js";
 import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js";
+import { proofPerToken } from "./replay.js";
 
 const num = (v: string | undefined, d: number) => (v === undefined || v === "" ? d : Number(v));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -69,10 +69,8 @@ export const modelsSection: BenchSection = {
             decodeTps.push((g.receipt.outputTokens.length / g.timings.decodeMs) * 1000);
             replays.push(v.replayMs);
             honest = Math.max(honest, v.errors.key.max, v.errors.value.max);
-            // proof data per output token, as the receipt section reports it: all but each token id's 4 bytes
-            const n = g.receipt.outputTokens.length;
-            bytesPerToken = (encodeReceipt(g.receipt).length - 4 * n) / n;
-            outputTokens = n;
+            bytesPerToken = proofPerToken(g);
+            outputTokens = g.receipt.outputTokens.length;
           }
           const suite = await runSuite({ modelDir: dir, workDir: join(base, `${name}-work`), maxTokens: 64, only: SUITE_RUNS });
           await rm(join(base, `${name}-work`), { recursive: true, force: true });
@@ -88,7 +86,7 @@ export const modelsSection: BenchSection = {
             threshold: suite.threshold,
             falseAlarms: suite.falseAlarms,
             missed: suite.missed,
-            proofBytesPerToken: r2(bytesPerToken),
+            proofBytesPerToken: bytesPerToken,
             outputTokens,
           };
           data[name] = rec;

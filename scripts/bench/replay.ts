@@ -57,6 +57,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const r4 = (x: number) => Number(x.toPrecision(4));
 
+/** Proof data per generated token (issue 9's `bytesPerToken`): the encoded receipt but the 4 bytes of each output token id. */
+export const proofPerToken = (x: { bytes: Uint8Array; receipt: { outputTokens: readonly number[] } }) =>
+  r2((x.bytes.length - 4 * x.receipt.outputTokens.length) / x.receipt.outputTokens.length);
+
 interface Measured {
   replay: Record<string, unknown>;
   receipt: Record<string, unknown>;
@@ -164,8 +168,6 @@ async function measure(ctx: BenchContext): Promise<Measured> {
         "7 rounds of (generate, verify ×3 → mean), each after a 100 ms pause; costRatio = median of the per-round ratios, the ms figures medians; " +
         "same model files, CPU, same thread count, both warmed up",
     };
-    // proof data per generated token: everything but the 4 bytes of each output token id
-    const proofPerToken = (x: { bytes: Uint8Array; receipt: { outputTokens: number[] } }) => r2((x.bytes.length - 4 * x.receipt.outputTokens.length) / x.receipt.outputTokens.length);
     receipt = {
       bytes: g.bytes.length,
       bytesPerToken: proofPerToken(g),
