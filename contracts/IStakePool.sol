@@ -84,8 +84,10 @@ interface IStakePool is IVerifierRegistry {
         Unverified,
         /// Stage `stage`'s verifier committed its result. Until the answer deadline
         /// (`deadline - verifyWindow`) the generator and the verifiers of earlier stages
-        /// {answerFingerprint} for the stage's fingerprint seed; the verifier may {revealResult} once
-        /// all of them answered or the answer deadline passed, and must by `deadline`
+        /// {answerFingerprint} for the stage's fingerprint seed (an earlier verifier only needs to when
+        /// the generator's answer is far from its own replay); the verifier may {revealResult} once
+        /// all of them answered, once the generator's answer is within tolerance of its fingerprint,
+        /// or once the answer deadline passed, and must by `deadline`
         /// (`committedAt + 2 * verifyWindow`). Way forward after the deadline: anyone may call
         /// {timeoutVerifier} (as in {State.Verifying}).
         Answering,
@@ -471,17 +473,21 @@ interface IStakePool is IVerifierRegistry {
     /// @notice The generator, or the verifier of an earlier stage, gives its replay fingerprint for
     /// the current stage's seed; in {State.Answering}, by the answer deadline, once per party.
     /// @dev The commitment is already on-chain, so nothing answered here can change it; the answers
-    /// are what the revealed fingerprint is compared with.
+    /// are what the revealed fingerprint is compared with. The generator's answer counts for a
+    /// confirmation too, so an earlier verifier whose own replay is within tolerance of the
+    /// generator's answer need not answer (`offchain/worker/verifier.ts` answers only when it is far
+    /// or missing half-way through the answer phase).
     function answerFingerprint(uint256 jobId, bytes32 fingerprint) external;
 
     /// @notice The current stage's verifier reveals its committed result; in {State.Answering}, after
-    /// every answer arrived or the answer deadline passed, by the reveal deadline. The job then
-    /// settles or moves to the next stage:
+    /// every answer arrived, or the generator's answer is within tolerance of `fingerprint` (no answer
+    /// still to come could change the outcome), or the answer deadline passed; by the reveal deadline.
+    /// The job then settles or moves to the next stage:
     /// - the generator gave no answer: {State.GeneratorForfeited};
     /// - the bitmap is the claim and the fingerprint is within `FINGERPRINT_TOLERANCE` bits of the
     ///   generator's answer: {State.GeneratorUpheld} (Table 1, rows 2 and 3);
     /// - the bitmap equals an earlier verifier's and the fingerprint is within tolerance of that
-    ///   verifier's answer: {State.VerifierUpheld} (Table 1, row 4);
+    ///   verifier's answer or of the generator's: {State.VerifierUpheld} (Table 1, row 4);
     /// - otherwise the next stage (a stalemate at the last one). An "agreement" whose fingerprint
     ///   differs from the generator's therefore settles nothing, and its verifier loses its stake when
     ///   a later verifier confirms the generator.

@@ -64,10 +64,14 @@ import {Settlement} from "./lib/Settlement.sol";
 ///   most one of them can be honest: two honest verifiers produce the same canonical bitmap).
 ///   Causing a stalemate therefore never pays the user, the generator or a verifier; the price is
 ///   that an honest party caught in one loses its stake.
-/// Still open (issue 10, documented in docs/PROTOCOL.md): a verifier that agrees with the generator
-/// without replaying, or copies an earlier dissent, is not yet detected (H-2; commit–reveal with
-/// replay fingerprints is the planned rule). Exclusion from draws is by address: a party's second
-/// address is drawn with its share of stake.
+/// - A result counts only with evidence of a replay (H-2): commit–reveal with replay fingerprints for
+///   a seed drawn after the receipt was committed ({commitResult}, {answerFingerprint},
+///   {revealResult}; the judgement is `Settlement.judge`). An agreement counts when its fingerprint
+///   matches the generator's answer, a confirmation when it matches the confirmed verifier's answer
+///   or the generator's (so earlier verifiers answer only to overrule a false generator answer).
+/// Still open (issue 10, documented in docs/PROTOCOL.md): exclusion from draws is by address (a
+/// party's second address is drawn with its share of stake), and the gas limits of a draw and of a
+/// three-stage game.
 ///
 /// Storage. A job takes three slots, packed so that each transition writes as few slots as possible;
 /// amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token units. Each stage adds one slot for
@@ -354,11 +358,6 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         Settlement.StageSlot memory st = _stages[jobId][k];
         if (msg.sender != st.verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
         _requireBeforeDeadline(jobId, j);
-        uint64 answerDeadline = _answerDeadline(j);
-        // Every party answered (bits 0..k-1), or the answer phase is over.
-        if (st.answered != uint32((1 << k) - 1) && block.timestamp <= answerDeadline) {
-            revert StakePoolRevealTooEarly(jobId, answerDeadline);
-        }
         _checkBitmap(jobId, matchBitmap, j.numChecks);
         bytes32 h = keccak256(matchBitmap);
         bytes32 revealed = keccak256(abi.encode(jobId, uint8(k), msg.sender, h, fingerprint, salt));
@@ -373,6 +372,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             answered: st.answered,
             resultHash: h,
             fingerprint: fingerprint,
+            answerDeadline: _answerDeadline(j),
             maxStages: _params[j.paramsId].maxStages,
             treasury: _treasury
         });

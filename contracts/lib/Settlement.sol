@@ -51,6 +51,7 @@ library Settlement {
         uint256 answered;
         bytes32 resultHash;
         bytes32 fingerprint;
+        uint256 answerDeadline;
         uint256 maxStages;
         address treasury;
     }
@@ -93,8 +94,13 @@ library Settlement {
     /// @dev The rules (H-2; the reasons are in {StakePool}'s notes):
     /// - no answer from the generator: it concedes ({generatorForfeited});
     /// - the claim with a fingerprint within tolerance of the generator's: Table 1, rows 2-3;
-    /// - an earlier verifier's bitmap with a fingerprint within tolerance of that verifier's answer
-    ///   (given after this result was committed): Table 1, row 4;
+    /// - an earlier verifier's bitmap with a fingerprint within tolerance of that verifier's answer or
+    ///   of the generator's (both given after this result was committed): Table 1, row 4. An earlier
+    ///   verifier therefore needs to answer only when the generator's answer is far from its own replay
+    ///   (a generator that answers falsely to block a confirmation); an honest generator's answer
+    ///   serves for everyone, which saves a transaction per earlier verifier and stage;
+    /// - a reveal before the answer deadline needs every answer, or a generator's answer within
+    ///   tolerance of the revealed fingerprint (no later answer could change the outcome then);
     /// - else the next stage, or a stalemate at the last one.
     function judge(
         Job storage j,
@@ -105,22 +111,30 @@ library Settlement {
         Reveal memory r
     ) external returns (uint256 dG) {
         uint256 k = r.stage;
-        if (r.answered & 1 == 0) {
-            generatorForfeited(j, stages, credits, r.treasury, r.jobId, k);
-            return type(uint16).max;
+        bool generatorAnswered = r.answered & 1 != 0;
+        // (a slot of an answerer that has not answered this stage still holds an earlier stage's answer)
+        dG = generatorAnswered ? distance(r.fingerprint, answers[0]) : type(uint16).max;
+        bool nearGenerator = dG <= FINGERPRINT_TOLERANCE;
+        // INVARIANT: before the answer deadline a reveal waits for every answer, unless the generator's
+        // answer already matches it: then no earlier verifier's answer can change the judgement below.
+        if (r.answered != (1 << k) - 1 && block.timestamp <= r.answerDeadline && !nearGenerator) {
+            revert IStakePool.StakePoolRevealTooEarly(r.jobId, uint64(r.answerDeadline));
         }
-        dG = distance(r.fingerprint, answers[0]);
+        if (!generatorAnswered) {
+            generatorForfeited(j, stages, credits, r.treasury, r.jobId, k);
+            return dG;
+        }
         // INVARIANT: an agreement settles only with a fingerprint of a real replay (H-2, lazy agreement).
-        if (r.resultHash == claimHash(j.numChecks) && dG <= FINGERPRINT_TOLERANCE) {
+        if (nearGenerator && r.resultHash == claimHash(j.numChecks)) {
             generatorUpheld(j, stages, credits, r.jobId, k);
             return dG;
         }
         for (uint256 i = 1; i < k; ++i) {
-            // INVARIANT: a confirmation counts only if the earlier verifier's own replay, answered after
-            // this commitment, matches this fingerprint (H-2, copied dissent).
+            // INVARIANT: a confirmation counts only if this fingerprint matches a replay answered after
+            // this commitment: the earlier verifier's own, or the generator's (H-2, copied dissent).
             if (
-                r.answered & (1 << i) != 0 && results[i] == r.resultHash
-                    && distance(r.fingerprint, answers[i]) <= FINGERPRINT_TOLERANCE
+                results[i] == r.resultHash
+                    && (nearGenerator || (r.answered & (1 << i) != 0 && distance(r.fingerprint, answers[i]) <= FINGERPRINT_TOLERANCE))
             ) {
                 verifierUpheld(j, stages, credits, r.jobId, k, i);
                 return dG;

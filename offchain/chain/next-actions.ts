@@ -106,16 +106,28 @@ export function nextActions(job: JobLike, now: number, options: NextActionsOptio
       }
       for (const p of parties) {
         if (answered.has(p.index)) continue;
-        push({ action: "answerFingerprint", by: p.by, account: p.account, until: answerDeadline, summary: `${p.index === 0 ? "the generator" : `the verifier of stage ${p.index}`} answers stage ${view.stage}'s fingerprint seed` });
+        push({
+          action: "answerFingerprint",
+          by: p.by,
+          account: p.account,
+          until: answerDeadline,
+          summary:
+            p.index === 0
+              ? `the generator answers stage ${view.stage}'s fingerprint seed`
+              : `the verifier of stage ${p.index} answers stage ${view.stage}'s fingerprint seed (needed only when the generator's answer is missing or far from its replay)`,
+        });
       }
       const allAnswered = parties.every((p) => answered.has(p.index));
+      const generatorAnswered = answered.has(0);
       push({
         action: "revealResult",
         by: "verifier",
         ...(assignment ? { account: assignment.verifier } : {}),
-        ...(allAnswered ? {} : { after: answerDeadline }),
+        ...(allAnswered || generatorAnswered ? {} : { after: answerDeadline }),
         until: deadline,
-        summary: `the verifier of stage ${view.stage} reveals its result${allAnswered ? "" : " (once every party answered, or after the answer deadline)"}`,
+        summary: `the verifier of stage ${view.stage} reveals its result${
+          allAnswered ? "" : generatorAnswered ? " (now if the generator's answer matches its fingerprint, else once every party answered or after the answer deadline)" : " (once the generator answered with its fingerprint or every party answered, or after the answer deadline)"
+        }`,
       });
       break;
     }

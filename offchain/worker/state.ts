@@ -79,7 +79,7 @@ const jobSchema = z.object({
   commit: z
     .object({ salt: hex, commitment: hex, answerDeadline: z.number().int().optional(), revealDeadline: z.number().int().optional() })
     .optional(),
-  /** Later stages of the job whose fingerprint seed we answered (stage → tx hash). */
+  /** Later stages of the job whose fingerprint seed we dealt with (stage → tx hash, "answered" when seen on-chain, "not-needed" when the generator's answer matched ours, "no-receipt"). */
   answered: z.record(z.string(), z.string()).default({}),
   /** While waiting-answers: the generator has not answered yet (idle() waits for it, not for earlier verifiers). */
   awaitingGenerator: z.boolean().optional(),

@@ -26,12 +26,15 @@
  *    case the operator adds it.
  * 5. Replay (`verifyReceipt` with the stage's fingerprint seed) → the canonical bitmap and the replay's
  *    fingerprint, saved in the state file with a fresh salt; then `commitResult` (the commitment),
- *    a wait until the generator and the earlier stages' verifiers answered the seed (or the answer
- *    deadline passed), and `revealResult` (docs/PROTOCOL.md "Replay fingerprints"). Nonces and
- *    hashes are recorded as they become known; a restart continues from the recorded step.
- * 6. Afterwards, while the job is open: when a later stage's verifier commits, answer that stage's
- *    seed with our own replay's fingerprint (`answerFingerprint`; one more prefill of the receipt) —
- *    without it our dissent cannot be confirmed.
+ *    a wait until the generator's answer matches our fingerprint, or every earlier party answered
+ *    the seed, or the answer deadline passed, and `revealResult` (docs/PROTOCOL.md "Replay
+ *    fingerprints"). Nonces and hashes are recorded as they become known; a restart continues from
+ *    the recorded step.
+ * 6. Afterwards, while the job is open: when a later stage's verifier commits, replay that stage's
+ *    seed (one more prefill of the receipt) once the generator answered it or half the answer phase
+ *    passed, and answer (`answerFingerprint`) only when the generator's answer is missing or farther
+ *    than the tolerance from ours: the generator's answer counts for a confirmation of our dissent
+ *    too, so an honest generator's answer saves our transaction, and a false one cannot block it.
  *
  * Around the assignments, on every poll: the draw queue is advanced (`drawVerifiers` when an epoch's
  * randomness may be ready or stages wait; "randomness pending" and "nothing to draw" are normal
@@ -70,7 +73,7 @@ import {
   type TxResult,
 } from "../chain/index.js";
 import { FINAL_STATES, JobState } from "../chain/state.js";
-import { replayFingerprints } from "../fingerprint/index.js";
+import { fingerprintDistance, fingerprintsMatch, replayFingerprints } from "../fingerprint/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { signAccess } from "../transport/auth.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
@@ -1056,7 +1059,10 @@ class Worker {
       return;
     }
     const all = (1 << j.stage) - 1;
-    if (round.answered !== all && head.timestamp <= answerDeadline) {
+    // The pool takes a reveal before the answer deadline when the generator's answer matches ours:
+    // no earlier verifier's answer could change the outcome then.
+    const generatorMatches = (round.answered & 1) === 1 && fingerprintsMatch(await c.answerOf(jobId, j.stage, 0), result.fingerprint);
+    if (round.answered !== all && head.timestamp <= answerDeadline && !generatorMatches) {
       const awaitingGenerator = (round.answered & 1) === 0;
       if (j.status !== "waiting-answers" || j.awaitingGenerator !== awaitingGenerator) {
         j.status = "waiting-answers";
@@ -1125,7 +1131,12 @@ class Worker {
       }
       const window = (await c.paramsAt(job.paramsId)).verifyWindow;
       const head = await c.latestBlock();
-      if (head.timestamp > job.deadline - window) continue;
+      const answerDeadline = job.deadline - window;
+      if (head.timestamp > answerDeadline) continue;
+      // Give the generator half the answer phase (it began at deadline - 2·window): its answer, when
+      // it matches our replay, stands for ours.
+      const generatorAnswered = (round.answered & 1) === 1;
+      if (!generatorAnswered && head.timestamp <= answerDeadline - Math.floor(window / 2)) continue;
       let fingerprint = ZeroHash;
       if (j.result.kind === "replay") {
         const receipt = await this.#localReceipt(j);
@@ -1136,6 +1147,16 @@ class Worker {
         }
         const model = await this.models.get(j.opened!.modelId);
         [fingerprint] = (await this.#queue.push(() => replayFingerprints(model, receipt, [round.fingerprintSeed], { signal: this.#signal }))) as [string];
+      }
+      if (generatorAnswered) {
+        const generatorAnswer = await c.answerOf(jobId, job.stage, 0);
+        const d = fingerprintDistance(generatorAnswer, fingerprint);
+        if (fingerprintsMatch(generatorAnswer, fingerprint)) {
+          j.answered[String(job.stage)] = "not-needed";
+          await this.#save();
+          this.log.info("answer-not-needed", `job ${j.jobId}: stage ${job.stage}'s fingerprint seed: the generator's answer is ${d} bits from our replay, so it counts for ours; not answering`, { jobId: j.jobId, stage: job.stage, distance: d });
+          continue;
+        }
       }
       await this.#txMutex.run(async () => {
         try {

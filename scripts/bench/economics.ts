@@ -14,7 +14,9 @@
  *   stage's seed is another replay (a verifier's own stage, each answer of the generator and of an
  *   earlier verifier that replayed). Gas is not counted.
  * - Commit–reveal with replay fingerprints (H-2): each stage's verifier commits (bitmap, fingerprint,
- *   salt), the generator and the earlier verifiers answer the stage's seed, the verifier reveals.
+ *   salt), the generator answers the stage's seed, the earlier verifiers answer it only when the
+ *   generator's answer is not their own fingerprint (it counts for a confirmation too), and the
+ *   verifier reveals.
  *   Fingerprints are abstract: an honest replay of job j at stage k with seed s gives
  *   keccak("replay", j, k, s), the same for every party that replays; a party that did not replay
  *   uses an independent random word (a guess, ≈128 bits away; the tolerance is 16). A cheating
@@ -29,8 +31,9 @@
  *   (replays, true fingerprint, a false dissent of its own), colluder (the generator's second
  *   address: the claim with the true fingerprint its principal gives it), sybil-dissenter (the
  *   user's second address: one shared false dissent with the true fingerprint, the user paying the
- *   replay, so that two of them confirm each other). Earlier verifiers answer with their own kind of
- *   fingerprint (true if they replayed or were given it, else a fresh guess).
+ *   replay, so that two of them confirm each other). Earlier verifiers compute their own kind of
+ *   fingerprint (true if they replayed or were given it, else a fresh guess) and send it when it
+ *   differs from the generator's answer.
  * - Users cannot tell a cheat from an honest answer: they challenge (audit) 50 % of jobs at random;
  *   strategies that change this say so.
  * - 8 honest verifiers bond 1,000 tokens each; the strategy's identities (4 addresses) together hold
@@ -403,13 +406,17 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
         for (let i = 1; i < k; i++) {
           const [earlier] = await pool.getStage(jobId, i);
           const eb = behaviourOf(earlier);
-          // an earlier verifier answers with its own replay of this stage's seed (another replay: it
-          // did not keep its state) or, if it never replayed, a guess
+          // an earlier verifier replays this stage's seed (another replay: it did not keep its state)
+          // or, if it never replayed, guesses; it answers only when the generator's answer is not its
+          // own fingerprint (the generator's answer counts for a confirmation too), as the worker does
           if (knowsTrueFp(eb) && inParty(earlier) && paysForReplay(eb)) offchain += replayCost;
-          await pool.connect(byAddr.get(earlier)!).answerFingerprint(jobId, knowsTrueFp(eb) ? trueFingerprint(jobId, k, seed) : guessFingerprint(jobId, k, earlier));
+          const own = knowsTrueFp(eb) ? trueFingerprint(jobId, k, seed) : guessFingerprint(jobId, k, earlier);
+          if (!generatorSilent && own === trueFp) continue;
+          await pool.connect(byAddr.get(earlier)!).answerFingerprint(jobId, own);
         }
         const [, , answered] = await pool.stageRound(jobId, k);
-        if (Number(answered) !== (1 << k) - 1) {
+        // before the answer deadline a reveal needs every answer or the generator's, matching its own
+        if (Number(answered) !== (1 << k) - 1 && (generatorSilent || fp !== trueFp)) {
           const j2 = await pool.getJob(jobId);
           const now = (await ethers.provider.getBlock("latest"))!.timestamp;
           await increase(Number(j2.deadline) - HOUR - now + 1);

@@ -9,8 +9,9 @@
  *   (not counted). This is what a returning user or generator pays.
  * - first job: the same flow for a user and a generator the pool has never paid (cold credit slots).
  * - stages (v2): `challenge` queues stage 1 and requests randomness; `drawVerifiers` draws it a block
- *   later (FutureBlockRandomness); each stage's commit–reveal (H-2): `commitResult`, one
- *   `answerFingerprint` per earlier party (the generator, the earlier verifiers), `revealResult` of
+ *   later (FutureBlockRandomness); each stage's commit–reveal (H-2): `commitResult`, the generator's
+ *   `answerFingerprint` (the earlier verifiers' too in the game where the generator answers falsely:
+ *   otherwise the generator's answer stands for theirs), `revealResult` of
  *   every kind (agree, dissent, confirm, stalemate) at the default maxStages = 3 (a non-settling one
  *   queues the next stage); timeouts, declines. The summary gives the most expensive of each. The
  *   whole 1-, 2- and 3-stage games (challenge to settlement, every transaction and draw included)
@@ -65,6 +66,8 @@ const DRAW_SIZES = [10, 100, 1000] as const;
 /** Every party's replay fingerprint (all honest here; the pool only compares them) and the reveal salt. */
 const FINGERPRINT = "0x" + "5a".repeat(32);
 const SALT = "0x" + "77".repeat(32);
+/** A generator's false answer: 128 bits from FINGERPRINT. */
+const FALSE_FINGERPRINT = "0x" + "a5".repeat(16) + "5a".repeat(16);
 
 export const gasSection: BenchSection = {
   name: "gas",
@@ -152,19 +155,21 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     return signerOf(v);
   }
   /**
-   * One stage's result through commit–reveal (H-2): the verifier's commitResult, the generator's and
-   * every earlier verifier's answerFingerprint (all honest: one fingerprint), then revealResult
-   * (without waiting: every party answered). Returns the gas of each and their sum.
+   * One stage's result through commit–reveal (H-2): the verifier's commitResult, the generator's
+   * answerFingerprint, then revealResult. With an honest generator (`falseGenerator` unset) the
+   * generator's answer is the replay's fingerprint, so the earlier verifiers leave the answer to it
+   * (as the worker does) and the reveal goes in at once; a generator that answers falsely makes every
+   * earlier verifier answer too. Returns the gas of each and their sum.
    */
-  const submit = async (jobId: bigint, bitmap: Uint8Array) => {
+  const submit = async (jobId: bigint, bitmap: Uint8Array, falseGenerator = false) => {
     const [stageBig, v] = await pool.currentStage(jobId);
     const k = Number(stageBig);
     const verifier = signerOf(v);
     const commitResult = await gas(
       pool.connect(verifier).commitResult(jobId, resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: bitmap, fingerprint: FINGERPRINT, salt: SALT })),
     );
-    const answers: number[] = [await gas(pool.connect(generator).answerFingerprint(jobId, FINGERPRINT))];
-    for (let i = 1; i < k; i++) {
+    const answers: number[] = [await gas(pool.connect(generator).answerFingerprint(jobId, falseGenerator ? FALSE_FINGERPRINT : FINGERPRINT))];
+    for (let i = 1; falseGenerator && i < k; i++) {
       const [earlier] = await pool.getStage(jobId, i);
       answers.push(await gas(pool.connect(signerOf(earlier)).answerFingerprint(jobId, FINGERPRINT)));
     }
@@ -253,6 +258,21 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         },
       ],
     ),
+    [
+      "k=3 verifier 1 upheld, the generator answers falsely (every earlier verifier answers)",
+      async (rec) => {
+        const { jobId } = await openAndCommit(user, generator);
+        let t = await gas(pool.connect(user).challenge(jobId));
+        t += await draw();
+        t += (await submit(jobId, wrong(1), true)).total;
+        t += await draw();
+        t += recStage(rec, 2, "dissent -> stage 3 queued (generator answered falsely)", await submit(jobId, wrong(2), true));
+        t += await draw();
+        t += recStage(rec, 3, "verifier 1 upheld (confirm; generator answered falsely)", await submit(jobId, wrong(1), true));
+        if ((await pool.getJob(jobId)).state !== BigInt(JobState.VerifierUpheld)) throw new Error("game k=3 with false answers did not end VerifierUpheld");
+        return t;
+      },
+    ],
     [
       "timeoutVerifier, then generator upheld",
       async (rec) => {
@@ -384,6 +404,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   const [worstName, worstGas] = submitEntries.reduce((a, b) => (b[1] > a[1] ? b : a));
   const worstStage = Math.max(...Object.values(stages));
   const game3 = Math.max(games["k=3 generator upheld"]!, games["k=3 verifier 1 upheld"]!, games["k=3 stalemate"]!);
+  const game3FalseAnswers = games["k=3 verifier 1 upheld, the generator answers falsely (every earlier verifier answers)"]!;
 
   const summary = {
     openJob: steady.openJob,
@@ -400,6 +421,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     noChallengeTotal: steady.noChallengeTotal,
     draw1000: draws["1000"]!,
     game3,
+    game3FalseAnswers,
   };
   const data = {
     ...summary,
@@ -449,9 +471,10 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
           ["one-stage game", game1, "", "", ""],
           ["two-stage game (max)", game2, "", "", ""],
           ["three-stage game (max)", game3, "", GAS_LIMITS.game3, mark(game3, undefined, GAS_LIMITS.game3)],
+          ["three-stage game, the generator answers falsely", game3FalseAnswers, "", GAS_LIMITS.game3, mark(game3FalseAnswers, undefined, GAS_LIMITS.game3)],
           ["withdraw", summary.withdraw, "", "", ""],
         ],
-        notes: [`revealResult (max) = ${worstName}`, "a stage is commitResult + one answerFingerprint per earlier party (generator, earlier verifiers) + revealResult; games sum every transaction from challenge to settlement, draws included"],
+        notes: [`revealResult (max) = ${worstName}`, "a stage is commitResult + the generator's answerFingerprint + revealResult (earlier verifiers answer only when the generator's answer is far from their replay: the 'answers falsely' game); games sum every transaction from challenge to settlement, draws included"],
       },
       {
         title: "First job of fresh accounts (cold credit slots)",

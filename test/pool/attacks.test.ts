@@ -155,6 +155,66 @@ describe("StakePool v2: the findings of the adversarial review", function () {
       .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
   });
 
+  it("H-2: an honest generator's answer stands for the earlier verifier: a confirmation settles at once without its answer", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await submit(f, jobId, miss(0), f.v2); // v1 dissents honestly (the generator cheated)
+    await commitResult(f, jobId, miss(0)); // v2 confirms
+    // the generator answers its replay honestly; v1's replay is within tolerance of it, so v1 does not answer
+    await f.pool.connect(f.generator).answerFingerprint(jobId, HONEST_FP);
+    const [, , answered] = await f.pool.stageRound(jobId, 2);
+    expect(answered).to.equal(1n);
+    await expect(f.pool.connect(f.v2).revealResult(jobId, miss(0), HONEST_FP, SALT))
+      .to.emit(f.pool, "JobSettled")
+      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
+  });
+
+  it("H-2: a copied dissent is no confirmation when the earlier verifier leaves the answer to the generator", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await submit(f, jobId, miss(0), f.v2);
+    await commitResult(f, jobId, miss(0), GUESSED_FP); // v2 copies v1's public bitmap without replaying
+    await f.pool.connect(f.generator).answerFingerprint(jobId, HONEST_FP);
+    // far from the generator's answer and v1 has not answered: no early reveal
+    const { deadline } = await f.pool.getJob(jobId);
+    const answerDeadline = deadline - BigInt(TEST_PARAMS.verifyWindow);
+    await expect(f.pool.connect(f.v2).revealResult(jobId, miss(0), GUESSED_FP, SALT))
+      .to.be.revertedWithCustomError(f.pool, "StakePoolRevealTooEarly")
+      .withArgs(jobId, answerDeadline);
+    await time.increaseTo(answerDeadline + 1n);
+    await f.pool.connect(f.v2).revealResult(jobId, miss(0), GUESSED_FP, SALT);
+    expect((await f.pool.getJob(jobId)).state).to.equal(JobState.AwaitingVerifier);
+    expect((await f.pool.getJob(jobId)).stage).to.equal(3n);
+  });
+
+  it("H-2: a generator that answers falsely to block a confirmation is overruled by the earlier verifier's answer", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await submit(f, jobId, miss(0), f.v2);
+    await commitResult(f, jobId, miss(0));
+    await f.pool.connect(f.generator).answerFingerprint(jobId, GUESSED_FP);
+    // far from the generator's answer: v2 must wait for v1 (or the deadline)
+    await expect(f.pool.connect(f.v2).revealResult(jobId, miss(0), HONEST_FP, SALT)).to.be.revertedWithCustomError(f.pool, "StakePoolRevealTooEarly");
+    await f.pool.connect(f.v1).answerFingerprint(jobId, HONEST_FP);
+    await expect(f.pool.connect(f.v2).revealResult(jobId, miss(0), HONEST_FP, SALT))
+      .to.emit(f.pool, "JobSettled")
+      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
+  });
+
+  it("H-2: a verifier cannot reveal early to make a generator that has not answered yet forfeit", async function () {
+    const f = await load();
+    const jobId = await challenged(f, f.v1);
+    await commitResult(f, jobId, miss(0));
+    await expect(f.pool.connect(f.v1).revealResult(jobId, miss(0), HONEST_FP, SALT)).to.be.revertedWithCustomError(f.pool, "StakePoolRevealTooEarly");
+    await f.pool.connect(f.generator).answerFingerprint(jobId, HONEST_FP);
+    await f.pool.connect(f.v1).revealResult(jobId, miss(0), HONEST_FP, SALT);
+    await drawFor(f, jobId, f.v2);
+    // at stage 2 the generator's slot still holds its stage-1 answer: it must not count as this stage's
+    await commitResult(f, jobId, miss(0));
+    await f.pool.connect(f.v1).answerFingerprint(jobId, HONEST_FP);
+    await expect(f.pool.connect(f.v2).revealResult(jobId, miss(0), HONEST_FP, SALT)).to.be.revertedWithCustomError(f.pool, "StakePoolRevealTooEarly");
+  });
+
   it("H-2: a verifier that commits and never reveals forfeits; the re-drawn stage gets a fresh seed and fresh answers", async function () {
     const f = await load();
     const jobId = await challenged(f, f.v1);

@@ -23,7 +23,7 @@ import {MockRandomness} from "../../../contracts/mocks/MockRandomness.sol";
 /// verifier's free bond), never for an expected result. Before each reveal it predicts the outcome
 /// from the answers it gave (the judge of docs/PROTOCOL.md: no generator answer = forfeit; the claim
 /// within 16 bits of the generator's answer = upheld; an earlier verifier's bitmap within 16 bits of
-/// its answer = confirmed; else the next stage or a stalemate) and records a violation if the pool
+/// its answer or of the generator's = confirmed; else the next stage or a stalemate) and records a violation if the pool
 /// does otherwise. The invariants compare the pool with this model.
 contract StakePoolHandler is Test {
     uint256 internal constant BPS = 10_000;
@@ -667,14 +667,16 @@ contract StakePoolHandler is Test {
         }
     }
 
-    /// @notice The current verifier reveals. Three times in four every party that has not answered
-    /// yet answers first (honestly, as parties that follow the protocol do); else the reveal waits
-    /// for the end of the answer phase.
+    /// @notice The current verifier reveals. Half the time every party that has not answered yet
+    /// answers first (honestly, as parties that follow the protocol do), a quarter of the time only the
+    /// generator does (earlier verifiers leave the answer to it, as the worker does when the generator's
+    /// answer matches its own replay); else the reveal waits for the end of the answer phase.
     function revealResult(uint256 jobSeed, uint256 patience) public {
         uint256 id = _findLive(jobSeed, IStakePool.State.Answering, 0);
         if (id != 0 && patience % 4 != 1 && block.timestamp <= gjob[id].answerDeadline) {
             uint8 k = gjob[id].stage;
-            for (uint256 i; i < k; ++i) {
+            uint256 parties = patience % 4 == 2 ? 1 : k;
+            for (uint256 i; i < parties; ++i) {
                 if (gstage[id][k].answered & (1 << i) == 0) _answer(id, i, (patience >> 8) & ~uint256(3));
             }
         }
@@ -696,17 +698,24 @@ contract StakePoolHandler is Test {
         GStage storage s = gstage[id][k];
         if (s.answered & 1 == 0) return (Verdict.Forfeited, 0);
         bytes32 h = keccak256(s.bitmap);
-        if (h == keccak256(_claim(j.numChecks)) && _distance(s.fp, gAnswer[id][k][0]) <= TOLERANCE) {
+        bool nearGenerator = _distance(s.fp, gAnswer[id][k][0]) <= TOLERANCE;
+        if (h == keccak256(_claim(j.numChecks)) && nearGenerator) {
             return (Verdict.GeneratorUpheld, 0);
         }
         for (uint256 i = 1; i < k; ++i) {
             if (
-                s.answered & (1 << i) != 0 && keccak256(gstage[id][i].bitmap) == h
-                    && _distance(s.fp, gAnswer[id][k][i]) <= TOLERANCE
+                keccak256(gstage[id][i].bitmap) == h
+                    && (nearGenerator || (s.answered & (1 << i) != 0 && _distance(s.fp, gAnswer[id][k][i]) <= TOLERANCE))
             ) return (Verdict.VerifierUpheld, i);
         }
         if (k >= _p(id).maxStages) return (Verdict.Stalemate, 0);
         return (Verdict.NextStage, 0);
+    }
+
+    /// @dev The generator answered this stage within tolerance of the verifier's fingerprint.
+    function _mayRevealEarly(uint256 id, uint256 k) internal view returns (bool) {
+        GStage storage s = gstage[id][k];
+        return s.answered & 1 != 0 && _distance(s.fp, gAnswer[id][k][0]) <= TOLERANCE;
     }
 
     function _reveal(uint256 id) internal {
@@ -715,8 +724,9 @@ contract StakePoolHandler is Test {
         if (id == 0 || block.timestamp > j.deadline) return _skip(A_REVEAL);
         uint8 k = j.stage;
         GStage storage s = gstage[id][k];
-        // Reveal once everyone answered, else after the answer phase.
-        if (s.answered != uint32((1 << k) - 1)) _warpPast(j.answerDeadline);
+        // Reveal once everyone answered or the generator's answer is within tolerance of the revealed
+        // fingerprint (the pool must accept both before the answer deadline), else after the answer phase.
+        if (s.answered != uint32((1 << k) - 1) && !_mayRevealEarly(id, k)) _warpPast(j.answerDeadline);
         (Verdict verdict, uint256 agreed) = _predict(id);
         uint256 before = pool.creditOf(s.verifier);
         vm.prank(s.verifier);
