@@ -73,7 +73,7 @@ import {
   type TxResult,
 } from "../chain/index.js";
 import { FINAL_STATES, JobState } from "../chain/state.js";
-import { fingerprintDistance, fingerprintsMatch, replayFingerprints } from "../fingerprint/index.js";
+import { FINGERPRINT_TOLERANCE, fingerprintDistance, fingerprintsMatch, replayFingerprints } from "../fingerprint/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { signAccess } from "../transport/auth.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
@@ -1059,10 +1059,13 @@ class Worker {
       return;
     }
     const all = (1 << j.stage) - 1;
-    // The pool takes a reveal before the answer deadline when the generator's answer matches ours:
-    // no earlier verifier's answer could change the outcome then.
-    const generatorMatches = (round.answered & 1) === 1 && fingerprintsMatch(await c.answerOf(jobId, j.stage, 0), result.fingerprint);
-    if (round.answered !== all && head.timestamp <= answerDeadline && !generatorMatches) {
+    // Before the answer deadline the pool takes a reveal once every party answered, or once the
+    // generator's answer matches ours (no earlier verifier's answer could change the outcome then).
+    const mustWait =
+      round.answered !== all &&
+      head.timestamp <= answerDeadline &&
+      ((round.answered & 1) === 0 || !fingerprintsMatch(await c.answerOf(jobId, j.stage, 0), result.fingerprint));
+    if (mustWait) {
       const awaitingGenerator = (round.answered & 1) === 0;
       if (j.status !== "waiting-answers" || j.awaitingGenerator !== awaitingGenerator) {
         j.status = "waiting-answers";
@@ -1149,9 +1152,8 @@ class Worker {
         [fingerprint] = (await this.#queue.push(() => replayFingerprints(model, receipt, [round.fingerprintSeed], { signal: this.#signal }))) as [string];
       }
       if (generatorAnswered) {
-        const generatorAnswer = await c.answerOf(jobId, job.stage, 0);
-        const d = fingerprintDistance(generatorAnswer, fingerprint);
-        if (fingerprintsMatch(generatorAnswer, fingerprint)) {
+        const d = fingerprintDistance(await c.answerOf(jobId, job.stage, 0), fingerprint);
+        if (d <= FINGERPRINT_TOLERANCE) {
           j.answered[String(job.stage)] = "not-needed";
           await this.#save();
           this.log.info("answer-not-needed", `job ${j.jobId}: stage ${job.stage}'s fingerprint seed: the generator's answer is ${d} bits from our replay, so it counts for ours; not answering`, { jobId: j.jobId, stage: job.stage, distance: d });

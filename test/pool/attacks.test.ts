@@ -11,6 +11,11 @@ const T = (n: number | bigint) => BigInt(n) * E18;
 const ctx = await createPoolContext();
 const { ethers, networkHelpers, deployFixture, pickOf, wordFor, drawFor, openAndCommit, challenged, submit, commitResult, withdrawAll, totalBonds } = ctx;
 const load = () => networkHelpers.loadFixture(deployFixture);
+/** Table 1, row 4 at k = 2 (v2 confirms v1): user α(Cg+Cv) = 60, v1 (α+β)Cv = 40, v2 βCg+(β−α)Cv = 170. */
+const expectV2ConfirmsV1 = (f: Awaited<ReturnType<typeof load>>, jobId: bigint, tx: Promise<unknown>) =>
+  expect(tx)
+    .to.emit(f.pool, "JobSettled")
+    .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
 const { time } = networkHelpers;
 
 describe("StakePool v2: the findings of the adversarial review", function () {
@@ -131,9 +136,7 @@ describe("StakePool v2: the findings of the adversarial review", function () {
     const f = await load();
     const jobId = await challenged(f, f.v1);
     await submit(f, jobId, miss(0), f.v2);
-    await expect(submit(f, jobId, miss(0)))
-      .to.emit(f.pool, "JobSettled")
-      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
+    await expectV2ConfirmsV1(f, jobId, submit(f, jobId, miss(0)));
   });
 
   it("H-2: a generator that does not answer the fingerprint seed forfeits its stake", async function () {
@@ -150,9 +153,7 @@ describe("StakePool v2: the findings of the adversarial review", function () {
     const f = await load();
     const jobId = await challenged(f, f.v1);
     await submit(f, jobId, claim, f.v2, { generatorAnswer: GUESSED_FP });
-    await expect(submit(f, jobId, claim, undefined, { generatorAnswer: GUESSED_FP }))
-      .to.emit(f.pool, "JobSettled")
-      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
+    await expectV2ConfirmsV1(f, jobId, submit(f, jobId, claim, undefined, { generatorAnswer: GUESSED_FP }));
   });
 
   it("H-2: an honest generator's answer stands for the earlier verifier: a confirmation settles at once without its answer", async function () {
@@ -164,9 +165,7 @@ describe("StakePool v2: the findings of the adversarial review", function () {
     await f.pool.connect(f.generator).answerFingerprint(jobId, HONEST_FP);
     const [, , answered] = await f.pool.stageRound(jobId, 2);
     expect(answered).to.equal(1n);
-    await expect(f.pool.connect(f.v2).revealResult(jobId, miss(0), HONEST_FP, SALT))
-      .to.emit(f.pool, "JobSettled")
-      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
+    await expectV2ConfirmsV1(f, jobId, f.pool.connect(f.v2).revealResult(jobId, miss(0), HONEST_FP, SALT));
   });
 
   it("H-2: a copied dissent is no confirmation when the earlier verifier leaves the answer to the generator", async function () {
@@ -196,9 +195,7 @@ describe("StakePool v2: the findings of the adversarial review", function () {
     // far from the generator's answer: v2 must wait for v1 (or the deadline)
     await expect(f.pool.connect(f.v2).revealResult(jobId, miss(0), HONEST_FP, SALT)).to.be.revertedWithCustomError(f.pool, "StakePoolRevealTooEarly");
     await f.pool.connect(f.v1).answerFingerprint(jobId, HONEST_FP);
-    await expect(f.pool.connect(f.v2).revealResult(jobId, miss(0), HONEST_FP, SALT))
-      .to.emit(f.pool, "JobSettled")
-      .withArgs(jobId, JobState.VerifierUpheld, 2, T(60), 0n, [f.v1.address, f.v2.address], [T(40), T(170)], 0n);
+    await expectV2ConfirmsV1(f, jobId, f.pool.connect(f.v2).revealResult(jobId, miss(0), HONEST_FP, SALT));
   });
 
   it("H-2: a verifier cannot reveal early to make a generator that has not answered yet forfeit", async function () {
