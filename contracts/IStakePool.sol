@@ -465,10 +465,18 @@ interface IStakePool is IVerifierRegistry {
 
     /// @notice The current stage's verifier commits to its result; in {State.Verifying}, by the
     /// deadline. Moves the job to {State.Answering}.
+    /// @dev In {State.AwaitingVerifier}, while the job's entry is in a draw epoch whose randomness is
+    /// ready, the verifier the draw picks may commit at once: the call draws the queue up to the job's
+    /// entry ({drawVerifiers}' rules, same picks and seeds whoever draws) and then commits, which saves
+    /// the draw's own transaction. Anyone can tell the pick beforehand by simulating this call from an
+    /// address with any non-zero commitment: it returns the seed for the pick and reverts with
+    /// {StakePoolNotAssignedVerifier} for anyone else. The pick must commit before the draw deadline;
+    /// after that the job settles as if nobody could be drawn unless someone called {drawVerifiers}.
     /// @param commitment `keccak256(abi.encode(jobId, stage, verifier, keccak256(matchBitmap),
     /// fingerprint, salt))` with `stage` a uint8, the fingerprint that of the verifier's own replay for
     /// the stage's `fingerprintSeed` (event {VerifierAssigned}) and `salt` 32 secret random bytes.
-    function commitResult(uint256 jobId, bytes32 commitment) external;
+    /// @return fingerprintSeed The stage's fingerprint seed.
+    function commitResult(uint256 jobId, bytes32 commitment) external returns (uint64 fingerprintSeed);
 
     /// @notice The generator, or the verifier of an earlier stage, gives its replay fingerprint for
     /// the current stage's seed; in {State.Answering}, by the answer deadline, once per party.

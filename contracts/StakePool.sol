@@ -293,11 +293,15 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     }
 
     /// @inheritdoc IStakePool
-    function commitResult(uint256 jobId, bytes32 commitment) external nonReentrant {
+    function commitResult(uint256 jobId, bytes32 commitment) external nonReentrant returns (uint64 fingerprintSeed) {
         Settlement.Job storage j = _jobs[jobId];
+        // The drawn verifier may draw its own stage: the queue is drawn up to the job's entry.
+        if (j.state == State.AwaitingVerifier) _drawQueue(type(uint256).max, jobId);
         _requireState(jobId, j, State.Verifying);
         uint256 k = j.stage;
-        if (msg.sender != _stages[jobId][k].verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
+        Settlement.StageSlot memory st = _stages[jobId][k];
+        if (msg.sender != st.verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
+        fingerprintSeed = st.seed;
         _requireBeforeDeadline(jobId, j);
         if (commitment == bytes32(0)) revert StakePoolEmptyCommitment(jobId);
         _results[jobId][k] = commitment;
@@ -396,36 +400,16 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// @inheritdoc IStakePool
     function timeoutVerifier(uint256 jobId) external nonReentrant {
         Settlement.Job storage j = _jobs[jobId];
-        if (j.state != State.Answering) _requireState(jobId, j, State.Verifying);
-        _requireAfterDeadline(jobId, j);
-        uint256 k = j.stage;
-        address verifier = _stages[jobId][k].verifier;
-        _dropped[jobId][verifier] = StageStatus.NoShow;
-        uint256 forfeited = j.betaCv;
-        // INVARIANT: a forfeit never goes to a party of the job (C-1).
-        _credit(_treasury, forfeited);
-        emit VerifierTimedOut(jobId, uint8(k), verifier, forfeited);
-        _enqueue(jobId, j, k);
+        Settlement.dropVerifier(j, _stages[jobId], _dropped[jobId], _creditPlusOne, _treasury, jobId, 0, false);
+        _enqueue(jobId, j, j.stage);
     }
 
     /// @inheritdoc IStakePool
     function declineAssignment(uint256 jobId) external nonReentrant {
         Settlement.Job storage j = _jobs[jobId];
-        _requireState(jobId, j, State.Verifying);
-        uint256 k = j.stage;
-        if (msg.sender != _stages[jobId][k].verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
         Params storage p = _params[j.paramsId];
-        uint256 window = p.verifyWindow;
-        uint64 until = uint64(j.deadline - window + window / 4);
-        if (block.timestamp > until) revert StakePoolDeclineTooLate(jobId, until);
-        _dropped[jobId][msg.sender] = StageStatus.Declined;
-        uint256 stake = j.betaCv;
-        uint256 fee = stake * p.declineFeeBps / BPS;
-        uint256 refund = stake - fee;
-        if (fee != 0) _credit(_treasury, fee);
-        if (refund != 0) _credit(msg.sender, refund);
-        emit VerifierDeclined(jobId, uint8(k), msg.sender, fee, refund);
-        _enqueue(jobId, j, k);
+        Settlement.dropVerifier(j, _stages[jobId], _dropped[jobId], _creditPlusOne, _treasury, jobId, (uint256(p.verifyWindow) << 32) | p.declineFeeBps, true);
+        _enqueue(jobId, j, j.stage);
     }
 
     /// @inheritdoc IStakePool
@@ -437,6 +421,14 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             _startEpoch(e);
             return 0;
         }
+        return _drawQueue(maxDraws, 0);
+    }
+
+    /// @dev Draw up to `maxDraws` entries of the running epoch in queue order, stopping after the
+    /// entry of job `stopAt` (0: none). Outside an epoch nothing is drawn.
+    function _drawQueue(uint256 maxDraws, uint256 stopAt) private returns (uint256 drawn) {
+        Epoch memory e = _epoch;
+        if (!e.frozen) return 0;
         (IRandomnessSource.Status status, uint256 word) = _readRandomness(_requestId);
         if (status == IRandomnessSource.Status.Pending) revert StakePoolRandomnessPending(_requestId);
         if (status == IRandomnessSource.Status.Expired) {
@@ -451,6 +443,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             ++head;
             ++drawn;
             _drawEntry(entry >> 8, uint8(entry), word);
+            if (entry >> 8 == stopAt) break;
         }
         // Entries re-queued by failed draws went to the tail (read it again).
         e = _epoch;

@@ -143,6 +143,49 @@ library Settlement {
         if (k >= r.maxStages) stalemate(j, stages, credits, r.treasury, r.jobId, k, true);
     }
 
+    /// @notice Replace the current stage's verifier: {IStakePool-timeoutVerifier} (`decline` false:
+    /// anyone, after the deadline; the stake is forfeited to the treasury) or
+    /// {IStakePool-declineAssignment} (`decline` true: the verifier itself, in the first quarter of its
+    /// verify window; the fee to the treasury, the rest of the stake back). The pool queues the stage
+    /// again. Here rather than in the pool to keep the pool's code under the 24 KiB limit (rare paths).
+    /// @param windowAndFee For a decline: `verifyWindow << 32 | declineFeeBps`.
+    function dropVerifier(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(address => IStakePool.StageStatus) storage dropped,
+        mapping(address => uint256) storage credits,
+        address treasury,
+        uint256 jobId,
+        uint256 windowAndFee,
+        bool decline
+    ) external {
+        IStakePool.State s = j.state;
+        uint256 k = j.stage;
+        address verifier = stages[k].verifier;
+        uint256 stake = j.betaCv;
+        if (!decline) {
+            if (s != IStakePool.State.Answering && s != IStakePool.State.Verifying) revert IStakePool.StakePoolWrongState(jobId, s);
+            uint40 deadline = j.deadline;
+            if (block.timestamp <= deadline) revert IStakePool.StakePoolDeadlineNotReached(jobId, deadline);
+            dropped[verifier] = IStakePool.StageStatus.NoShow;
+            // INVARIANT: a forfeit never goes to a party of the job (C-1).
+            Credits.add(credits, treasury, stake);
+            emit IStakePool.VerifierTimedOut(jobId, uint8(k), verifier, stake);
+            return;
+        }
+        if (s != IStakePool.State.Verifying) revert IStakePool.StakePoolWrongState(jobId, s);
+        if (msg.sender != verifier) revert IStakePool.StakePoolNotAssignedVerifier(jobId, msg.sender);
+        uint256 window = windowAndFee >> 32;
+        uint64 until = uint64(j.deadline - window + window / 4);
+        if (block.timestamp > until) revert IStakePool.StakePoolDeclineTooLate(jobId, until);
+        dropped[verifier] = IStakePool.StageStatus.Declined;
+        uint256 fee = stake * uint32(windowAndFee) / BPS_UNIT;
+        uint256 refund = stake - fee;
+        if (fee != 0) Credits.add(credits, treasury, fee);
+        if (refund != 0) Credits.add(credits, verifier, refund);
+        emit IStakePool.VerifierDeclined(jobId, uint8(k), verifier, fee, refund);
+    }
+
     /// @notice What became of `verifier`, the latest verifier of `stage` of job `j` (the pool's
     /// {IStakePool-getStage}). A replaced one is recorded in `dropped`. Otherwise a stage before the
     /// job's current one was revealed (the game moves on only after a reveal), and at the current
