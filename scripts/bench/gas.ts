@@ -68,6 +68,8 @@ const FINGERPRINT = "0x" + "5a".repeat(32);
 const SALT = "0x" + "77".repeat(32);
 /** A generator's false answer: 128 bits from FINGERPRINT. */
 const FALSE_FINGERPRINT = "0x" + "a5".repeat(16) + "5a".repeat(16);
+/** Any non-zero commitment: a simulated commitResult with it tells the pick of a pending draw. */
+const PROBE = "0x" + "00".repeat(31) + "01";
 
 export const gasSection: BenchSection = {
   name: "gas",
@@ -163,8 +165,30 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
    */
   const submit = async (jobId: bigint, bitmap: Uint8Array, falseGenerator = false) => {
     const [stageBig, v] = await pool.currentStage(jobId);
-    const k = Number(stageBig);
-    const verifier = signerOf(v);
+    return submitBy(jobId, Number(stageBig), signerOf(v), bitmap, falseGenerator);
+  };
+  /** The pick of the job's pending draw: the one verifier whose simulated commitResult does not revert. */
+  const pickFor = async (jobId: bigint) => {
+    for (const v of verifiers) {
+      try {
+        await pool.connect(v).commitResult.staticCall(jobId, PROBE);
+        return v;
+      } catch {
+        // not the pick
+      }
+    }
+    throw new Error(`nobody is picked for job ${jobId}`);
+  };
+  /** The pick draws its own stage in commitResult (the workers' flow), a block after the request. */
+  const selfDrawn = async (jobId: bigint, bitmap: Uint8Array, falseGenerator = false) => {
+    // an eth_call runs on the latest block, whose hash the word is: one block more than a transaction needs
+    await mine();
+    await mine();
+    const k = Number((await pool.getJob(jobId)).stage);
+    return submitBy(jobId, k, await pickFor(jobId), bitmap, falseGenerator);
+  };
+  const submitBy = async (jobId: bigint, k: number, verifier: Signer, bitmap: Uint8Array, falseGenerator: boolean) => {
+    const v = verifier.address;
     const commitResult = await gas(
       pool.connect(verifier).commitResult(jobId, resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: bitmap, fingerprint: FINGERPRINT, salt: SALT })),
     );
@@ -178,8 +202,8 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   };
   type Submitted = Awaited<ReturnType<typeof submit>>;
   /** Record a stage's transactions under `what` (the reveal's outcome); returns the stage's total gas. */
-  const recStage = (rec: (name: string, g: number) => number, k: number, what: string, r: Submitted) => {
-    rec(`commitResult k=${k}`, r.commitResult);
+  const recStage = (rec: (name: string, g: number) => number, k: number, what: string, r: Submitted, self = false) => {
+    rec(`commitResult k=${k}${self ? " (draws its own stage)" : ""}`, r.commitResult);
     r.answers.forEach((g, i) => rec(`answerFingerprint k=${k} (${i === 0 ? "generator" : `verifier ${i}`})`, g));
     rec(`revealResult k=${k}, ${what}`, r.revealResult);
     return r.total;
@@ -270,6 +294,38 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         t += await draw();
         t += recStage(rec, 3, "verifier 1 upheld (confirm; generator answered falsely)", await submit(jobId, wrong(1), true));
         if ((await pool.getJob(jobId)).state !== BigInt(JobState.VerifierUpheld)) throw new Error("game k=3 with false answers did not end VerifierUpheld");
+        return t;
+      },
+    ],
+    // The workers' flow: no drawVerifiers transaction, each stage's pick draws itself in commitResult.
+    ...(
+      [
+        ["k=1 generator upheld", [claim]],
+        ["k=2 verifier 1 upheld", [wrong(1), wrong(1)]],
+        ["k=2 generator upheld", [wrong(1), claim]],
+        ["k=3 generator upheld", [wrong(1), wrong(2), claim]],
+        ["k=3 verifier 1 upheld", [wrong(1), wrong(2), wrong(1)]],
+        ["k=3 stalemate", [wrong(1), wrong(2), wrong(3)]],
+      ] as const
+    ).map(([name, bitmaps]): [string, (rec: (name: string, g: number) => number) => Promise<number>] => [
+      `${name}, self-drawn`,
+      async (rec) => {
+        const { jobId } = await openAndCommit(user, generator);
+        let t = await gas(pool.connect(user).challenge(jobId));
+        for (const [i, b] of bitmaps.entries()) {
+          const r = await selfDrawn(jobId, b);
+          t += i === bitmaps.length - 1 ? recStage(rec, i + 1, name.slice(4), r, true) : r.total;
+        }
+        return t;
+      },
+    ]),
+    [
+      "k=3 verifier 1 upheld, the generator answers falsely, self-drawn",
+      async () => {
+        const { jobId } = await openAndCommit(user, generator);
+        let t = await gas(pool.connect(user).challenge(jobId));
+        for (const b of [wrong(1), wrong(2), wrong(1)]) t += (await selfDrawn(jobId, b, true)).total;
+        if ((await pool.getJob(jobId)).state !== BigInt(JobState.VerifierUpheld)) throw new Error("self-drawn game k=3 with false answers did not end VerifierUpheld");
         return t;
       },
     ],
@@ -364,6 +420,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
 
   ctx.log("gas: the draw at 10, 100 and 1,000 verifiers");
   const draws: Record<string, number> = {};
+  const drawsInCommit: Record<string, number> = {};
   for (const n of DRAW_SIZES) {
     const d = await deploy();
     const accounts = [];
@@ -384,17 +441,30 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     await (await d.token.connect(user).approve(d.poolAddress, ethers.MaxUint256)).wait();
     await (await d.token.connect(generator).approve(d.poolAddress, ethers.MaxUint256)).wait();
     const samples: number[] = [];
+    const inCommit: number[] = [];
     for (let i = 0; i < 3; i++) {
       await (await d.pool.connect(user).openJob(generator.address, MODEL, CG, CV, REQUEST_HASH, REQUEST_URI)).wait();
       const jobId = (await d.pool.nextJobId()) - 1n;
       await (await d.pool.connect(generator).commit(jobId, ROOT, NUM_CHECKS, URI)).wait();
       await (await d.pool.connect(user).challenge(jobId)).wait();
       await mine();
+      // the same draw twice from one state: by a bystander (then the pick's plain commitResult), and
+      // inside the pick's commitResult; the difference of the two commits is what the draw adds there
+      const snapshot = await ethers.provider.send("evm_snapshot", []);
       samples.push(await gas(d.pool.connect(spare).drawVerifiers(16)));
       if ((await d.pool.getJob(jobId)).state !== BigInt(JobState.Verifying)) throw new Error(`draw at ${n} verifiers did not assign one`);
+      const [, picked] = await d.pool.currentStage(jobId);
+      const pick = await ethers.getSigner(picked);
+      const commitment = resultCommitment({ jobId, stage: 1, verifier: picked, matchBitmap: claim, fingerprint: FINGERPRINT, salt: SALT });
+      const plain = await gas(d.pool.connect(pick).commitResult(jobId, commitment));
+      await ethers.provider.send("evm_revert", [snapshot]);
+      const self = await gas(d.pool.connect(pick).commitResult(jobId, commitment));
+      if ((await d.pool.getJob(jobId)).state !== BigInt(JobState.Answering)) throw new Error(`self-drawn commit at ${n} verifiers did not commit`);
+      inCommit.push(self - plain);
     }
     draws[String(n)] = Math.max(...samples);
-    ctx.log(`gas: draw at ${n} verifiers: ${samples.join(", ")}`);
+    drawsInCommit[String(n)] = Math.max(...inCommit);
+    ctx.log(`gas: draw at ${n} verifiers: drawVerifiers ${samples.join(", ")}; added to the pick's commitResult ${inCommit.join(", ")}`);
   }
 
   const submitEntries = Object.entries(stages).filter(([k]) => k.startsWith("revealResult"));
@@ -404,6 +474,9 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   const [worstName, worstGas] = submitEntries.reduce((a, b) => (b[1] > a[1] ? b : a));
   const worstStage = Math.max(...Object.values(stages));
   const game3 = Math.max(games["k=3 generator upheld"]!, games["k=3 verifier 1 upheld"]!, games["k=3 stalemate"]!);
+  const selfGame = (k: number) => Math.max(...Object.entries(games).filter(([name]) => name.startsWith(`k=${k} `) && name.endsWith(", self-drawn") && !name.includes("falsely")).map(([, g]) => g));
+  const game3SelfDrawn = selfGame(3);
+  const game3FalseAnswersSelfDrawn = games["k=3 verifier 1 upheld, the generator answers falsely, self-drawn"]!;
   const game3FalseAnswers = games["k=3 verifier 1 upheld, the generator answers falsely (every earlier verifier answers)"]!;
 
   const summary = {
@@ -420,7 +493,12 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     withdraw: steady.withdrawUser,
     noChallengeTotal: steady.noChallengeTotal,
     draw1000: draws["1000"]!,
+    draw1000InCommit: drawsInCommit["1000"]!,
+    game1SelfDrawn: selfGame(1),
+    game2SelfDrawn: selfGame(2),
     game3,
+    game3SelfDrawn,
+    game3FalseAnswersSelfDrawn,
     game3FalseAnswers,
   };
   const data = {
@@ -437,6 +515,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     games,
     registry,
     draws,
+    drawsInCommit,
     setup: {
       network: "hardhat in-process (EDR), evm cancun",
       token: "TestToken (OpenZeppelin ERC20)",
@@ -467,11 +546,16 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
           ["answerFingerprint (max)", summary.answerFingerprint, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.answerFingerprint, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["revealResult (max)", summary.revealResult, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.revealResult, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["any stage transaction (max)", worstStage, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(worstStage, GAS_TARGETS.stage, GAS_LIMITS.stage)],
-          ["draw at 1,000 verifiers", summary.draw1000, "", GAS_LIMITS.draw1000, mark(summary.draw1000, undefined, GAS_LIMITS.draw1000)],
+          ["draw at 1,000 verifiers (drawVerifiers, a bystander's transaction)", summary.draw1000, "", GAS_LIMITS.draw1000, mark(summary.draw1000, undefined, GAS_LIMITS.draw1000)],
+          ["draw at 1,000 verifiers (added to the pick's commitResult)", summary.draw1000InCommit, "", GAS_LIMITS.draw1000, mark(summary.draw1000InCommit, undefined, GAS_LIMITS.draw1000)],
           ["one-stage game", game1, "", "", ""],
           ["two-stage game (max)", game2, "", "", ""],
           ["three-stage game (max)", game3, "", GAS_LIMITS.game3, mark(game3, undefined, GAS_LIMITS.game3)],
           ["three-stage game, the generator answers falsely", game3FalseAnswers, "", GAS_LIMITS.game3, mark(game3FalseAnswers, undefined, GAS_LIMITS.game3)],
+          ["one-stage game, self-drawn", summary.game1SelfDrawn, "", "", ""],
+          ["two-stage game, self-drawn (max)", summary.game2SelfDrawn, "", "", ""],
+          ["three-stage game, self-drawn (max)", game3SelfDrawn, "", GAS_LIMITS.game3, mark(game3SelfDrawn, undefined, GAS_LIMITS.game3)],
+          ["three-stage game, self-drawn, the generator answers falsely", game3FalseAnswersSelfDrawn, "", GAS_LIMITS.game3, mark(game3FalseAnswersSelfDrawn, undefined, GAS_LIMITS.game3)],
           ["withdraw", summary.withdraw, "", "", ""],
         ],
         notes: [`revealResult (max) = ${worstName}`, "a stage is commitResult + the generator's answerFingerprint + revealResult (earlier verifiers answer only when the generator's answer is far from their replay: the 'answers falsely' game); games sum every transaction from challenge to settlement, draws included"],
@@ -500,7 +584,11 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
       { title: "Dispute transactions (steady state, maxStages = 3)", columns: ["transaction", "gas"], rows: Object.entries(stages) },
       { title: "Whole dispute games, challenge to settlement (every draw included)", columns: ["game", "gas"], rows: Object.entries(games) },
       { title: "Verifier registry", columns: ["transaction", "gas"], rows: Object.entries(registry) },
-      { title: "drawVerifiers (one stage) by bonded verifiers of the model", columns: ["verifiers", "gas (max of 3)"], rows: Object.entries(draws) },
+      {
+        title: "The draw (one stage) by bonded verifiers of the model",
+        columns: ["verifiers", "drawVerifiers (max of 3)", "added to the pick's commitResult (max of 3)"],
+        rows: Object.entries(draws).map(([n, g]) => [n, g, drawsInCommit[n]!]),
+      },
     ],
   };
 }
