@@ -198,6 +198,11 @@ function nonceUsed(e: unknown): boolean {
   return (e as { code?: unknown })?.code === "NONCE_EXPIRED" || /nonce too low|nonce has already been used|already known|known transaction|replacement transaction underpriced/i.test(s);
 }
 
+/** Any non-zero commitment: simulating commitResult with it tells the pick of a pending draw (drawPick). */
+const DRAW_PROBE = "0x" + "00".repeat(31) + "01";
+/** The reverts of a simulated commitResult that mean "not (yet) the pick" (drawPick). */
+const DRAW_PICK_REFUSALS = new Set(["StakePoolNotAssignedVerifier", "StakePoolWrongState", "StakePoolRandomnessPending"]);
+
 export class PoolClient {
   readonly provider: Provider;
   readonly signer: Signer | undefined;
@@ -705,6 +710,43 @@ export class PoolClient {
       if (e instanceof ContractRevertError && e.errorName === "StakePoolRandomnessPending") return { kind: "pending", requestId: BigInt(e.errorArgs.requestId as bigint) };
       if (e instanceof ContractRevertError && e.errorName === "StakePoolNothingToDraw") return { kind: "empty" };
       throw e;
+    }
+  }
+  /**
+   * Whether `who` (default: this client's account) is the verifier the job's pending draw picks:
+   * a simulated `commitResult` from `who` (IStakePool: in AwaitingVerifier it draws the queue up to
+   * the job's entry, in Verifying it checks the assignment). The stage's fingerprint seed for the
+   * pick; null for anyone else, or while there is no ready draw for the job (randomness pending, the
+   * entry in a later epoch, the job no longer waiting).
+   */
+  async drawPick(jobId: bigint | number, who?: string): Promise<{ seed: bigint } | null> {
+    const from = who ?? (await this.account());
+    const fn = "commitResult";
+    const data = this.poolInterface.encodeFunctionData(fn, [jobId, DRAW_PROBE]);
+    const action = `commitResult(job ${jobId}) simulated from ${from}`;
+    try {
+      const raw = await this.retry(action, () => this.provider.call({ from, to: this.address, data }));
+      return { seed: BigInt(this.poolInterface.decodeFunctionResult(fn, raw)[0] as bigint) };
+    } catch (e) {
+      const err = toRevertError(action, e, [this.poolInterface, this.tokenInterface]);
+      if (err && DRAW_PICK_REFUSALS.has(err.errorName ?? "")) return null;
+      throw err ?? e;
+    }
+  }
+  /**
+   * Whether the running draw epoch's randomness exists (a simulated `drawVerifiers(0)`): false outside
+   * an epoch or while the word is pending. An expired word counts as ready (drawVerifiers asks again).
+   */
+  async drawReady(): Promise<boolean> {
+    if (!(await this.drawEpoch()).frozen) return false;
+    const data = this.poolInterface.encodeFunctionData("drawVerifiers", [0]);
+    try {
+      await this.retry("drawVerifiers(0) simulated", () => this.provider.call({ to: this.address, data }));
+      return true;
+    } catch (e) {
+      const err = toRevertError("drawVerifiers(0) simulated", e, [this.poolInterface, this.tokenInterface]);
+      if (err?.errorName === "StakePoolRandomnessPending") return false;
+      throw err ?? e;
     }
   }
   timeoutDraw(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {

@@ -34,6 +34,8 @@ export interface AssignmentHistory {
   /** The stage's fingerprint seed (docs/PROTOCOL.md "Replay fingerprints"). */
   fingerprintSeed: bigint;
   committed?: Where & { commitment: string; answerDeadline: number; revealDeadline: number };
+  /** The verifier drew its own stage: the draw and the commit are one transaction (IStakePool commitResult). */
+  selfDrawn?: boolean;
   /** Answers to this assignment's seed: index 0 the generator, i the verifier of stage i. */
   answers?: { index: number; party: string; fingerprint: string; at: Where }[];
   resultHash?: string;
@@ -243,6 +245,7 @@ export function foldJobEvents(events: readonly PoolEvent[], options: { times?: R
         if (a) {
           a.outcome = "committed";
           a.committed = { ...at(e), commitment: e.commitment, answerDeadline: e.answerDeadline, revealDeadline: e.revealDeadline };
+          if (a.assigned.tx === e.transactionHash) a.selfDrawn = true;
         }
         break;
       }

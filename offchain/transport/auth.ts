@@ -3,8 +3,8 @@
  *
  * A request that needs a party of job J carries `Authorization: PoC <address>:<expires>:<signature>`,
  * the signature being EIP-191 `personal_sign` of {@link accessMessage}. {@link verifyAccess} checks the
- * signature and the expiry and asks the pool whether the address is the job's user or the verifier of
- * one of its stages.
+ * signature and the expiry and asks the pool whether the address is the job's user, the verifier of
+ * one of its stages, or the pick of its pending draw.
  */
 import { getAddress, isAddress, verifyMessage, type Signer } from "ethers";
 import { PocError } from "../errors.js";
@@ -80,11 +80,20 @@ export function parseAuthorization(header: string | undefined | null): ParsedAcc
 export interface JobParties {
   getJob(jobId: bigint): Promise<{ user: string; stage: number; state: number }>;
   getStage(jobId: bigint, stage: number): Promise<{ verifier: string }>;
+  /**
+   * Whether `who` is the pick of the job's pending draw (PoolClient `drawPick`): the pick replays
+   * before it draws its own stage in commitResult, so it needs the receipt before it is assigned.
+   */
+  drawPick?(jobId: bigint, who: string): Promise<{ seed: bigint } | null>;
 }
+
+/** JobState.AwaitingVerifier (offchain/chain/state.ts). */
+const AWAITING_VERIFIER = 4;
 
 /**
  * Check an `Authorization` header for the scoped job: signature, expiry window, and that the address
- * is the job's user or the verifier of one of stages 1 … current stage. `allow` narrows the roles
+ * is the job's user, the verifier of one of stages 1 … current stage, or the pick of the job's pending
+ * draw (when `parties` can tell: PoolClient `drawPick`). `allow` narrows the roles
  * (e.g. `["user"]` for the token stream).
  */
 export async function verifyAccess(
@@ -112,6 +121,9 @@ export async function verifyAccess(
     for (let s = 1; s <= job.stage; s++) {
       const st = await parties.getStage(scope.jobId, s);
       if (getAddress(st.verifier) === p.address) return { address: p.address, role: "verifier", stage: s, expires: p.expires };
+    }
+    if (job.state === AWAITING_VERIFIER && parties.drawPick && (await parties.drawPick(scope.jobId, p.address))) {
+      return { address: p.address, role: "verifier", stage: job.stage, expires: p.expires };
     }
   }
   throw new AccessError(403, `${p.address} is not ${allow.length === 1 && allow[0] === "user" ? "the user" : "a party"} of job ${scope.jobId}`);

@@ -83,6 +83,11 @@ const jobSchema = z.object({
   answered: z.record(z.string(), z.string()).default({}),
   /** While waiting-answers: the generator has not answered yet (idle() waits for it, not for earlier verifiers). */
   awaitingGenerator: z.boolean().optional(),
+  /**
+   * Made from our own pick of a pending draw (a simulated commitResult, PoolClient `drawPick`) before
+   * the stage was drawn on-chain: our commitResult draws it. Cleared once the draw is on-chain.
+   */
+  selfDraw: z.boolean().optional(),
   /** The job reached a final state (no answers owed any more). */
   final: z.boolean().default(false),
   txs: z.array(txSchema).default([]),
@@ -103,6 +108,8 @@ const stateSchema = z.object({
   /** The chain and deployment this state belongs to (chain-identity.ts); absent in files of older versions. */
   identity: chainIdentitySchema.optional(),
   jobs: z.record(z.string(), jobSchema),
+  /** Stages waiting for a draw (DrawQueued), `jobId:stage`, looked at for our own picks until they are drawn. */
+  queued: z.record(z.string(), z.object({ jobId: z.string().regex(/^\d+$/), stage: z.number().int().min(1), block: z.number().int().min(0) })).default({}),
 });
 
 export type JobRecord = z.infer<typeof jobSchema>;
@@ -149,6 +156,7 @@ export class VerifierStateFile {
         lastBlock: null,
         lastBlockHash: null,
         jobs: {},
+        queued: {},
       };
       const f = new VerifierStateFile(path, fresh);
       await f.save();
@@ -196,6 +204,9 @@ export class VerifierStateFile {
     if (last === null) return;
     for (const [k, j] of Object.entries(this.data.jobs)) {
       if (j.status === "done" && j.assignedBlock < last - PRUNE_BLOCKS) delete this.data.jobs[k];
+    }
+    for (const [k, q] of Object.entries(this.data.queued)) {
+      if (q.block < last - PRUNE_BLOCKS) delete this.data.queued[k];
     }
   }
 }

@@ -118,6 +118,15 @@ export interface VerifierWorkerOptions {
   advanceDraws?: boolean;
   /** Queued stages one drawVerifiers call draws at most (default 16). */
   drawBatch?: number;
+  /**
+   * Seconds (chain time) a draw epoch's randomness must have existed before this worker draws the
+   * epoch for others (default: a quarter of the pool's draw window). Until then each pick draws its
+   * own stage in its commitResult, which saves the draw's transaction; after it, anyone's draw makes
+   * sure a pick that does not show up is locked in and can be timed out.
+   */
+  drawGraceS?: number;
+  /** Look for our own picks of pending draws and draw them in our commitResult (default true). */
+  selfDraw?: boolean;
   /** Decline an assignment whose model is missing while the pool still allows it (default true). */
   declineUnservable?: boolean;
   /** Local development chain (31337) only: mine a block when the draw randomness is pending (a node that mines only on transactions). */
@@ -159,6 +168,8 @@ export interface VerifierWorkerStats {
   waitingModel: number;
   /** drawVerifiers transactions this worker sent. */
   draws: number;
+  /** Assignments this worker found as the pick of a pending draw (drawn in its own commitResult unless someone drew first). */
+  selfDraws: number;
   /** bondFromCredit / bond top-ups sent. */
   rebonds: number;
 }
@@ -243,7 +254,7 @@ class Worker {
   readonly #inQueue = new Set<string>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #tasks = new Set<Promise<unknown>>();
-  readonly #stats: VerifierWorkerStats = { assignments: 0, submitted: 0, generatorFaults: 0, skipped: 0, waitingModel: 0, draws: 0, rebonds: 0 };
+  readonly #stats: VerifierWorkerStats = { assignments: 0, submitted: 0, generatorFaults: 0, skipped: 0, waitingModel: 0, draws: 0, selfDraws: 0, rebonds: 0 };
   #polls = 0;
   #stopped = false;
   #chainChange: IdentityChange | undefined;
@@ -409,7 +420,11 @@ class Worker {
     let sent = false;
     try {
       const e = await c.drawEpoch();
-      if (e.frozen || e.head < e.tail) {
+      // a node that mines only on transactions: mine the block whose hash the word is
+      if (e.frozen && this.o.devMine && c.chainId === 31337n && !(await c.drawReady())) await c.devMine();
+      if (e.frozen && (await this.#inGrace(e.requestId))) {
+        // the picks draw their own stages in their commitResult for now
+      } else if (e.frozen || e.head < e.tail) {
         let r = await c.tryDrawVerifiers(this.o.drawBatch ?? 16);
         if (r.kind === "pending" && this.o.devMine && c.chainId === 31337n) {
           await c.devMine();
@@ -440,6 +455,82 @@ class Worker {
       this.log.warn("draw-failed", `advancing the draw queue failed (will retry): ${describeError(e)}`, { error: describeError(e) });
     }
     return sent;
+  }
+
+  /** The epoch whose randomness we first saw ready, and when (chain time). */
+  #readySince: { requestId: bigint; at: number } | undefined;
+
+  /**
+   * Whether the running epoch's randomness exists but for less than the grace (`drawGraceS`): then we
+   * leave its draws to the picks' own commitResult. False while it is pending (drawVerifiers says so).
+   */
+  async #inGrace(requestId: bigint): Promise<boolean> {
+    const c = this.client;
+    if (!(await c.drawReady())) return false;
+    const now = (await c.latestBlock()).timestamp;
+    if (this.#readySince?.requestId !== requestId) this.#readySince = { requestId, at: now };
+    const grace = this.o.drawGraceS ?? Math.floor((await c.params()).params.drawWindow / 4);
+    const left = this.#readySince.at + grace - now;
+    if (left > 0 && this.#quiet.allow(`draw-grace:${requestId}`)) this.log.debug("draw-grace", `draw randomness ready: leaving the draws to their picks for ${left} s (until ${iso(this.#readySince.at + grace)}), then drawing for any that did not draw`, { requestId, left });
+    return left > 0;
+  }
+
+  /**
+   * Our picks of the running draw epoch. For each stage waiting for a draw (DrawQueued, recorded by
+   * scan), a simulated commitResult (PoolClient `drawPick`) says whether the draw picks us; a pick
+   * becomes an assignment at once, so the replay starts before anyone draws and our commitResult
+   * draws the stage itself (IStakePool `commitResult`: one transaction fewer per stage). Stages no
+   * longer waiting are forgotten.
+   */
+  async claimDraws(): Promise<void> {
+    const s = this.state.data;
+    const c = this.client;
+    const keys = Object.keys(s.queued);
+    if (keys.length === 0 || !(await c.drawReady())) return;
+    const head = await c.latestBlock();
+    let changed = false;
+    for (const key of keys) {
+      if (this.#stopped) return;
+      const q = s.queued[key]!;
+      const jobId = BigInt(q.jobId);
+      const job = await c.getJob(jobId);
+      const prev = s.jobs[key];
+      const open = prev && !(prev.selfDraw && prev.status === "done" && !prev.commit);
+      if (job.state !== JobState.AwaitingVerifier || job.stage !== q.stage || open) {
+        delete s.queued[key];
+        changed = true;
+        continue;
+      }
+      const pick = await c.drawPick(jobId);
+      if (!pick) continue;
+      delete s.queued[key];
+      changed = true;
+      s.jobs[key] = {
+        jobId: q.jobId,
+        stage: q.stage,
+        deadline: job.deadline,
+        stake: job.betaCv.toString(),
+        fingerprintSeed: pick.seed.toString(),
+        assignedBlock: head.number,
+        assignedTx: ZeroHash,
+        status: "queued",
+        txs: [],
+        answered: {},
+        final: false,
+        attempts: 0,
+        selfDraw: true,
+        updatedAt: new Date().toISOString(),
+      };
+      this.#stats.assignments++;
+      this.#stats.selfDraws++;
+      this.log.info("picked", `job ${q.jobId} stage ${q.stage}: the pending draw picks us: replaying now, and our commitResult draws the stage (stake ${this.#fmt(job.betaCv)}, draw deadline ${iso(job.deadline)})`, {
+        jobId: q.jobId,
+        stage: q.stage,
+        deadline: job.deadline,
+      });
+      this.#enqueue(key);
+    }
+    if (changed) await this.#save();
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -481,6 +572,8 @@ class Worker {
     await this.scan();
     if (this.#stopped) return;
     await this.answerDuties();
+    if (this.#stopped) return;
+    if (this.o.selfDraw ?? true) await this.claimDraws();
     if (this.#stopped) return;
     if (this.o.advanceDraws ?? true) {
       const drew = await this.#txMutex.run(() => this.advanceDraws());
@@ -536,6 +629,15 @@ class Worker {
     const events = await c.assignmentsOf(this.me, { fromBlock: from, toBlock: latest.number });
     let added = 0;
     for (const e of events) if (this.#record(e)) added++;
+    if (this.o.selfDraw ?? true) {
+      for (const e of await c.getEvents({ fromBlock: from, toBlock: latest.number, events: ["DrawQueued"] })) {
+        if (e.name !== "DrawQueued") continue;
+        const key = `${e.jobId}:${e.stage}`;
+        const prev = s.jobs[key];
+        if (prev && !(prev.selfDraw && prev.status === "done" && !prev.commit)) continue;
+        s.queued[key] = { jobId: e.jobId.toString(), stage: e.stage, block: e.blockNumber };
+      }
+    }
     s.lastBlock = latest.number;
     s.lastBlockHash = latest.hash;
     this.state.prune();
@@ -545,7 +647,10 @@ class Worker {
 
   #record(e: PoolEventOf<"VerifierAssigned">): boolean {
     const key = `${e.jobId}:${e.stage}`;
-    if (this.state.data.jobs[key]) return false;
+    const prev = this.state.data.jobs[key];
+    // A pick we gave up before it was drawn (e.g. its model is missing) that someone drew for us later
+    // is a new assignment: our stake is locked now.
+    if (prev && !(prev.selfDraw && prev.status === "done" && !prev.commit && e.blockNumber > prev.assignedBlock)) return false;
     const rec: JobRecord = {
       jobId: e.jobId.toString(),
       stage: e.stage,
@@ -688,6 +793,15 @@ class Worker {
 
   /** Checks the stage on-chain; finishes the job and returns true when there is nothing (more) to do. */
   async #settledOnChain(j: JobRecord): Promise<boolean> {
+    if (j.selfDraw) {
+      const job = await this.client.getJob(BigInt(j.jobId));
+      // not drawn yet: ours to draw in our commitResult
+      if (job.state === JobState.AwaitingVerifier && job.stage === j.stage) return false;
+      // drawn (by our commit or by anyone): an ordinary assignment from here on
+      j.selfDraw = false;
+      if (job.state === JobState.Verifying && job.stage === j.stage) j.deadline = job.deadline;
+      await this.#save();
+    }
     const st = await this.client.getStage(BigInt(j.jobId), j.stage);
     const mine = st.verifier.toLowerCase() === this.me.toLowerCase();
     if (!mine) {
@@ -817,6 +931,11 @@ class Worker {
   async #declineIfAllowed(j: JobRecord, why: string): Promise<boolean> {
     const c = this.client;
     const jobId = BigInt(j.jobId);
+    if (j.selfDraw && !(await this.#settledOnChain(j)) && j.selfDraw) {
+      // nothing is locked yet: we just do not draw it (if someone draws it for us, we decline then)
+      await this.#finish(j, "declined", `${why}: not drawing the stage we were picked for (nothing locked yet; if someone draws it for us, the assignment is declined then)`, "warn");
+      return true;
+    }
     const job = await c.getJob(jobId);
     const window = (await c.paramsAt(job.paramsId)).verifyWindow;
     const until = j.deadline - window + Math.floor(window / 4);

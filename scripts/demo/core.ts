@@ -17,8 +17,10 @@
  *                                                    → GeneratorUpheld at stage 2 (row 3), the liar loses βCv
  *
  * Draws are stake-weighted over the verifiers that declared the model, with the hash of the block after
- * the request as randomness; the workers call drawVerifiers and, on this local chain (id 31337), mine a
- * block when the word is still pending (`devMine`: a node that mines only on transactions).
+ * the request as randomness. On this local chain (id 31337) the workers mine a block when the word is
+ * still pending (`devMine`: a node that mines only on transactions); once it exists, the picked
+ * verifier's worker sees that it is the pick, replays, and draws its own stage in its commitResult (the
+ * others leave the draw to it for a grace, then call drawVerifiers themselves).
  *
  * The dishonest verifier D bonds only before job 4 (so jobs 2 and 3 can only draw honest verifiers,
  * whichever the randomness picks), and for job 4's stage-1 draw the owner swaps in a test randomness
@@ -467,7 +469,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         );
         await hooks?.afterDraw();
         const first = h.stages[0]?.assignments[0];
-        say(`    a verifier worker calls drawVerifiers once the word exists: the pool draws ${first ? nameOf(first.verifier) : "nobody"} (stake-weighted among the model's verifiers) and locks βCv = ${fmt(amounts.bCv)} of its bond`);
+        say(
+          first?.selfDrawn
+            ? `    once the word exists, the draw picks ${nameOf(first.verifier)} (stake-weighted among the model's verifiers): its worker sees it first, replays, and its commitResult draws the stage (no separate draw transaction), locking βCv = ${fmt(amounts.bCv)} of its bond`
+            : `    a verifier worker calls drawVerifiers once the word exists: the pool draws ${first ? nameOf(first.verifier) : "nobody"} (stake-weighted among the model's verifiers) and locks βCv = ${fmt(amounts.bCv)} of its bond`,
+        );
         const seenStages = new Set<string>();
         await waitUntil(
           `job ${jobId} to settle`,

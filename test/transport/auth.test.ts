@@ -33,6 +33,21 @@ describe("party authentication (docs/NETWORK.md)", () => {
     expect(v).to.include({ address: verifier.address, role: "verifier", stage: 2 });
   });
 
+  it("accepts the pick of the job's pending draw (it replays before it draws itself), and nobody else then", async () => {
+    const pick = Wallet.createRandom();
+    const waiting: JobParties = {
+      getJob: async () => ({ user: user.address, stage: 2, state: 4 }), // AwaitingVerifier
+      getStage: async (_j, s) => ({ verifier: s === 1 ? verifier.address : ZeroAddress }),
+      drawPick: async (_j, who) => (who === pick.address ? { seed: 5n } : null),
+    };
+    const p = await verifyAccess(await signAccess(pick, scope, { nowS: now }), scope, waiting, { nowS: now });
+    expect(p).to.include({ address: pick.address, role: "verifier", stage: 2 });
+    expect(await status(verifyAccess(await signAccess(stranger, scope, { nowS: now }), scope, waiting, { nowS: now }))).to.equal(403);
+    // once the stage is drawn (Verifying) the pending-draw check is not consulted
+    const drawn: JobParties = { ...waiting, getJob: async () => ({ user: user.address, stage: 2, state: 3 }) };
+    expect(await status(verifyAccess(await signAccess(pick, scope, { nowS: now }), scope, drawn, { nowS: now }))).to.equal(403);
+  });
+
   it("refuses a stranger with 403 and a verifier where only the user is allowed", async () => {
     expect(await status(verifyAccess(await signAccess(stranger, scope, { nowS: now }), scope, parties, { nowS: now }))).to.equal(403);
     expect(await status(verifyAccess(await signAccess(verifier, scope, { nowS: now }), scope, parties, { nowS: now, allow: ["user"] }))).to.equal(403);

@@ -1,6 +1,7 @@
 /**
  * The verifier worker on Hardhat's in-process network with the tiny model: an honest replay, a crash
- * right after the result was sent, a crash mid-replay, a corrupted receipt, a worker that advances the
+ * right after the result was sent, a crash mid-replay, a corrupted receipt, a pick that draws its own
+ * stage in its commitResult, a worker that leaves draws to their picks for a grace and then advances the
  * draw queue itself, a verifier that declared another model (never drawn), a worker without the model
  * (declines early), re-bonding from credit, and a verifier that never answers (the pool's no-show path).
  */
@@ -186,11 +187,40 @@ describe("verifier worker", function () {
     }
   });
 
-  it("advances the draw queue itself: a challenged stage nobody drew is drawn by the worker, which then replays and submits", async () => {
+  it("draws its own stage: the pick replays before the draw, and its commitResult draws the stage (no drawVerifiers transaction)", async () => {
     const fromBlock = (await ctx.ethers.provider.getBlockNumber()) + 1;
     const job = await ctx.challengedJob({ verifier: ctx.v5, draw: false });
     expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.AwaitingVerifier);
     const { w, tap } = await worker(ctx.v5, { fromBlock });
+    await w.idle();
+    await w.stop();
+    const assigned = await ctx.lastAssignment(job.jobId, 1, ctx.v5);
+    const receipt = await ctx.ethers.provider.getTransactionReceipt(assigned.transactionHash);
+    const names = receipt!.logs.map((l) => ctx.client.poolInterface.parseLog(l)?.name);
+    expect(names, "the draw and the commit are one transaction").to.include.members(["VerifierAssigned", "ResultCommitted"]);
+    expect(receipt!.from).to.equal(ctx.v5.address);
+    expect(w.stats()).to.include({ draws: 0, selfDraws: 1 });
+    expect(tap.has("picked")).to.equal(true);
+    // the receipt server let the pick in before it was drawn (a signed request checked with drawPick)
+    expect(tap.has("receipt")).to.equal(true);
+    const res = await ctx.results(job.jobId);
+    expect(res.map((r) => r.verifier)).to.deep.equal([ctx.v5.address]);
+    expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.GeneratorUpheld);
+  });
+
+  it("leaves a pending draw to its pick for the grace, then advances the draw queue itself (drawVerifiers) for a pick that does not draw", async () => {
+    const fromBlock = (await ctx.ethers.provider.getBlockNumber()) + 1;
+    const job = await ctx.challengedJob({ verifier: ctx.v5, draw: false });
+    // another verifier's worker: within the grace it does not draw v5's stage
+    const other = await worker(ctx.v4, { fromBlock });
+    await other.w.idle();
+    await other.w.idle();
+    expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.AwaitingVerifier);
+    expect(other.w.stats().draws).to.equal(0);
+    expect(other.tap.has("draw-grace")).to.equal(true);
+    await other.w.stop();
+    // a pick whose worker does not self-draw (selfDraw: false), with no grace: it draws the queue the old way
+    const { w, tap } = await worker(ctx.v5, { fromBlock, selfDraw: false, drawGraceS: 0 });
     await w.idle();
     await w.stop();
     const assigned = await ctx.lastAssignment(job.jobId, 1, ctx.v5);
