@@ -560,7 +560,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function drawAt(bytes32 modelId, uint256 r) external view returns (address) {
-        return _reg.trees[modelId].draw(r);
+        return _reg.trees[_reg.modelIndex[modelId]].draw(r);
     }
 
     /// @inheritdoc IStakePool
@@ -702,8 +702,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         Settlement.Job storage j = _jobs[jobId];
         // A stale entry (the job was settled by timeoutDraw) is skipped.
         if (j.state != State.AwaitingVerifier || j.stage != k) return;
-        bytes32 modelId = _reg.modelIdAt[j.modelIndex];
-        SortitionTrees.Tree storage tree = _reg.trees[modelId];
+        uint256 modelIndex = j.modelIndex;
+        SortitionTrees.Tree storage tree = _reg.trees[modelIndex];
         if (tree.total != 0) {
             address user = j.user;
             address generator = j.generator;
@@ -720,7 +720,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
                 // INVARIANT: a verifier is drawn at most once per job, never the job's user or generator.
                 if (
                     c != user && c != generator && !_contains(earlier, c) && dropped[c] == StageStatus.None
-                        && _reg.eligible(c, modelId, stake)
+                        && _reg.eligible(c, modelIndex, stake)
                 ) {
                     _assign(jobId, j, k, c, stake, uint64(uint256(keccak256(abi.encode(r)))));
                     return;
@@ -804,7 +804,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         if (bV > lim.maxBetaCv) revert StakePoolVerifierStakeTooLarge(bV, lim.maxBetaCv);
         uint16 modelIndex = _reg.modelIndex[modelId];
         {
-            SortitionTrees.Tree storage t = _reg.trees[modelId];
+            SortitionTrees.Tree storage t = _reg.trees[modelIndex];
             uint256 minVerifiers = uint256(h.maxStages) + 2;
             // INVARIANT: a job only for a model that enough verifiers replay (C-1, I-2).
             if (modelIndex == 0 || t.total < lim.minModelStake || t.active < minVerifiers) {

@@ -86,18 +86,18 @@ abstract contract VerifierRegistry is CreditLedger {
 
     /// @inheritdoc IVerifierRegistry
     function modelStake(bytes32 modelId) external view returns (uint256 total, uint256 verifiers) {
-        SortitionTrees.Tree storage t = _reg.trees[modelId];
+        SortitionTrees.Tree storage t = _reg.trees[_reg.modelIndex[modelId]];
         return (t.total, t.active);
     }
 
     /// @inheritdoc IVerifierRegistry
     function weightOf(bytes32 modelId, address verifier) external view returns (uint256) {
-        return _reg.trees[modelId].weightOf(verifier);
+        return _reg.trees[_reg.modelIndex[modelId]].weightOf(verifier);
     }
 
     /// @inheritdoc IVerifierRegistry
     function serves(address verifier, bytes32 modelId) external view returns (bool) {
-        return _reg.serves[verifier][modelId];
+        return _reg.serves[verifier][_reg.modelIndex[modelId]];
     }
 
     /// @inheritdoc IVerifierRegistry

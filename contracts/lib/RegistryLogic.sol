@@ -18,16 +18,21 @@ library RegistryLogic {
     /// @notice How many unbond requests one verifier may have pending.
     uint256 internal constant MAX_UNBOND_REQUESTS = 16;
 
-    /// @dev One slot per verifier. The unbond counters wrap at 2^8 (at most 16 apart); `id` is the
-    /// verifier's number in the sync queue (0 = none yet, see {_idOf}).
+    /// @dev One slot per verifier. The unbond counters wrap at 2^8 (at most 16 apart); `flags` holds
+    /// {DIRTY} and {QUEUED}; `id` is the verifier's number in the sync queue (0 = none yet, see {_giveId}).
     struct Verifier {
         uint96 bond;
         uint96 pendingBond;
         uint8 unbondHead;
         uint8 unbondTail;
-        bool dirty;
+        uint8 flags;
         uint40 id;
     }
+
+    /// @dev The verifier's weights differ from what a sync would write (`needsSync`).
+    uint8 private constant DIRTY = 1;
+    /// @dev The verifier is in the sync queue ({syncPending} will reach it).
+    uint8 private constant QUEUED = 2;
 
     /// @dev Sync-queue entries per slot: 40-bit verifier ids, six to a slot.
     uint256 private constant IDS_PER_SLOT = 6;
@@ -45,8 +50,9 @@ library RegistryLogic {
         /// between a {setModels} during an epoch and the next {sync}).
         mapping(address verifier => bytes32[]) modelsOf;
         mapping(address verifier => bytes32[]) treeModelsOf;
-        mapping(address verifier => mapping(bytes32 modelId => bool)) serves;
-        mapping(bytes32 modelId => SortitionTrees.Tree) trees;
+        /// Keyed by model index (below), so that a draw, which knows the job's index, reads no model id.
+        mapping(address verifier => mapping(uint256 modelIndex => bool)) serves;
+        mapping(uint256 modelIndex => SortitionTrees.Tree) trees;
         /// Model ids get a 16-bit index (1-based) the first time a verifier declares them, so that a
         /// job stores its model in a slot it already writes.
         mapping(bytes32 modelId => uint16) modelIndex;
@@ -110,12 +116,12 @@ library RegistryLogic {
             }
         }
         bytes32[] storage old = r.modelsOf[verifier];
-        mapping(bytes32 => bool) storage serving = r.serves[verifier];
+        mapping(uint256 => bool) storage serving = r.serves[verifier];
         for (uint256 i; i < old.length; ++i) {
-            serving[old[i]] = false;
+            serving[r.modelIndex[old[i]]] = false;
         }
         for (uint256 i; i < n; ++i) {
-            serving[models[i]] = true;
+            serving[r.modelIndex[models[i]]] = true;
         }
         r.modelsOf[verifier] = models;
         Verifier storage v = r.verifiers[verifier];
@@ -204,23 +210,26 @@ library RegistryLogic {
             ++head;
             ++processed;
             Verifier storage v = r.verifiers[a];
-            if (v.dirty) _sync(r, a, v, minBond);
+            if (v.flags != 0) _sync(r, a, v, minBond);
         }
         if (head == tail) (r.syncHead, r.syncTail) = (0, 0);
         else r.syncHead = uint120(head);
     }
 
-    /// @dev Lock `stake` of `verifier`'s free bond (the draw checked it is there); its weights follow
-    /// at the next synchronisation.
+    /// @dev Lock `stake` of `verifier`'s free bond (the draw checked it is there). Its weights follow at
+    /// its next synchronisation: it is marked as needing one (`needsSync`, which its worker acts on)
+    /// but not queued for {syncPending}, which saves the draw two cold slots and two writes (~10,000
+    /// gas). Until then it weighs its bond before the lock, locked stake included; a pick whose free
+    /// bond no longer covers a stake is skipped by {eligible}, so no stake is ever locked twice.
     function lock(Layout storage r, address verifier, uint256 stake) internal {
         Verifier storage v = r.verifiers[verifier];
         v.bond -= uint96(stake);
-        _markDirty(r, verifier, v);
+        v.flags |= DIRTY;
     }
 
-    /// @dev Whether `verifier` serves `modelId` now and has `stake` free.
-    function eligible(Layout storage r, address verifier, bytes32 modelId, uint256 stake) internal view returns (bool) {
-        return r.serves[verifier][modelId] && r.verifiers[verifier].bond >= stake;
+    /// @dev Whether `verifier` serves the model of index `modelIndex` now and has `stake` free.
+    function eligible(Layout storage r, address verifier, uint256 modelIndex, uint256 stake) internal view returns (bool) {
+        return r.serves[verifier][modelIndex] && r.verifiers[verifier].bond >= stake;
     }
 
     /// @dev `verifier`'s bond, unbonding and models.
@@ -229,7 +238,7 @@ library RegistryLogic {
         view_.bond = v.bond;
         view_.pendingBond = v.pendingBond;
         view_.models = r.modelsOf[verifier];
-        view_.needsSync = v.dirty;
+        view_.needsSync = v.flags != 0;
         mapping(uint256 => UnbondRequest) storage q = r.unbonds[verifier];
         for (uint8 i = v.unbondHead; i != v.unbondTail;) {
             UnbondRequest memory u = q[i];
@@ -251,7 +260,7 @@ library RegistryLogic {
             v.bond = uint96(b);
             v.pendingBond = 0;
         }
-        v.dirty = false;
+        v.flags = 0;
         uint256 w = b >= minBond ? b : 0;
         if (w != 0 && v.id == 0) _giveId(r, verifier, v);
         _leaveTrees(r, verifier);
@@ -262,10 +271,10 @@ library RegistryLogic {
     /// @dev Weight 0 in the trees of models the verifier no longer declares.
     function _leaveTrees(Layout storage r, address verifier) private {
         bytes32[] storage inTrees = r.treeModelsOf[verifier];
-        mapping(bytes32 => bool) storage serving = r.serves[verifier];
+        mapping(uint256 => bool) storage serving = r.serves[verifier];
         uint256 nOld = inTrees.length;
         for (uint256 i; i < nOld; ++i) {
-            bytes32 m = inTrees[i];
+            uint256 m = r.modelIndex[inTrees[i]];
             if (!serving[m]) r.trees[m].set(verifier, 0);
         }
     }
@@ -278,15 +287,16 @@ library RegistryLogic {
         bool same = n == inTrees.length;
         for (uint256 i; i < n; ++i) {
             bytes32 m = declared[i];
-            r.trees[m].set(verifier, w);
+            r.trees[r.modelIndex[m]].set(verifier, w);
             if (same && inTrees[i] != m) same = false;
         }
         if (!same) r.treeModelsOf[verifier] = declared;
     }
 
     function _markDirty(Layout storage r, address verifier, Verifier storage v) private {
-        if (!v.dirty) {
-            v.dirty = true;
+        uint8 f = v.flags;
+        if (f & QUEUED == 0) {
+            v.flags = f | DIRTY | QUEUED;
             uint256 id = v.id;
             if (id == 0) id = _giveId(r, verifier, v);
             uint120 tail = r.syncTail;

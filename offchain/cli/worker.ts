@@ -63,6 +63,8 @@ export function verifierWorkerCommand(): Command {
     .option("--no-rebond", "top the bond up from the wallet only, never from the credit (payouts)")
     .option("--no-declare-models", "do not declare the models of --models on-chain (setModels)")
     .option("--no-advance-draws", "do not call drawVerifiers / sync (others advance the draw queue)")
+    .option("--no-self-draw", "do not look for our own picks of pending draws (wait to be drawn by someone's drawVerifiers)")
+    .option("--draw-grace <s>", "seconds a ready draw is left to its picks (their commitResult draws it) before this worker draws it (default: a quarter of the pool's draw window)", nonNegativeInt)
     .option("--no-decline", "never decline an assignment whose model is missing (it then times out)")
     .option("--dev-mine", "local development node (chain 31337) only: mine a block when the draw randomness is pending", false)
     .option("--receipt-mirror <url>", "a receipt server tried after the commit's URI (e.g. the user's `poc receipts serve --store`); repeatable", collectMirror, [] as string[])
@@ -97,6 +99,8 @@ export function verifierWorkerCommand(): Command {
         rebondCredit: o.rebond as boolean,
         declareModels: o.declareModels as boolean,
         advanceDraws: o.advanceDraws as boolean,
+        selfDraw: o.selfDraw as boolean,
+        ...(o.drawGrace !== undefined ? { drawGraceS: o.drawGrace as number } : {}),
         declineUnservable: o.decline as boolean,
         devMine: o.devMine as boolean,
         ...(o.bond ? { bondAmount: parseTokenAmount(o.bond as string, await client.tokenDecimals()) } : {}),

@@ -2,7 +2,8 @@
  * Where a draw's gas goes: `npx hardhat run scripts/bench/trace-draw.ts` (POC_TRACE_N verifiers, default 10).
  * Replays the gas bench's draw (one challenged job, drawVerifiers one block later) and prints the
  * opcode gas of the drawVerifiers transaction from debug_traceTransaction, grouped by opcode, with
- * every SSTORE (slot, old→new cost) and the gas spent inside nested calls.
+ * every SSTORE (slot, old→new cost) and the gas spent inside nested calls. POC_TRACE_FLOW=self traces
+ * the pick's commitResult that draws its own stage instead; POC_TRACE_FLOW=game two whole stages.
  */
 import { network } from "hardhat";
 import { DEFAULT_POOL_PARAMS, paramsStruct } from "../lib/params.js";
@@ -92,6 +93,28 @@ for (let round = 0; round < 2; round++) {
   await (await pool.connect(generator).commit(jobId, "0x" + "ab".repeat(32), 300, "uri")).wait();
   const ch = await (await pool.connect(user).challenge(jobId)).wait();
   await ethers.provider.send("evm_mine", []);
+  if (FLOW === "self") {
+    // the pick draws its own stage in commitResult (found by simulating the call from each verifier)
+    await ethers.provider.send("evm_mine", []);
+    let pick;
+    for (const a of byAddr.values()) {
+      try {
+        await pool.connect(a).commitResult.staticCall(jobId, "0x" + "00".repeat(31) + "01");
+        pick = a;
+        break;
+      } catch {
+        // not the pick
+      }
+    }
+    if (!pick) throw new Error("nobody is picked");
+    const c = resultCommitment({ jobId, stage: 1, verifier: pick.address, matchBitmap: bitmapWithMisses(300, []), fingerprint: FP, salt: SALT });
+    const r = await (await pool.connect(pick).commitResult(jobId, c)).wait();
+    if (round === 1) await trace("commitResult drawing its own stage", r!.hash);
+    await (await pool.connect(generator).answerFingerprint(jobId, FP)).wait();
+    await (await pool.connect(pick).revealResult(jobId, bitmapWithMisses(300, []), FP, SALT)).wait();
+    for (const s of [user!, generator!, pick]) if ((await pool.creditOf(s.address)) > 0n) await (await pool.connect(s).withdraw()).wait();
+    continue;
+  }
   const d = await (await pool.connect(spare).drawVerifiers(16)).wait();
   if (round === 1 && FLOW === "draw") {
     await trace("challenge", ch!.hash);
