@@ -14,7 +14,7 @@ import { WorkerLockedError, acquireStateLock, lockFileName } from "../../offchai
 import { createLogger } from "../../offchain/worker/log.js";
 import { startVerifierWorker } from "../../offchain/worker/verifier.js";
 import { requestHash, requestToDataUri } from "../../offchain/request/index.js";
-import { CG, CV, LogTap, WORKER_TEST_PARAMS, createWorkerContext, tinyRequest, type WorkerContext } from "./helpers.js";
+import { E18, CG, CV, LogTap, WORKER_TEST_PARAMS, createWorkerContext, tinyRequest, type WorkerContext } from "./helpers.js";
 
 describe("operating the workers", function () {
   this.timeout(60_000);
@@ -127,10 +127,15 @@ describe("operating the workers", function () {
   });
 
   it("the keeper synchronises the verifiers that wait (syncPending) outside a draw epoch, once", async () => {
-    // a challenged job locks its verifier's stake, which marks that verifier for synchronisation
-    await ctx.challengedJob({ verifier: ctx.v3 });
+    // a bond during a draw epoch waits for the epoch's end and queues the verifier for synchronisation
+    // (a draw's lock only marks its pick as needing a sync: its own worker syncs it)
+    await ctx.challengedJob({ verifier: ctx.v3, draw: false });
+    expect((await ctx.client.drawEpoch()).frozen).to.equal(true);
+    await ctx.as(ctx.v2).bond(E18, { approve: true });
+    await ctx.as(ctx.stranger).tryDrawVerifiers();
+    expect((await ctx.client.drawEpoch()).frozen).to.equal(false);
     const waiting = await ctx.client.pendingSyncs();
-    expect(waiting, "a lock marks the verifier").to.be.greaterThan(0);
+    expect(waiting, "the bond queued the verifier").to.be.greaterThan(0);
     const synced: number[] = [];
     const k = new Keeper(ctx.as(ctx.stranger), { onSync: (r) => synced.push(r.pending) });
     await k.tick();
