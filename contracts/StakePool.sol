@@ -188,6 +188,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         if (treasury_ == address(0)) revert StakePoolZeroTreasury();
         _validateParams(initialParams);
         _setParams(0, initialParams);
+        uint256 unit = uint256(initialParams.minBond) >> 20;
+        _reg.weightUnit = unit == 0 ? 1 : unit;
         _head.nextJobId = 1;
         _epoch.live = true;
         _randomness = source;

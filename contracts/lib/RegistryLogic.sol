@@ -73,6 +73,11 @@ library RegistryLogic {
         /// before it can be drawn, so that the draw's mark never writes a fresh id.
         mapping(uint256 id => address) verifierAt;
         uint256 verifierCount;
+        /// Token units per draw-weight unit in the sortition trees' 64-bit lanes ({SortitionTrees}):
+        /// the initial minimum bond / 2^20 (at least 1), set once by the pool's constructor. A minimum
+        /// bond is then weighed to about one part in a million, and a model's trees hold up to 2^44
+        /// minimum bonds of that size.
+        uint256 weightUnit;
     }
 
     /// @dev Add `amount` to `verifier`'s bond: pending during an epoch, at once (and synchronised)
@@ -263,31 +268,32 @@ library RegistryLogic {
         v.flags = 0;
         uint256 w = b >= minBond ? b : 0;
         if (w != 0 && v.id == 0) _giveId(r, verifier, v);
-        _leaveTrees(r, verifier);
-        _writeWeights(r, verifier, w);
+        uint256 unit = r.weightUnit;
+        _leaveTrees(r, verifier, unit);
+        _writeWeights(r, verifier, w, unit);
         emit IVerifierRegistry.VerifierSynced(verifier, w);
     }
 
     /// @dev Weight 0 in the trees of models the verifier no longer declares.
-    function _leaveTrees(Layout storage r, address verifier) private {
+    function _leaveTrees(Layout storage r, address verifier, uint256 unit) private {
         bytes32[] storage inTrees = r.treeModelsOf[verifier];
         mapping(uint256 => bool) storage serving = r.serves[verifier];
         uint256 nOld = inTrees.length;
         for (uint256 i; i < nOld; ++i) {
             uint256 m = r.modelIndex[inTrees[i]];
-            if (!serving[m]) r.trees[m].set(verifier, 0);
+            if (!serving[m]) r.trees[m].set(verifier, 0, unit);
         }
     }
 
     /// @dev Weight `w` in the tree of every declared model; remember which trees hold it.
-    function _writeWeights(Layout storage r, address verifier, uint256 w) private {
+    function _writeWeights(Layout storage r, address verifier, uint256 w, uint256 unit) private {
         bytes32[] storage declared = r.modelsOf[verifier];
         bytes32[] storage inTrees = r.treeModelsOf[verifier];
         uint256 n = declared.length;
         bool same = n == inTrees.length;
         for (uint256 i; i < n; ++i) {
             bytes32 m = declared[i];
-            r.trees[r.modelIndex[m]].set(verifier, w);
+            r.trees[r.modelIndex[m]].set(verifier, w, unit);
             if (same && inTrees[i] != m) same = false;
         }
         if (!same) r.treeModelsOf[verifier] = declared;

@@ -515,7 +515,8 @@ contract StakePoolFuzzTest is PoolFixture {
         (, address honestPick,) = pool.currentStage(jobId);
         vm.revertToState(snap);
 
-        uint256 amount = bound(sybilBond, 100, uint256(type(uint96).max) / 2);
+        // up to the trees' capacity (2^44 minimum bonds; see SortitionTrees)
+        uint256 amount = bound(sybilBond, 100, (uint256(1) << 43) * 100);
         address sybil = address(0x5B1);
         (uint256 totalBefore, uint256 nBefore) = pool.modelStake(MODEL);
         _addVerifier(sybil, amount);
