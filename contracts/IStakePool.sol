@@ -212,7 +212,7 @@ interface IStakePool is IVerifierRegistry {
     /// @notice With the current α, `cg` and `cv` give a zero payment (alphaCg or alphaCv would be 0).
     error StakePoolCostTooSmall(uint256 cg, uint256 cv);
     /// @notice `cg` or `cv` is so large that an amount would not fit the job's storage (alphaCg and
-    /// alphaCv must be < 2^80, betaCg and betaCv < 2^88).
+    /// alphaCv, betaCg and betaCv must each be < 2^80).
     error StakePoolCostTooLarge(uint256 cg, uint256 cv);
     /// @notice `numChecks` must be at least 1 and at most 2^18 (see {StakePool-MAX_NUM_CHECKS}).
     error StakePoolInvalidNumChecks(uint256 jobId, uint256 numChecks);
@@ -577,6 +577,12 @@ interface IStakePool is IVerifierRegistry {
 
     /// @notice Stage `stage` of job `jobId`: its (latest) verifier, what became of it, and the hash of
     /// its result (zero unless submitted).
+    /// @dev The stage views ({getStage}, {stageRound}, {answerOf}) describe a live dispute (the job in
+    /// {State.AwaitingVerifier}, {State.Verifying} or {State.Answering}). A settled job's dispute
+    /// record is reused by a later challenge, which saves each dispute its fresh storage writes
+    /// (docs/PROTOCOL.md "Storage and gas"), so for it they return an empty record (no verifier,
+    /// {StageStatus.None}); its history is in the events ({VerifierAssigned}, {ResultSubmitted},
+    /// {JobSettled} with every verifier and payout).
     function getStage(uint256 jobId, uint8 stage)
         external
         view

@@ -74,18 +74,25 @@ import {Settlement} from "./lib/Settlement.sol";
 /// three-stage game.
 ///
 /// Storage. A job takes three slots, packed so that each transition writes as few slots as possible;
-/// amounts are limited to alphaC* < 2^80 and betaC* < 2^88 token units. Each stage adds one slot for
-/// its verifier, seed and answered bits (written by the draw) and one for the commitment, replaced by
-/// the result hash at the reveal; the answers of the current stage take one slot per answerer, reused
-/// by the next stage; a replaced verifier (no-show, decline) one slot. Nothing else is written per
-/// verifier: the exclusions and {getStage}'s statuses follow from these and the job's state. The draw
-/// queue and the sync queue reuse their slots once drained (docs/PROTOCOL.md "Storage and gas").
+/// amounts are limited to alphaC* < 2^80 and betaC* < 2^80 token units. A challenge gives the job a
+/// dispute record, the one the last settled dispute freed (a stack of 16-bit ids; a fresh one when
+/// none is free, and the job's own record keyed above every id once 2^16 - 1 are in use): per stage one
+/// slot for its verifier, seed and answered bits (written by the draw) and one for the commitment,
+/// replaced by the result hash at the reveal; the answers of the current stage, one slot per answerer,
+/// reused by the next stage. A reused record's slots are non-zero, so a dispute writes 2,900 gas per
+/// slot instead of 20,000; the price is that the stage views describe live disputes only (a settled
+/// job's record may be another job's: {IStakePool-getStage}). A replaced verifier (no-show, decline)
+/// takes one slot of the job itself. Nothing else is written per verifier: the exclusions and
+/// {getStage}'s statuses follow from these and the job's state. The draw queue and the sync queue reuse
+/// their slots once drained (docs/PROTOCOL.md "Storage and gas").
 contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     using SortitionTrees for SortitionTrees.Tree;
     using RegistryLogic for RegistryLogic.Layout;
 
     /// @notice Basis points: α and β are given in units of 1/10_000.
     uint256 public constant BPS = 10_000;
+    /// @dev Dispute record ids are 1..2^16 - 1; a job without one keys its own at jobId + 2^16.
+    uint256 private constant DISPUTE_RECORDS = 1 << 16;
     /// @notice Upper bound of `maxStages`.
     uint8 public constant MAX_STAGES = Settlement.MAX_STAGES;
     /// @notice Stake-weighted picks one queued stage gets per epoch before it waits for the next.
@@ -157,16 +164,21 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// @dev Queue entries: jobId << 8 | stage. Only `_epoch.head..tail - 1` are meaningful: drawn
     /// entries stay (see {drawVerifiers}) and the indices start again at 0 when the queue drains.
     mapping(uint256 index => uint256) private _queue;
-    /// @dev The (latest) verifier drawn for each stage of a job and its fingerprint round.
-    mapping(uint256 jobId => mapping(uint256 stage => Settlement.StageSlot)) private _stages;
+    /// @dev The (latest) verifier drawn for each stage of a dispute and its fingerprint round. This,
+    /// `_results` and `_answers` are keyed by the job's dispute record ({_key}).
+    mapping(uint256 key => mapping(uint256 stage => Settlement.StageSlot)) private _stages;
     /// @dev Each stage's (latest) verifier's result commitment, replaced by its result hash when it
     /// reveals (one slot per stage for both; the commitment stays in {ResultCommitted}).
-    mapping(uint256 jobId => mapping(uint256 stage => bytes32)) private _results;
+    mapping(uint256 key => mapping(uint256 stage => bytes32)) private _results;
     /// @dev Answers to the current stage's fingerprint seed: index 0 the generator, i the verifier of
     /// stage i. Valid where the stage's `answered` has bit i set (the bits start empty at each
     /// assignment); a later stage overwrites them, so the generator's answer at stage k ≥ 2 reuses a
     /// used slot. Earlier stages' answers are in {FingerprintAnswered}.
-    mapping(uint256 jobId => mapping(uint256 index => bytes32)) private _answers;
+    mapping(uint256 key => mapping(uint256 index => bytes32)) private _answers;
+    /// @dev Ids of settled jobs' dispute records, free for the next challenge: entries
+    /// `0..freeTop - 1`, sixteen 16-bit ids to a slot; `_disputes` = freeTop << 16 | records ever made.
+    mapping(uint256 slot => uint256) private _freeDisputes;
+    uint256 private _disputes;
     /// @dev Per job: the verifiers that were drawn and replaced (NoShow or Declined; None otherwise).
     /// With the stages' verifiers they are the job's exclusions from further draws; the status of the
     /// others follows from the job's state ({_stageStatus}), so a draw writes no per-verifier slot.
@@ -186,7 +198,6 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     ) VerifierRegistry(token) Ownable(initialOwner) {
         if (address(token) == address(0) || address(source) == address(0)) revert StakePoolZeroAddress();
         if (treasury_ == address(0)) revert StakePoolZeroTreasury();
-        _validateParams(initialParams);
         _setParams(0, initialParams);
         uint256 unit = uint256(initialParams.minBond) >> 20;
         _reg.weightUnit = unit == 0 ? 1 : unit;
@@ -290,6 +301,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         if (msg.sender != j.user) revert StakePoolNotUser(jobId, msg.sender);
         _requireBeforeDeadline(jobId, j);
         j.stage = 1;
+        j.dispute = _takeDispute();
         emit JobChallenged(jobId, msg.sender);
         _enqueue(jobId, j, 1);
     }
@@ -301,12 +313,13 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         if (j.state == State.AwaitingVerifier) _drawQueue(type(uint256).max, jobId);
         _requireState(jobId, j, State.Verifying);
         uint256 k = j.stage;
-        Settlement.StageSlot memory st = _stages[jobId][k];
+        uint256 key = _key(jobId, j);
+        Settlement.StageSlot memory st = _stages[key][k];
         if (msg.sender != st.verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
         fingerprintSeed = st.seed;
         _requireBeforeDeadline(jobId, j);
         if (commitment == bytes32(0)) revert StakePoolEmptyCommitment(jobId);
-        _results[jobId][k] = commitment;
+        _results[key][k] = commitment;
         uint256 window = _params[j.paramsId].verifyWindow;
         uint40 revealDeadline = uint40(block.timestamp + 2 * window);
         j.state = State.Answering;
@@ -321,7 +334,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         uint256 k = j.stage;
         uint64 answerDeadline = _answerDeadline(j);
         if (block.timestamp > answerDeadline) revert StakePoolDeadlinePassed(jobId, answerDeadline);
-        mapping(uint256 => Settlement.StageSlot) storage stages = _stages[jobId];
+        uint256 key = _key(jobId, j);
+        mapping(uint256 => Settlement.StageSlot) storage stages = _stages[key];
         uint256 index;
         if (msg.sender != j.generator) {
             // The verifiers of stages 1..k-1 are the ones that revealed (no-shows were replaced).
@@ -334,7 +348,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         uint32 bit = uint32(1 << index);
         if (st.answered & bit != 0) revert StakePoolAlreadyAnswered(jobId, msg.sender);
         st.answered |= bit;
-        _answers[jobId][index] = fingerprint;
+        _answers[key][index] = fingerprint;
         emit FingerprintAnswered(jobId, uint8(k), msg.sender, uint8(index), fingerprint);
     }
 
@@ -345,11 +359,14 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     {
         (Settlement.Job storage j, Settlement.Reveal memory r) = _openReveal(jobId, matchBitmap, fingerprint, salt);
         uint256 k = r.stage;
-        uint256 dG = Settlement.judge(j, _stages[jobId], _answers[jobId], _results[jobId], _creditPlusOne, r);
+        uint256 key = _key(jobId, j);
+        uint256 dG = Settlement.judge(j, _stages[key], _answers[key], _results[key], _creditPlusOne, r);
         emit ResultSubmitted(jobId, uint8(k), msg.sender, r.resultHash, matchBitmap, fingerprint, uint16(dG));
         if (j.state == State.Answering) {
             j.stage = uint8(k + 1);
             _enqueue(jobId, j, k + 1);
+        } else {
+            _releaseDispute(j);
         }
     }
 
@@ -361,13 +378,14 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         j = _jobs[jobId];
         _requireState(jobId, j, State.Answering);
         uint256 k = j.stage;
-        Settlement.StageSlot memory st = _stages[jobId][k];
+        uint256 key = _key(jobId, j);
+        Settlement.StageSlot memory st = _stages[key][k];
         if (msg.sender != st.verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
         _requireBeforeDeadline(jobId, j);
         _checkBitmap(jobId, matchBitmap, j.numChecks);
         bytes32 h = keccak256(matchBitmap);
         bytes32 revealed = keccak256(abi.encode(jobId, uint8(k), msg.sender, h, fingerprint, salt));
-        mapping(uint256 => bytes32) storage results = _results[jobId];
+        mapping(uint256 => bytes32) storage results = _results[key];
         bytes32 committed = results[k];
         // INVARIANT: a result counts only as it was committed before any answer was public (H-2).
         if (revealed != committed) revert StakePoolCommitmentMismatch(jobId, committed, revealed);
@@ -402,7 +420,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// @inheritdoc IStakePool
     function timeoutVerifier(uint256 jobId) external nonReentrant {
         Settlement.Job storage j = _jobs[jobId];
-        Settlement.dropVerifier(j, _stages[jobId], _dropped[jobId], _creditPlusOne, _treasury, jobId, 0, false);
+        Settlement.dropVerifier(j, _stages[_key(jobId, j)], _dropped[jobId], _creditPlusOne, _treasury, jobId, 0, false);
         _enqueue(jobId, j, j.stage);
     }
 
@@ -410,7 +428,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     function declineAssignment(uint256 jobId) external nonReentrant {
         Settlement.Job storage j = _jobs[jobId];
         Params storage p = _params[j.paramsId];
-        Settlement.dropVerifier(j, _stages[jobId], _dropped[jobId], _creditPlusOne, _treasury, jobId, (uint256(p.verifyWindow) << 32) | p.declineFeeBps, true);
+        Settlement.dropVerifier(j, _stages[_key(jobId, j)], _dropped[jobId], _creditPlusOne, _treasury, jobId, (uint256(p.verifyWindow) << 32) | p.declineFeeBps, true);
         _enqueue(jobId, j, j.stage);
     }
 
@@ -466,7 +484,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         _requireAfterDeadline(jobId, j);
         uint256 k = j.stage;
         if (k == 1) _settleAsUnchallenged(jobId, j, State.Unverified);
-        else Settlement.stalemate(j, _stages[jobId], _creditPlusOne, _treasury, jobId, k, false);
+        else Settlement.stalemate(j, _stages[_key(jobId, j)], _creditPlusOne, _treasury, jobId, k, false);
+        _releaseDispute(j);
         // The job's queue entry, if still queued, is skipped when reached.
     }
 
@@ -476,7 +495,6 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function setParams(Params calldata newParams) external onlyOwner {
-        _validateParams(newParams);
         uint16 id = _head.paramsId;
         if (id == type(uint16).max) revert StakePoolParamsExhausted();
         unchecked {
@@ -544,20 +562,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     }
 
     /// @inheritdoc IStakePool
-    function getJob(uint256 jobId) external view returns (JobView memory view_) {
-        Settlement.Job storage j = _jobs[jobId];
-        view_.user = j.user;
-        view_.generator = j.generator;
-        view_.state = j.state;
-        view_.stage = j.stage;
-        view_.deadline = j.deadline;
-        view_.alphaCg = j.alphaCg;
-        view_.alphaCv = j.alphaCv;
-        view_.betaCg = j.betaCg;
-        view_.betaCv = j.betaCv;
-        view_.numChecks = j.numChecks;
-        view_.paramsId = j.paramsId;
-        view_.escrow = _escrow(j);
+    function getJob(uint256 jobId) external view returns (JobView memory) {
+        return Settlement.jobView(_jobs[jobId]);
     }
 
     /// @inheritdoc IStakePool
@@ -573,7 +579,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
 
     /// @inheritdoc IStakePool
     function escrowOf(uint256 jobId) external view returns (uint256) {
-        return _escrow(_jobs[jobId]);
+        return Settlement.jobView(_jobs[jobId]).escrow;
     }
 
     /// @inheritdoc IStakePool
@@ -582,7 +588,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         stage = j.stage;
         deadline = j.deadline;
         State s = j.state;
-        if (s == State.Verifying || s == State.Answering) verifier = _stages[jobId][stage].verifier;
+        if (s == State.Verifying || s == State.Answering) verifier = _stages[_key(jobId, j)][stage].verifier;
     }
 
     /// @inheritdoc IStakePool
@@ -591,13 +597,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         view
         returns (address verifier, StageStatus status, bytes32 resultHash)
     {
-        verifier = _stages[jobId][stage].verifier;
-        status = _stageStatus(jobId, stage, verifier);
-        if (status == StageStatus.Submitted) resultHash = _results[jobId][stage];
-    }
-
-    function _stageStatus(uint256 jobId, uint256 stage, address verifier) private view returns (StageStatus) {
-        return Settlement.stageStatus(_jobs[jobId], _dropped[jobId], stage, verifier);
+        Settlement.StageView memory v = _stageView(jobId, stage, 0);
+        return (v.verifier, v.status, v.resultHash);
     }
 
     /// @inheritdoc IStakePool
@@ -606,22 +607,74 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         view
         returns (bytes32 commitment, uint64 fingerprintSeed, uint32 answered)
     {
-        Settlement.StageSlot memory st = _stages[jobId][stage];
-        StageStatus status = _stageStatus(jobId, stage, st.verifier);
-        // After the reveal the slot holds the result hash ({getStage}).
-        if (status != StageStatus.Submitted) commitment = _results[jobId][stage];
-        return (commitment, st.seed, st.answered);
+        Settlement.StageView memory v = _stageView(jobId, stage, 0);
+        return (v.commitment, v.seed, v.answered);
     }
 
     /// @inheritdoc IStakePool
     function answerOf(uint256 jobId, uint8 stage, uint8 index) external view returns (bytes32) {
-        if (stage != _jobs[jobId].stage || index >= 32 || _stages[jobId][stage].answered & (1 << index) == 0) return bytes32(0);
-        return _answers[jobId][index];
+        return _stageView(jobId, stage, index).answer;
+    }
+
+    /// @dev The views of one stage of a live dispute (an empty record after settlement: {_liveKey}).
+    function _stageView(uint256 jobId, uint256 stage, uint256 index) private view returns (Settlement.StageView memory) {
+        uint256 key = _liveKey(jobId);
+        return Settlement.stageView(_jobs[jobId], _stages[key], _results[key], _answers[key], _dropped[jobId], stage, index);
     }
 
     /// @inheritdoc IStakePool
     function claimHash(uint32 numChecks) external pure returns (bytes32) {
         return Settlement.claimHash(numChecks);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Internals: dispute records
+    // ------------------------------------------------------------------------------------------------
+
+    /// @dev The key of job `jobId`'s dispute record in `_stages`, `_results` and `_answers`: its
+    /// recycled record, or (none was free) one of its own above every record id.
+    function _key(uint256 jobId, Settlement.Job storage j) private view returns (uint256) {
+        uint256 d = j.dispute;
+        return d != 0 ? d : jobId + DISPUTE_RECORDS;
+    }
+
+    /// @dev {_key} while the job's dispute is live; after settlement its record may belong to another
+    /// job, so the stage views read an empty record (the history is in the events).
+    function _liveKey(uint256 jobId) private view returns (uint256) {
+        Settlement.Job storage j = _jobs[jobId];
+        State s = j.state;
+        if (s != State.Verifying && s != State.Answering && s != State.AwaitingVerifier) return 0;
+        return _key(jobId, j);
+    }
+
+    /// @dev A dispute record for a new challenge: the last one freed (its slots are written already, so
+    /// the stage, result and answer writes of this dispute cost 2,900 gas instead of 20,000), a new
+    /// one, or 0 (the job's own record) once 2^16 - 1 exist and none is free.
+    function _takeDispute() private returns (uint16 id) {
+        uint256 d = _disputes;
+        uint256 top = d >> 16;
+        uint256 made = d & 0xffff;
+        if (top != 0) {
+            --top;
+            id = uint16(_freeDisputes[top >> 4] >> ((top & 15) << 4));
+        } else if (made != 0xffff) {
+            id = uint16(++made);
+        } else {
+            return 0;
+        }
+        _disputes = (top << 16) | made;
+    }
+
+    /// @dev The settled job's dispute record goes back on the free stack.
+    function _releaseDispute(Settlement.Job storage j) private {
+        uint256 id = j.dispute;
+        if (id == 0) return;
+        uint256 d = _disputes;
+        uint256 top = d >> 16;
+        uint256 shift = (top & 15) << 4;
+        uint256 word = _freeDisputes[top >> 4];
+        _freeDisputes[top >> 4] = (word & ~(uint256(0xffff) << shift)) | (id << shift);
+        _disputes = d + (1 << 16);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -712,10 +765,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             uint256 stake = j.betaCv;
             mapping(address => StageStatus) storage dropped = _dropped[jobId];
             // The verifiers of the earlier stages (each revealed); replaced ones are in `dropped`.
-            address[] memory earlier = new address[](k - 1);
-            for (uint256 i = 1; i < k; ++i) {
-                earlier[i - 1] = _stages[jobId][i].verifier;
-            }
+            address[] memory earlier = _earlier(jobId, j, k);
             for (uint256 attempt; attempt < DRAW_ATTEMPTS; ++attempt) {
                 uint256 r = uint256(keccak256(abi.encode(word, jobId, k, attempt)));
                 address c = tree.draw(r);
@@ -738,6 +788,15 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         emit VerifierUnavailable(jobId, uint8(k), j.deadline);
     }
 
+    /// @dev The verifiers of stages 1..k-1 of the job.
+    function _earlier(uint256 jobId, Settlement.Job storage j, uint256 k) private view returns (address[] memory earlier) {
+        mapping(uint256 => Settlement.StageSlot) storage stages = _stages[_key(jobId, j)];
+        earlier = new address[](k - 1);
+        for (uint256 i = 1; i < k; ++i) {
+            earlier[i - 1] = stages[i].verifier;
+        }
+    }
+
     function _contains(address[] memory list, address a) private pure returns (bool) {
         for (uint256 i; i < list.length; ++i) {
             if (list[i] == a) return true;
@@ -749,7 +808,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// The fingerprint `seed` comes from the draw's randomness; the answers of the stage start empty.
     function _assign(uint256 jobId, Settlement.Job storage j, uint256 k, address verifier, uint256 stake, uint64 seed) private {
         _reg.lock(verifier, stake);
-        _stages[jobId][k] = Settlement.StageSlot({verifier: verifier, seed: seed, answered: 0});
+        _stages[_key(jobId, j)][k] = Settlement.StageSlot({verifier: verifier, seed: seed, answered: 0});
         uint40 deadline = uint40(block.timestamp + _params[j.paramsId].verifyWindow);
         j.state = State.Verifying;
         j.deadline = deadline;
@@ -796,7 +855,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         if (aG == 0 || aV == 0) revert StakePoolCostTooSmall(cg, cv);
         uint256 bG = cg * h.betaBps / BPS;
         uint256 bV = cv * h.betaBps / BPS;
-        if (aG > type(uint80).max || aV > type(uint80).max || bG > type(uint88).max || bV > type(uint88).max) {
+        if (aG > type(uint80).max || aV > type(uint80).max || bG > type(uint80).max || bV > type(uint80).max) {
             revert StakePoolCostTooLarge(cg, cv);
         }
         // INVARIANT: confirming an earlier verifier pays more than agreeing with the generator (M-1).
@@ -820,8 +879,9 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             generator: generator,
             alphaCv: uint80(aV),
             paramsId: h.paramsId,
-            betaCg: uint88(bG),
-            betaCv: uint88(bV),
+            betaCg: uint80(bG),
+            betaCv: uint80(bV),
+            dispute: 0,
             deadline: uint40(block.timestamp + h.commitWindow),
             state: State.Open,
             stage: 0,
@@ -847,18 +907,9 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         if (block.timestamp <= deadline) revert StakePoolDeadlineNotReached(jobId, deadline);
     }
 
-    function _escrow(Settlement.Job storage j) private view returns (uint256) {
-        State s = j.state;
-        if (s == State.Open) return uint256(j.alphaCg) + j.alphaCv;
-        uint256 base = uint256(j.alphaCg) + j.alphaCv + j.betaCg;
-        if (s == State.Committed) return base;
-        if (s == State.Verifying || s == State.Answering) return base + uint256(j.stage) * j.betaCv;
-        if (s == State.AwaitingVerifier) return base + uint256(j.stage - 1) * j.betaCv;
-        return 0;
-    }
 
     function _setParams(uint16 id, Params memory p) private {
-        _params[id] = p;
+        Settlement.storeParams(_params, id, p);
         _head = Head({
             nextJobId: _head.nextJobId,
             paramsId: id,
@@ -872,12 +923,8 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
             minModelStake: p.minModelStake,
             minBond: p.minBond
         });
-        emit ParamsUpdated(id, p);
     }
 
-    function _validateParams(Params memory p) private pure {
-        Settlement.validateParams(p);
-    }
 
     // ------------------------------------------------------------------------------------------------
     // Registry hooks

@@ -23,8 +23,11 @@ library Settlement {
         uint80 alphaCv;
         uint16 paramsId;
         // slot 2: everything a transition changes lives here
-        uint88 betaCg;
-        uint88 betaCv;
+        uint80 betaCg;
+        uint80 betaCv;
+        /// The job's dispute record (stages, results, answers), recycled across jobs once settled; 0:
+        /// the job's own record (none was free). See {StakePool} "Storage".
+        uint16 dispute;
         uint40 deadline;
         IStakePool.State state;
         uint8 stage;
@@ -82,6 +85,15 @@ library Settlement {
         _checkRange("minModelStake", p.minModelStake, 1, type(uint96).max);
         _checkRange("maxStakeBps", p.maxStakeBps, 1, BPS_UNIT);
         _checkRange("declineFeeBps", p.declineFeeBps, 0, BPS_UNIT);
+    }
+
+    /// @notice Check `p` ({validateParams}) and store it as parameter set `id`; emits
+    /// {IStakePool-ParamsUpdated}. Here rather than in the pool to keep the pool's code under the 24 KiB
+    /// limit (called only by the constructor and {IStakePool-setParams}).
+    function storeParams(mapping(uint16 => IStakePool.Params) storage params, uint16 id, IStakePool.Params memory p) external {
+        validateParams(p);
+        params[id] = p;
+        emit IStakePool.ParamsUpdated(id, p);
     }
 
     function _checkRange(string memory name, uint256 value, uint256 min, uint256 max) private pure {
@@ -184,6 +196,64 @@ library Settlement {
         if (fee != 0) Credits.add(credits, treasury, fee);
         if (refund != 0) Credits.add(credits, verifier, refund);
         emit IStakePool.VerifierDeclined(jobId, uint8(k), verifier, fee, refund);
+    }
+
+    /// @notice The pool's {IStakePool-getJob}: the job's fields and what it holds now. Here rather than
+    /// in the pool to keep the pool's code under the 24 KiB limit.
+    function jobView(Job storage j) external view returns (IStakePool.JobView memory v) {
+        v.user = j.user;
+        v.generator = j.generator;
+        IStakePool.State s = j.state;
+        v.state = s;
+        v.stage = j.stage;
+        v.deadline = j.deadline;
+        v.alphaCg = j.alphaCg;
+        v.alphaCv = j.alphaCv;
+        v.betaCg = j.betaCg;
+        v.betaCv = j.betaCv;
+        v.numChecks = j.numChecks;
+        v.paramsId = j.paramsId;
+        // the escrow: the deposits of the state (see {StakePool} "Exactness")
+        if (s == IStakePool.State.Open) {
+            v.escrow = v.alphaCg + v.alphaCv;
+        } else if (s == IStakePool.State.Committed || s == IStakePool.State.Verifying || s == IStakePool.State.Answering || s == IStakePool.State.AwaitingVerifier) {
+            uint256 stakes = s == IStakePool.State.Committed ? 0 : s == IStakePool.State.AwaitingVerifier ? v.stage - 1 : v.stage;
+            v.escrow = v.alphaCg + v.alphaCv + v.betaCg + stakes * v.betaCv;
+        }
+    }
+
+    /// @dev What the pool's stage views return ({IStakePool-getStage}, {IStakePool-stageRound},
+    /// {IStakePool-answerOf}).
+    struct StageView {
+        address verifier;
+        IStakePool.StageStatus status;
+        bytes32 resultHash;
+        bytes32 commitment;
+        uint64 seed;
+        uint32 answered;
+        bytes32 answer;
+    }
+
+    /// @notice Stage `stage` of job `j`'s dispute record, and answer `index` of it when it is the current
+    /// stage. Here rather than in the pool to keep the pool's code under the 24 KiB limit.
+    function stageView(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(uint256 => bytes32) storage results,
+        mapping(uint256 => bytes32) storage answers,
+        mapping(address => IStakePool.StageStatus) storage dropped,
+        uint256 stage,
+        uint256 index
+    ) external view returns (StageView memory v) {
+        StageSlot memory st = stages[stage];
+        v.verifier = st.verifier;
+        v.seed = st.seed;
+        v.answered = st.answered;
+        v.status = stageStatus(j, dropped, stage, st.verifier);
+        // one slot holds the commitment until the reveal, the result hash after it
+        if (v.status == IStakePool.StageStatus.Submitted) v.resultHash = results[stage];
+        else v.commitment = results[stage];
+        if (stage == j.stage && index < 32 && st.answered & (1 << index) != 0) v.answer = answers[index];
     }
 
     /// @notice What became of `verifier`, the latest verifier of `stage` of job `j` (the pool's

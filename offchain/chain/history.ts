@@ -149,12 +149,32 @@ export async function jobHistory(client: PoolClient, jobId: bigint | number, opt
     h.committed.claimHash = await client.claimHash(h.committed.numChecks);
     markAgreement(h);
   }
+  // The pool's stage views describe a live dispute only (a settled job's dispute record is reused):
+  // after settlement each stage's status follows from its latest assignment's events.
   await Promise.all(
     h.stages.map(async (s) => {
-      s.status = (await client.getStage(id, s.stage)).status;
+      s.status = h.final ? statusFromEvents(s) : (await client.getStage(id, s.stage)).status;
     }),
   );
   return h;
+}
+
+/** A stage's status from its latest assignment (what getStage said while the job was live). */
+function statusFromEvents(s: StageHistory): StageStatus {
+  const a = s.assignments[s.assignments.length - 1];
+  if (!a) return StageStatus.None;
+  switch (a.outcome) {
+    case "submitted":
+      return StageStatus.Submitted;
+    case "timedOut":
+      return StageStatus.NoShow;
+    case "declined":
+      return StageStatus.Declined;
+    case "committed":
+      return StageStatus.Committed;
+    default:
+      return StageStatus.Pending;
+  }
 }
 
 /** The timestamps of the blocks of `events` (one getBlock per distinct block). */

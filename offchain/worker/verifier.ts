@@ -209,6 +209,7 @@ export type JobOutcome =
   | "declined"
   | "deadline-passed"
   | "not-verifying"
+  | "settled"
   | "failed";
 
 class Stopped extends Error {}
@@ -804,6 +805,21 @@ class Worker {
     }
     const st = await this.client.getStage(BigInt(j.jobId), j.stage);
     const mine = st.verifier.toLowerCase() === this.me.toLowerCase();
+    if (st.status === StageStatus.None) {
+      // the stage views are empty once the job settled (its dispute record is reused)
+      const job = await this.client.getJob(BigInt(j.jobId));
+      if (FINAL_STATES.has(job.state)) {
+        const mineOnChain = (await this.client.jobEvents(BigInt(j.jobId))).find(
+          (e) => e.name === "ResultSubmitted" && e.stage === j.stage && e.verifier.toLowerCase() === this.me.toLowerCase(),
+        );
+        if (mineOnChain && mineOnChain.name === "ResultSubmitted") {
+          await this.#finish(j, "already-submitted", `our result is on-chain (hash ${mineOnChain.resultHash}) and the job settled (${JobState[job.state]}): nothing more to send`, "info", { resultHash: mineOnChain.resultHash });
+        } else {
+          await this.#finish(j, "settled", `the job settled (${JobState[job.state]}) without a result of ours at this stage: nothing more to do`, "info", { state: job.state });
+        }
+        return true;
+      }
+    }
     if (!mine) {
       await this.#finish(j, "superseded", `the stage's verifier is now ${st.verifier} (we were timed out, or a re-org dropped the assignment): nothing to do`, "warn");
       return true;

@@ -58,10 +58,10 @@ contract StakePoolFuzzTest is PoolFixture {
     }
 
     /// @dev Cg and Cv that satisfy every openJob constraint: alphaCv ≥ 1, betaCg > 2 alphaCv + betaCv,
-    /// alphaC* < 2^80, betaC* < 2^88. Half the runs use small costs, where rounding matters most.
+    /// alphaC* < 2^80, betaC* < 2^80. Half the runs use small costs, where rounding matters most.
     function _costs(Case memory c, uint256 cgSeed, uint256 cvSeed) internal pure {
         uint256 hiA = (uint256(type(uint80).max) * BPS) / c.alphaBps;
-        uint256 hiB = (uint256(type(uint88).max) * BPS) / c.betaBps;
+        uint256 hiB = (uint256(type(uint80).max) * BPS) / c.betaBps;
         uint256 hi = hiA < hiB ? hiA : hiB;
         uint256 cvLo = (BPS + c.alphaBps - 1) / c.alphaBps;
         uint256 cvHi = hi / 4;

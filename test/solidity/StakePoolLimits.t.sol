@@ -62,9 +62,10 @@ contract StakePoolLimitsTest is PoolFixture {
     // Amounts
     // --------------------------------------------------------------------------------------------
 
-    /// @notice alphaCg = 2^80 - 1 is accepted and 2^80 refused; costs above 2^128 are refused.
+    /// @notice alphaCg = betaCg = 2^80 - 1 (α = β = 1×) is accepted and 2^80 refused; costs above 2^128
+    /// are refused.
     function test_alphaAmountsAtTheStorageLimit() public {
-        _deploy(_params(10_000, 10_000 + 1, 3, type(uint96).max, 10_000));
+        _deploy(_params(10_000, 10_000, 3, type(uint96).max, 10_000));
         _addVerifiers(5, type(uint96).max);
         uint256 cg = type(uint80).max;
         _fund(user, type(uint256).max / 2);
@@ -77,18 +78,17 @@ contract StakePoolLimitsTest is PoolFixture {
         vm.stopPrank();
     }
 
-    /// @notice The largest betaCv the cost ratio allows near 2^88 (β = 100×, α = 0.3× so
-    /// that alphaCg stays below 2^80) plays a full
+    /// @notice The largest betaCv the cost ratio allows near 2^80 (β = 100×, α = 0.3×) plays a full
     /// three-stage game to row 4 without overflow, to the wei.
-    function test_betaAmountsNear2pow88PlayAFullGame() public {
+    function test_betaAmountsNear2pow80PlayAFullGame() public {
         _deploy(_params(3_000, 1_000_000, 3, type(uint96).max, 10_000));
         _addVerifiers(5, type(uint96).max);
-        uint256 cg = (uint256(type(uint88).max) / 100); // betaCg = 100 cg < 2^88, alphaCg = 0.3 cg < 2^80
+        uint256 cg = (uint256(type(uint80).max) / 100); // betaCg = 100 cg < 2^80, alphaCg = 0.3 cg < 2^80
         uint256 cv = cg * 100 / 101; // betaCg > 2 alphaCv + betaCv = 100.6 cv
         uint256 jobId = _open(cg, cv);
         IStakePool.JobView memory j = pool.getJob(jobId);
-        assertGe(j.betaCv, uint256(1) << 87, "betaCv near 2^88");
-        assertGe(j.betaCg, uint256(1) << 87, "betaCg near 2^88");
+        assertGe(j.betaCv, uint256(1) << 79, "betaCv near 2^80");
+        assertGe(j.betaCg, uint256(1) << 79, "betaCg near 2^80");
         _commit(jobId, 16);
         _challenge(jobId);
         for (uint256 s = 1; s <= 3; ++s) {
