@@ -246,6 +246,11 @@ library Settlement {
         uint256 index
     ) external view returns (StageView memory v) {
         StageSlot memory st = stages[stage];
+        // A recycled record holds an earlier dispute's later stages: only stages 1..j.stage are this
+        // job's, and while stage j.stage waits for a draw its slot is this job's only if it holds the
+        // verifier this job dropped (a no-show or a decline); else nothing was drawn for it yet.
+        if (stage == 0 || stage > j.stage) return v;
+        if (stage == j.stage && j.state == IStakePool.State.AwaitingVerifier && dropped[st.verifier] == IStakePool.StageStatus.None) return v;
         v.verifier = st.verifier;
         v.seed = st.seed;
         v.answered = st.answered;
