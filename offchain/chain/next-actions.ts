@@ -83,7 +83,7 @@ export function nextActions(job: JobLike, now: number, options: NextActionsOptio
       push({ action: "challenge", by: "user", account: view.user, until: deadline, summary: "the user challenges: stage 1 joins the draw queue" });
       break;
     case JobState.AwaitingVerifier:
-      push({ action: "drawVerifiers", by: "anyone", until: deadline, summary: `stage ${view.stage} is drawn once the draw epoch's randomness exists` });
+      push({ action: "drawVerifiers", by: "anyone", until: deadline, summary: `stage ${view.stage} is drawn once the draw epoch's randomness exists: by the pick's own commitResult (it replays first), or by anyone's drawVerifiers` });
       break;
     case JobState.Verifying: {
       const verifier = assignment?.verifier;

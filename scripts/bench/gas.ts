@@ -8,18 +8,21 @@
  *   credits), the pool already holds tokens, and each deposit is preceded by an exact `approve`
  *   (not counted). This is what a returning user or generator pays.
  * - first job: the same flow for a user and a generator the pool has never paid (cold credit slots).
- * - stages (v2): `challenge` queues stage 1 and requests randomness; `drawVerifiers` draws it a block
- *   later (FutureBlockRandomness); each stage's commit–reveal (H-2): `commitResult`, the generator's
- *   `answerFingerprint` (the earlier verifiers' too in the game where the generator answers falsely:
- *   otherwise the generator's answer stands for theirs), `revealResult` of
- *   every kind (agree, dissent, confirm, stalemate) at the default maxStages = 3 (a non-settling one
- *   queues the next stage); timeouts, declines. The summary gives the most expensive of each. The
- *   whole 1-, 2- and 3-stage games (challenge to settlement, every transaction and draw included)
- *   are summed per outcome.
+ * - stages (v2): `challenge` queues stage 1, requests randomness and takes a dispute record;
+ *   `drawVerifiers` draws it a block later (FutureBlockRandomness); each stage's commit–reveal (H-2):
+ *   `commitResult`, the generator's `answerFingerprint` (the earlier verifiers' too in the game where
+ *   the generator answers falsely: otherwise the generator's answer stands for theirs), `revealResult`
+ *   of every kind (agree, dissent, confirm, stalemate) at the default maxStages = 3 (a non-settling one
+ *   queues the next stage); timeouts, declines. The same games "self-drawn": no drawVerifiers, the
+ *   pick (found by simulating commitResult) draws its own stage in its commitResult, as the workers
+ *   do. The summary gives the most expensive of each. The whole 1-, 2- and 3-stage games (challenge
+ *   to settlement, every transaction and draw included) are summed per outcome.
  * - verifier registry: setModels, bond, bondFromCredit, sync, syncPending, requestUnbond,
  *   withdrawUnbonded.
  * - the draw at 10, 100 and 1,000 bonded verifiers of one model (stake-weighted sortition: the cost
- *   grows with the tree's depth).
+ *   grows with the tree's depth), twice from one state: as a bystander's drawVerifiers, and inside the
+ *   pick's commitResult (the difference to a plain commitResult is the draw's share). Each sample's job
+ *   is settled afterwards, so the next one reuses its dispute record (steady state).
  * - unlimited approval: the steady-state flow with a max allowance set once (OpenZeppelin's ERC20
  *   then skips the allowance write, but the exact-approval flow gets a refund for zeroing it).
  *
@@ -32,13 +35,14 @@
  * (openJob) are emitted only. The 200,000 target would need fewer job slots or unchecked pulls, i.e.
  * giving up something the brief asks for (exact stored deposits, the fee-on-transfer check).
  *
- * Where a draw's gas goes (`POC_TRACE_N=1000 npx hardhat run scripts/bench/trace-draw.ts`, steady
- * state, 130,509 in all at 1,000 verifiers): the transaction base (21,000); 27 cold storage reads
- * (56,700: the epoch, request id and source, the queue entry, the job's three slots, the model id and
- * tree header, 10 tree nodes and the picked leaf, the pick's exclusion, models and bond, the sync
- * queue's ends and slot, the stage and the verify window); the stage's new slot (20,000) and five
- * updates (verifier, sync queue and its ends, job, epoch: 14,600); the randomness read (3,218) and
- * VerifierAssigned (2,643). The first draw of every six also fills a fresh sync-queue slot (+17,100).
+ * Where a draw's gas goes (`POC_TRACE_N=1000 POC_TRACE_FLOW=self npx hardhat run
+ * scripts/bench/trace-draw.ts` prints every SLOAD and SSTORE): inside the pick's commitResult there is
+ * no transaction base, and the job's slots, its stage slot and the verify window are read once for
+ * the draw and the commit. What remains (59,193 at 1,000 verifiers): cold reads of the epoch, the
+ * request id and source (and the source's call), the queue entry, the job's user and generator, the
+ * tree header, 5 tree slots (fan-out 4, four lanes a slot) and the picked leaf, the pick's exclusion,
+ * models and bond; the writes of the pick's bond, the epoch and the stage slot (2,900: a reused
+ * dispute record; 20,000 in a fresh one); VerifierAssigned.
  */
 import { network } from "hardhat";
 import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js";
