@@ -70,8 +70,9 @@ import {Settlement} from "./lib/Settlement.sol";
 ///   matches the generator's answer, a confirmation when it matches the confirmed verifier's answer
 ///   or the generator's (so earlier verifiers answer only to overrule a false generator answer).
 /// Still open (issue 10, documented in docs/PROTOCOL.md): exclusion from draws is by address (a
-/// party's second address is drawn with its share of stake), and the gas limits of a draw and of a
-/// three-stage game.
+/// party's second address is drawn with its share of stake), and the gas limit of a three-stage game
+/// (a draw at 1,000 verifiers fits its limit only inside the pick's {commitResult}, with a reused
+/// dispute record).
 ///
 /// Storage. A job takes three slots, packed so that each transition writes as few slots as possible;
 /// amounts are limited to alphaC* < 2^80 and betaC* < 2^80 token units. A challenge gives the job a
