@@ -324,7 +324,7 @@ contract StakePoolInvariantTest is Test {
         uint256[4] memory rv;
         uint256[4] memory rp;
         uint256[4] memory rs;
-        uint256[4] memory other; // jobs, draws, stalemate by draw timeout, at maxStages
+        uint256[5] memory other; // jobs, draws, stalemate by draw timeout, at maxStages, self draws
         for (uint256 r; r < runs; ++r) {
             uint256 snap = vm.snapshotState();
             for (uint256 d; d < depth; ++d) {
@@ -349,6 +349,7 @@ contract StakePoolInvariantTest is Test {
             other[1] += handler.verifierDraws();
             other[2] += handler.stalemateByDraw();
             other[3] += handler.stalemateAtMax();
+            other[4] += handler.selfDraws();
             vm.revertToState(snap);
         }
         console.log("campaign: runs=%d depth=%d seed=%d", runs, depth, seed);
@@ -365,7 +366,7 @@ contract StakePoolInvariantTest is Test {
                 )
             );
         }
-        console.log("jobs opened %d, verifiers drawn %d", other[0], other[1]);
+        console.log("jobs opened %d, verifiers drawn %d (%d by a pick's own commitResult)", other[0], other[1], other[4]);
         string[13] memory names = [
             "None", "Open", "Committed", "Verifying", "AwaitingVerifier", "Finalized", "Cancelled",
             "GeneratorUpheld", "VerifierUpheld", "Stalemate", "Unverified", "Answering", "GeneratorForfeited"

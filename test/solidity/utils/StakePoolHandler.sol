@@ -152,6 +152,8 @@ contract StakePoolHandler is Test {
     uint256 public stalemateByDraw;
     uint256 public stalemateAtMax;
     uint256 public verifierDraws;
+    /// @notice Draws made by a pick's own commitResult (the workers' flow).
+    uint256 public selfDraws;
     uint256 public violations;
     string public firstViolation;
     /// Per behaviour: reveals, and what the revealing verifier was credited by them in total.
@@ -547,13 +549,60 @@ contract StakePoolHandler is Test {
             rnd.setMode(MockRandomness.Mode.Value);
             return;
         }
+        // One draw in four is a pick's own: its commitResult draws the queue up to its job.
+        if (e.frozen && (maxDraws >> 64) % 4 == 0 && _selfDraw(maxDraws >> 96)) return;
         vm.prank(KEEPER);
         try pool.drawVerifiers(bound(maxDraws, 1, 6)) {
             ++oks[A_DRAW];
         } catch (bytes memory r) {
             return _bad(A_DRAW, r);
         }
-        // Which awaiting stages got a verifier: check the pick against the rules and take its stake.
+        _recordDraws();
+    }
+
+    /// @dev The pick of an awaiting stage of the running epoch (found by drawing on a snapshot) commits
+    /// an honest result at once, which draws the queue up to its job. False when no awaiting stage of
+    /// this epoch gets a verifier.
+    function _selfDraw(uint256 seed) internal returns (bool) {
+        uint256 n = jobIds.length;
+        uint256 id;
+        address pick;
+        uint64 fpSeed;
+        uint256 snap = vm.snapshotState();
+        vm.prank(KEEPER);
+        try pool.drawVerifiers(64) {} catch {}
+        for (uint256 i; i < n && pick == address(0); ++i) {
+            uint256 c = jobIds[(i + seed) % n];
+            if (gjob[c].state != IStakePool.State.AwaitingVerifier) continue;
+            (uint8 stage, address v,) = pool.currentStage(c);
+            if (v == address(0)) continue;
+            (id, pick) = (c, v);
+            (, fpSeed,) = pool.stageRound(c, stage);
+        }
+        vm.revertToState(snap);
+        if (pick == address(0)) return false;
+        GJob storage j = gjob[id];
+        bytes memory bitmap = _trueBitmap(j);
+        bytes32 fp = _near(keccak256(abi.encode("replay", id, j.stage, fpSeed)), seed);
+        bytes32 salt = keccak256(abi.encode(seed, "self"));
+        bytes32 commitment = keccak256(abi.encode(id, j.stage, pick, keccak256(bitmap), fp, salt));
+        ++selfDraws;
+        vm.prank(pick);
+        try pool.commitResult(id, commitment) returns (uint64 returned) {
+            ++oks[A_DRAW];
+            if (returned != fpSeed) _violation("self draw: the seed differs from the draw's");
+        } catch (bytes memory r) {
+            _bad(A_DRAW, r);
+            return true;
+        }
+        _recordDraws();
+        if (gstage[id][j.stage].verifier != pick) _violation("self draw: another verifier than the simulated pick");
+        _committed(id, B_HONEST, bitmap, fp, salt);
+        return true;
+    }
+
+    /// @dev Which awaiting stages got a verifier: check the pick against the rules and take its stake.
+    function _recordDraws() internal {
         uint256 n = jobIds.length;
         for (uint256 i; i < n; ++i) {
             uint256 id = jobIds[i];
@@ -622,16 +671,23 @@ contract StakePoolHandler is Test {
         vm.prank(s.verifier);
         try pool.commitResult(id, commitment) {
             ++oks[A_COMMIT_RESULT];
-            s.behaviour = b;
-            s.bitmap = bitmap;
-            s.fp = fp;
-            s.salt = salt;
-            j.state = IStakePool.State.Answering;
-            j.answerDeadline = uint64(block.timestamp + _p(id).verifyWindow);
-            j.deadline = uint64(block.timestamp + 2 * uint256(_p(id).verifyWindow));
+            _committed(id, b, bitmap, fp, salt);
         } catch (bytes memory r) {
             _bad(A_COMMIT_RESULT, r);
         }
+    }
+
+    /// @dev The ghost of a committed result.
+    function _committed(uint256 id, uint8 b, bytes memory bitmap, bytes32 fp, bytes32 salt) internal {
+        GJob storage j = gjob[id];
+        GStage storage s = gstage[id][j.stage];
+        s.behaviour = b;
+        s.bitmap = bitmap;
+        s.fp = fp;
+        s.salt = salt;
+        j.state = IStakePool.State.Answering;
+        j.answerDeadline = uint64(block.timestamp + _p(id).verifyWindow);
+        j.deadline = uint64(block.timestamp + 2 * uint256(_p(id).verifyWindow));
     }
 
     /// @notice The generator or an earlier stage's verifier answers the current stage's seed; one in
