@@ -300,6 +300,31 @@ describe("verifier worker", function () {
     expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.GeneratorUpheld);
   });
 
+  it("a pick without the model does not draw itself (nothing is locked); drawn anyway by someone, it declines the assignment", async () => {
+    const fromBlock = (await ctx.ethers.provider.getBlockNumber()) + 1;
+    const job = await ctx.challengedJob({ verifier: ctx.v3, draw: false });
+    const emptyModels = join(ctx.tmp, "no-models-pick");
+    await mkdir(emptyModels, { recursive: true });
+    const { w, tap } = await worker(ctx.v3, { modelsDir: emptyModels, fromBlock, advanceDraws: false });
+    await w.idle();
+    expect(tap.has("picked", (r) => r.jobId === job.jobId.toString())).to.equal(true);
+    expect(tap.has("job-declined", (r) => r.jobId === job.jobId.toString() && /not drawing/.test(r.msg))).to.equal(true);
+    expect((await ctx.client.getJob(job.jobId)).state, "nothing drawn, nothing locked").to.equal(JobState.AwaitingVerifier);
+    // someone draws the stage after all: v3 is assigned, and its worker declines on-chain
+    await ctx.as(ctx.stranger).tryDrawVerifiers();
+    expect((await ctx.client.currentStage(job.jobId)).verifier).to.equal(ctx.v3.address);
+    await w.idle();
+    await w.stop();
+    expect((await ctx.client.getStage(job.jobId, 1)).status).to.equal(StageStatus.Declined);
+    expect(tap.has("job-declined", (r) => r.jobId === job.jobId.toString() && /declined the assignment \(tx/.test(r.msg))).to.equal(true);
+    // settle the re-queued stage with an honest verifier so that later tests start with an empty queue
+    await ctx.queueAndDraw(job.jobId, 1, ctx.v4, async () => {});
+    const v4 = await worker(ctx.v4, { fromBlock });
+    await v4.w.idle();
+    await v4.w.stop();
+    expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.GeneratorUpheld);
+  });
+
   it("re-bonds its payouts when a job's stake takes its bond below the minimum: bondFromCredit, no wallet transfer", async () => {
     const { params } = await ctx.client.params();
     const b = await ctx.client.bondOf(ctx.v2.address);
