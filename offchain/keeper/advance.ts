@@ -19,7 +19,9 @@
  *   or every `refreshEvery` ticks, so a tick costs a few calls, not one per job ever opened. Outside
  *   a draw epoch it also sends `syncPending` when verifiers wait for synchronisation (`syncBatch`), so
  *   draw weights follow bonds, unbonds and locked stakes without anyone noticing (unpaid: one cheap
- *   transaction per tick at most, and only when something waits).
+ *   transaction per tick at most, and only when something waits). A ready draw epoch is left to its
+ *   picks for a grace (`drawGraceS`) before the keeper draws it, as the verifier workers do;
+ *   `advanceJob` (`poc job advance`, an explicit request) draws at once.
  */
 import { FINAL_STATES, JobState } from "../chain/state.js";
 import { ContractRevertError, describeError, type PoolClient, type TxResult } from "../chain/index.js";
@@ -164,6 +166,12 @@ export interface KeeperOptions {
   onSync?: (r: { pending: number; tx: TxResult }) => void;
   /** Called when `syncPending` fails. */
   onSyncError?: (e: unknown) => void;
+  /**
+   * Seconds (chain time) a draw epoch's randomness must have existed before the keeper draws it
+   * (default: a quarter of the pool's draw window; 0: at once). Until then each pick draws its own
+   * stage in its commitResult (the verifier workers' flow), which saves the draw's transaction.
+   */
+  drawGraceS?: number;
 }
 
 /** Advances every due job of a pool, one `tick()` at a time (module comment). */
@@ -194,7 +202,7 @@ export class Keeper {
     const head = { timestamp: Math.max(block.timestamp, Math.floor(Date.now() / 1000)) };
     for (let id = this.#nextJobId; id < next; id++) this.#open.set(id, 0); // 0: read it now
     this.#nextJobId = next;
-    const drawable = epoch.frozen || epoch.head < epoch.tail;
+    const drawable = epoch.frozen ? !(await this.#inGrace(epoch.requestId, block.timestamp)) : epoch.head < epoch.tail;
     let sent = 0;
     let drew = false;
     for (const [id, deadline] of [...this.#open]) {
@@ -227,6 +235,17 @@ export class Keeper {
     }
     await this.#syncPending(epoch.frozen);
     return sent;
+  }
+
+  /** The epoch whose randomness was first seen ready, and when (chain time). */
+  #readySince: { requestId: bigint; at: number } | undefined;
+
+  /** Whether the running epoch's randomness exists but for less than the grace (then picks draw themselves). */
+  async #inGrace(requestId: bigint, now: number): Promise<boolean> {
+    const grace = this.o.drawGraceS ?? Math.floor((await this.client.params()).params.drawWindow / 4);
+    if (grace <= 0 || !(await this.client.drawReady())) return false;
+    if (this.#readySince?.requestId !== requestId) this.#readySince = { requestId, at: now };
+    return now < this.#readySince.at + grace;
   }
 
   /** Outside a draw epoch, synchronise the verifiers that wait (weights follow bonds and locks). */

@@ -154,4 +154,16 @@ describe("operating the workers", function () {
     expect(await k.tick()).to.be.greaterThan(0);
     expect((await ctx.client.getJob(jobId)).state).to.equal(JobState.Cancelled);
   });
+
+  it("the keeper leaves a ready draw to its pick for the grace (drawGraceS), then draws it", async () => {
+    const job = await ctx.challengedJob({ verifier: ctx.v4, draw: false });
+    const k = new Keeper(ctx.as(ctx.stranger), { drawGraceS: 600 });
+    await k.tick();
+    expect((await ctx.client.getJob(job.jobId)).state, "within the grace the pick may draw itself").to.equal(JobState.AwaitingVerifier);
+    await ctx.networkHelpers.time.increase(601);
+    await k.tick();
+    expect((await ctx.client.getJob(job.jobId)).state, "after it the keeper draws").to.equal(JobState.Verifying);
+    expect((await ctx.client.currentStage(job.jobId)).verifier).to.equal(ctx.v4.address);
+  });
+
 });
