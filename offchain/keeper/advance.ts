@@ -238,14 +238,16 @@ export class Keeper {
   }
 
   /** The epoch whose randomness was first seen ready, and when (chain time). */
-  #readySince: { requestId: bigint; at: number } | undefined;
+  #readySince: { requestId: bigint; at: number; grace: number } | undefined;
 
   /** Whether the running epoch's randomness exists but for less than the grace (then picks draw themselves). */
   async #inGrace(requestId: bigint, now: number): Promise<boolean> {
-    const grace = this.o.drawGraceS ?? Math.floor((await this.client.params()).params.drawWindow / 4);
-    if (grace <= 0 || !(await this.client.drawReady())) return false;
-    if (this.#readySince?.requestId !== requestId) this.#readySince = { requestId, at: now };
-    return now < this.#readySince.at + grace;
+    if (this.#readySince?.requestId !== requestId) {
+      if (!(await this.client.drawReady())) return false;
+      const grace = this.o.drawGraceS ?? Math.floor((await this.client.params()).params.drawWindow / 4);
+      this.#readySince = { requestId, at: now, grace };
+    }
+    return now < this.#readySince.at + this.#readySince.grace;
   }
 
   /** Outside a draw epoch, synchronise the verifiers that wait (weights follow bonds and locks). */

@@ -458,8 +458,8 @@ class Worker {
     return sent;
   }
 
-  /** The epoch whose randomness we first saw ready, and when (chain time). */
-  #readySince: { requestId: bigint; at: number } | undefined;
+  /** The epoch whose randomness we first saw ready, when (chain time), and the grace then in force. */
+  #readySince: { requestId: bigint; at: number; grace: number } | undefined;
 
   /**
    * Whether the running epoch's randomness exists but for less than the grace (`drawGraceS`): then we
@@ -467,10 +467,14 @@ class Worker {
    */
   async #inGrace(requestId: bigint): Promise<boolean> {
     const c = this.client;
-    if (!(await c.drawReady())) return false;
+    // a word once ready stays ready for its epoch (an expired one is drawVerifiers' to ask again)
+    if (this.#readySince?.requestId !== requestId) {
+      if (!(await c.drawReady())) return false;
+      const grace = this.o.drawGraceS ?? Math.floor((await c.params()).params.drawWindow / 4);
+      this.#readySince = { requestId, at: (await c.latestBlock()).timestamp, grace };
+    }
     const now = (await c.latestBlock()).timestamp;
-    if (this.#readySince?.requestId !== requestId) this.#readySince = { requestId, at: now };
-    const grace = this.o.drawGraceS ?? Math.floor((await c.params()).params.drawWindow / 4);
+    const grace = this.#readySince.grace;
     const left = this.#readySince.at + grace - now;
     if (left > 0 && this.#quiet.allow(`draw-grace:${requestId}`)) this.log.debug("draw-grace", `draw randomness ready: leaving the draws to their picks for ${left} s (until ${iso(this.#readySince.at + grace)}), then drawing for any that did not draw`, { requestId, left });
     return left > 0;
