@@ -182,7 +182,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     uint256 private _disputes;
     /// @dev Per job: the verifiers that were drawn and replaced (NoShow or Declined; None otherwise).
     /// With the stages' verifiers they are the job's exclusions from further draws; the status of the
-    /// others follows from the job's state ({_stageStatus}), so a draw writes no per-verifier slot.
+    /// others follows from the job's state ({Settlement-stageView}), so a draw writes no per-verifier slot.
     mapping(uint256 jobId => mapping(address verifier => StageStatus)) private _dropped;
 
     /// @param token The stake token (a plain ERC-20: no fee on transfer, no rebasing).
@@ -421,15 +421,14 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     /// @inheritdoc IStakePool
     function timeoutVerifier(uint256 jobId) external nonReentrant {
         Settlement.Job storage j = _jobs[jobId];
-        Settlement.dropVerifier(j, _stages[_key(jobId, j)], _dropped[jobId], _creditPlusOne, _treasury, jobId, 0, false);
+        Settlement.timeoutVerifier(j, _stages[_key(jobId, j)], _dropped[jobId], _creditPlusOne, _treasury, jobId);
         _enqueue(jobId, j, j.stage);
     }
 
     /// @inheritdoc IStakePool
     function declineAssignment(uint256 jobId) external nonReentrant {
         Settlement.Job storage j = _jobs[jobId];
-        Params storage p = _params[j.paramsId];
-        Settlement.dropVerifier(j, _stages[_key(jobId, j)], _dropped[jobId], _creditPlusOne, _treasury, jobId, (uint256(p.verifyWindow) << 32) | p.declineFeeBps, true);
+        Settlement.declineVerifier(j, _stages[_key(jobId, j)], _dropped[jobId], _creditPlusOne, _treasury, jobId, _params[j.paramsId]);
         _enqueue(jobId, j, j.stage);
     }
 

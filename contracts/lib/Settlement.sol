@@ -155,43 +155,54 @@ library Settlement {
         if (k >= r.maxStages) stalemate(j, stages, credits, r.treasury, r.jobId, k, true);
     }
 
-    /// @notice Replace the current stage's verifier: {IStakePool-timeoutVerifier} (`decline` false:
-    /// anyone, after the deadline; the stake is forfeited to the treasury) or
-    /// {IStakePool-declineAssignment} (`decline` true: the verifier itself, in the first quarter of its
-    /// verify window; the fee to the treasury, the rest of the stake back). The pool queues the stage
-    /// again. Here rather than in the pool to keep the pool's code under the 24 KiB limit (rare paths).
-    /// @param windowAndFee For a decline: `verifyWindow << 32 | declineFeeBps`.
-    function dropVerifier(
+    /// @notice {IStakePool-timeoutVerifier}: anyone, after the deadline of {IStakePool.State.Verifying}
+    /// or {IStakePool.State.Answering}; the current stage's verifier forfeits its stake to the treasury.
+    /// The pool queues the stage again. Here rather than in the pool to keep the pool's code under the
+    /// 24 KiB limit (a rare path), as is {declineVerifier}.
+    function timeoutVerifier(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(address => IStakePool.StageStatus) storage dropped,
+        mapping(address => uint256) storage credits,
+        address treasury,
+        uint256 jobId
+    ) external {
+        IStakePool.State s = j.state;
+        if (s != IStakePool.State.Answering && s != IStakePool.State.Verifying) revert IStakePool.StakePoolWrongState(jobId, s);
+        uint40 deadline = j.deadline;
+        if (block.timestamp <= deadline) revert IStakePool.StakePoolDeadlineNotReached(jobId, deadline);
+        uint256 k = j.stage;
+        address verifier = stages[k].verifier;
+        uint256 stake = j.betaCv;
+        dropped[verifier] = IStakePool.StageStatus.NoShow;
+        // INVARIANT: a forfeit never goes to a party of the job (C-1).
+        Credits.add(credits, treasury, stake);
+        emit IStakePool.VerifierTimedOut(jobId, uint8(k), verifier, stake);
+    }
+
+    /// @notice {IStakePool-declineAssignment}: the current stage's verifier itself, in the first quarter
+    /// of its verify window; the decline fee (`p.declineFeeBps` of its stake) to the treasury, the rest
+    /// of the stake back. The pool queues the stage again.
+    function declineVerifier(
         Job storage j,
         mapping(uint256 => StageSlot) storage stages,
         mapping(address => IStakePool.StageStatus) storage dropped,
         mapping(address => uint256) storage credits,
         address treasury,
         uint256 jobId,
-        uint256 windowAndFee,
-        bool decline
+        IStakePool.Params storage p
     ) external {
         IStakePool.State s = j.state;
+        if (s != IStakePool.State.Verifying) revert IStakePool.StakePoolWrongState(jobId, s);
         uint256 k = j.stage;
         address verifier = stages[k].verifier;
-        uint256 stake = j.betaCv;
-        if (!decline) {
-            if (s != IStakePool.State.Answering && s != IStakePool.State.Verifying) revert IStakePool.StakePoolWrongState(jobId, s);
-            uint40 deadline = j.deadline;
-            if (block.timestamp <= deadline) revert IStakePool.StakePoolDeadlineNotReached(jobId, deadline);
-            dropped[verifier] = IStakePool.StageStatus.NoShow;
-            // INVARIANT: a forfeit never goes to a party of the job (C-1).
-            Credits.add(credits, treasury, stake);
-            emit IStakePool.VerifierTimedOut(jobId, uint8(k), verifier, stake);
-            return;
-        }
-        if (s != IStakePool.State.Verifying) revert IStakePool.StakePoolWrongState(jobId, s);
         if (msg.sender != verifier) revert IStakePool.StakePoolNotAssignedVerifier(jobId, msg.sender);
-        uint256 window = windowAndFee >> 32;
+        uint256 window = p.verifyWindow;
         uint64 until = uint64(j.deadline - window + window / 4);
         if (block.timestamp > until) revert IStakePool.StakePoolDeclineTooLate(jobId, until);
         dropped[verifier] = IStakePool.StageStatus.Declined;
-        uint256 fee = stake * uint32(windowAndFee) / BPS_UNIT;
+        uint256 stake = j.betaCv;
+        uint256 fee = stake * p.declineFeeBps / BPS_UNIT;
         uint256 refund = stake - fee;
         if (fee != 0) Credits.add(credits, treasury, fee);
         if (refund != 0) Credits.add(credits, verifier, refund);
@@ -271,7 +282,7 @@ library Settlement {
         mapping(address => IStakePool.StageStatus) storage dropped,
         uint256 stage,
         address verifier
-    ) public view returns (IStakePool.StageStatus) {
+    ) internal view returns (IStakePool.StageStatus) {
         if (verifier == address(0)) return IStakePool.StageStatus.None;
         IStakePool.StageStatus d = dropped[verifier];
         if (d != IStakePool.StageStatus.None) return d;
