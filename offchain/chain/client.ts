@@ -37,6 +37,7 @@ import { JobState, StageStatus } from "./state.js";
 import type { PocDeployment } from "./deployment.js";
 import { defaultPoolInterface, defaultTokenInterface, toInterface, type AbiSource } from "./interfaces.js";
 import { ChainConfigError, ChainError, ContractRevertError, TxUncertainError, describeError } from "./errors.js";
+import { DRAW_PROBE } from "./commitment.js";
 import { compareEvents, decodePoolLog, JOB_EVENTS, paramsRecord, paramsTuple, type PoolEvent, type PoolEventName, type PoolEventOf, type PoolParamsRecord } from "./events.js";
 import { isTransientError, sleep, withRetry, type RetryOptions } from "./retry.js";
 import { toRevertError } from "./revert.js";
@@ -198,8 +199,6 @@ function nonceUsed(e: unknown): boolean {
   return (e as { code?: unknown })?.code === "NONCE_EXPIRED" || /nonce too low|nonce has already been used|already known|known transaction|replacement transaction underpriced/i.test(s);
 }
 
-/** Any non-zero commitment: simulating commitResult with it tells the pick of a pending draw (drawPick). */
-const DRAW_PROBE = "0x" + "00".repeat(31) + "01";
 /** The reverts of a simulated commitResult that mean "not (yet) the pick" (drawPick). */
 const DRAW_PICK_REFUSALS = new Set(["StakePoolNotAssignedVerifier", "StakePoolWrongState", "StakePoolRandomnessPending"]);
 
@@ -299,14 +298,14 @@ export class PoolClient {
   // Low-level calls
   // ------------------------------------------------------------------------------------------------
 
-  /** eth_call of a pool (or token) view, decoded; reverts become ContractRevertError. */
-  async #view(fn: string, args: readonly unknown[] = [], on: "pool" | "token" = "pool", blockTag?: number | "latest") {
+  /** eth_call of a pool (or token) view, or a simulated write from `from`, decoded; reverts become ContractRevertError. */
+  async #view(fn: string, args: readonly unknown[] = [], on: "pool" | "token" = "pool", blockTag?: number | "latest", from?: string) {
     const iface = on === "pool" ? this.poolInterface : this.tokenInterface;
     const to = on === "pool" ? this.address : this.token;
     const data = iface.encodeFunctionData(fn, args);
-    const action = `${fn}(${args.map(String).join(", ")})`;
+    const action = `${fn}(${args.map(String).join(", ")})${from ? ` simulated from ${from}` : ""}`;
     try {
-      const raw = await this.retry(action, () => this.provider.call({ to, data, ...(blockTag !== undefined ? { blockTag } : {}) }));
+      const raw = await this.retry(action, () => this.provider.call({ to, data, ...(blockTag !== undefined ? { blockTag } : {}), ...(from ? { from } : {}) }));
       return iface.decodeFunctionResult(fn, raw);
     } catch (e) {
       throw toRevertError(action, e, [this.poolInterface, this.tokenInterface]) ?? e;
@@ -721,16 +720,11 @@ export class PoolClient {
    */
   async drawPick(jobId: bigint | number, who?: string): Promise<{ seed: bigint } | null> {
     const from = who ?? (await this.account());
-    const fn = "commitResult";
-    const data = this.poolInterface.encodeFunctionData(fn, [jobId, DRAW_PROBE]);
-    const action = `commitResult(job ${jobId}) simulated from ${from}`;
     try {
-      const raw = await this.retry(action, () => this.provider.call({ from, to: this.address, data }));
-      return { seed: BigInt(this.poolInterface.decodeFunctionResult(fn, raw)[0] as bigint) };
+      return { seed: BigInt((await this.#view("commitResult", [jobId, DRAW_PROBE], "pool", undefined, from))[0] as bigint) };
     } catch (e) {
-      const err = toRevertError(action, e, [this.poolInterface, this.tokenInterface]);
-      if (err && DRAW_PICK_REFUSALS.has(err.errorName ?? "")) return null;
-      throw err ?? e;
+      if (e instanceof ContractRevertError && DRAW_PICK_REFUSALS.has(e.errorName ?? "")) return null;
+      throw e;
     }
   }
   /**
@@ -739,14 +733,12 @@ export class PoolClient {
    */
   async drawReady(): Promise<boolean> {
     if (!(await this.drawEpoch()).frozen) return false;
-    const data = this.poolInterface.encodeFunctionData("drawVerifiers", [0]);
     try {
-      await this.retry("drawVerifiers(0) simulated", () => this.provider.call({ to: this.address, data }));
+      await this.#view("drawVerifiers", [0]);
       return true;
     } catch (e) {
-      const err = toRevertError("drawVerifiers(0) simulated", e, [this.poolInterface, this.tokenInterface]);
-      if (err?.errorName === "StakePoolRandomnessPending") return false;
-      throw err ?? e;
+      if (e instanceof ContractRevertError && e.errorName === "StakePoolRandomnessPending") return false;
+      throw e;
     }
   }
   timeoutDraw(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {

@@ -35,6 +35,12 @@ export function resultCommitment(c: ResultCommitmentInput): string {
   );
 }
 
+/**
+ * Any non-zero commitment: a `commitResult` simulated with it from an address succeeds, returning the
+ * stage's fingerprint seed, only for the verifier the job's pending draw picks (PoolClient `drawPick`).
+ */
+export const DRAW_PROBE = "0x" + "00".repeat(31) + "01";
+
 /** 32 fresh random bytes for a commitment's salt. */
 export function newSalt(): string {
   return hexlify(randomBytes(32));

@@ -23,3 +23,4 @@ export * from "./next-actions.js";
 export * from "./registry.js";
 export * from "./generator-record.js";
 export * from "./clock.js";
+export * from "./draw-grace.js";

@@ -24,7 +24,7 @@
  *   `advanceJob` (`poc job advance`, an explicit request) draws at once.
  */
 import { FINAL_STATES, JobState } from "../chain/state.js";
-import { ContractRevertError, describeError, type PoolClient, type TxResult } from "../chain/index.js";
+import { ContractRevertError, DrawGrace, describeError, type PoolClient, type TxResult } from "../chain/index.js";
 import { AFTER_DEADLINE } from "../chain/next-actions.js";
 import { clocksAt, when } from "../chain/clock.js";
 import { PocError } from "../errors.js";
@@ -185,10 +185,14 @@ export class Keeper {
   /** syncPending transactions sent since the start. */
   syncs = 0;
 
+  readonly #grace: DrawGrace;
+
   constructor(
     readonly client: PoolClient,
     readonly o: KeeperOptions = {},
-  ) {}
+  ) {
+    this.#grace = new DrawGrace(client, o.drawGraceS);
+  }
 
   /** Jobs tracked (not final when last read). */
   get tracked(): number {
@@ -202,7 +206,8 @@ export class Keeper {
     const head = { timestamp: Math.max(block.timestamp, Math.floor(Date.now() / 1000)) };
     for (let id = this.#nextJobId; id < next; id++) this.#open.set(id, 0); // 0: read it now
     this.#nextJobId = next;
-    const drawable = epoch.frozen ? !(await this.#inGrace(epoch.requestId, block.timestamp)) : epoch.head < epoch.tail;
+    // within the grace a ready epoch is left to its picks' own commitResult
+    const drawable = epoch.frozen ? (await this.#grace.left(epoch.requestId, block.timestamp)) === 0 : epoch.head < epoch.tail;
     let sent = 0;
     let drew = false;
     for (const [id, deadline] of [...this.#open]) {
@@ -235,19 +240,6 @@ export class Keeper {
     }
     await this.#syncPending(epoch.frozen);
     return sent;
-  }
-
-  /** The epoch whose randomness was first seen ready, and when (chain time). */
-  #readySince: { requestId: bigint; at: number; grace: number } | undefined;
-
-  /** Whether the running epoch's randomness exists but for less than the grace (then picks draw themselves). */
-  async #inGrace(requestId: bigint, now: number): Promise<boolean> {
-    if (this.#readySince?.requestId !== requestId) {
-      if (!(await this.client.drawReady())) return false;
-      const grace = this.o.drawGraceS ?? Math.floor((await this.client.params()).params.drawWindow / 4);
-      this.#readySince = { requestId, at: now, grace };
-    }
-    return now < this.#readySince.at + this.#readySince.grace;
   }
 
   /** Outside a draw epoch, synchronise the verifiers that wait (weights follow bonds and locks). */

@@ -7,6 +7,7 @@
  * one of its stages, or the pick of its pending draw.
  */
 import { getAddress, isAddress, verifyMessage, type Signer } from "ethers";
+import { JobState } from "../chain/state.js";
 import { PocError } from "../errors.js";
 
 /** At most this far in the future may `expires` lie (seconds). */
@@ -87,9 +88,6 @@ export interface JobParties {
   drawPick?(jobId: bigint, who: string): Promise<{ seed: bigint } | null>;
 }
 
-/** JobState.AwaitingVerifier (offchain/chain/state.ts). */
-const AWAITING_VERIFIER = 4;
-
 /**
  * Check an `Authorization` header for the scoped job: signature, expiry window, and that the address
  * is the job's user, the verifier of one of stages 1 … current stage, or the pick of the job's pending
@@ -122,7 +120,7 @@ export async function verifyAccess(
       const st = await parties.getStage(scope.jobId, s);
       if (getAddress(st.verifier) === p.address) return { address: p.address, role: "verifier", stage: s, expires: p.expires };
     }
-    if (job.state === AWAITING_VERIFIER && parties.drawPick && (await parties.drawPick(scope.jobId, p.address))) {
+    if (job.state === JobState.AwaitingVerifier && parties.drawPick && (await parties.drawPick(scope.jobId, p.address))) {
       return { address: p.address, role: "verifier", stage: job.stage, expires: p.expires };
     }
   }

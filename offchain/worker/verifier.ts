@@ -61,6 +61,7 @@ import { chatPromptMismatch, openChatModel } from "../model/chat.js";
 import { VerifyAbortedError, verifyReceipt, type VerifyOptions } from "../verify/index.js";
 import {
   ContractRevertError,
+  DrawGrace,
   PoolClient,
   StageStatus,
   TxUncertainError,
@@ -214,6 +215,11 @@ export type JobOutcome =
 
 class Stopped extends Error {}
 
+/** A record of a pick we gave up before it was drawn (e.g. its model is missing): nothing was locked, and a later draw of the stage is a new assignment. */
+function pickGivenUp(rec: JobRecord | undefined): boolean {
+  return rec !== undefined && rec.selfDraw === true && rec.status === "done" && !rec.commit;
+}
+
 /** Start a verifier worker (module comment). Bonds first when needed. */
 export async function startVerifierWorker(options: VerifierWorkerOptions): Promise<VerifierWorker> {
   const client = options.signer ? options.client.connect(options.signer) : options.client;
@@ -279,6 +285,7 @@ class Worker {
     readonly lock?: StateLock,
   ) {
     this.#queue = new WorkQueue(o.concurrency ?? DEFAULTS.concurrency);
+    this.#grace = new DrawGrace(client, o.drawGraceS);
     this.#pollMs = o.pollMs ?? DEFAULTS.pollMs;
     this.#overlap = o.reorgOverlap ?? DEFAULTS.reorgOverlap;
     o.signal?.addEventListener("abort", () => void this.stop(), { once: true });
@@ -458,25 +465,15 @@ class Worker {
     return sent;
   }
 
-  /** The epoch whose randomness we first saw ready, when (chain time), and the grace then in force. */
-  #readySince: { requestId: bigint; at: number; grace: number } | undefined;
+  readonly #grace: DrawGrace;
 
   /**
    * Whether the running epoch's randomness exists but for less than the grace (`drawGraceS`): then we
    * leave its draws to the picks' own commitResult. False while it is pending (drawVerifiers says so).
    */
   async #inGrace(requestId: bigint): Promise<boolean> {
-    const c = this.client;
-    // a word once ready stays ready for its epoch (an expired one is drawVerifiers' to ask again)
-    if (this.#readySince?.requestId !== requestId) {
-      if (!(await c.drawReady())) return false;
-      const grace = this.o.drawGraceS ?? Math.floor((await c.params()).params.drawWindow / 4);
-      this.#readySince = { requestId, at: (await c.latestBlock()).timestamp, grace };
-    }
-    const now = (await c.latestBlock()).timestamp;
-    const grace = this.#readySince.grace;
-    const left = this.#readySince.at + grace - now;
-    if (left > 0 && this.#quiet.allow(`draw-grace:${requestId}`)) this.log.debug("draw-grace", `draw randomness ready: leaving the draws to their picks for ${left} s (until ${iso(this.#readySince.at + grace)}), then drawing for any that did not draw`, { requestId, left });
+    const left = await this.#grace.left(requestId, (await this.client.latestBlock()).timestamp);
+    if (left > 0 && this.#quiet.allow(`draw-grace:${requestId}`)) this.log.debug("draw-grace", `draw randomness ready: leaving the draws to their picks for ${left} s (until ${iso(this.#grace.until!)}), then drawing for any that did not draw`, { requestId, left });
     return left > 0;
   }
 
@@ -491,8 +488,9 @@ class Worker {
     const s = this.state.data;
     const c = this.client;
     const keys = Object.keys(s.queued);
-    if (keys.length === 0 || !(await c.drawReady())) return;
-    const head = await c.latestBlock();
+    if (keys.length === 0) return;
+    const [e, head] = await Promise.all([c.drawEpoch(), c.latestBlock()]);
+    if (!e.frozen || !(await this.#grace.ready(e.requestId, head.timestamp))) return;
     let changed = false;
     for (const key of keys) {
       if (this.#stopped) return;
@@ -500,8 +498,7 @@ class Worker {
       const jobId = BigInt(q.jobId);
       const job = await c.getJob(jobId);
       const prev = s.jobs[key];
-      const open = prev && !(prev.selfDraw && prev.status === "done" && !prev.commit);
-      if (job.state !== JobState.AwaitingVerifier || job.stage !== q.stage || open) {
+      if (job.state !== JobState.AwaitingVerifier || job.stage !== q.stage || (prev && !pickGivenUp(prev))) {
         delete s.queued[key];
         changed = true;
         continue;
@@ -639,7 +636,7 @@ class Worker {
         if (e.name !== "DrawQueued") continue;
         const key = `${e.jobId}:${e.stage}`;
         const prev = s.jobs[key];
-        if (prev && !(prev.selfDraw && prev.status === "done" && !prev.commit)) continue;
+        if (prev && !pickGivenUp(prev)) continue;
         s.queued[key] = { jobId: e.jobId.toString(), stage: e.stage, block: e.blockNumber };
       }
     }
@@ -655,7 +652,7 @@ class Worker {
     const prev = this.state.data.jobs[key];
     // A pick we gave up before it was drawn (e.g. its model is missing) that someone drew for us later
     // is a new assignment: our stake is locked now.
-    if (prev && !(prev.selfDraw && prev.status === "done" && !prev.commit && e.blockNumber > prev.assignedBlock)) return false;
+    if (prev && !(pickGivenUp(prev) && e.blockNumber > prev.assignedBlock)) return false;
     const rec: JobRecord = {
       jobId: e.jobId.toString(),
       stage: e.stage,
@@ -797,16 +794,23 @@ class Worker {
   }
 
   /** Checks the stage on-chain; finishes the job and returns true when there is nothing (more) to do. */
+  /**
+   * For a pick found before its draw: true while the stage is not drawn yet (ours to draw in our
+   * commitResult). Once it is drawn (by our commit or by anyone) the record becomes an ordinary
+   * assignment, with the verify deadline of the draw.
+   */
+  async #undrawnPick(j: JobRecord): Promise<boolean> {
+    if (!j.selfDraw) return false;
+    const job = await this.client.getJob(BigInt(j.jobId));
+    if (job.state === JobState.AwaitingVerifier && job.stage === j.stage) return true;
+    j.selfDraw = false;
+    if (job.state === JobState.Verifying && job.stage === j.stage) j.deadline = job.deadline;
+    await this.#save();
+    return false;
+  }
+
   async #settledOnChain(j: JobRecord): Promise<boolean> {
-    if (j.selfDraw) {
-      const job = await this.client.getJob(BigInt(j.jobId));
-      // not drawn yet: ours to draw in our commitResult
-      if (job.state === JobState.AwaitingVerifier && job.stage === j.stage) return false;
-      // drawn (by our commit or by anyone): an ordinary assignment from here on
-      j.selfDraw = false;
-      if (job.state === JobState.Verifying && job.stage === j.stage) j.deadline = job.deadline;
-      await this.#save();
-    }
+    if (await this.#undrawnPick(j)) return false;
     const st = await this.client.getStage(BigInt(j.jobId), j.stage);
     const mine = st.verifier.toLowerCase() === this.me.toLowerCase();
     if (st.status === StageStatus.None) {
@@ -951,7 +955,7 @@ class Worker {
   async #declineIfAllowed(j: JobRecord, why: string): Promise<boolean> {
     const c = this.client;
     const jobId = BigInt(j.jobId);
-    if (j.selfDraw && !(await this.#settledOnChain(j)) && j.selfDraw) {
+    if (await this.#undrawnPick(j)) {
       // nothing is locked yet: we just do not draw it (if someone draws it for us, we decline then)
       await this.#finish(j, "declined", `${why}: not drawing the stage we were picked for (nothing locked yet; if someone draws it for us, the assignment is declined then)`, "warn");
       return true;

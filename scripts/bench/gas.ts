@@ -38,7 +38,7 @@
  * Where a draw's gas goes (`POC_TRACE_N=1000 POC_TRACE_FLOW=self npx hardhat run
  * scripts/bench/trace-draw.ts` prints every SLOAD and SSTORE): inside the pick's commitResult there is
  * no transaction base, and the job's slots, its stage slot and the verify window are read once for
- * the draw and the commit. What remains (59,193 at 1,000 verifiers): cold reads of the epoch, the
+ * the draw and the commit. What remains (57,976–59,306 at 1,000 verifiers): cold reads of the epoch, the
  * request id and source (and the source's call), the queue entry, the job's user and generator, the
  * tree header, 5 tree slots (fan-out 4, four lanes a slot) and the picked leaf, the pick's exclusion,
  * models and bond; the writes of the pick's bond, the epoch and the stage slot (2,900: a reused
@@ -49,7 +49,7 @@ import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js"
 import { DEFAULT_POOL_PARAMS, paramsStruct, jobAmounts } from "../lib/params.js";
 import { deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses, claimBitmap, JobState } from "../lib/state.js";
-import { resultCommitment } from "../../offchain/chain/commitment.js";
+import { DRAW_PROBE, resultCommitment } from "../../offchain/chain/commitment.js";
 
 export const GAS_TARGETS = { noChallengeTotal: 200_000, stage: 120_000 } as const;
 /** Issue 10's limits: the common path, each stage transaction, a draw at 1,000 verifiers, the three-stage game. */
@@ -72,8 +72,6 @@ const FINGERPRINT = "0x" + "5a".repeat(32);
 const SALT = "0x" + "77".repeat(32);
 /** A generator's false answer: 128 bits from FINGERPRINT. */
 const FALSE_FINGERPRINT = "0x" + "a5".repeat(16) + "5a".repeat(16);
-/** Any non-zero commitment: a simulated commitResult with it tells the pick of a pending draw. */
-const PROBE = "0x" + "00".repeat(31) + "01";
 
 export const gasSection: BenchSection = {
   name: "gas",
@@ -175,7 +173,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   const pickFor = async (jobId: bigint) => {
     for (const v of verifiers) {
       try {
-        await pool.connect(v).commitResult.staticCall(jobId, PROBE);
+        await pool.connect(v).commitResult.staticCall(jobId, DRAW_PROBE);
         return v;
       } catch {
         // not the pick

@@ -9,7 +9,7 @@ import { network } from "hardhat";
 import { DEFAULT_POOL_PARAMS, paramsStruct } from "../lib/params.js";
 import { deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses } from "../lib/state.js";
-import { resultCommitment } from "../../offchain/chain/commitment.js";
+import { DRAW_PROBE, resultCommitment } from "../../offchain/chain/commitment.js";
 
 const E18 = 10n ** 18n;
 const MODEL = "0x" + "cd".repeat(32);
@@ -99,7 +99,7 @@ for (let round = 0; round < 2; round++) {
     let pick;
     for (const a of byAddr.values()) {
       try {
-        await pool.connect(a).commitResult.staticCall(jobId, "0x" + "00".repeat(31) + "01");
+        await pool.connect(a).commitResult.staticCall(jobId, DRAW_PROBE);
         pick = a;
         break;
       } catch {
