@@ -257,6 +257,15 @@ interface IStakePool is IVerifierRegistry {
     error StakePoolAlreadyAnswered(uint256 jobId, address caller);
     /// @notice The verifier may reveal only after every answer arrived or after `answerDeadline`.
     error StakePoolRevealTooEarly(uint256 jobId, uint64 answerDeadline);
+    /// @notice The answer given to {submitResult} is not signed by the job's generator (`signer`
+    /// recovered instead) for this commitment.
+    error StakePoolBadAnswerSignature(uint256 jobId, address signer);
+    /// @notice The generator's signed answer is `distance` bits from the fingerprint, over
+    /// `FINGERPRINT_TOLERANCE`: a one-transaction stage needs a matching answer (commit and reveal instead).
+    error StakePoolAnswerFar(uint256 jobId, uint256 distance);
+    /// @notice The statement given to {reportEquivocation} is not the current stage verifier's
+    /// (`signer` recovered) or names the commitment it made.
+    error StakePoolNoEquivocation(uint256 jobId, address signer);
 
     // ------------------------------------------------------------------------------------------------
     // Events
@@ -388,6 +397,13 @@ interface IStakePool is IVerifierRegistry {
         uint16 generatorDistance
     );
 
+    /// @notice `verifier` signed `signedCommitment` for a one-transaction stage and then committed
+    /// another result on-chain: dropped as a no-show, its stake `forfeited` (= betaCv) credited to
+    /// `reporter`, and the stage waits for a new draw.
+    event VerifierEquivocated(
+        uint256 indexed jobId, uint8 indexed stage, address indexed verifier, bytes32 signedCommitment, address reporter, uint256 forfeited
+    );
+
     /// @notice `verifier` missed its deadline for `stage`; its locked stake `forfeited` (= betaCv) is
     /// credited to the treasury (never to a party of the job), and the stage waits for a new draw.
     event VerifierTimedOut(uint256 indexed jobId, uint8 indexed stage, address indexed verifier, uint256 forfeited);
@@ -502,6 +518,36 @@ interface IStakePool is IVerifierRegistry {
     /// @param matchBitmap `ceil(numChecks / 8)` bytes, check i = bit 7 - i % 8 of byte i / 8, unused
     /// trailing bits zero. The generator's claim is every check set.
     function revealResult(uint256 jobId, bytes calldata matchBitmap, bytes32 fingerprint, bytes32 salt) external;
+
+    /// @notice The current stage in one transaction, when the generator answered off-chain: the drawn
+    /// verifier (or the pick of a ready draw, as in {commitResult}) gives its result, its fingerprint
+    /// and the generator's answer for the commitment these hash to, signed by the generator; in
+    /// {State.Verifying} (or {State.AwaitingVerifier} for the pick), by the verify deadline. Judged
+    /// as {revealResult} judges a stage whose generator answered `answer`; `answer` must be within
+    /// `FINGERPRINT_TOLERANCE` bits of `fingerprint` ({StakePoolAnswerFar} otherwise: then no
+    /// earlier verifier's answer could change the judgement). Emits {ResultSubmitted} only.
+    /// @dev The off-chain exchange (docs/PROTOCOL.md "One-transaction stages"): the verifier sends the
+    /// generator its commitment `c` (as in {commitResult}) with its signature of the statement
+    /// `(COMMITMENT_TAG, chainid, pool, jobId, stage, c, 0)`; the generator answers once per stage
+    /// with its fingerprint `answer` and its signature of `(ANSWER_TAG, chainid, pool, jobId, stage, c,
+    /// answer)` (both EIP-191 over `keccak256(abi.encode(...))`, tags `keccak256("poc.answer.v1")` and
+    /// `keccak256("poc.commitment.v1")`). A verifier that got an answer and then commits another
+    /// result on-chain can be reported ({reportEquivocation}). Without the generator's signature the
+    /// stage goes through {commitResult}, {answerFingerprint} and {revealResult} as before.
+    function submitResult(
+        uint256 jobId,
+        bytes calldata matchBitmap,
+        bytes32 fingerprint,
+        bytes32 salt,
+        bytes32 answer,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Report a verifier that signed commitment `commitment` for the current stage off-chain
+    /// (to get the generator's answer) and then committed another result with {commitResult}; anyone,
+    /// in {State.Answering}. The verifier is dropped as a no-show, its stake credited to the caller,
+    /// and the stage queued for a new draw.
+    function reportEquivocation(uint256 jobId, bytes32 commitment, bytes calldata signature) external;
 
     /// @notice The current verifier missed its deadline: forfeit its stake to the treasury and queue a
     /// new draw for the same stage; anyone, in {State.Verifying}, after the result deadline.

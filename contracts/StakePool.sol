@@ -358,58 +358,35 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
         external
         nonReentrant
     {
-        (Settlement.Job storage j, Settlement.Reveal memory r) = _openReveal(jobId, matchBitmap, fingerprint, salt);
-        uint256 k = r.stage;
+        _reveal(jobId, matchBitmap, Settlement.Submission(jobId, _treasury, fingerprint, salt, false, 0, ""));
+    }
+
+    /// @inheritdoc IStakePool
+    function submitResult(
+        uint256 jobId,
+        bytes calldata matchBitmap,
+        bytes32 fingerprint,
+        bytes32 salt,
+        bytes32 answer,
+        bytes calldata signature
+    ) external nonReentrant {
+        // The pick of a ready draw may submit at once, as it may commit ({commitResult}).
+        if (_jobs[jobId].state == State.AwaitingVerifier) _drawQueue(type(uint256).max, jobId);
+        _reveal(jobId, matchBitmap, Settlement.Submission(jobId, _treasury, fingerprint, salt, true, answer, signature));
+    }
+
+    /// @dev Check and judge a revealed result ({Settlement-reveal}); queue the next stage or free the
+    /// dispute record.
+    function _reveal(uint256 jobId, bytes calldata matchBitmap, Settlement.Submission memory sub) private {
+        Settlement.Job storage j = _jobs[jobId];
         uint256 key = _key(jobId, j);
-        uint256 dG = Settlement.judge(j, _stages[key], _answers[key], _results[key], _creditPlusOne, r);
-        emit ResultSubmitted(jobId, uint8(k), msg.sender, r.resultHash, matchBitmap, fingerprint, uint16(dG));
-        if (j.state == State.Answering) {
-            j.stage = uint8(k + 1);
-            _enqueue(jobId, j, k + 1);
+        bool next = Settlement.reveal(j, _stages[key], _answers[key], _results[key], _creditPlusOne, _params[j.paramsId], matchBitmap, sub);
+        if (next) {
+            uint256 k = j.stage + 1;
+            j.stage = uint8(k);
+            _enqueue(jobId, j, k);
         } else {
             _releaseDispute(j);
-        }
-    }
-
-    /// @dev The checks of {revealResult}; records the result hash.
-    function _openReveal(uint256 jobId, bytes calldata matchBitmap, bytes32 fingerprint, bytes32 salt)
-        private
-        returns (Settlement.Job storage j, Settlement.Reveal memory r)
-    {
-        j = _jobs[jobId];
-        _requireState(jobId, j, State.Answering);
-        uint256 k = j.stage;
-        uint256 key = _key(jobId, j);
-        Settlement.StageSlot memory st = _stages[key][k];
-        if (msg.sender != st.verifier) revert StakePoolNotAssignedVerifier(jobId, msg.sender);
-        _requireBeforeDeadline(jobId, j);
-        _checkBitmap(jobId, matchBitmap, j.numChecks);
-        bytes32 h = keccak256(matchBitmap);
-        bytes32 revealed = keccak256(abi.encode(jobId, uint8(k), msg.sender, h, fingerprint, salt));
-        mapping(uint256 => bytes32) storage results = _results[key];
-        bytes32 committed = results[k];
-        // INVARIANT: a result counts only as it was committed before any answer was public (H-2).
-        if (revealed != committed) revert StakePoolCommitmentMismatch(jobId, committed, revealed);
-        results[k] = h;
-        r = Settlement.Reveal({
-            jobId: jobId,
-            stage: k,
-            answered: st.answered,
-            resultHash: h,
-            fingerprint: fingerprint,
-            answerDeadline: _answerDeadline(j),
-            maxStages: _params[j.paramsId].maxStages,
-            treasury: _treasury
-        });
-    }
-
-    /// @dev Revert unless `bitmap` has ceil(n / 8) bytes and no bit set beyond n.
-    function _checkBitmap(uint256 jobId, bytes calldata bitmap, uint256 n) private pure {
-        uint256 expected = (n + 7) >> 3;
-        if (bitmap.length != expected) revert StakePoolBadBitmapLength(jobId, bitmap.length, expected);
-        uint256 unused = (8 - (n & 7)) & 7;
-        if (unused != 0 && (uint8(bitmap[expected - 1]) & ((1 << unused) - 1)) != 0) {
-            revert StakePoolBitmapTrailingBits(jobId);
         }
     }
 
@@ -422,6 +399,14 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     function timeoutVerifier(uint256 jobId) external nonReentrant {
         Settlement.Job storage j = _jobs[jobId];
         Settlement.timeoutVerifier(j, _stages[_key(jobId, j)], _dropped[jobId], _creditPlusOne, _treasury, jobId);
+        _enqueue(jobId, j, j.stage);
+    }
+
+    /// @inheritdoc IStakePool
+    function reportEquivocation(uint256 jobId, bytes32 commitment, bytes calldata signature) external nonReentrant {
+        Settlement.Job storage j = _jobs[jobId];
+        uint256 key = _key(jobId, j);
+        Settlement.equivocation(j, _stages[key], _results[key], _dropped[jobId], _creditPlusOne, jobId, commitment, signature);
         _enqueue(jobId, j, j.stage);
     }
 

@@ -3,6 +3,8 @@ pragma solidity ^0.8.28;
 
 import {IStakePool} from "../IStakePool.sol";
 import {Credits} from "./Credits.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 
 /// @title Settlement
 /// @notice The payouts of a challenged job (Table 1, rows 2 to 4, and this project's own outcomes), as
@@ -57,6 +59,34 @@ library Settlement {
         uint256 answerDeadline;
         uint256 maxStages;
         address treasury;
+        /// {IStakePool-submitResult}: the commitment the arguments hash to, and the generator's signed
+        /// answer for it (`signature` empty for {IStakePool-revealResult}).
+        bytes32 commitment;
+        bytes32 signedAnswer;
+        bytes signature;
+    }
+
+    /// @dev What {IStakePool-revealResult} / {IStakePool-submitResult} pass besides the bitmap and the
+    /// signature: `signed` for a one-transaction stage, with the generator's signed `answer`.
+    struct Submission {
+        uint256 jobId;
+        address treasury;
+        bytes32 fingerprint;
+        bytes32 salt;
+        bool signed;
+        bytes32 answer;
+        bytes signature;
+    }
+
+    /// @notice Domain tags of the two signed statements of {IStakePool-submitResult} and
+    /// {IStakePool-reportEquivocation} (docs/PROTOCOL.md "One-transaction stages").
+    bytes32 internal constant ANSWER_TAG = keccak256("poc.answer.v1");
+    bytes32 internal constant COMMITMENT_TAG = keccak256("poc.commitment.v1");
+
+    /// @notice The EIP-191 message hash a party signs: `keccak256(abi.encode(tag, chainid, pool, jobId,
+    /// stage, commitment, answer))` (`answer` zero for {COMMITMENT_TAG}), all 32-byte words.
+    function statementHash(bytes32 tag, uint256 jobId, uint256 stage, bytes32 commitment, bytes32 answer) internal view returns (bytes32) {
+        return MessageHashUtils.toEthSignedMessageHash(keccak256(abi.encode(tag, block.chainid, address(this), jobId, stage, commitment, answer)));
     }
 
     /// @dev Parameter bounds (the pool exposes them as its constants).
@@ -100,6 +130,72 @@ library Settlement {
         if (value < min || value > max) revert IStakePool.StakePoolParamOutOfRange(name, value, min, max);
     }
 
+    /// @notice {IStakePool-revealResult} (`sub.signed` false: the arguments must hash to the stage's
+    /// commitment) and {IStakePool-submitResult} (`sub.signed`: in {IStakePool.State.Verifying}, judged
+    /// as a stage whose generator answered `sub.answer` for the commitment the arguments hash to, under
+    /// its signature). Records the result hash, judges ({judge}) and emits
+    /// {IStakePool-ResultSubmitted}. Returns true when the job goes on to the next stage (the pool
+    /// queues it). Here rather than in the pool to keep the pool's code under the 24 KiB limit.
+    function reveal(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(uint256 => bytes32) storage answers,
+        mapping(uint256 => bytes32) storage results,
+        mapping(address => uint256) storage credits,
+        IStakePool.Params storage p,
+        bytes calldata matchBitmap,
+        Submission memory sub
+    ) external returns (bool next) {
+        Reveal memory r;
+        r.jobId = sub.jobId;
+        {
+            IStakePool.State s = j.state;
+            if (s != (sub.signed ? IStakePool.State.Verifying : IStakePool.State.Answering)) revert IStakePool.StakePoolWrongState(r.jobId, s);
+        }
+        r.stage = j.stage;
+        {
+            StageSlot memory st = stages[r.stage];
+            if (msg.sender != st.verifier) revert IStakePool.StakePoolNotAssignedVerifier(r.jobId, msg.sender);
+            r.answered = st.answered;
+        }
+        {
+            uint40 deadline = j.deadline;
+            if (block.timestamp > deadline) revert IStakePool.StakePoolDeadlinePassed(r.jobId, deadline);
+            r.answerDeadline = deadline - p.verifyWindow;
+        }
+        checkBitmap(r.jobId, matchBitmap, j.numChecks);
+        r.resultHash = keccak256(matchBitmap);
+        r.fingerprint = sub.fingerprint;
+        bytes32 revealed = keccak256(abi.encode(r.jobId, uint8(r.stage), msg.sender, r.resultHash, sub.fingerprint, sub.salt));
+        if (sub.signed) {
+            // judged as an answered stage
+            j.state = IStakePool.State.Answering;
+            r.commitment = revealed;
+            r.signedAnswer = sub.answer;
+            r.signature = sub.signature;
+        } else {
+            bytes32 committed = results[r.stage];
+            // INVARIANT: a result counts only as it was committed before any answer was public (H-2).
+            if (revealed != committed) revert IStakePool.StakePoolCommitmentMismatch(r.jobId, committed, revealed);
+        }
+        results[r.stage] = r.resultHash;
+        r.maxStages = p.maxStages;
+        r.treasury = sub.treasury;
+        uint256 dG = judge(j, stages, answers, results, credits, r);
+        emit IStakePool.ResultSubmitted(r.jobId, uint8(r.stage), msg.sender, r.resultHash, matchBitmap, r.fingerprint, uint16(dG));
+        next = j.state == IStakePool.State.Answering;
+    }
+
+    /// @notice Revert unless `bitmap` has ceil(n / 8) bytes and no bit set beyond n.
+    function checkBitmap(uint256 jobId, bytes calldata bitmap, uint256 n) internal pure {
+        uint256 expected = (n + 7) >> 3;
+        if (bitmap.length != expected) revert IStakePool.StakePoolBadBitmapLength(jobId, bitmap.length, expected);
+        uint256 unused = (8 - (n & 7)) & 7;
+        if (unused != 0 && (uint8(bitmap[expected - 1]) & ((1 << unused) - 1)) != 0) {
+            revert IStakePool.StakePoolBitmapTrailingBits(jobId);
+        }
+    }
+
     /// @notice Judge a revealed result: settle the job, or leave it in {IStakePool.State.Answering}
     /// for the caller to queue the next stage. Returns the revealed fingerprint's distance from the
     /// generator's answer (`type(uint16).max` without one).
@@ -121,11 +217,24 @@ library Settlement {
         mapping(uint256 => bytes32) storage results,
         mapping(address => uint256) storage credits,
         Reveal memory r
-    ) external returns (uint256 dG) {
+    ) internal returns (uint256 dG) {
         uint256 k = r.stage;
-        bool generatorAnswered = r.answered & 1 != 0;
-        // (a slot of an answerer that has not answered this stage still holds an earlier stage's answer)
-        dG = generatorAnswered ? distance(r.fingerprint, answers[0]) : type(uint16).max;
+        bool generatorAnswered;
+        if (r.signature.length != 0) {
+            // One-transaction stage: the generator's answer is a statement it signed over this very
+            // commitment, so it was given after the result was fixed, as an on-chain answer is.
+            address signer = ECDSA.recover(statementHash(ANSWER_TAG, r.jobId, k, r.commitment, r.signedAnswer), r.signature);
+            if (signer != j.generator) revert IStakePool.StakePoolBadAnswerSignature(r.jobId, signer);
+            dG = distance(r.fingerprint, r.signedAnswer);
+            // INVARIANT: a stage settles in one transaction only when the generator's answer matches,
+            // so no earlier verifier's answer could change the judgement (otherwise commit and reveal).
+            if (dG > FINGERPRINT_TOLERANCE) revert IStakePool.StakePoolAnswerFar(r.jobId, dG);
+            generatorAnswered = true;
+        } else {
+            generatorAnswered = r.answered & 1 != 0;
+            // (a slot of an answerer that has not answered this stage still holds an earlier stage's answer)
+            dG = generatorAnswered ? distance(r.fingerprint, answers[0]) : type(uint16).max;
+        }
         bool nearGenerator = dG <= FINGERPRINT_TOLERANCE;
         // INVARIANT: before the answer deadline a reveal waits for every answer, unless the generator's
         // answer already matches it: then no earlier verifier's answer can change the judgement below.
@@ -178,6 +287,36 @@ library Settlement {
         // INVARIANT: a forfeit never goes to a party of the job (C-1).
         Credits.add(credits, treasury, stake);
         emit IStakePool.VerifierTimedOut(jobId, uint8(k), verifier, stake);
+    }
+
+    /// @notice {IStakePool-reportEquivocation}: anyone, in {IStakePool.State.Answering}, with a
+    /// commitment statement the current stage's verifier signed for a one-transaction stage that
+    /// differs from the commitment it then made on-chain. The verifier is dropped as a no-show and its
+    /// stake goes to the reporter. The pool queues the stage again.
+    /// @dev Only the verifier's own signature over another commitment of this stage can be reported, so
+    /// no party can farm it; paying the reporter (usually the generator, which holds the statement) is
+    /// what makes someone report it.
+    function equivocation(
+        Job storage j,
+        mapping(uint256 => StageSlot) storage stages,
+        mapping(uint256 => bytes32) storage results,
+        mapping(address => IStakePool.StageStatus) storage dropped,
+        mapping(address => uint256) storage credits,
+        uint256 jobId,
+        bytes32 commitment,
+        bytes calldata signature
+    ) external {
+        IStakePool.State s = j.state;
+        if (s != IStakePool.State.Answering) revert IStakePool.StakePoolWrongState(jobId, s);
+        uint256 k = j.stage;
+        address verifier = stages[k].verifier;
+        address signer = ECDSA.recover(statementHash(COMMITMENT_TAG, jobId, k, commitment, 0), signature);
+        // INVARIANT: only the stage verifier's own statement of another commitment is an equivocation.
+        if (signer != verifier || commitment == results[k]) revert IStakePool.StakePoolNoEquivocation(jobId, signer);
+        dropped[verifier] = IStakePool.StageStatus.NoShow;
+        uint256 stake = j.betaCv;
+        Credits.add(credits, msg.sender, stake);
+        emit IStakePool.VerifierEquivocated(jobId, uint8(k), verifier, commitment, msg.sender, stake);
     }
 
     /// @notice {IStakePool-declineAssignment}: the current stage's verifier itself, in the first quarter

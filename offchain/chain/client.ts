@@ -24,6 +24,7 @@ import {
   AbiCoder,
   BaseWallet,
   getAddress,
+  getBytes,
   hexlify,
   keccak256,
   type Interface,
@@ -682,6 +683,35 @@ export class PoolClient {
       ...tx,
       label: `revealResult(job ${jobId}, ${hex.length > 22 ? hex.slice(0, 20) + "…" : hex})`,
     });
+  }
+  /**
+   * The current stage in one transaction (the pick of a ready draw, or the drawn verifier): its result
+   * with the generator's answer `answer` signed for the commitment it hashes to (see commitment.ts
+   * `answerStatement`).
+   */
+  submitResult(
+    jobId: bigint | number,
+    matchBitmap: Uint8Array | string,
+    fingerprint: string,
+    salt: string,
+    answer: string,
+    signature: string,
+    tx: TxOptions = {}
+  ): Promise<TxResult> {
+    const hex = typeof matchBitmap === "string" ? matchBitmap : hexlify(matchBitmap);
+    return this.sendTx("submitResult", [jobId, hex, fingerprint, salt, answer, signature], {
+      ...tx,
+      label: `submitResult(job ${jobId}, ${hex.length > 22 ? hex.slice(0, 20) + "…" : hex})`,
+    });
+  }
+  /** Report the current verifier's signed statement of another commitment than the one it made. */
+  reportEquivocation(jobId: bigint | number, commitment: string, signature: string, tx: TxOptions = {}): Promise<TxResult> {
+    return this.sendTx("reportEquivocation", [jobId, commitment, signature], { ...tx, label: `reportEquivocation(job ${jobId})` });
+  }
+  /** This client's EIP-191 signature of the 32 bytes `digest` (a statement of commitment.ts). */
+  async signStatement(digest: string): Promise<string> {
+    if (!this.signer) throw new ChainConfigError("signing a statement: this client has no signer");
+    return this.signer.signMessage(getBytes(digest));
   }
   timeoutVerifier(jobId: bigint | number, tx: TxOptions = {}): Promise<TxResult> {
     return this.sendTx("timeoutVerifier", [jobId], { ...tx, label: `timeoutVerifier(job ${jobId})` });

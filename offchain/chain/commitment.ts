@@ -6,7 +6,7 @@
  * The salt is 32 secret random bytes: without it a commitment to a bitmap and fingerprint could be
  * guessed by hashing candidate results.
  */
-import { AbiCoder, getAddress, hexlify, isHexString, keccak256, randomBytes } from "ethers";
+import { AbiCoder, getAddress, getBytes, hexlify, isHexString, keccak256, randomBytes, toUtf8Bytes, verifyMessage } from "ethers";
 import { ChainError } from "./errors.js";
 
 export interface ResultCommitmentInput {
@@ -45,3 +45,53 @@ export const DRAW_PROBE = "0x" + "00".repeat(31) + "01";
 export function newSalt(): string {
   return hexlify(randomBytes(32));
 }
+
+/**
+ * The two signed statements of a one-transaction stage (IStakePool `submitResult` /
+ * `reportEquivocation`, docs/PROTOCOL.md "One-transaction stages"). Each party signs, with EIP-191
+ * (`signMessage` of the 32 raw bytes),
+ *     keccak256(abi.encode(bytes32 tag, uint256 chainId, address pool, uint256 jobId, uint256 stage,
+ *                          bytes32 commitment, bytes32 answer))
+ * with `tag = keccak256("poc.commitment.v1")` and `answer` zero for the verifier's statement of its
+ * commitment, `tag = keccak256("poc.answer.v1")` for the generator's answer to it.
+ */
+const ZERO32 = "0x" + "00".repeat(32);
+export const COMMITMENT_TAG = keccak256(toUtf8Bytes("poc.commitment.v1"));
+export const ANSWER_TAG = keccak256(toUtf8Bytes("poc.answer.v1"));
+
+export interface StatementInput {
+  chainId: bigint | number;
+  pool: string;
+  jobId: bigint | number;
+  stage: number;
+  commitment: string;
+}
+
+function statement(tag: string, s: StatementInput, answer: string): string {
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(
+      ["bytes32", "uint256", "address", "uint256", "uint256", "bytes32", "bytes32"],
+      [tag, BigInt(s.chainId), getAddress(s.pool), BigInt(s.jobId), s.stage, bytes32("commitment", s.commitment), bytes32("answer", answer)],
+    ),
+  );
+}
+
+/** The 32 bytes the verifier signs (EIP-191) to send its commitment to the generator. */
+export function commitmentStatement(s: StatementInput): string {
+  return statement(COMMITMENT_TAG, s, ZERO32);
+}
+
+/** The 32 bytes the generator signs (EIP-191) to answer a commitment with its fingerprint. */
+export function answerStatement(s: StatementInput & { answer: string }): string {
+  return statement(ANSWER_TAG, s, s.answer);
+}
+
+/** The address that signed `digest` (EIP-191 over its 32 raw bytes); ChainError for a malformed signature. */
+export function statementSigner(digest: string, signature: string): string {
+  try {
+    return verifyMessage(getBytes(digest), signature);
+  } catch (e) {
+    throw new ChainError(`not a valid signature (${signature.slice(0, 20)}…)`, { cause: e });
+  }
+}
+

@@ -86,6 +86,7 @@ export type PoolEventBody =
       generatorDistance: number;
     }
   | { name: "VerifierTimedOut"; jobId: bigint; stage: number; verifier: string; forfeited: bigint }
+  | { name: "VerifierEquivocated"; jobId: bigint; stage: number; verifier: string; signedCommitment: string; reporter: string; forfeited: bigint }
   | {
       name: "JobSettled";
       jobId: bigint;
@@ -128,6 +129,7 @@ export const JOB_EVENTS = [
   "FingerprintAnswered",
   "ResultSubmitted",
   "VerifierTimedOut",
+  "VerifierEquivocated",
   "JobSettled",
 ] as const satisfies readonly PoolEventName[];
 
@@ -256,6 +258,16 @@ export function eventBody(d: LogDescription): PoolEventBody | undefined {
       };
     case "VerifierTimedOut":
       return { name: "VerifierTimedOut", jobId: big(d, "jobId"), stage: num(d, "stage"), verifier: addr(d, "verifier"), forfeited: big(d, "forfeited") };
+    case "VerifierEquivocated":
+      return {
+        name: "VerifierEquivocated",
+        jobId: big(d, "jobId"),
+        stage: num(d, "stage"),
+        verifier: addr(d, "verifier"),
+        signedCommitment: hex(d, "signedCommitment"),
+        reporter: addr(d, "reporter"),
+        forfeited: big(d, "forfeited"),
+      };
     case "JobSettled":
       return {
         name: "JobSettled",

@@ -4,7 +4,7 @@
  * Events give what the contract does not store (the model id, request and receipt URIs, every
  * verifier drawn, every result's bitmap, timeouts, payouts); views give the present (state, current
  * deadline, escrow). Stages are rebuilt from DrawQueued / VerifierAssigned / ResultSubmitted /
- * VerifierTimedOut / VerifierDeclined / VerifierUnavailable, settlement from JobCancelled /
+ * VerifierTimedOut / VerifierEquivocated / VerifierDeclined / VerifierUnavailable, settlement from JobCancelled /
  * JobFinalized / JobSettled (with the treasury's share: forfeits and stalemate deposits).
  */
 import { FINAL_STATES, JobState, StageStatus } from "./state.js";
@@ -28,9 +28,10 @@ export interface AssignmentHistory {
   /**
    * pending: drawn, no result yet; committed: result committed, not yet revealed; submitted: result
    * revealed on-chain; timedOut: missed the deadline (stake forfeited to the treasury); declined: gave
-   * the assignment back (paid the decline fee).
+   * the assignment back (paid the decline fee); equivocated: committed another result than the one it
+   * had signed for the generator's off-chain answer (stake forfeited to the reporter).
    */
-  outcome: "pending" | "committed" | "submitted" | "timedOut" | "declined";
+  outcome: "pending" | "committed" | "submitted" | "timedOut" | "declined" | "equivocated";
   /** The stage's fingerprint seed (docs/PROTOCOL.md "Replay fingerprints"). */
   fingerprintSeed: bigint;
   committed?: Where & { commitment: string; answerDeadline: number; revealDeadline: number };
@@ -46,7 +47,10 @@ export interface AssignmentHistory {
   /** The result equals the generator's claim (every check matched). */
   agreesWithGenerator?: boolean;
   submitted?: Where;
+  /** Submitted in one transaction with the generator's signed answer (IStakePool submitResult): no commit. */
+  oneTransaction?: boolean;
   timedOut?: Where & { forfeited: bigint };
+  equivocated?: Where & { forfeited: bigint; reporter: string; signedCommitment: string };
   declined?: Where & { fee: bigint; refund: bigint };
 }
 
@@ -298,6 +302,18 @@ export function foldJobEvents(events: readonly PoolEvent[], options: { times?: R
           a.fingerprint = e.fingerprint;
           a.generatorDistance = e.generatorDistance;
           a.submitted = at(e);
+          if (!a.committed) {
+            a.oneTransaction = true;
+            if (a.assigned.tx === e.transactionHash) a.selfDrawn = true;
+          }
+        }
+        break;
+      }
+      case "VerifierEquivocated": {
+        const a = latestOf(e.stage, e.verifier);
+        if (a) {
+          a.outcome = "equivocated";
+          a.equivocated = { ...at(e), forfeited: e.forfeited, reporter: e.reporter, signedCommitment: e.signedCommitment };
         }
         break;
       }

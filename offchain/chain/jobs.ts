@@ -35,6 +35,7 @@ const STATUS_OF: Record<AssignmentHistory["outcome"], StageStatus> = {
   committed: StageStatus.Committed,
   submitted: StageStatus.Submitted,
   timedOut: StageStatus.NoShow,
+  equivocated: StageStatus.NoShow,
   declined: StageStatus.Declined,
 };
 

@@ -153,6 +153,8 @@ export function generatorWorkerCommand(): Command {
         log: logger,
         ...(o.keeper ? { afterPoll: keeperHook(client, logger) } : {}),
       });
+      // One-transaction stages: verifiers ask this server for our signed fingerprint answers.
+      routes.answerer = w.answerStage;
       let stoppedBy: string | undefined;
       if (o.once) {
         await w.idle();

@@ -130,6 +130,7 @@ export async function openJobWithRequest(
 export type StageResult =
   | { kind: "pending" }
   | { kind: "timedOut" }
+  | { kind: "equivocated" }
   | { kind: "declined" }
   | { kind: "agreesWithGenerator" }
   | { kind: "agreesWithVerifier"; stage: number; verifier: string }
@@ -153,6 +154,7 @@ export function stageResults(h: JobHistory): StageResultRow[] {
       let result: StageResult;
       if (a.outcome === "pending") result = { kind: "pending" };
       else if (a.outcome === "timedOut") result = { kind: "timedOut" };
+      else if (a.outcome === "equivocated") result = { kind: "equivocated" };
       else if (a.outcome === "declined") result = { kind: "declined" };
       else if (a.agreesWithGenerator) result = { kind: "agreesWithGenerator" };
       else {
@@ -177,6 +179,8 @@ export function describeStageResult(r: StageResult): string {
       return "has not submitted yet";
     case "timedOut":
       return "missed its deadline (its stake went to the treasury)";
+    case "equivocated":
+      return "committed another result than the one it signed for the generator's answer (its stake went to the reporter)";
     case "declined":
       return "declined the assignment (paid the decline fee to the treasury)";
     case "agreesWithGenerator":

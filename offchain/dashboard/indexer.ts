@@ -45,6 +45,7 @@ function verifiersOf(e: PoolEvent): string[] {
     case "ResultCommitted":
     case "ResultSubmitted":
     case "VerifierTimedOut":
+    case "VerifierEquivocated":
     case "VerifierDeclined":
     case "Bonded":
     case "UnbondRequested":

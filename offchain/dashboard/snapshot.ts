@@ -381,7 +381,9 @@ export function buildSnapshot(facts: ChainFacts, extras: SnapshotExtras = {}): D
         }
         break;
       }
-      case "VerifierTimedOut": {
+      case "VerifierTimedOut":
+      case "VerifierEquivocated": {
+        // (an equivocation counts as a no-show: the verifier is dropped and its stake forfeited)
         const s = latest(job(e.jobId), e.stage, e.verifier);
         if (s) s.result = "timedOut";
         break;

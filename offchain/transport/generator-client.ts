@@ -156,3 +156,51 @@ export async function* streamJob(
     await reader.cancel().catch(() => {});
   }
 }
+
+const stageAnswerBody = z.object({
+  answer: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes of 0x-hex"),
+  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "must be a 65-byte 0x-hex signature"),
+});
+
+/**
+ * Ask the generator at `baseUrl` to answer a one-transaction stage (`POST /v1/jobs/{jobId}/answer`,
+ * docs/PROTOCOL.md "One-transaction stages"): our commitment and our signature of its statement; the
+ * generator's fingerprint and its signature. Throws GeneratorHttpError (status, code) when refused or
+ * unreachable; the caller checks the signature and the distance itself.
+ */
+export async function requestStageAnswer(
+  baseUrl: string,
+  jobId: bigint | number | string,
+  req: { stage: number; commitment: string; signature: string },
+  o: { signal?: AbortSignal; timeoutMs?: number } = {}
+): Promise<{ answer: string; signature: string }> {
+  const url = join(baseUrl, `/v1/jobs/${jobId.toString()}/answer`);
+  const signals = [AbortSignal.timeout(o.timeoutMs ?? 60_000), ...(o.signal ? [o.signal] : [])];
+  let res: Response;
+  try {
+    res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(req), signal: AbortSignal.any(signals) });
+  } catch (e) {
+    throw unreachable(e, url);
+  }
+  if (res.status !== 200) throw await failure(res, `asking for the generator's answer to stage ${req.stage} of job ${jobId}`);
+  const r = stageAnswerBody.safeParse(await res.json().catch(() => undefined));
+  if (!r.success) throw new GeneratorHttpError(`the generator's answer to stage ${req.stage} of job ${jobId} is malformed`, { status: 200, details: r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+  return r.data;
+}
+
+/**
+ * The generator server's base URL from the receipt URI it committed (`<base>/receipts/<root>?job=<id>`,
+ * docs/NETWORK.md); undefined when the URI is not of that form (a receipt served elsewhere).
+ */
+export function generatorBaseUrl(receiptUri: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(receiptUri);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return undefined;
+  const i = u.pathname.lastIndexOf("/receipts/");
+  if (i < 0) return undefined;
+  return `${u.origin}${u.pathname.slice(0, i)}`;
+}

@@ -8,17 +8,35 @@
  *   valid request, 404 `wrong_generator` when the job names another generator.
  * - `GET /v1/jobs/{jobId}/stream` — server-sent events of the job's `JobEventLog` (the job's user
  *   only: `verifyAccess(…, { allow: ["user"] })`), replayed from the start.
+ * - `POST /v1/jobs/{jobId}/answer` — a one-transaction stage (docs/PROTOCOL.md "One-transaction
+ *   stages"): JSON `{ stage, commitment, signature }` from the stage's verifier; 200 `{ answer,
+ *   signature }` (the generator's fingerprint, signed over the commitment), 400 for a malformed body
+ *   or signature, 403 when the signer is not the stage's verifier or pick, 409 when the stage was
+ *   answered for another commitment or is not waiting for a result, 503 when no answerer is attached.
  *
  * Every response carries the CORS headers; `OPTIONS` is 204; errors are JSON in OpenAI's shape.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { getAddress, keccak256 } from "ethers";
+import { getAddress, isHexString, keccak256 } from "ethers";
+import { z } from "zod";
 import { PocError } from "../errors.js";
 import { type PoolClient } from "../chain/index.js";
 import { MAX_REQUEST_BYTES, decodeJobRequest } from "../request/index.js";
 import { AccessError, verifyAccess, type JobParties } from "./auth.js";
 import { IntakeError, type RequestIntake } from "./intake.js";
 import type { JobEventLog } from "./job-events.js";
+import { AnswerRefusedError, type StageAnswer, type StageAnswerRequest } from "../worker/stage-answer.js";
+
+/** Answers a one-transaction stage's commitment (GeneratorWorker `answerStage`); throws AnswerRefusedError. */
+export type StageAnswerer = (jobId: bigint, req: StageAnswerRequest) => Promise<StageAnswer>;
+
+const hex32 = z.string().refine((v) => isHexString(v, 32), "must be 32 bytes of 0x-hex");
+const answerRequestBody = z.object({
+  stage: z.number().int().min(1).max(255),
+  commitment: hex32,
+  signature: z.string().refine((v) => isHexString(v, 65), "must be a 65-byte 0x-hex signature"),
+});
+const MAX_ANSWER_BODY = 4096;
 
 export type OpenAiErrorType = "invalid_request_error" | "authentication_error" | "permission_error" | "not_found_error" | "server_error";
 
@@ -48,6 +66,8 @@ export interface GeneratorRoutesOptions {
   heartbeatMs?: number;
   /** Called once per request handled here (for logging). */
   onRequest?: (method: string, path: string, status: number) => void;
+  /** The answerer of `POST /v1/jobs/{id}/answer`; may be set later (`routes.answerer = worker.answerStage`). */
+  answerer?: StageAnswerer;
 }
 
 /** A job lookup over the pool's events (JobOpened of the job). */
@@ -90,6 +110,7 @@ export class GeneratorRoutes {
   readonly intake: RequestIntake;
   readonly events: JobEventLog;
   context: GeneratorRouteContext | undefined;
+  answerer: StageAnswerer | undefined;
   readonly #heartbeatMs: number;
   readonly #onRequest: GeneratorRoutesOptions["onRequest"];
 
@@ -97,6 +118,7 @@ export class GeneratorRoutes {
     this.intake = o.intake;
     this.events = o.events;
     this.context = o.context;
+    this.answerer = o.answerer;
     this.#heartbeatMs = o.heartbeatMs ?? 15_000;
     this.#onRequest = o.onRequest;
   }
@@ -122,9 +144,9 @@ export class GeneratorRoutes {
         log(204);
         return true;
       }
-      const m = /^\/v1\/jobs\/([^/]+)\/(request|stream)$/.exec(path);
+      const m = /^\/v1\/jobs\/([^/]+)\/(request|stream|answer)$/.exec(path);
       if (!m) {
-        fail(404, "not_found_error", "not_found", `no route ${path}: the generator serves POST /v1/jobs/{jobId}/request and GET /v1/jobs/{jobId}/stream`);
+        fail(404, "not_found_error", "not_found", `no route ${path}: the generator serves POST /v1/jobs/{jobId}/request, GET /v1/jobs/{jobId}/stream and POST /v1/jobs/{jobId}/answer`);
         return true;
       }
       const [, idText, what] = m;
@@ -133,9 +155,13 @@ export class GeneratorRoutes {
         return true;
       }
       const jobId = BigInt(idText!);
-      const want = what === "request" ? "POST" : "GET";
+      const want = what === "stream" ? "GET" : "POST";
       if (method !== want) {
         fail(405, "invalid_request_error", "method_not_allowed", `${path} takes ${want}`, { allow: `${want}, OPTIONS` });
+        return true;
+      }
+      if (what === "answer") {
+        await this.#postAnswer(req, jobId, send, fail);
         return true;
       }
       const ctx = this.context;
@@ -188,6 +214,33 @@ export class GeneratorRoutes {
       throw e;
     }
     send(202, { accepted: true, jobId: jobId.toString(), ...(job ? {} : { held: true }) });
+  }
+
+  async #postAnswer(
+    req: IncomingMessage,
+    jobId: bigint,
+    send: (status: number, body: unknown) => void,
+    fail: (status: number, type: OpenAiErrorType, code: string, message: string, extra?: Record<string, string>) => void
+  ): Promise<void> {
+    const answerer = this.answerer;
+    if (!answerer) return fail(503, "server_error", "no_answerer", "this server does not answer one-transaction stages: commit the result on-chain");
+    let parsed: z.infer<typeof answerRequestBody>;
+    try {
+      const body = await readBody(req, MAX_ANSWER_BODY);
+      const r = answerRequestBody.safeParse(JSON.parse(new TextDecoder().decode(body)));
+      if (!r.success) return fail(400, "invalid_request_error", "invalid_answer_request", `the body must be { stage, commitment, signature }: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      parsed = r.data;
+    } catch (e) {
+      if (e instanceof BodyTooLargeError) return fail(413, "invalid_request_error", "request_too_large", e.shortMessage, { connection: "close" });
+      return fail(400, "invalid_request_error", "invalid_answer_request", "the body is not JSON");
+    }
+    try {
+      send(200, await answerer(jobId, parsed));
+    } catch (e) {
+      if (!(e instanceof AnswerRefusedError)) throw e;
+      const type: OpenAiErrorType = e.status === 403 ? "permission_error" : e.status === 404 ? "not_found_error" : "invalid_request_error";
+      fail(e.status, type, e.code, e.shortMessage);
+    }
   }
 
   async #stream(

@@ -83,6 +83,7 @@ import { FINAL_STATES } from "../chain/state.js";
 import { acquireStateLock } from "./lock.js";
 import { bindStateFile, compareIdentity, readChainIdentity, type ChainIdentity, type IdentityChange } from "./chain-identity.js";
 import { RateLimiter } from "./rate-limit.js";
+import { answerKey, answerStage, type SignedAnswerRecord, type StageAnswer, type StageAnswerRequest } from "./stage-answer.js";
 import { formatUnits } from "ethers";
 
 export class GeneratorWorkerError extends PocError {
@@ -124,6 +125,8 @@ export interface GeneratorJobRecord {
   finishReason?: FinishReason;
   /** Challenged stages whose fingerprint seed we answered (stage → tx hash). */
   answered?: Record<string, string>;
+  /** Answers signed for one-transaction stages (stage-answer.ts), by `stage:verifier`. */
+  signedAnswers?: Record<string, SignedAnswerRecord>;
   /** The job reached a final state: nothing more is owed. */
   final?: boolean;
   updatedAt: number;
@@ -203,6 +206,11 @@ export interface GeneratorWorker {
   readonly done: Promise<void>;
   /** Set when the worker stopped because the chain or the pool changed under it (node restarted, pool redeployed or gone). */
   chainChange(): IdentityChange | undefined;
+  /**
+   * Answer a verifier's commitment for a one-transaction stage (the server's `POST
+   * /v1/jobs/{jobId}/answer`, stage-answer.ts); throws AnswerRefusedError.
+   */
+  answerStage(jobId: bigint, req: StageAnswerRequest): Promise<StageAnswer>;
 }
 
 function stateFileName(chainId: bigint, pool: string, account: string): string {
@@ -629,6 +637,27 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       const answered = (rec.answered ??= {});
       if (answered[String(job.stage)]) continue;
       const round = await client.stageRound(jobId, job.stage);
+      // A verifier that got our signed answer for one commitment and committed another on-chain:
+      // report it (its stake is ours, the stage is drawn again) instead of answering the copy.
+      const signed = rec.signedAnswers?.[answerKey(job.stage, (await client.getStage(jobId, job.stage)).verifier)];
+      if (signed && !signed.reported && signed.commitment !== round.commitment) {
+        try {
+          const r = await client.reportEquivocation(jobId, signed.commitment, signed.verifierSignature, txHooks(rec));
+          signed.reported = r.hash;
+          await save();
+          log("warn", "equivocation", `job ${rec.jobId}: stage ${job.stage}'s verifier ${signed.verifier} committed another result than the one we answered off-chain: reported (tx ${r.hash}); its stake is credited to us and the stage is drawn again`, {
+            jobId: rec.jobId,
+            stage: job.stage,
+            verifier: signed.verifier,
+            tx: r.hash,
+          });
+        } catch (e) {
+          if (stopped) return left;
+          log("warn", "report failed", `job ${rec.jobId}: could not report stage ${job.stage}'s equivocating verifier (${describeError(e)}); will retry`, { jobId: rec.jobId, error: describeError(e) });
+          left++;
+        }
+        continue;
+      }
       if (round.answered & 1) {
         answered[String(job.stage)] = "answered";
         continue;
@@ -759,10 +788,29 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
     }
   })();
 
+  const answerMutex = new Mutex();
+  const stageAnswers = {
+    client,
+    answersOf: (jobId: bigint) => {
+      const rec = state.jobs[jobId.toString()];
+      if (!rec || rec.status !== "committed" || !rec.root) return undefined;
+      return (rec.signedAnswers ??= {});
+    },
+    fingerprint: async (jobId: bigint, seed: bigint) => {
+      const rec = state.jobs[jobId.toString()]!;
+      const receipt = decodeReceipt(await o.store.get(rec.root!));
+      const model = await models.get(rec.modelId);
+      const [fingerprint] = await replayFingerprints(model, receipt, [seed], { signal: abort.signal });
+      return fingerprint!;
+    },
+    save,
+  };
+
   handle = {
     account,
     done,
     chainChange: () => chainChange,
+    answerStage: (jobId, req) => answerMutex.run(() => answerStage(stageAnswers, jobId, req)),
     async stop() {
       if (stopped) return done;
       stopped = true;

@@ -77,7 +77,18 @@ const jobSchema = z.object({
    * forfeits the stake). `answerDeadline`/`revealDeadline` once the commit is mined.
    */
   commit: z
-    .object({ salt: hex, commitment: hex, answerDeadline: z.number().int().optional(), revealDeadline: z.number().int().optional() })
+    .object({
+      salt: hex,
+      commitment: hex,
+      answerDeadline: z.number().int().optional(),
+      revealDeadline: z.number().int().optional(),
+      /**
+       * One-transaction stage (submitResult): the generator's signed answer to this commitment, or
+       * `declined` when it could not be had or does not match (then commit and reveal). Once the
+       * commitment was sent to the generator, only this commitment may be made on-chain.
+       */
+      oneTx: z.union([z.object({ answer: hex, signature: hex }), z.literal("declined")]).optional(),
+    })
     .optional(),
   /** Later stages of the job whose fingerprint seed we dealt with (stage → tx hash, "answered" when seen on-chain, "not-needed" when the generator's answer matched ours, "no-receipt"). */
   answered: z.record(z.string(), z.string()).default({}),

@@ -42,7 +42,7 @@
  * are synchronised outside draw epochs (`sync`), and the bond is topped up — from the credit first
  * (`bondFromCredit`), then from the wallet — when it falls below the pool's minimum bond.
  */
-import { ZeroHash, formatUnits, hexlify, keccak256, type Signer } from "ethers";
+import { ZeroHash, formatUnits, getAddress, hexlify, keccak256, type Signer } from "ethers";
 import { PocError } from "../errors.js";
 import type { LoadOptions } from "../model/index.js";
 import {
@@ -65,9 +65,12 @@ import {
   PoolClient,
   StageStatus,
   TxUncertainError,
+  answerStatement,
+  commitmentStatement,
   describeError,
   newSalt,
   resultCommitment,
+  statementSigner,
   sleep,
   type PoolEventOf,
   type TxOptions,
@@ -77,6 +80,7 @@ import { FINAL_STATES, JobState } from "../chain/state.js";
 import { FINGERPRINT_TOLERANCE, fingerprintDistance, fingerprintsMatch, replayFingerprints } from "../fingerprint/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { signAccess } from "../transport/auth.js";
+import { generatorBaseUrl, requestStageAnswer } from "../transport/generator-client.js";
 import { ModelDirectory, ModelNotAvailableError, type ModelSource } from "./models.js";
 import { WorkQueue, Mutex } from "./queue.js";
 import { VerifierStateFile, stateFileName, type JobRecord } from "./state.js";
@@ -128,6 +132,14 @@ export interface VerifierWorkerOptions {
   drawGraceS?: number;
   /** Look for our own picks of pending draws and draw them in our commitResult (default true). */
   selfDraw?: boolean;
+  /**
+   * Settle each stage in one transaction (submitResult) when the generator answers our commitment
+   * off-chain (its server's `POST /v1/jobs/{id}/answer`) with a matching fingerprint (default true);
+   * otherwise, and when false, commit and reveal.
+   */
+  oneTxStages?: boolean;
+  /** Longest wait for the generator's off-chain answer (default 30 s). */
+  answerTimeoutMs?: number;
   /** Decline an assignment whose model is missing while the pool still allows it (default true). */
   declineUnservable?: boolean;
   /** Local development chain (31337) only: mine a block when the draw randomness is pending (a node that mines only on transactions). */
@@ -789,8 +801,90 @@ class Worker {
       if (!done) return; // waiting for a model, or stopped
     }
 
-    // 5. Commit, then reveal once the answers are in.
+    // 5. One transaction when the generator answers our commitment off-chain; else commit, then
+    // reveal once the answers are in.
+    if (await this.#submitOneTx(j)) return;
     if (await this.#commit(j)) await this.#reveal(j);
+  }
+
+  /** The commitment of our result, made (salt saved) before it is sent anywhere. */
+  async #ensureCommitment(j: JobRecord): Promise<NonNullable<JobRecord["commit"]>> {
+    if (!j.commit) {
+      const result = j.result!;
+      const salt = newSalt();
+      const commitment = resultCommitment({ jobId: BigInt(j.jobId), stage: j.stage, verifier: this.me, matchBitmap: result.bitmap, fingerprint: result.fingerprint, salt });
+      j.commit = { salt, commitment };
+      await this.#save();
+    }
+    return j.commit;
+  }
+
+  /**
+   * A one-transaction stage (IStakePool `submitResult`): send our commitment, signed, to the
+   * generator's server; with its signed answer within tolerance of our fingerprint, submit result and
+   * answer at once. True when done (submitted, or the job finished); false: commit and reveal instead
+   * (no server, a refusal, a far or badly signed answer, or a revert), with the same commitment.
+   */
+  async #submitOneTx(j: JobRecord): Promise<boolean> {
+    if (this.o.oneTxStages === false) return false;
+    const result = j.result!;
+    // An all-zero result for a receipt the generator does not serve: nothing to ask it.
+    if (result.kind === "generator-fault" || j.commit?.oneTx === "declined") return false;
+    const base = generatorBaseUrl(j.committed!.receiptUri);
+    if (!base) return false;
+    const c = this.client;
+    const jobId = BigInt(j.jobId);
+    const commit = await this.#ensureCommitment(j);
+    const decline = async (why: string) => {
+      commit.oneTx = "declined";
+      await this.#save();
+      this.log.info("one-tx-declined", `job ${j.jobId} stage ${j.stage}: no one-transaction stage (${why}); committing and revealing instead`, { jobId: j.jobId, stage: j.stage });
+      return false;
+    };
+    if (!commit.oneTx) {
+      const statement = { chainId: c.chainId, pool: c.address, jobId, stage: j.stage, commitment: commit.commitment };
+      let reply: { answer: string; signature: string };
+      try {
+        const signature = await c.signStatement(commitmentStatement(statement));
+        reply = await requestStageAnswer(base, jobId, { stage: j.stage, commitment: commit.commitment, signature }, { timeoutMs: this.o.answerTimeoutMs ?? 30_000, signal: this.#signal });
+      } catch (e) {
+        if (this.#stopped) throw new Stopped();
+        return decline(`the generator's server did not answer: ${describeError(e)}`);
+      }
+      const generator = (await c.getJob(jobId)).generator;
+      let signer: string;
+      try {
+        signer = statementSigner(answerStatement({ ...statement, answer: reply.answer }), reply.signature);
+      } catch (e) {
+        return decline(`its answer's signature is malformed: ${describeError(e)}`);
+      }
+      if (getAddress(signer) !== getAddress(generator)) return decline(`its answer is signed by ${signer}, not by the generator ${generator}`);
+      if (!fingerprintsMatch(reply.answer, result.fingerprint)) {
+        return decline(`its fingerprint is ${fingerprintDistance(reply.answer, result.fingerprint)} bits from ours (over ${FINGERPRINT_TOLERANCE})`);
+      }
+      commit.oneTx = reply;
+      await this.#save();
+    }
+    const reply = commit.oneTx;
+    if (reply === "declined") return false;
+    return this.#txMutex.run(async () => {
+      if (this.#stopped) throw new Stopped();
+      if (await this.#settledOnChain(j)) return true;
+      const head = await c.latestBlock();
+      const leftS = j.deadline - head.timestamp;
+      if (leftS <= 0) return false;
+      try {
+        const r = await this.#sendRecorded(j, leftS, (tx) => c.submitResult(jobId, result.bitmap, result.fingerprint, commit.salt, reply.answer, reply.signature, tx));
+        await this.#submitted(j, r, "submitted in one transaction with the generator's signed answer");
+        return true;
+      } catch (e) {
+        if (e instanceof ContractRevertError && !(await this.#settledOnChain(j).catch(() => false))) {
+          return decline(`submitResult reverted: ${e.reason}`);
+        }
+        await this.#sendFailed(j, "submitResult", e);
+        return true;
+      }
+    });
   }
 
   /** Checks the stage on-chain; finishes the job and returns true when there is nothing (more) to do. */
@@ -1151,12 +1245,7 @@ class Worker {
         return false;
       }
       if (leftS < 60) this.log.warn("deadline-close", `job ${j.jobId} stage ${j.stage}: only ${leftS} s left before the deadline; committing anyway`, { jobId: j.jobId });
-      if (!j.commit) {
-        const salt = newSalt();
-        const commitment = resultCommitment({ jobId, stage: j.stage, verifier: this.me, matchBitmap: result.bitmap, fingerprint: result.fingerprint, salt });
-        j.commit = { salt, commitment };
-        await this.#save();
-      }
+      await this.#ensureCommitment(j);
       try {
         const r = await this.#sendRecorded(j, leftS, (tx) => c.commitResult(jobId, j.commit!.commitment, tx));
         const ev = r.events.find((e) => e.name === "ResultCommitted");
@@ -1228,29 +1317,35 @@ class Worker {
       if (this.#stopped) throw new Stopped();
       try {
         const r = await this.#sendRecorded(j, revealDeadline - head.timestamp, (tx) => c.revealResult(jobId, result.bitmap, result.fingerprint, j.commit!.salt, tx));
-        const ev = r.events.find((e) => e.name === "ResultSubmitted");
-        this.#stats.submitted++;
-        const distance = ev && ev.name === "ResultSubmitted" ? ev.generatorDistance : undefined;
-        await this.#finish(
-          j,
-          "submitted",
-          `result revealed in block ${r.blockNumber} (tx ${r.hash}, gas ${r.gasUsed}; fingerprint ${distance === 65535 ? "— the generator did not answer" : `${distance} bits from the generator's`}): ${result.kind === "generator-fault" ? `all-zero bitmap — ${result.reason}` : result.reason}`,
-          "info",
-          {
-            tx: r.hash,
-            block: r.blockNumber,
-            gasUsed: r.gasUsed,
-            resultHash: ev && "resultHash" in ev ? ev.resultHash : keccak256(result.bitmap),
-            kind: result.kind,
-            generatorDistance: distance,
-            settled: r.events.some((e) => e.name === "JobSettled"),
-          },
-        );
-        if (this.o.autoBond ?? true) this.#topUpLater(`after job ${j.jobId}`);
+        await this.#submitted(j, r, "result revealed");
       } catch (e) {
         await this.#sendFailed(j, "revealResult", e);
       }
     });
+  }
+
+  /** Finish the job after our result went on-chain (revealResult or submitResult receipt `r`). */
+  async #submitted(j: JobRecord, r: TxResult, what: string): Promise<void> {
+    const result = j.result!;
+    const ev = r.events.find((e) => e.name === "ResultSubmitted");
+    this.#stats.submitted++;
+    const distance = ev && ev.name === "ResultSubmitted" ? ev.generatorDistance : undefined;
+    await this.#finish(
+      j,
+      "submitted",
+      `${what} in block ${r.blockNumber} (tx ${r.hash}, gas ${r.gasUsed}; fingerprint ${distance === 65535 ? "— the generator did not answer" : `${distance} bits from the generator's`}): ${result.kind === "generator-fault" ? `all-zero bitmap — ${result.reason}` : result.reason}`,
+      "info",
+      {
+        tx: r.hash,
+        block: r.blockNumber,
+        gasUsed: r.gasUsed,
+        resultHash: ev && "resultHash" in ev ? ev.resultHash : keccak256(result.bitmap),
+        kind: result.kind,
+        generatorDistance: distance,
+        settled: r.events.some((e) => e.name === "JobSettled"),
+      },
+    );
+    if (this.o.autoBond ?? true) this.#topUpLater(`after job ${j.jobId}`);
   }
 
   /**

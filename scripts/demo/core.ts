@@ -42,6 +42,9 @@ import { ContractRevertError, JobState, PoolClient, jobHistory, type JobHistory 
 import { buildJobRequest, openJobWithRequest, stageResults, type StageResultRow } from "../../offchain/cli/job.js";
 import { PRESETS, buildModel, loadModel, modelIdOf, resolveBuildSpec, countParams, type LoadedModel, type PresetName } from "../../offchain/model/index.js";
 import { ReceiptStore, serveReceipts, type ReceiptServer } from "../../offchain/receipt/index.js";
+import { GeneratorRoutes } from "../../offchain/transport/generator-routes.js";
+import { RequestIntake } from "../../offchain/transport/intake.js";
+import { JobEventLog } from "../../offchain/transport/job-events.js";
 import { startGeneratorWorker, type GeneratorWorker } from "../../offchain/worker/generator.js";
 import { createLogger, type LogRecord, type Logger } from "../../offchain/worker/log.js";
 import { LoadedModels } from "../../offchain/worker/models.js";
@@ -293,9 +296,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       createLogger({ format: "plain", stream: logFile!, name, minLevel: "debug", onRecord: (r) => records.push({ ...r, who: name }) });
     const storeG = new ReceiptStore(join(workDir, "receipts-G"));
     const storeC = new ReceiptStore(join(workDir, "receipts-C"));
-    const serverG = await serveReceipts(storeG);
+    // Each generator's server answers one-transaction stages (POST /v1/jobs/{id}/answer).
+    const routesG = new GeneratorRoutes({ intake: new RequestIntake(), events: new JobEventLog() });
+    const routesC = new GeneratorRoutes({ intake: new RequestIntake(), events: new JobEventLog() });
+    const serverG = await serveReceipts(storeG, { extraRoutes: routesG.handle });
     servers.push(serverG);
-    const serverC = await serveReceipts(storeC);
+    const serverC = await serveReceipts(storeC, { extraRoutes: routesC.handle });
     servers.push(serverC);
     const activeBars = new Map<string, cliProgress.SingleBar>();
     const plainStarted = new Set<string>();
@@ -344,6 +350,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       log: makeLogger("G"),
       onProgress: genProgress("G"),
     });
+    routesG.answerer = gWorker.answerStage;
     started.push(gWorker);
     const cWorker: GeneratorWorker = await startGeneratorWorker({
       client: as(cheat),
@@ -356,6 +363,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       log: makeLogger("C"),
       onProgress: genProgress("C"),
     });
+    routesC.answerer = cWorker.answerStage;
     started.push(cWorker);
     const verifierWorkers: VerifierWorker[] = [];
     for (const [i, v] of [v1, v2, v3, v4, v5].entries()) {
@@ -760,6 +768,8 @@ function describeKind(r: StageResultRow["result"], nameOf: (a: string) => string
       return "agrees with nobody so far";
     case "timedOut":
       return "missed its deadline";
+    case "equivocated":
+      return "committed another result than it had signed (stake to the reporter)";
     case "declined":
       return "declined the assignment";
     case "pending":

@@ -216,6 +216,7 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
       log: logger("generator"),
       afterPoll: keeperHook(as(gen), logger("keeper")),
     });
+    routes.answerer = g.answerStage;
     stops.push(() => g.stop());
     for (const [i, v] of verifiers.entries()) {
       const w = await startVerifierWorker({
