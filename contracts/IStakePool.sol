@@ -398,10 +398,17 @@ interface IStakePool is IVerifierRegistry {
     );
 
     /// @notice `verifier` signed `signedCommitment` for a one-transaction stage and then committed
-    /// another result on-chain: dropped as a no-show, its stake `forfeited` (= betaCv) credited to
-    /// `reporter`, and the stage waits for a new draw.
+    /// another result on-chain: dropped as a no-show, its stake `forfeited` (= betaCv) split between
+    /// `reporter` (`reward`: the decline fee, at most half the stake) and the treasury (the rest); the stage waits for
+    /// a new draw.
     event VerifierEquivocated(
-        uint256 indexed jobId, uint8 indexed stage, address indexed verifier, bytes32 signedCommitment, address reporter, uint256 forfeited
+        uint256 indexed jobId,
+        uint8 indexed stage,
+        address indexed verifier,
+        bytes32 signedCommitment,
+        address reporter,
+        uint256 forfeited,
+        uint256 reward
     );
 
     /// @notice `verifier` missed its deadline for `stage`; its locked stake `forfeited` (= betaCv) is
@@ -545,8 +552,9 @@ interface IStakePool is IVerifierRegistry {
 
     /// @notice Report a verifier that signed commitment `commitment` for the current stage off-chain
     /// (to get the generator's answer) and then committed another result with {commitResult}; anyone,
-    /// in {State.Answering}. The verifier is dropped as a no-show, its stake credited to the caller,
-    /// and the stage queued for a new draw.
+    /// in {State.Answering}. The verifier is dropped as a no-show, the decline fee's share of its stake
+    /// (`declineFeeBps`) credited to the caller and the rest to the treasury (a verifier reporting
+    /// itself pays more than a decline), and the stage queued for a new draw.
     function reportEquivocation(uint256 jobId, bytes32 commitment, bytes calldata signature) external;
 
     /// @notice The current verifier missed its deadline: forfeit its stake to the treasury and queue a

@@ -406,7 +406,7 @@ contract StakePool is IStakePool, VerifierRegistry, Ownable2Step {
     function reportEquivocation(uint256 jobId, bytes32 commitment, bytes calldata signature) external nonReentrant {
         Settlement.Job storage j = _jobs[jobId];
         uint256 key = _key(jobId, j);
-        Settlement.equivocation(j, _stages[key], _results[key], _dropped[jobId], _creditPlusOne, jobId, commitment, signature);
+        Settlement.equivocation(j, _stages[key], _results[key], _dropped[jobId], _creditPlusOne, _params[j.paramsId], _treasury, jobId, commitment, signature);
         _enqueue(jobId, j, j.stage);
     }
 

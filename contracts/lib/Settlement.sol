@@ -220,7 +220,8 @@ library Settlement {
     ) internal returns (uint256 dG) {
         uint256 k = r.stage;
         bool generatorAnswered;
-        if (r.signature.length != 0) {
+        // (set by {reveal} for {IStakePool-submitResult} only: an empty signature then fails to recover)
+        if (r.commitment != 0) {
             // One-transaction stage: the generator's answer is a statement it signed over this very
             // commitment, so it was given after the result was fixed, as an on-chain answer is.
             address signer = ECDSA.recover(statementHash(ANSWER_TAG, r.jobId, k, r.commitment, r.signedAnswer), r.signature);
@@ -291,17 +292,21 @@ library Settlement {
 
     /// @notice {IStakePool-reportEquivocation}: anyone, in {IStakePool.State.Answering}, with a
     /// commitment statement the current stage's verifier signed for a one-transaction stage that
-    /// differs from the commitment it then made on-chain. The verifier is dropped as a no-show and its
-    /// stake goes to the reporter. The pool queues the stage again.
+    /// differs from the commitment it then made on-chain. The verifier is dropped as a no-show; the
+    /// reporter gets the decline fee's share of its stake (`declineFeeBps`), the treasury the rest. The
+    /// pool queues the stage again.
     /// @dev Only the verifier's own signature over another commitment of this stage can be reported, so
-    /// no party can farm it; paying the reporter (usually the generator, which holds the statement) is
-    /// what makes someone report it.
+    /// no other party can farm it. The reward is what makes someone (usually the generator, which holds
+    /// the statement) report it; it is only the decline fee's share because the verifier could report
+    /// itself from another address: then it pays stake - fee, more than a decline costs.
     function equivocation(
         Job storage j,
         mapping(uint256 => StageSlot) storage stages,
         mapping(uint256 => bytes32) storage results,
         mapping(address => IStakePool.StageStatus) storage dropped,
         mapping(address => uint256) storage credits,
+        IStakePool.Params storage p,
+        address treasury,
         uint256 jobId,
         bytes32 commitment,
         bytes calldata signature
@@ -310,13 +315,21 @@ library Settlement {
         if (s != IStakePool.State.Answering) revert IStakePool.StakePoolWrongState(jobId, s);
         uint256 k = j.stage;
         address verifier = stages[k].verifier;
-        address signer = ECDSA.recover(statementHash(COMMITMENT_TAG, jobId, k, commitment, 0), signature);
-        // INVARIANT: only the stage verifier's own statement of another commitment is an equivocation.
-        if (signer != verifier || commitment == results[k]) revert IStakePool.StakePoolNoEquivocation(jobId, signer);
+        {
+            address signer = ECDSA.recover(statementHash(COMMITMENT_TAG, jobId, k, commitment, 0), signature);
+            // INVARIANT: only the stage verifier's own statement of another commitment is an equivocation.
+            if (signer != verifier || commitment == results[k]) revert IStakePool.StakePoolNoEquivocation(jobId, signer);
+        }
         dropped[verifier] = IStakePool.StageStatus.NoShow;
         uint256 stake = j.betaCv;
-        Credits.add(credits, msg.sender, stake);
-        emit IStakePool.VerifierEquivocated(jobId, uint8(k), verifier, commitment, msg.sender, stake);
+        // INVARIANT: a verifier reporting itself (through any address) gets back at most the decline
+        // fee's share of its stake and at most stake - fee, so leaving this way never costs less than
+        // declining would.
+        uint256 fee = stake * p.declineFeeBps / BPS_UNIT;
+        uint256 reward = fee <= stake - fee ? fee : stake - fee;
+        Credits.add(credits, msg.sender, reward);
+        Credits.add(credits, treasury, stake - reward);
+        emit IStakePool.VerifierEquivocated(jobId, uint8(k), verifier, commitment, msg.sender, stake, reward);
     }
 
     /// @notice {IStakePool-declineAssignment}: the current stage's verifier itself, in the first quarter

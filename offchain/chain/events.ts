@@ -86,7 +86,7 @@ export type PoolEventBody =
       generatorDistance: number;
     }
   | { name: "VerifierTimedOut"; jobId: bigint; stage: number; verifier: string; forfeited: bigint }
-  | { name: "VerifierEquivocated"; jobId: bigint; stage: number; verifier: string; signedCommitment: string; reporter: string; forfeited: bigint }
+  | { name: "VerifierEquivocated"; jobId: bigint; stage: number; verifier: string; signedCommitment: string; reporter: string; forfeited: bigint; reward: bigint }
   | {
       name: "JobSettled";
       jobId: bigint;
@@ -267,6 +267,7 @@ export function eventBody(d: LogDescription): PoolEventBody | undefined {
         signedCommitment: hex(d, "signedCommitment"),
         reporter: addr(d, "reporter"),
         forfeited: big(d, "forfeited"),
+        reward: big(d, "reward"),
       };
     case "JobSettled":
       return {

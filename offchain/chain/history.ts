@@ -29,7 +29,8 @@ export interface AssignmentHistory {
    * pending: drawn, no result yet; committed: result committed, not yet revealed; submitted: result
    * revealed on-chain; timedOut: missed the deadline (stake forfeited to the treasury); declined: gave
    * the assignment back (paid the decline fee); equivocated: committed another result than the one it
-   * had signed for the generator's off-chain answer (stake forfeited to the reporter).
+   * had signed for the generator's off-chain answer (stake forfeited: the decline fee's share to the
+   * reporter, the rest to the treasury).
    */
   outcome: "pending" | "committed" | "submitted" | "timedOut" | "declined" | "equivocated";
   /** The stage's fingerprint seed (docs/PROTOCOL.md "Replay fingerprints"). */
@@ -50,7 +51,7 @@ export interface AssignmentHistory {
   /** Submitted in one transaction with the generator's signed answer (IStakePool submitResult): no commit. */
   oneTransaction?: boolean;
   timedOut?: Where & { forfeited: bigint };
-  equivocated?: Where & { forfeited: bigint; reporter: string; signedCommitment: string };
+  equivocated?: Where & { forfeited: bigint; reporter: string; reward: bigint; signedCommitment: string };
   declined?: Where & { fee: bigint; refund: bigint };
 }
 
@@ -313,7 +314,7 @@ export function foldJobEvents(events: readonly PoolEvent[], options: { times?: R
         const a = latestOf(e.stage, e.verifier);
         if (a) {
           a.outcome = "equivocated";
-          a.equivocated = { ...at(e), forfeited: e.forfeited, reporter: e.reporter, signedCommitment: e.signedCommitment };
+          a.equivocated = { ...at(e), forfeited: e.forfeited, reporter: e.reporter, reward: e.reward, signedCommitment: e.signedCommitment };
         }
         break;
       }

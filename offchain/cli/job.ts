@@ -180,7 +180,7 @@ export function describeStageResult(r: StageResult): string {
     case "timedOut":
       return "missed its deadline (its stake went to the treasury)";
     case "equivocated":
-      return "committed another result than the one it signed for the generator's answer (its stake went to the reporter)";
+      return "committed another result than the one it signed for the generator's answer (its stake was forfeited, a share to the reporter)";
     case "declined":
       return "declined the assignment (paid the decline fee to the treasury)";
     case "agreesWithGenerator":

@@ -27,7 +27,11 @@
  * 7. **Answer challenges**: while a committed job is open, whenever a drawn verifier has committed its
  *    result (State.Answering), answer the stage's fingerprint seed with a replay of the receipt
  *    (`answerFingerprint`, docs/PROTOCOL.md "Replay fingerprints") before the answer deadline. A
- *    generator that does not answer forfeits its stake.
+ *    generator that does not answer forfeits its stake. A verifier that got our signed answer
+ *    off-chain for one commitment and committed another is reported instead (`reportEquivocation`).
+ * 8. **One-transaction stages**: `answerStage` (the server's `POST /v1/jobs/{id}/answer`,
+ *    stage-answer.ts) answers a stage verifier's signed commitment with our fingerprint, signed over
+ *    it, once per stage and verifier, recorded in the state file before it is returned.
  *
  * ## Restarts
  * Progress lives in `<stateDir>/generator-<chainId>-<pool>-<account>.json`, written atomically
@@ -638,14 +642,14 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       if (answered[String(job.stage)]) continue;
       const round = await client.stageRound(jobId, job.stage);
       // A verifier that got our signed answer for one commitment and committed another on-chain:
-      // report it (its stake is ours, the stage is drawn again) instead of answering the copy.
+      // report it (its stake is forfeited, a share to us; the stage is drawn again) instead of answering the copy.
       const signed = rec.signedAnswers?.[answerKey(job.stage, (await client.getStage(jobId, job.stage)).verifier)];
       if (signed && !signed.reported && signed.commitment !== round.commitment) {
         try {
           const r = await client.reportEquivocation(jobId, signed.commitment, signed.verifierSignature, txHooks(rec));
           signed.reported = r.hash;
           await save();
-          log("warn", "equivocation", `job ${rec.jobId}: stage ${job.stage}'s verifier ${signed.verifier} committed another result than the one we answered off-chain: reported (tx ${r.hash}); its stake is credited to us and the stage is drawn again`, {
+          log("warn", "equivocation", `job ${rec.jobId}: stage ${job.stage}'s verifier ${signed.verifier} committed another result than the one we answered off-chain: reported (tx ${r.hash}); its stake is forfeited (the decline fee's share to us, the rest to the treasury) and the stage is drawn again`, {
             jobId: rec.jobId,
             stage: job.stage,
             verifier: signed.verifier,

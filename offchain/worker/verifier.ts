@@ -25,7 +25,10 @@
  *    the locked stake is forfeited to the treasury), retried every `modelRetryMs` until the deadline in
  *    case the operator adds it.
  * 5. Replay (`verifyReceipt` with the stage's fingerprint seed) → the canonical bitmap and the replay's
- *    fingerprint, saved in the state file with a fresh salt; then `commitResult` (the commitment),
+ *    fingerprint, saved in the state file with a fresh salt. First the one-transaction stage
+ *    (`oneTxStages`, docs/PROTOCOL.md "One-transaction stages"): the commitment, signed, to the
+ *    generator's server; a matching answer signed by the generator → `submitResult` and done.
+ *    Otherwise `commitResult` (the same commitment),
  *    a wait until the generator's answer matches our fingerprint, or every earlier party answered
  *    the seed, or the answer deadline passed, and `revealResult` (docs/PROTOCOL.md "Replay
  *    fingerprints"). Nonces and hashes are recorded as they become known; a restart continues from

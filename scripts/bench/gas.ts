@@ -17,6 +17,11 @@
  *   pick (found by simulating commitResult) draws its own stage in its commitResult, as the workers
  *   do. The summary gives the most expensive of each. The whole 1-, 2- and 3-stage games (challenge
  *   to settlement, every transaction and draw included) are summed per outcome.
+ * - one-transaction stages: the same games with every stage a single `submitResult` by the pick of
+ *   the pending draw (it draws its own stage in the same transaction), carrying the generator's
+ *   fingerprint answer signed off-chain (EIP-191, offchain/chain/commitment.ts `answerStatement`);
+ *   and `reportEquivocation` (a verifier that signed one commitment off-chain and committed another
+ *   on-chain: its stake forfeited, the decline fee's share to the reporter, the stage queued again).
  * - verifier registry: setModels, bond, bondFromCredit, sync, syncPending, requestUnbond,
  *   withdrawUnbonded.
  * - the draw at 10, 100 and 1,000 bonded verifiers of one model (stake-weighted sortition: the cost
@@ -49,7 +54,7 @@ import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js"
 import { DEFAULT_POOL_PARAMS, paramsStruct, jobAmounts } from "../lib/params.js";
 import { deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses, claimBitmap, JobState } from "../lib/state.js";
-import { DRAW_PROBE, resultCommitment } from "../../offchain/chain/commitment.js";
+import { DRAW_PROBE, answerStatement, commitmentStatement, resultCommitment } from "../../offchain/chain/commitment.js";
 
 export const GAS_TARGETS = { noChallengeTotal: 200_000, stage: 120_000 } as const;
 /** Issue 10's limits: the common path, each stage transaction, a draw at 1,000 verifiers, the three-stage game. */
@@ -212,6 +217,24 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   };
   const claim = claimBitmap(NUM_CHECKS);
   const wrong = (i: number) => bitmapWithMisses(NUM_CHECKS, [i]);
+  const chainId = (await ethers.provider.getNetwork()).chainId;
+  /** The generator's EIP-191 signature of its answer `answer` to `commitment` (sent off-chain to the verifier). */
+  const signAnswer = async (jobId: bigint, k: number, commitment: string, answer = FINGERPRINT) =>
+    generator.signMessage(ethers.getBytes(answerStatement({ chainId, pool: poolAddress, jobId, stage: k, commitment, answer })));
+  /**
+   * A one-transaction stage: the pick of the job's pending draw submits its result with the
+   * generator's signed answer in `submitResult`, which draws the stage first (a block after the
+   * request, as `selfDrawn`). Returns the transaction's gas.
+   */
+  const oneTxStage = async (jobId: bigint, bitmap: Uint8Array) => {
+    await mine();
+    await mine();
+    const k = Number((await pool.getJob(jobId)).stage);
+    const verifier = await pickFor(jobId);
+    const commitment = resultCommitment({ jobId, stage: k, verifier: verifier.address, matchBitmap: bitmap, fingerprint: FINGERPRINT, salt: SALT });
+    const signature = await signAnswer(jobId, k, commitment);
+    return gas(pool.connect(verifier).submitResult(jobId, bitmap, FINGERPRINT, SALT, FINGERPRINT, signature));
+  };
 
   ctx.log("gas: no-challenge jobs");
   const firstJob = await noChallenge(coldUser, coldGenerator);
@@ -321,6 +344,49 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         return t;
       },
     ]),
+    // One transaction per stage: each stage's pick draws it and submits with the generator's signed answer.
+    ...(
+      [
+        ["k=1 generator upheld", [claim], JobState.GeneratorUpheld],
+        ["k=2 verifier 1 upheld", [wrong(1), wrong(1)], JobState.VerifierUpheld],
+        ["k=2 generator upheld", [wrong(1), claim], JobState.GeneratorUpheld],
+        ["k=3 generator upheld", [wrong(1), wrong(2), claim], JobState.GeneratorUpheld],
+        ["k=3 verifier 1 upheld", [wrong(1), wrong(2), wrong(1)], JobState.VerifierUpheld],
+        ["k=3 stalemate", [wrong(1), wrong(2), wrong(3)], JobState.Stalemate],
+      ] as const
+    ).map(([name, bitmaps, want]): [string, (rec: (name: string, g: number) => number) => Promise<number>] => [
+      `${name}, one transaction per stage`,
+      async (rec) => {
+        const { jobId } = await openAndCommit(user, generator);
+        let t = await gas(pool.connect(user).challenge(jobId));
+        for (const [i, b] of bitmaps.entries()) {
+          const last = i === bitmaps.length - 1;
+          t += rec(`submitResult k=${i + 1} (draws its own stage), ${last ? name.slice(4) : `dissent -> stage ${i + 2} queued`}`, await oneTxStage(jobId, b));
+        }
+        if ((await pool.getJob(jobId)).state !== BigInt(want)) throw new Error(`one-transaction game ${name} ended in state ${(await pool.getJob(jobId)).state}`);
+        return t;
+      },
+    ]),
+    [
+      "equivocation reported, then generator upheld in one transaction",
+      async (rec) => {
+        const { jobId } = await openAndCommit(user, generator);
+        let t = await gas(pool.connect(user).challenge(jobId));
+        await mine();
+        await mine();
+        // the pick signs one commitment off-chain (to get the generator's answer) and commits another on-chain
+        const verifier = await pickFor(jobId);
+        const signed = resultCommitment({ jobId, stage: 1, verifier: verifier.address, matchBitmap: claim, fingerprint: FALSE_FINGERPRINT, salt: SALT });
+        const statement = await verifier.signMessage(ethers.getBytes(commitmentStatement({ chainId, pool: poolAddress, jobId, stage: 1, commitment: signed })));
+        t += await gas(
+          pool.connect(verifier).commitResult(jobId, resultCommitment({ jobId, stage: 1, verifier: verifier.address, matchBitmap: claim, fingerprint: FINGERPRINT, salt: SALT })),
+        );
+        t += rec("reportEquivocation (stake forfeited, the fee share to the reporter, stage queued)", await gas(pool.connect(generator).reportEquivocation(jobId, signed, statement)));
+        t += await oneTxStage(jobId, claim);
+        if ((await pool.getJob(jobId)).state !== BigInt(JobState.GeneratorUpheld)) throw new Error("the game after an equivocation did not end GeneratorUpheld");
+        return t;
+      },
+    ],
     [
       "k=3 verifier 1 upheld, the generator answers falsely, self-drawn",
       async () => {
@@ -487,6 +553,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   const game3SelfDrawn = selfGame(3);
   const game3FalseAnswersSelfDrawn = games["k=3 verifier 1 upheld, the generator answers falsely, self-drawn"]!;
   const game3FalseAnswers = games["k=3 verifier 1 upheld, the generator answers falsely (every earlier verifier answers)"]!;
+  const oneTxGame = (k: number) => Math.max(...Object.entries(games).filter(([name]) => name.startsWith(`k=${k} `) && name.endsWith(", one transaction per stage")).map(([, g]) => g));
 
   const summary = {
     openJob: steady.openJob,
@@ -509,6 +576,11 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     game3SelfDrawn,
     game3FalseAnswersSelfDrawn,
     game3FalseAnswers,
+    submitResult: maxOf("submitResult"),
+    reportEquivocation: stages["reportEquivocation (stake forfeited, the fee share to the reporter, stage queued)"]!,
+    game1OneTx: oneTxGame(1),
+    game2OneTx: oneTxGame(2),
+    game3OneTx: oneTxGame(3),
   };
   const data = {
     ...summary,
@@ -554,6 +626,8 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
           ["commitResult (max)", summary.commitResult, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.commitResult, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["answerFingerprint (max)", summary.answerFingerprint, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.answerFingerprint, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["revealResult (max)", summary.revealResult, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.revealResult, GAS_TARGETS.stage, GAS_LIMITS.stage)],
+          ["submitResult (max, draws its own stage)", summary.submitResult, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.submitResult, GAS_TARGETS.stage, GAS_LIMITS.stage)],
+          ["reportEquivocation", summary.reportEquivocation, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.reportEquivocation, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["any stage transaction (max)", worstStage, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(worstStage, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["draw at 1,000 verifiers (drawVerifiers, a bystander's transaction)", summary.draw1000, "", GAS_LIMITS.draw1000, mark(summary.draw1000, undefined, GAS_LIMITS.draw1000)],
           ["draw at 1,000 verifiers (added to the pick's commitResult)", summary.draw1000InCommit, "", GAS_LIMITS.draw1000, mark(summary.draw1000InCommit, undefined, GAS_LIMITS.draw1000)],
@@ -565,9 +639,12 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
           ["two-stage game, self-drawn (max)", summary.game2SelfDrawn, "", "", ""],
           ["three-stage game, self-drawn (max)", game3SelfDrawn, "", GAS_LIMITS.game3, mark(game3SelfDrawn, undefined, GAS_LIMITS.game3)],
           ["three-stage game, self-drawn, the generator answers falsely", game3FalseAnswersSelfDrawn, "", GAS_LIMITS.game3, mark(game3FalseAnswersSelfDrawn, undefined, GAS_LIMITS.game3)],
+          ["one-stage game, one transaction per stage", summary.game1OneTx, "", "", ""],
+          ["two-stage game, one transaction per stage (max)", summary.game2OneTx, "", "", ""],
+          ["three-stage game, one transaction per stage (max)", summary.game3OneTx, "", GAS_LIMITS.game3, mark(summary.game3OneTx, undefined, GAS_LIMITS.game3)],
           ["withdraw", summary.withdraw, "", "", ""],
         ],
-        notes: [`revealResult (max) = ${worstName}`, "a stage is commitResult + the generator's answerFingerprint + revealResult (earlier verifiers answer only when the generator's answer is far from their replay: the 'answers falsely' game); games sum every transaction from challenge to settlement, draws included"],
+        notes: [`revealResult (max) = ${worstName}`, "a stage is commitResult + the generator's answerFingerprint + revealResult (earlier verifiers answer only when the generator's answer is far from their replay: the 'answers falsely' game); games sum every transaction from challenge to settlement, draws included", "one transaction per stage: each stage is the pick's submitResult (its draw included) with the generator's answer signed off-chain"],
       },
       {
         title: "First job of fresh accounts (cold credit slots)",

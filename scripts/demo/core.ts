@@ -478,7 +478,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         await hooks?.afterDraw();
         const first = h.stages[0]?.assignments[0];
         say(
-          first?.selfDrawn
+          first?.selfDrawn && first.oneTransaction
+            ? `    once the word exists, the draw picks ${nameOf(first.verifier)} (stake-weighted among the model's verifiers): its worker sees it first, replays, gets the generator's signed answer to its commitment off-chain, and settles the stage in one transaction (submitResult: the draw, the result and the answer; no commit, answer or draw transaction), locking βCv = ${fmt(amounts.bCv)} of its bond`
+            : first?.selfDrawn
             ? `    once the word exists, the draw picks ${nameOf(first.verifier)} (stake-weighted among the model's verifiers): its worker sees it first, replays, and its commitResult draws the stage (no separate draw transaction), locking βCv = ${fmt(amounts.bCv)} of its bond`
             : `    a verifier worker calls drawVerifiers once the word exists: the pool draws ${first ? nameOf(first.verifier) : "nobody"} (stake-weighted among the model's verifiers) and locks βCv = ${fmt(amounts.bCv)} of its bond`,
         );
@@ -769,7 +771,7 @@ function describeKind(r: StageResultRow["result"], nameOf: (a: string) => string
     case "timedOut":
       return "missed its deadline";
     case "equivocated":
-      return "committed another result than it had signed (stake to the reporter)";
+      return "committed another result than it had signed (stake forfeited)";
     case "declined":
       return "declined the assignment";
     case "pending":
