@@ -133,9 +133,9 @@ library Settlement {
     /// @notice {IStakePool-revealResult} (`sub.signed` false: the arguments must hash to the stage's
     /// commitment) and {IStakePool-submitResult} (`sub.signed`: in {IStakePool.State.Verifying}, judged
     /// as a stage whose generator answered `sub.answer` for the commitment the arguments hash to, under
-    /// its signature). Records the result hash, judges ({judge}) and emits
-    /// {IStakePool-ResultSubmitted}. Returns true when the job goes on to the next stage (the pool
-    /// queues it). Here rather than in the pool to keep the pool's code under the 24 KiB limit.
+    /// its signature). Judges ({judge}) and emits {IStakePool-ResultSubmitted}. Returns true when the
+    /// job goes on to the next stage (the pool queues it); only then is the result hash recorded, for
+    /// the later stages. Here rather than in the pool to keep the pool's code under the 24 KiB limit.
     function reveal(
         Job storage j,
         mapping(uint256 => StageSlot) storage stages,
@@ -178,12 +178,14 @@ library Settlement {
             // INVARIANT: a result counts only as it was committed before any answer was public (H-2).
             if (revealed != committed) revert IStakePool.StakePoolCommitmentMismatch(r.jobId, committed, revealed);
         }
-        results[r.stage] = r.resultHash;
         r.maxStages = p.maxStages;
         r.treasury = sub.treasury;
         uint256 dG = judge(j, stages, answers, results, credits, r);
         emit IStakePool.ResultSubmitted(r.jobId, uint8(r.stage), msg.sender, r.resultHash, matchBitmap, r.fingerprint, uint16(dG));
         next = j.state == IStakePool.State.Answering;
+        // Only a later stage compares results with this one's: a settled job's record is freed, its
+        // stage views read empty, so the hash is written only when the game goes on.
+        if (next) results[r.stage] = r.resultHash;
     }
 
     /// @notice Revert unless `bitmap` has ceil(n / 8) bytes and no bit set beyond n.

@@ -64,6 +64,8 @@ export function verifierWorkerCommand(): Command {
     .option("--no-declare-models", "do not declare the models of --models on-chain (setModels)")
     .option("--no-advance-draws", "do not call drawVerifiers / sync (others advance the draw queue)")
     .option("--no-self-draw", "do not look for our own picks of pending draws (wait to be drawn by someone's drawVerifiers)")
+    .option("--no-one-tx", "never settle a stage in one transaction with the generator's off-chain answer (always commit, then reveal)")
+    .option("--answer-timeout <s>", "longest wait for the generator's off-chain answer to our commitment before committing on-chain", positiveNumber, 30)
     .option("--draw-grace <s>", "seconds a ready draw is left to its picks (their commitResult draws it) before this worker draws it (default: a quarter of the pool's draw window)", nonNegativeInt)
     .option("--no-decline", "never decline an assignment whose model is missing (it then times out)")
     .option("--dev-mine", "local development node (chain 31337) only: mine a block when the draw randomness is pending", false)
@@ -100,6 +102,8 @@ export function verifierWorkerCommand(): Command {
         declareModels: o.declareModels as boolean,
         advanceDraws: o.advanceDraws as boolean,
         selfDraw: o.selfDraw as boolean,
+        oneTxStages: o.oneTx as boolean,
+        answerTimeoutMs: (o.answerTimeout as number) * 1000,
         ...(o.drawGrace !== undefined ? { drawGraceS: o.drawGrace as number } : {}),
         declineUnservable: o.decline as boolean,
         devMine: o.devMine as boolean,

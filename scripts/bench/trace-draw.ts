@@ -3,13 +3,14 @@
  * Replays the gas bench's draw (one challenged job, drawVerifiers one block later) and prints the
  * opcode gas of the drawVerifiers transaction from debug_traceTransaction, grouped by opcode, with
  * every SSTORE (slot, old→new cost) and the gas spent inside nested calls. POC_TRACE_FLOW=self traces
- * the pick's commitResult that draws its own stage instead; POC_TRACE_FLOW=game two whole stages.
+ * the pick's commitResult that draws its own stage instead; POC_TRACE_FLOW=game two whole stages;
+ * POC_TRACE_FLOW=onetx two one-transaction stages (submitResult: a dissent, then its confirmation).
  */
 import { network } from "hardhat";
 import { DEFAULT_POOL_PARAMS, paramsStruct } from "../lib/params.js";
 import { deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses } from "../lib/state.js";
-import { DRAW_PROBE, resultCommitment } from "../../offchain/chain/commitment.js";
+import { DRAW_PROBE, answerStatement, resultCommitment } from "../../offchain/chain/commitment.js";
 
 const E18 = 10n ** 18n;
 const MODEL = "0x" + "cd".repeat(32);
@@ -93,6 +94,32 @@ for (let round = 0; round < 2; round++) {
   await (await pool.connect(generator).commit(jobId, "0x" + "ab".repeat(32), 300, "uri")).wait();
   const ch = await (await pool.connect(user).challenge(jobId)).wait();
   await ethers.provider.send("evm_mine", []);
+  if (FLOW === "onetx") {
+    // each stage: the pick submits its result with the generator's answer signed off-chain
+    const chainId = (await ethers.provider.getNetwork()).chainId;
+    const dissent = bitmapWithMisses(300, [1]);
+    for (const k of [1, 2]) {
+      await ethers.provider.send("evm_mine", []);
+      await ethers.provider.send("evm_mine", []);
+      let pick;
+      for (const a of byAddr.values()) {
+        try {
+          await pool.connect(a).commitResult.staticCall(jobId, DRAW_PROBE);
+          pick = a;
+          break;
+        } catch {
+          // not the pick
+        }
+      }
+      if (!pick) throw new Error("nobody is picked");
+      const c = resultCommitment({ jobId, stage: k, verifier: pick.address, matchBitmap: dissent, fingerprint: FP, salt: SALT });
+      const sig = await generator!.signMessage(ethers.getBytes(answerStatement({ chainId, pool: poolAddress, jobId, stage: k, commitment: c, answer: FP })));
+      const r = await (await pool.connect(pick).submitResult(jobId, dissent, FP, SALT, FP, sig)).wait();
+      if (round === 1) await trace(`submitResult k=${k}`, r!.hash);
+    }
+    for (const s of [user!, generator!, ...byAddr.values()]) if ((await pool.creditOf(s.address)) > 1n) await (await pool.connect(s).withdraw()).wait();
+    continue;
+  }
   if (FLOW === "self") {
     // the pick draws its own stage in commitResult (found by simulating the call from each verifier)
     await ethers.provider.send("evm_mine", []);

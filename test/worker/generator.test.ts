@@ -3,7 +3,9 @@
  * model: it commits exactly the bound request (receipt served at the committed URI, answering the job,
  * replayed as honest), restarts without committing twice (same state, or none at all), skips a
  * request that does not match its on-chain hash or names a model it does not have (the user then
- * cancels), and in cheat mode (demo only) claims the job's model while a replay with it disagrees.
+ * cancels), answers a one-transaction stage's verifier once per commitment and reports a verifier that
+ * then commits another result, and in cheat mode (demo only) claims the job's model while a replay
+ * with it disagrees.
  */
 import { expect } from "chai";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -19,6 +21,8 @@ import { verifyReceipt } from "../../offchain/verify/index.js";
 import { startGeneratorWorker, type GeneratorWorker, type GeneratorWorkerOptions } from "../../offchain/worker/generator.js";
 import { createLogger, type LogRecord } from "../../offchain/worker/log.js";
 import { LoadedModels } from "../../offchain/worker/models.js";
+import { AnswerRefusedError } from "../../offchain/worker/stage-answer.js";
+import { commitmentStatement, resultCommitment } from "../../offchain/chain/index.js";
 import { CG, CV, E18, HOUR, HOURLY_PARAMS, bondVerifiers, deployTestPool } from "./helpers.js";
 
 function request(modelId: string, seed = 1, maxTokens = 10): JobRequest {
@@ -45,6 +49,7 @@ describe("generator worker", function () {
   let user: Signer;
   let gen: Signer;
   let genAddress: string;
+  let verifierSigners: Signer[];
   const running: GeneratorWorker[] = [];
 
   before(async () => {
@@ -64,7 +69,8 @@ describe("generator worker", function () {
     client = await PoolClient.create({ runner: owner, pool: poolAddress, deployBlock, pollMs: 20 });
     for (const s of [user, gen]) await client.mintTestTokens(await s.getAddress(), 1_000n * E18);
     // jobs need maxStages + 2 verifiers serving the model
-    await bondVerifiers(client, signers.slice(3, 3 + HOURLY_PARAMS.maxStages + 2), [model.modelId, fake.modelId]);
+    verifierSigners = signers.slice(3, 3 + HOURLY_PARAMS.maxStages + 2);
+    await bondVerifiers(client, verifierSigners, [model.modelId, fake.modelId]);
   });
   after(async () => {
     await server?.close();
@@ -124,6 +130,44 @@ describe("generator worker", function () {
     expect(rec.root).to.equal(c.receiptRoot);
     expect(rec.txs.map((t) => t.action.split("(")[0])).to.deep.equal(["approve", "commit"]);
     expect(rec.txs.every((t) => typeof t.hash === "string")).to.equal(true);
+  });
+
+  it("one-transaction stages: answers the stage's verifier once per commitment, and reports a verifier that then commits another result instead of answering it", async () => {
+    const jobId = await open(request(model.modelId, 5));
+    const w = await worker();
+    await w.idle();
+    await client.connect(user).challenge(jobId);
+    await networkHelpers.mine(2);
+    await client.tryDrawVerifiers();
+    const { verifier } = await client.currentStage(jobId);
+    const v = verifierSigners.find((s) => (s as { address?: string }).address === verifier)!;
+    const vc = client.connect(v);
+    const commitment = (fingerprint: string) =>
+      resultCommitment({ jobId, stage: 1, verifier, matchBitmap: "0x" + "ff".repeat(4), fingerprint, salt: "0x" + "33".repeat(32) });
+    const statement = (c: string) => commitmentStatement({ chainId: client.chainId, pool: client.address, jobId, stage: 1, commitment: c });
+    // a verifier that did not replay sends a made-up fingerprint's commitment to learn the answer
+    const c1 = commitment("0x" + "01".repeat(32));
+    const sig1 = await vc.signStatement(statement(c1));
+    const answer = await w.answerStage(jobId, { stage: 1, commitment: c1, signature: sig1 });
+    const c2 = commitment(answer.answer);
+    const again = await w.answerStage(jobId, { stage: 1, commitment: c2, signature: await vc.signStatement(statement(c2)) }).catch((e: unknown) => e);
+    expect(again).to.be.instanceOf(AnswerRefusedError);
+    expect((again as AnswerRefusedError).code).to.equal("already_answered");
+    const stranger = client.connect(user);
+    const notOurs = await w.answerStage(jobId, { stage: 1, commitment: c1, signature: await stranger.signStatement(statement(c1)) }).catch((e: unknown) => e);
+    expect((notOurs as AnswerRefusedError).status).to.equal(403);
+    // it commits a copy of the answer on-chain; the generator reports it instead of answering
+    await vc.commitResult(jobId, c2);
+    await w.idle();
+    const events = await client.jobEvents(jobId);
+    const report = events.find((e) => e.name === "VerifierEquivocated");
+    if (!report || report.name !== "VerifierEquivocated") throw new Error("no VerifierEquivocated");
+    expect(report.verifier).to.equal(verifier);
+    expect(report.reporter).to.equal(genAddress);
+    expect(report.signedCommitment.toLowerCase()).to.equal(c1.toLowerCase());
+    expect(events.some((e) => e.name === "FingerprintAnswered")).to.equal(false);
+    expect((await client.getJob(jobId)).state).to.equal(JobState.AwaitingVerifier);
+    expect(w.state().jobs[jobId.toString()]!.signedAnswers![`1:${verifier}`]!.reported).to.match(/^0x/);
   });
 
   it("restarts without committing twice: with its state file, and with none (the chain says the job is committed)", async () => {
