@@ -31,7 +31,11 @@
  *   (replays, true fingerprint, a false dissent of its own), colluder (the generator's second
  *   address: the claim with the true fingerprint its principal gives it), sybil-dissenter (the
  *   user's second address: one shared false dissent with the true fingerprint, the user paying the
- *   replay, so that two of them confirm each other). Earlier verifiers compute their own kind of
+ *   replay, so that two of them confirm each other), equivocator (no replay: sends the generator a
+ *   made-up commitment for a one-transaction stage, learns the true fingerprint from its answer and
+ *   commits a copy on-chain; the generator reports its signed statement, reportEquivocation).
+ *   Honest stages use commit–reveal here (the one-transaction path pays the same: gas is not
+ *   counted). Earlier verifiers compute their own kind of
  *   fingerprint (true if they replayed or were given it, else a fresh guess) and send it when it
  *   differs from the generator's answer.
  * - Users cannot tell a cheat from an honest answer: they challenge (audit) 50 % of jobs at random;
@@ -46,7 +50,7 @@ import { network } from "hardhat";
 import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js";
 import { deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses, claimBitmap, JobState } from "../lib/state.js";
-import { resultCommitment } from "../../offchain/chain/commitment.js";
+import { commitmentStatement, resultCommitment } from "../../offchain/chain/commitment.js";
 import { AbiCoder, keccak256 } from "ethers";
 
 const E18 = 10n ** 18n;
@@ -77,10 +81,11 @@ function guessFingerprint(jobId: bigint, stage: number, party: string): string {
 }
 /** Whether a behaviour has the true fingerprint: it replayed, or its principal (generator or user) gave it. */
 const knowsTrueFp = (b: Behaviour) => b !== "lazy" && b !== "copier";
+// (an equivocator learns the true fingerprint from the generator's off-chain answer: knowsTrueFp, no replay)
 /** Whether a behaviour pays for its own replay (the generator's second addresses get the fingerprint free). */
 const paysForReplay = (b: Behaviour) => b === "honest" || b === "liar" || b === "agree-not-confirm" || b === "sybil-dissenter";
 
-type Behaviour = "honest" | "lazy" | "copier" | "liar" | "colluder" | "sybil-dissenter" | "agree-not-confirm" | "no-show";
+type Behaviour = "honest" | "lazy" | "copier" | "liar" | "colluder" | "sybil-dissenter" | "agree-not-confirm" | "no-show" | "equivocator";
 type Party = "subjects" | "generator+subjects" | "user+subjects" | "user+generator" | "generator";
 
 interface Scenario {
@@ -132,6 +137,13 @@ export const STRATEGIES: StrategySpec[] = [
     description: "subjects copy an earlier dissent without replaying (one honest-set verifier lies)",
     deviation: { ...base, subjects: "copier", oneLiar: true },
     honest: { ...base, oneLiar: true },
+  },
+  {
+    name: "equivocate",
+    description:
+      "subjects do not replay: they send the generator a made-up commitment for a one-transaction stage, learn its fingerprint, and commit a copy on-chain (the generator reports it); 20 % of jobs are cheats",
+    deviation: { ...base, cheatRate: 0.2, subjects: "equivocator" },
+    honest: { ...base, cheatRate: 0.2 },
   },
   {
     name: "liar-verifier",
@@ -248,6 +260,7 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
   };
   const pool = await deployStakePool(ethers, [await token.getAddress(), owner.address, baseParams, await rnd.getAddress(), treasury.address]);
   const poolAddr = await pool.getAddress();
+  const chainId = (await ethers.provider.getNetwork()).chainId;
   for (const s of [user, generator, ...honest, ...subjects]) {
     await token.mint(s.address, 10n ** 9n * E18);
     await token.connect(s).approve(poolAddr, ethers.MaxUint256);
@@ -380,6 +393,9 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
           case "no-show":
             bitmap = null;
             break;
+          case "equivocator":
+            bitmap = CLAIM;
+            break;
         }
         if (inParty(v)) {
           risk += tokens(bV);
@@ -393,6 +409,17 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
         // commit–reveal (H-2): commit, answers of the generator and the earlier verifiers, reveal
         const [, seed] = await pool.stageRound(jobId, k);
         const trueFp = trueFingerprint(jobId, k, seed);
+        if (behaviour === "equivocator") {
+          // a made-up commitment, signed, to the generator's server (docs/PROTOCOL.md "One-transaction
+          // stages"); its answer is the true fingerprint, far from the made-up one, so no submitResult:
+          // the verifier commits a copy of the answer instead, and the generator reports the statement
+          const salt = ethers.keccak256(abi.encode(["string", "uint256", "uint256"], ["salt", jobId, k]));
+          const madeUp = resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: CLAIM, fingerprint: guessFingerprint(jobId, k, v), salt });
+          const statement = await signer.signMessage(ethers.getBytes(commitmentStatement({ chainId, pool: poolAddr, jobId, stage: k, commitment: madeUp })));
+          await pool.connect(signer).commitResult(jobId, resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: CLAIM, fingerprint: trueFp, salt }));
+          await pool.connect(generator).reportEquivocation(jobId, madeUp, statement);
+          continue;
+        }
         const fp = knowsTrueFp(behaviour) ? trueFp : guessFingerprint(jobId, k, v);
         const salt = ethers.keccak256(abi.encode(["string", "uint256", "uint256"], ["salt", jobId, k]));
         await pool.connect(signer).commitResult(jobId, resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: bitmap, fingerprint: fp, salt }));

@@ -39,8 +39,9 @@ describe("economics simulator", function () {
   });
 
   // H-2: an agreement or a confirmation without a replay's fingerprint settles nothing, and its
-  // verifier loses its stake when a later verifier settles the job (these paid before commit–reveal).
-  for (const name of ["lazy-agree", "lazy-agree-no-cheats", "copy-dissent"]) {
+  // verifier loses its stake when a later verifier settles the job (these paid before commit–reveal);
+  // a verifier that learns the generator's fingerprint off-chain and commits a copy is reported.
+  for (const name of ["lazy-agree", "lazy-agree-no-cheats", "copy-dissent", "equivocate"]) {
     it(`${name} earns strictly less than honest verification at the default share (20 %)`, async function () {
       const s = spec(name);
       // the bench's seed for this strategy at 20 %, on fewer jobs
