@@ -324,7 +324,7 @@ contract StakePoolInvariantTest is Test {
         uint256[4] memory rv;
         uint256[4] memory rp;
         uint256[4] memory rs;
-        uint256[5] memory other; // jobs, draws, stalemate by draw timeout, at maxStages, self draws
+        uint256[6] memory other; // jobs, draws, stalemate by draw timeout, at maxStages, self draws, one-tx stages
         for (uint256 r; r < runs; ++r) {
             uint256 snap = vm.snapshotState();
             for (uint256 d; d < depth; ++d) {
@@ -350,6 +350,7 @@ contract StakePoolInvariantTest is Test {
             other[2] += handler.stalemateByDraw();
             other[3] += handler.stalemateAtMax();
             other[4] += handler.selfDraws();
+            other[5] += handler.oneTxStages();
             vm.revertToState(snap);
         }
         console.log("campaign: runs=%d depth=%d seed=%d", runs, depth, seed);
@@ -367,6 +368,9 @@ contract StakePoolInvariantTest is Test {
             );
         }
         console.log("jobs opened %d, verifiers drawn %d (%d by a pick's own commitResult)", other[0], other[1], other[4]);
+        console.log("stages settled in one transaction (submitResult): %d", other[5]);
+        // (the one-transaction path must be exercised, not only compiled)
+        assertGe(other[5], 1, "one-transaction stages played");
         string[13] memory names = [
             "None", "Open", "Committed", "Verifying", "AwaitingVerifier", "Finalized", "Cancelled",
             "GeneratorUpheld", "VerifierUpheld", "Stalemate", "Unverified", "Answering", "GeneratorForfeited"

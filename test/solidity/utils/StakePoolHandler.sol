@@ -24,7 +24,9 @@ import {MockRandomness} from "../../../contracts/mocks/MockRandomness.sol";
 /// from the answers it gave (the judge of docs/PROTOCOL.md: no generator answer = forfeit; the claim
 /// within 16 bits of the generator's answer = upheld; an earlier verifier's bitmap within 16 bits of
 /// its answer or of the generator's = confirmed; else the next stage or a stalemate) and records a violation if the pool
-/// does otherwise. The invariants compare the pool with this model.
+/// does otherwise. Half the results whose generator answer matches go in one transaction
+/// (`submitResult`, the generators sign with known keys), judged by the same model. The invariants
+/// compare the pool with this model.
 contract StakePoolHandler is Test {
     uint256 internal constant BPS = 10_000;
     // The first parameter set (id 0); {setParams} puts others in force for jobs opened later.
@@ -39,6 +41,8 @@ contract StakePoolHandler is Test {
     uint256 internal constant MAX_STAKE_BPS = 2500; // betaCv ≤ 250
     uint256 internal constant DECLINE_FEE_BPS = 1000;
     uint256 internal constant TOLERANCE = 16;
+    /// The generators' private keys are GENERATOR_KEY + i (they sign one-transaction answers).
+    uint256 internal constant GENERATOR_KEY = 0xA11CE;
 
     bytes32 public constant MODEL_A = keccak256("model A");
     bytes32 public constant MODEL_B = keccak256("model B");
@@ -154,6 +158,8 @@ contract StakePoolHandler is Test {
     uint256 public verifierDraws;
     /// @notice Draws made by a pick's own commitResult (the workers' flow).
     uint256 public selfDraws;
+    /// @notice Stages settled in one transaction (submitResult with the generator's signed answer).
+    uint256 public oneTxStages;
     uint256 public violations;
     string public firstViolation;
     /// Per behaviour: reveals, and what the revealing verifier was credited by them in total.
@@ -184,7 +190,7 @@ contract StakePoolHandler is Test {
         rnd.set(uint256(keccak256("first word")));
         for (uint256 i; i < 2; ++i) {
             users.push(address(uint160(0x1000 + i)));
-            generators.push(address(uint160(0x2000 + i)));
+            generators.push(vm.addr(GENERATOR_KEY + i));
         }
         for (uint256 i; i < 8; ++i) bonders.push(address(uint160(0x3000 + i)));
         bonders.push(users[0]);
@@ -667,6 +673,9 @@ contract StakePoolHandler is Test {
             fp = _near(s.trueFp, behaviour >> 24);
         }
         bytes32 salt = keccak256(abi.encode(saltSeed));
+        // Half the time the generator answers the commitment off-chain with its own replay; when
+        // that answer matches, the stage goes in one transaction (submitResult), else as below.
+        if (uint256(salt) % 2 == 0 && _oneTx(id, b, bitmap, fp, salt)) return;
         bytes32 commitment = keccak256(abi.encode(id, k, s.verifier, keccak256(bitmap), fp, salt));
         vm.prank(s.verifier);
         try pool.commitResult(id, commitment) {
@@ -675,6 +684,32 @@ contract StakePoolHandler is Test {
         } catch (bytes memory r) {
             _bad(A_COMMIT_RESULT, r);
         }
+    }
+
+    /// @dev The generator's off-chain answer (its own replay) to `commitment`; when it matches `fp`, the
+    /// stage in one transaction (the ghost records the commitment and the answer, then {_reveal} with
+    /// the signature). False: the answer is far, commit and reveal instead.
+    function _oneTx(uint256 id, uint8 b, bytes memory bitmap, bytes32 fp, bytes32 salt) internal returns (bool) {
+        uint8 k = gjob[id].stage;
+        bytes32 answer = _near(gstage[id][k].trueFp, uint256(keccak256(abi.encode(salt, "answer"))));
+        if (_distance(answer, fp) > TOLERANCE) return false;
+        bytes32 commitment = keccak256(abi.encode(id, k, gstage[id][k].verifier, keccak256(bitmap), fp, salt));
+        ++oks[A_COMMIT_RESULT];
+        _committed(id, b, bitmap, fp, salt);
+        gstage[id][k].answered = 1;
+        gAnswer[id][k][0] = answer;
+        _reveal(id, _signAnswer(id, k, commitment, answer));
+        return true;
+    }
+
+    /// @dev The job's generator's EIP-191 signature of its answer to `commitment` (IStakePool submitResult).
+    function _signAnswer(uint256 id, uint8 k, bytes32 commitment, bytes32 answer) internal view returns (bytes memory) {
+        bytes32 statement = keccak256(abi.encode(keccak256("poc.answer.v1"), block.chainid, address(pool), id, uint256(k), commitment, answer));
+        bytes32 digest = keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", statement));
+        address g = gjob[id].generator;
+        uint256 key = g == generators[0] ? GENERATOR_KEY : GENERATOR_KEY + 1;
+        (uint8 v, bytes32 r, bytes32 sg) = vm.sign(key, digest);
+        return abi.encodePacked(r, sg, v);
     }
 
     /// @dev The ghost of a committed result.
@@ -736,7 +771,7 @@ contract StakePoolHandler is Test {
                 if (gstage[id][k].answered & (1 << i) == 0) _answer(id, i, (patience >> 8) & ~uint256(3));
             }
         }
-        _reveal(id);
+        _reveal(id, "");
     }
 
     enum Verdict {
@@ -774,7 +809,9 @@ contract StakePoolHandler is Test {
         return s.answered & 1 != 0 && _distance(s.fp, gAnswer[id][k][0]) <= TOLERANCE;
     }
 
-    function _reveal(uint256 id) internal {
+    /// @dev revealResult, or with `signature` (the generator's answer, already in the ghost as its
+    /// answer) submitResult: the stage in one transaction.
+    function _reveal(uint256 id, bytes memory signature) internal {
         ++calls[A_REVEAL];
         GJob storage j = gjob[id];
         if (id == 0 || block.timestamp > j.deadline) return _skip(A_REVEAL);
@@ -786,12 +823,29 @@ contract StakePoolHandler is Test {
         (Verdict verdict, uint256 agreed) = _predict(id);
         uint256 before = pool.creditOf(s.verifier);
         vm.prank(s.verifier);
-        try pool.revealResult(id, s.bitmap, s.fp, s.salt) {
-            ++oks[A_REVEAL];
-        } catch (bytes memory r) {
-            return _bad(A_REVEAL, r);
+        if (signature.length == 0) {
+            try pool.revealResult(id, s.bitmap, s.fp, s.salt) {
+                ++oks[A_REVEAL];
+            } catch (bytes memory r) {
+                return _bad(A_REVEAL, r);
+            }
+        } else {
+            try pool.submitResult(id, s.bitmap, s.fp, s.salt, gAnswer[id][k][0], signature) {
+                ++oks[A_REVEAL];
+                ++oneTxStages;
+            } catch (bytes memory r) {
+                return _bad(A_REVEAL, r);
+            }
         }
         s.revealed = true;
+        _afterReveal(id, verdict, agreed, before);
+    }
+
+    /// @dev The ghost's payouts of a reveal the pool accepted, and the checks of its outcome.
+    function _afterReveal(uint256 id, Verdict verdict, uint256 agreed, uint256 before) internal {
+        GJob storage j = gjob[id];
+        uint8 k = j.stage;
+        GStage storage s = gstage[id][k];
         uint256 aG = j.aG;
         uint256 aV = j.aV;
         uint256 bG = j.bG;
@@ -942,7 +996,7 @@ contract StakePoolHandler is Test {
                 bool all = s.answered == uint32((1 << j.stage) - 1);
                 // Usually every party answers; sometimes one stays silent (the reveal then waits).
                 if (!all && block.timestamp <= j.answerDeadline && s2 % 6 != 1) return _answer(id, s1, s2 >> 8);
-                return _reveal(id);
+                return _reveal(id, "");
             }
         }
         openJob(s1, s1 >> 8, s1 >> 16, s2, s2 >> 64);

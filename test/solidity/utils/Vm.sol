@@ -32,6 +32,8 @@ interface Vm {
     function store(address target, bytes32 slot, bytes32 value) external;
     /// @notice The address of private key `privateKey`.
     function addr(uint256 privateKey) external pure returns (address);
+    /// @notice An ECDSA signature of `digest` with `privateKey`.
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     /// @notice The environment variable `name` as a uint256, or `defaultValue` if it is not set.
     function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
     /// @notice Append `data` and a newline to the file at `path` (needs fsPermissions in the config).
