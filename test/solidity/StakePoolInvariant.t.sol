@@ -324,7 +324,7 @@ contract StakePoolInvariantTest is Test {
         uint256[4] memory rv;
         uint256[4] memory rp;
         uint256[4] memory rs;
-        uint256[6] memory other; // jobs, draws, stalemate by draw timeout, at maxStages, self draws, one-tx stages
+        uint256[7] memory other; // jobs, draws, stalemate by draw timeout, at maxStages, self draws, one-tx stages, equivocations
         for (uint256 r; r < runs; ++r) {
             uint256 snap = vm.snapshotState();
             for (uint256 d; d < depth; ++d) {
@@ -351,6 +351,7 @@ contract StakePoolInvariantTest is Test {
             other[3] += handler.stalemateAtMax();
             other[4] += handler.selfDraws();
             other[5] += handler.oneTxStages();
+            other[6] += handler.equivocations();
             vm.revertToState(snap);
         }
         console.log("campaign: runs=%d depth=%d seed=%d", runs, depth, seed);
@@ -368,9 +369,10 @@ contract StakePoolInvariantTest is Test {
             );
         }
         console.log("jobs opened %d, verifiers drawn %d (%d by a pick's own commitResult)", other[0], other[1], other[4]);
-        console.log("stages settled in one transaction (submitResult): %d", other[5]);
+        console.log("stages settled in one transaction (submitResult): %d; equivocations reported: %d", other[5], other[6]);
         // (the one-transaction path must be exercised, not only compiled)
         assertGe(other[5], 1, "one-transaction stages played");
+        assertGe(other[6], 1, "equivocation reports played");
         string[13] memory names = [
             "None", "Open", "Committed", "Verifying", "AwaitingVerifier", "Finalized", "Cancelled",
             "GeneratorUpheld", "VerifierUpheld", "Stalemate", "Unverified", "Answering", "GeneratorForfeited"

@@ -25,7 +25,8 @@ import {MockRandomness} from "../../../contracts/mocks/MockRandomness.sol";
 /// within 16 bits of the generator's answer = upheld; an earlier verifier's bitmap within 16 bits of
 /// its answer or of the generator's = confirmed; else the next stage or a stalemate) and records a violation if the pool
 /// does otherwise. Half the results whose generator answer matches go in one transaction
-/// (`submitResult`, the generators sign with known keys), judged by the same model. The invariants
+/// (`submitResult`, the generators sign with known keys), judged by the same model, and a third of
+/// the lazy verifiers are reported for equivocation (`reportEquivocation`). The invariants
 /// compare the pool with this model.
 contract StakePoolHandler is Test {
     uint256 internal constant BPS = 10_000;
@@ -41,8 +42,12 @@ contract StakePoolHandler is Test {
     uint256 internal constant MAX_STAKE_BPS = 2500; // betaCv ≤ 250
     uint256 internal constant DECLINE_FEE_BPS = 1000;
     uint256 internal constant TOLERANCE = 16;
-    /// The generators' private keys are GENERATOR_KEY + i (they sign one-transaction answers).
+    /// The generators' private keys are GENERATOR_KEY + i (they sign one-transaction answers); the
+    /// users' USER_KEY + i and the verifiers' VERIFIER_KEY + i (a verifier's signed statement of a
+    /// commitment is what an equivocation report carries).
     uint256 internal constant GENERATOR_KEY = 0xA11CE;
+    uint256 internal constant USER_KEY = 0xB0B;
+    uint256 internal constant VERIFIER_KEY = 0xC0DE;
 
     bytes32 public constant MODEL_A = keccak256("model A");
     bytes32 public constant MODEL_B = keccak256("model B");
@@ -160,6 +165,9 @@ contract StakePoolHandler is Test {
     uint256 public selfDraws;
     /// @notice Stages settled in one transaction (submitResult with the generator's signed answer).
     uint256 public oneTxStages;
+    /// @notice Lazy verifiers reported for equivocation (reportEquivocation).
+    uint256 public equivocations;
+    mapping(address => uint256) internal keyOf;
     uint256 public violations;
     string public firstViolation;
     /// Per behaviour: reveals, and what the revealing verifier was credited by them in total.
@@ -189,10 +197,15 @@ contract StakePoolHandler is Test {
         pool = new StakePool(token, address(this), gParams[0], rnd, TREASURY);
         rnd.set(uint256(keccak256("first word")));
         for (uint256 i; i < 2; ++i) {
-            users.push(address(uint160(0x1000 + i)));
+            users.push(vm.addr(USER_KEY + i));
             generators.push(vm.addr(GENERATOR_KEY + i));
+            keyOf[users[i]] = USER_KEY + i;
+            keyOf[generators[i]] = GENERATOR_KEY + i;
         }
-        for (uint256 i; i < 8; ++i) bonders.push(address(uint160(0x3000 + i)));
+        for (uint256 i; i < 8; ++i) {
+            bonders.push(vm.addr(VERIFIER_KEY + i));
+            keyOf[bonders[i]] = VERIFIER_KEY + i;
+        }
         bonders.push(users[0]);
         bonders.push(generators[0]);
         for (uint256 i; i < 2; ++i) known.push(users[i]);
@@ -681,6 +694,9 @@ contract StakePoolHandler is Test {
         try pool.commitResult(id, commitment) {
             ++oks[A_COMMIT_RESULT];
             _committed(id, b, bitmap, fp, salt);
+            // A third of the lazy verifiers had first sent the generator a made-up commitment for its
+            // off-chain answer: the generator reports the signed statement.
+            if (b == B_LAZY && uint256(salt) % 3 == 1) _equivocate(id);
         } catch (bytes memory r) {
             _bad(A_COMMIT_RESULT, r);
         }
@@ -702,13 +718,34 @@ contract StakePoolHandler is Test {
         return true;
     }
 
+    /// @dev The generator reports the current verifier's signed statement of another commitment: the
+    /// verifier is dropped, the decline fee's share of its stake (at most stake − fee) to the generator,
+    /// the rest to the treasury, the stage queued again.
+    function _equivocate(uint256 id) internal {
+        GJob storage j = gjob[id];
+        uint8 k = j.stage;
+        address v = gstage[id][k].verifier;
+        bytes32 other = keccak256(abi.encode(id, k, "made-up"));
+        bytes32 statement = keccak256(abi.encode(keccak256("poc.commitment.v1"), block.chainid, address(pool), id, uint256(k), other, bytes32(0)));
+        (uint8 sv, bytes32 r, bytes32 sg) = vm.sign(keyOf[v], keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", statement)));
+        vm.prank(j.generator);
+        try pool.reportEquivocation(id, other, abi.encodePacked(r, sg, sv)) {
+            ++equivocations;
+            uint256 fee = j.bV * _p(id).declineFeeBps / BPS;
+            uint256 reward = fee <= j.bV - fee ? fee : j.bV - fee;
+            _pay(id, j.generator, reward);
+            _pay(id, TREASURY, j.bV - reward);
+            _enqueue(id, k);
+        } catch (bytes memory rr) {
+            _bad(A_COMMIT_RESULT, rr);
+        }
+    }
+
     /// @dev The job's generator's EIP-191 signature of its answer to `commitment` (IStakePool submitResult).
     function _signAnswer(uint256 id, uint8 k, bytes32 commitment, bytes32 answer) internal view returns (bytes memory) {
         bytes32 statement = keccak256(abi.encode(keccak256("poc.answer.v1"), block.chainid, address(pool), id, uint256(k), commitment, answer));
         bytes32 digest = keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", statement));
-        address g = gjob[id].generator;
-        uint256 key = g == generators[0] ? GENERATOR_KEY : GENERATOR_KEY + 1;
-        (uint8 v, bytes32 r, bytes32 sg) = vm.sign(key, digest);
+        (uint8 v, bytes32 r, bytes32 sg) = vm.sign(keyOf[gjob[id].generator], digest);
         return abi.encodePacked(r, sg, v);
     }
 
