@@ -141,7 +141,7 @@ export interface VerifierWorkerOptions {
    * otherwise, and when false, commit and reveal.
    */
   oneTxStages?: boolean;
-  /** Longest wait for the generator's off-chain answer (default 30 s). */
+  /** Longest wait for the generator's off-chain answer (default 30 s; never more than a quarter of the time left before the deadline). */
   answerTimeoutMs?: number;
   /** Decline an assignment whose model is missing while the pool still allows it (default true). */
   declineUnservable?: boolean;
@@ -846,10 +846,14 @@ class Worker {
     };
     if (!commit.oneTx) {
       const statement = { chainId: c.chainId, pool: c.address, jobId, stage: j.stage, commitment: commit.commitment };
+      // Never wait so long that the on-chain path could miss the deadline: at most a quarter of the time left.
+      const leftMs = (j.deadline - (await c.latestBlock()).timestamp) * 1000;
+      const timeoutMs = Math.min(this.o.answerTimeoutMs ?? 30_000, Math.floor(leftMs / 4));
+      if (leftMs < 4_000) return decline(`only ${Math.max(0, Math.round(leftMs / 1000))} s left before the deadline`);
       let reply: { answer: string; signature: string };
       try {
         const signature = await c.signStatement(commitmentStatement(statement));
-        reply = await requestStageAnswer(base, jobId, { stage: j.stage, commitment: commit.commitment, signature }, { timeoutMs: this.o.answerTimeoutMs ?? 30_000, signal: this.#signal });
+        reply = await requestStageAnswer(base, jobId, { stage: j.stage, commitment: commit.commitment, signature }, { timeoutMs, signal: this.#signal });
       } catch (e) {
         if (this.#stopped) throw new Stopped();
         return decline(`the generator's server did not answer: ${describeError(e)}`);

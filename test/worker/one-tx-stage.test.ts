@@ -2,8 +2,8 @@
  * One-transaction stages (IStakePool `submitResult`, docs/PROTOCOL.md "One-transaction stages") with
  * the real verifier worker and the generator's HTTP route (`POST /v1/jobs/{id}/answer`, served by
  * GeneratorRoutes over stage-answer.ts), on Hardhat's in-process network with the tiny model: the
- * stage settles in one transaction when the generator answers off-chain; a far answer makes the
- * worker commit and reveal the very commitment it sent; the generator answers one commitment per
+ * stage settles in one transaction when the generator answers off-chain; a far or late answer makes
+ * the worker commit and reveal the very commitment it sent; the generator answers one commitment per
  * stage and verifier, and only to the stage's verifier.
  */
 import { expect } from "chai";
@@ -29,6 +29,8 @@ describe("one-transaction stages: the verifier worker and the generator's answer
   const answers = new Map<bigint, Record<string, SignedAnswerRecord>>();
   /** Jobs whose answers the generator falsifies (a random fingerprint, correctly signed). */
   const falsify = new Set<bigint>();
+  /** Jobs whose answers come too late (after 3 s). */
+  const slow = new Set<bigint>();
 
   before(async () => {
     ctx = await createWorkerContext();
@@ -45,7 +47,10 @@ describe("one-transaction stages: the verifier worker and the generator's answer
       },
       save: async () => {},
     };
-    routes.answerer = (jobId, req) => answerStage(deps, jobId, req);
+    routes.answerer = async (jobId, req) => {
+      if (slow.has(jobId)) await new Promise((ok) => setTimeout(ok, 3_000));
+      return answerStage(deps, jobId, req);
+    };
     server = await serveReceipts(ctx.store, { extraRoutes: routes.handle });
   });
   after(async () => {
@@ -58,7 +63,7 @@ describe("one-transaction stages: the verifier worker and the generator's answer
     receipts.set(j.jobId, j.receipt);
     return j;
   };
-  const worker = async (signer: typeof ctx.v1) => {
+  const worker = async (signer: typeof ctx.v1, extra: { answerTimeoutMs?: number } = {}) => {
     const tap = new LogTap();
     const w = await startVerifierWorker({
       client: ctx.client,
@@ -68,6 +73,7 @@ describe("one-transaction stages: the verifier worker and the generator's answer
       pollMs: 50,
       autoBond: false,
       logger: createLogger({ format: process.env.POC_TEST_LOG ? "plain" : "silent", minLevel: "debug", onRecord: tap.push }),
+      ...extra,
     });
     return { w, tap };
   };
@@ -103,6 +109,18 @@ describe("one-transaction stages: the verifier worker and the generator's answer
     const committed = events.find((e) => e.name === "ResultCommitted");
     expect(committed && committed.name === "ResultCommitted" ? committed.commitment.toLowerCase() : undefined).to.equal(Object.values(answers.get(j.jobId)!)[0]!.commitment);
     expect(events.some((e) => e.name === "FingerprintAnswered")).to.equal(true);
+    expect((await ctx.client.getJob(j.jobId)).state).to.equal(JobState.GeneratorUpheld);
+  });
+
+  it("a generator that answers too late: the worker stops waiting (answerTimeoutMs) and commits and reveals on-chain", async () => {
+    const j = await job(ctx.v4, 14);
+    slow.add(j.jobId);
+    const { w, tap } = await worker(ctx.v4, { answerTimeoutMs: 500 });
+    await w.idle();
+    await w.stop();
+    expect(tap.has("one-tx-declined", (r) => /did not answer/.test(String(r.msg)))).to.equal(true);
+    const names = (await ctx.client.jobEvents(j.jobId)).map((e) => e.name);
+    expect(names).to.include("ResultCommitted");
     expect((await ctx.client.getJob(j.jobId)).state).to.equal(JobState.GeneratorUpheld);
   });
 
