@@ -83,12 +83,12 @@ export function nextActions(job: JobLike, now: number, options: NextActionsOptio
       push({ action: "challenge", by: "user", account: view.user, until: deadline, summary: "the user challenges: stage 1 joins the draw queue" });
       break;
     case JobState.AwaitingVerifier:
-      push({ action: "drawVerifiers", by: "anyone", until: deadline, summary: `stage ${view.stage} is drawn once the draw epoch's randomness exists: by the pick's own commitResult (it replays first), or by anyone's drawVerifiers` });
+      push({ action: "drawVerifiers", by: "anyone", until: deadline, summary: `stage ${view.stage} is drawn once the draw epoch's randomness exists: by the pick's own submitResult or commitResult (it replays first), or by anyone's drawVerifiers` });
       break;
     case JobState.Verifying: {
       const verifier = assignment?.verifier;
       const who = verifier ? { account: verifier } : {};
-      push({ action: "commitResult", by: "verifier", ...who, until: deadline, summary: `the verifier of stage ${view.stage} commits to its result` });
+      push({ action: "commitResult", by: "verifier", ...who, until: deadline, summary: `the verifier of stage ${view.stage} commits to its result (or submits it at once with the generator's signed answer: submitResult)` });
       const window = assignment?.assigned.time !== undefined ? deadline - assignment.assigned.time : options.verifyWindow;
       if (window !== undefined) {
         push({ action: "declineAssignment", by: "verifier", ...who, until: deadline - window + Math.floor(window / 4), summary: `the verifier of stage ${view.stage} gives the assignment back (decline fee)` });
