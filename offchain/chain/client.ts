@@ -768,6 +768,8 @@ export class PoolClient {
       return true;
     } catch (e) {
       if (e instanceof ContractRevertError && e.errorName === "StakePoolRandomnessPending") return false;
+      // The epoch was drawn to its end between the two reads (e.g. by a pick's own submitResult).
+      if (e instanceof ContractRevertError && e.errorName === "StakePoolNothingToDraw") return false;
       throw e;
     }
   }

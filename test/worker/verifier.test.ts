@@ -208,6 +208,15 @@ describe("verifier worker", function () {
     expect((await ctx.client.getJob(job.jobId)).state).to.equal(JobState.GeneratorUpheld);
   });
 
+  it("drawReady is false, not an error, when the epoch was drawn to its end between its two reads (a race with a pick's own draw)", async () => {
+    const c = ctx.client.connect(ctx.stranger);
+    expect((await c.drawEpoch()).frozen).to.equal(false);
+    // what the client saw a moment before: a running epoch (the chain has none by now, and an empty queue)
+    const real = c.drawEpoch.bind(c);
+    c.drawEpoch = async () => ({ ...(await real()), frozen: true });
+    expect(await c.drawReady()).to.equal(false);
+  });
+
   it("leaves a pending draw to its pick for the grace, then advances the draw queue itself (drawVerifiers) for a pick that does not draw", async () => {
     const fromBlock = (await ctx.ethers.provider.getBlockNumber()) + 1;
     const job = await ctx.challengedJob({ verifier: ctx.v5, draw: false });
