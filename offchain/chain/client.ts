@@ -704,6 +704,17 @@ export class PoolClient {
       label: `submitResult(job ${jobId}, ${hex.length > 22 ? hex.slice(0, 20) + "…" : hex})`,
     });
   }
+  /** The gas `submitResult` with these arguments would use now (from this client's account); reverts as ContractRevertError. */
+  async estimateSubmitResult(jobId: bigint | number, matchBitmap: Uint8Array | string, fingerprint: string, salt: string, answer: string, signature: string): Promise<bigint> {
+    const hex = typeof matchBitmap === "string" ? matchBitmap : hexlify(matchBitmap);
+    const data = this.poolInterface.encodeFunctionData("submitResult", [jobId, hex, fingerprint, salt, answer, signature]);
+    const from = await this.account();
+    try {
+      return await this.retry("estimateGas submitResult", () => this.provider.estimateGas({ from, to: this.address, data }));
+    } catch (e) {
+      throw toRevertError(`submitResult(job ${jobId})`, e, [this.poolInterface]) ?? e;
+    }
+  }
   /** Report the current verifier's signed statement of another commitment than the one it made. */
   reportEquivocation(jobId: bigint | number, commitment: string, signature: string, tx: TxOptions = {}): Promise<TxResult> {
     return this.sendTx("reportEquivocation", [jobId, commitment, signature], { ...tx, label: `reportEquivocation(job ${jobId})` });

@@ -65,6 +65,7 @@ export function verifierWorkerCommand(): Command {
     .option("--no-advance-draws", "do not call drawVerifiers / sync (others advance the draw queue)")
     .option("--no-self-draw", "do not look for our own picks of pending draws (wait to be drawn by someone's drawVerifiers)")
     .option("--no-one-tx", "never settle a stage in one transaction with the generator's off-chain answer (always commit, then reveal)")
+    .option("--max-tx-gas <n>", "split a pick's one-transaction stage whose gas would pass this (draw first, then submit) when its entry is the next to draw; 0: never", nonNegativeInt, 150_000)
     .option("--answer-timeout <s>", "longest wait for the generator's off-chain answer to our commitment before committing on-chain", positiveNumber, 30)
     .option("--draw-grace <s>", "seconds a ready draw is left to its picks (their commitResult draws it) before this worker draws it (default: a quarter of the pool's draw window)", nonNegativeInt)
     .option("--no-decline", "never decline an assignment whose model is missing (it then times out)")
@@ -104,6 +105,7 @@ export function verifierWorkerCommand(): Command {
         selfDraw: o.selfDraw as boolean,
         oneTxStages: o.oneTx as boolean,
         answerTimeoutMs: (o.answerTimeout as number) * 1000,
+        maxTxGas: o.maxTxGas as number,
         ...(o.drawGrace !== undefined ? { drawGraceS: o.drawGrace as number } : {}),
         declineUnservable: o.decline as boolean,
         devMine: o.devMine as boolean,

@@ -143,6 +143,12 @@ export interface VerifierWorkerOptions {
   oneTxStages?: boolean;
   /** Longest wait for the generator's off-chain answer (default 30 s; never more than a quarter of the time left before the deadline). */
   answerTimeoutMs?: number;
+  /**
+   * A pick's submitResult that would use more gas than this (its own draw included) is split when
+   * its entry is the next to draw: drawVerifiers(1) first, then submitResult (default 150,000, the
+   * pool's per-transaction target; 0: never split).
+   */
+  maxTxGas?: number;
   /** Decline an assignment whose model is missing while the pool still allows it (default true). */
   declineUnservable?: boolean;
   /** Local development chain (31337) only: mine a block when the draw randomness is pending (a node that mines only on transactions). */
@@ -881,6 +887,7 @@ class Worker {
       const leftS = j.deadline - head.timestamp;
       if (leftS <= 0) return false;
       try {
+        await this.#splitDraw(j, () => c.estimateSubmitResult(jobId, result.bitmap, result.fingerprint, commit.salt, reply.answer, reply.signature));
         const r = await this.#sendRecorded(j, leftS, (tx) => c.submitResult(jobId, result.bitmap, result.fingerprint, commit.salt, reply.answer, reply.signature, tx));
         await this.#submitted(j, r, "submitted in one transaction with the generator's signed answer");
         return true;
@@ -1329,6 +1336,37 @@ class Worker {
         await this.#sendFailed(j, "revealResult", e);
       }
     });
+  }
+
+  /**
+   * For a pick whose stage is still undrawn: when the one transaction (`estimate`) would pass
+   * `maxTxGas` and our entry is the next one the epoch draws, draw it first (`drawVerifiers(1)`, a
+   * transaction of its own), so that no transaction of ours passes the limit. Entries before ours
+   * would be drawn too by any draw that reaches ours, so then nothing is split.
+   */
+  async #splitDraw(j: JobRecord, estimate: () => Promise<bigint>): Promise<void> {
+    const cap = this.o.maxTxGas ?? 150_000;
+    if (cap <= 0 || !(await this.#undrawnPick(j))) return;
+    const c = this.client;
+    const gas = await estimate();
+    if (gas <= BigInt(cap)) return;
+    const queued = (await c.jobEvents(BigInt(j.jobId))).filter((e) => e.name === "DrawQueued" && e.stage === j.stage);
+    const last = queued[queued.length - 1];
+    const epoch = await c.drawEpoch();
+    if (!last || last.name !== "DrawQueued" || !epoch.frozen || last.queueIndex !== epoch.head) {
+      this.log.info("split-draw-skipped", `job ${j.jobId} stage ${j.stage}: submitResult would use ${gas} gas (over ${cap}), but our draw entry is not the next one: one transaction anyway`, { jobId: j.jobId, gas: Number(gas) });
+      return;
+    }
+    const leftS = j.deadline - (await c.latestBlock()).timestamp;
+    try {
+      const r = await this.#sendRecorded(j, leftS, (tx) => c.drawVerifiers(1, tx));
+      this.log.info("split-draw", `job ${j.jobId} stage ${j.stage}: submitResult would use ${gas} gas (over ${cap}): drew our stage first (tx ${r.hash}, gas ${r.gasUsed})`, { jobId: j.jobId, gas: Number(gas), drawGas: r.gasUsed });
+    } catch (e) {
+      // someone drew first (or the epoch moved on): submitResult works in either state
+      if (!(e instanceof ContractRevertError)) throw e;
+      this.log.info("split-draw-skipped", `job ${j.jobId} stage ${j.stage}: drawing our stage first failed (${e.reason}): one transaction`, { jobId: j.jobId });
+    }
+    await this.#undrawnPick(j);
   }
 
   /** Finish the job after our result went on-chain (revealResult or submitResult receipt `r`). */

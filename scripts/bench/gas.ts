@@ -226,14 +226,18 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
    * generator's signed answer in `submitResult`, which draws the stage first (a block after the
    * request, as `selfDrawn`). Returns the transaction's gas.
    */
-  const oneTxStage = async (jobId: bigint, bitmap: Uint8Array) => {
+  const oneTxStage = async (jobId: bigint, bitmap: Uint8Array, rec?: (name: string, g: number) => number) => {
     await mine();
     await mine();
     const k = Number((await pool.getJob(jobId)).stage);
     const verifier = await pickFor(jobId);
     const commitment = resultCommitment({ jobId, stage: k, verifier: verifier.address, matchBitmap: bitmap, fingerprint: FINGERPRINT, salt: SALT });
     const signature = await signAnswer(jobId, k, commitment);
-    return gas(pool.connect(verifier).submitResult(jobId, bitmap, FINGERPRINT, SALT, FINGERPRINT, signature));
+    if (!rec) return gas(pool.connect(verifier).submitResult(jobId, bitmap, FINGERPRINT, SALT, FINGERPRINT, signature));
+    // split, as the worker does when the one transaction would pass its maxTxGas: the pick draws its
+    // entry first (drawVerifiers(1)), then submits in Verifying
+    const draw = rec(`drawVerifiers(1) by the pick, k=${k} (a split stage)`, await gas(pool.connect(verifier).drawVerifiers(1)));
+    return draw + rec(`submitResult k=${k} (already drawn), split stage`, await gas(pool.connect(verifier).submitResult(jobId, bitmap, FINGERPRINT, SALT, FINGERPRINT, signature)));
   };
 
   ctx.log("gas: no-challenge jobs");
@@ -367,6 +371,18 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
         return t;
       },
     ]),
+    [
+      "k=3 verifier 1 upheld, one transaction per stage, the final stage split",
+      async (rec) => {
+        const { jobId } = await openAndCommit(user, generator);
+        let t = await gas(pool.connect(user).challenge(jobId));
+        t += await oneTxStage(jobId, wrong(1));
+        t += await oneTxStage(jobId, wrong(2));
+        t += await oneTxStage(jobId, wrong(1), rec);
+        if ((await pool.getJob(jobId)).state !== BigInt(JobState.VerifierUpheld)) throw new Error("the split game did not end VerifierUpheld");
+        return t;
+      },
+    ],
     [
       "equivocation reported, then generator upheld in one transaction",
       async (rec) => {
@@ -581,6 +597,8 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
     game1OneTx: oneTxGame(1),
     game2OneTx: oneTxGame(2),
     game3OneTx: oneTxGame(3),
+    game3OneTxSplit: games["k=3 verifier 1 upheld, one transaction per stage, the final stage split"]!,
+    splitFinalStageMaxTx: Math.max(stages["drawVerifiers(1) by the pick, k=3 (a split stage)"]!, stages["submitResult k=3 (already drawn), split stage"]!),
   };
   const data = {
     ...summary,
@@ -642,6 +660,8 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
           ["one-stage game, one transaction per stage", summary.game1OneTx, "", "", ""],
           ["two-stage game, one transaction per stage (max)", summary.game2OneTx, "", "", ""],
           ["three-stage game, one transaction per stage (max)", summary.game3OneTx, "", GAS_LIMITS.game3, mark(summary.game3OneTx, undefined, GAS_LIMITS.game3)],
+          ["three-stage game, the final stage split (drawVerifiers(1), then submitResult)", summary.game3OneTxSplit, "", GAS_LIMITS.game3, mark(summary.game3OneTxSplit, undefined, GAS_LIMITS.game3)],
+          ["split final stage: its larger transaction", summary.splitFinalStageMaxTx, GAS_TARGETS.stage, GAS_LIMITS.stage, mark(summary.splitFinalStageMaxTx, GAS_TARGETS.stage, GAS_LIMITS.stage)],
           ["withdraw", summary.withdraw, "", "", ""],
         ],
         notes: [`revealResult (max) = ${worstName}`, "a stage is commitResult + the generator's answerFingerprint + revealResult (earlier verifiers answer only when the generator's answer is far from their replay: the 'answers falsely' game); games sum every transaction from challenge to settlement, draws included", "one transaction per stage: each stage is the pick's submitResult (its draw included) with the generator's answer signed off-chain"],

@@ -58,12 +58,12 @@ describe("one-transaction stages: the verifier worker and the generator's answer
     await ctx?.cleanup();
   });
 
-  const job = async (verifier: { address: string }, seed: number) => {
-    const j = await ctx.challengedJob({ verifier, seed, receiptUri: (root, jobId) => receiptUrl(server.url, root, jobId) });
+  const job = async (verifier: { address: string }, seed: number, draw = true) => {
+    const j = await ctx.challengedJob({ verifier, seed, draw, receiptUri: (root, jobId) => receiptUrl(server.url, root, jobId) });
     receipts.set(j.jobId, j.receipt);
     return j;
   };
-  const worker = async (signer: typeof ctx.v1, extra: { answerTimeoutMs?: number } = {}) => {
+  const worker = async (signer: typeof ctx.v1, extra: { answerTimeoutMs?: number; maxTxGas?: number } = {}) => {
     const tap = new LogTap();
     const w = await startVerifierWorker({
       client: ctx.client,
@@ -122,6 +122,33 @@ describe("one-transaction stages: the verifier worker and the generator's answer
     const names = (await ctx.client.jobEvents(j.jobId)).map((e) => e.name);
     expect(names).to.include("ResultCommitted");
     expect((await ctx.client.getJob(j.jobId)).state).to.equal(JobState.GeneratorUpheld);
+  });
+
+  it("a pick draws and submits in one transaction, or, when that would pass maxTxGas and its entry is next, draws first and then submits", async () => {
+    const sameTx = async (jobId: bigint) => {
+      const events = await ctx.client.jobEvents(jobId);
+      const assigned = events.find((e) => e.name === "VerifierAssigned");
+      const submitted = events.find((e) => e.name === "ResultSubmitted");
+      if (!assigned || !submitted) throw new Error(`job ${jobId}: no VerifierAssigned or ResultSubmitted`);
+      const drawTx = await ctx.ethers.provider.getTransaction(assigned.transactionHash);
+      return { same: assigned.transactionHash === submitted.transactionHash, drawnBy: drawTx!.from };
+    };
+    // no limit: one transaction (the draw inside submitResult)
+    const a = await job(ctx.v5, 15, false);
+    const one = await worker(ctx.v5, { maxTxGas: 0 });
+    await one.w.idle();
+    await one.w.stop();
+    expect(await sameTx(a.jobId)).to.deep.equal({ same: true, drawnBy: ctx.v5.address });
+    expect(one.tap.has("split-draw")).to.equal(false);
+    expect((await ctx.client.getJob(a.jobId)).state).to.equal(JobState.GeneratorUpheld);
+    // a limit below what the one transaction needs: the pick draws its stage first, then submits
+    const b = await job(ctx.v5, 16, false);
+    const two = await worker(ctx.v5, { maxTxGas: 100_000 });
+    await two.w.idle();
+    await two.w.stop();
+    expect(await sameTx(b.jobId)).to.deep.equal({ same: false, drawnBy: ctx.v5.address });
+    expect(two.tap.has("split-draw")).to.equal(true);
+    expect((await ctx.client.getJob(b.jobId)).state).to.equal(JobState.GeneratorUpheld);
   });
 
   it("the route answers one commitment per stage and verifier, only to the stage's verifier, and says why in one line", async () => {
