@@ -200,6 +200,11 @@ function nonceUsed(e: unknown): boolean {
   return (e as { code?: unknown })?.code === "NONCE_EXPIRED" || /nonce too low|nonce has already been used|already known|known transaction|replacement transaction underpriced/i.test(s);
 }
 
+/** `fn(arg, …)` for logs and errors (byte arrays as hex). */
+function describeCall(fn: string, args: readonly unknown[]): string {
+  return `${fn}(${args.map((a) => (a instanceof Uint8Array ? hexlify(a) : String(a))).join(", ")})`;
+}
+
 /** The reverts of a simulated commitResult that mean "not (yet) the pick" (drawPick). */
 const DRAW_PICK_REFUSALS = new Set(["StakePoolNotAssignedVerifier", "StakePoolWrongState", "StakePoolRandomnessPending"]);
 
@@ -326,7 +331,7 @@ export class PoolClient {
     // `target`: another contract of this deployment (e.g. the GeneratorRegistry), same nonce and retry rules
     const iface = options.target?.iface ?? (on === "pool" ? this.poolInterface : this.tokenInterface);
     const to = options.target?.address ?? (on === "pool" ? this.address : this.token);
-    const action = options.label ?? `${fn}(${args.map((a) => (a instanceof Uint8Array ? hexlify(a) : String(a))).join(", ")})`;
+    const action = options.label ?? describeCall(fn, args);
     const signer = this.signer;
     if (!signer) throw new ChainConfigError(`${action}: this client has no signer`);
     const from = await this.account();
@@ -334,14 +339,7 @@ export class PoolClient {
     const ifaces = [...(options.target ? [options.target.iface] : []), this.poolInterface, this.tokenInterface];
     const revert = (e: unknown) => toRevertError(action, e, ifaces) ?? e;
     let gasLimit = options.gasLimit;
-    if (gasLimit === undefined) {
-      try {
-        const est = await this.retry(`estimateGas ${action}`, () => this.provider.estimateGas({ from, to, data }));
-        gasLimit = (est * 13n) / 10n + 10_000n;
-      } catch (e) {
-        throw revert(e);
-      }
-    }
+    if (gasLimit === undefined) gasLimit = ((await this.#estimate(action, from, to, data, revert)) * 13n) / 10n + 10_000n;
     const nonce = options.nonce ?? (await this.retry("eth_getTransactionCount", () => this.provider.getTransactionCount(from, "pending")));
     const info: TxInfo = { action, from, nonce };
     await options.onSending?.(info);
@@ -704,15 +702,20 @@ export class PoolClient {
       label: `submitResult(job ${jobId}, ${hex.length > 22 ? hex.slice(0, 20) + "…" : hex})`,
     });
   }
-  /** The gas `submitResult` with these arguments would use now (from this client's account); reverts as ContractRevertError. */
-  async estimateSubmitResult(jobId: bigint | number, matchBitmap: Uint8Array | string, fingerprint: string, salt: string, answer: string, signature: string): Promise<bigint> {
-    const hex = typeof matchBitmap === "string" ? matchBitmap : hexlify(matchBitmap);
-    const data = this.poolInterface.encodeFunctionData("submitResult", [jobId, hex, fingerprint, salt, answer, signature]);
-    const from = await this.account();
+  /**
+   * The gas the pool call `fn(args)` would use now, sent from this client's account (the estimate
+   * `sendTx` starts from, without its margin); reverts as ContractRevertError.
+   */
+  async estimateTx(fn: string, args: readonly unknown[]): Promise<bigint> {
+    const action = describeCall(fn, args);
+    const data = this.poolInterface.encodeFunctionData(fn, args);
+    return this.#estimate(action, await this.account(), this.address, data, (e) => toRevertError(action, e, [this.poolInterface, this.tokenInterface]) ?? e);
+  }
+  async #estimate(action: string, from: string, to: string, data: string, revert: (e: unknown) => unknown): Promise<bigint> {
     try {
-      return await this.retry("estimateGas submitResult", () => this.provider.estimateGas({ from, to: this.address, data }));
+      return await this.retry(`estimateGas ${action}`, () => this.provider.estimateGas({ from, to, data }));
     } catch (e) {
-      throw toRevertError(`submitResult(job ${jobId})`, e, [this.poolInterface]) ?? e;
+      throw revert(e);
     }
   }
   /** Report the current verifier's signed statement of another commitment than the one it made. */

@@ -622,6 +622,17 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
   };
 
   /** Answer the fingerprint seed of every challenged stage of our open jobs whose verifier committed. */
+  /**
+   * Our replay fingerprint of the receipt `root` for `seed` (docs/PROTOCOL.md "Replay fingerprints"),
+   * with the job's model `modelId`: a cheater that has it answers truthfully, its best play.
+   */
+  const fingerprintOf = async (root: string, modelId: string, seed: bigint): Promise<string> => {
+    const receipt = decodeReceipt(await o.store.get(root));
+    const model = await models.get(modelId);
+    const [fingerprint] = await replayFingerprints(model, receipt, [seed], { signal: abort.signal });
+    return fingerprint!;
+  };
+
   const answerChallenges = async (): Promise<number> => {
     let left = 0;
     for (const rec of Object.values(state.jobs)) {
@@ -667,11 +678,8 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
         continue;
       }
       try {
-        const receipt = decodeReceipt(await o.store.get(rec.root));
-        // A replay with the job's model (a cheater that has it answers truthfully: that is its best play).
-        const model = await models.get(rec.modelId);
-        const [fingerprint] = await replayFingerprints(model, receipt, [round.fingerprintSeed], { signal: abort.signal });
-        const r = await client.answerFingerprint(jobId, fingerprint!, txHooks(rec));
+        const fingerprint = await fingerprintOf(rec.root, rec.modelId, round.fingerprintSeed);
+        const r = await client.answerFingerprint(jobId, fingerprint, txHooks(rec));
         answered[String(job.stage)] = r.hash;
         await save();
         log("info", "answered", `job ${rec.jobId}: answered stage ${job.stage}'s fingerprint seed (tx ${r.hash})`, { jobId: rec.jobId, stage: job.stage, tx: r.hash });
@@ -800,12 +808,9 @@ export async function startGeneratorWorker(o: GeneratorWorkerOptions): Promise<G
       if (!rec || rec.status !== "committed" || !rec.root) return undefined;
       return (rec.signedAnswers ??= {});
     },
-    fingerprint: async (jobId: bigint, seed: bigint) => {
+    fingerprint: (jobId: bigint, seed: bigint) => {
       const rec = state.jobs[jobId.toString()]!;
-      const receipt = decodeReceipt(await o.store.get(rec.root!));
-      const model = await models.get(rec.modelId);
-      const [fingerprint] = await replayFingerprints(model, receipt, [seed], { signal: abort.signal });
-      return fingerprint!;
+      return fingerprintOf(rec.root!, rec.modelId, seed);
     },
     save,
   };

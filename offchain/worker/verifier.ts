@@ -887,7 +887,7 @@ class Worker {
       const leftS = j.deadline - head.timestamp;
       if (leftS <= 0) return false;
       try {
-        await this.#splitDraw(j, () => c.estimateSubmitResult(jobId, result.bitmap, result.fingerprint, commit.salt, reply.answer, reply.signature));
+        await this.#splitDraw(j, () => c.estimateTx("submitResult", [jobId, result.bitmap, result.fingerprint, commit.salt, reply.answer, reply.signature]));
         const r = await this.#sendRecorded(j, leftS, (tx) => c.submitResult(jobId, result.bitmap, result.fingerprint, commit.salt, reply.answer, reply.signature, tx));
         await this.#submitted(j, r, "submitted in one transaction with the generator's signed answer");
         return true;

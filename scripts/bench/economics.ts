@@ -409,11 +409,11 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
         // commit–reveal (H-2): commit, answers of the generator and the earlier verifiers, reveal
         const [, seed] = await pool.stageRound(jobId, k);
         const trueFp = trueFingerprint(jobId, k, seed);
+        const salt = ethers.keccak256(abi.encode(["string", "uint256", "uint256"], ["salt", jobId, k]));
         if (behaviour === "equivocator") {
           // a made-up commitment, signed, to the generator's server (docs/PROTOCOL.md "One-transaction
           // stages"); its answer is the true fingerprint, far from the made-up one, so no submitResult:
           // the verifier commits a copy of the answer instead, and the generator reports the statement
-          const salt = ethers.keccak256(abi.encode(["string", "uint256", "uint256"], ["salt", jobId, k]));
           const madeUp = resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: CLAIM, fingerprint: guessFingerprint(jobId, k, v), salt });
           const statement = await signer.signMessage(ethers.getBytes(commitmentStatement({ chainId, pool: poolAddr, jobId, stage: k, commitment: madeUp })));
           await pool.connect(signer).commitResult(jobId, resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: CLAIM, fingerprint: trueFp, salt }));
@@ -421,7 +421,6 @@ export async function runScenario(sc: Scenario, share: number, jobs: number, see
           continue;
         }
         const fp = knowsTrueFp(behaviour) ? trueFp : guessFingerprint(jobId, k, v);
-        const salt = ethers.keccak256(abi.encode(["string", "uint256", "uint256"], ["salt", jobId, k]));
         await pool.connect(signer).commitResult(jobId, resultCommitment({ jobId, stage: k, verifier: v, matchBitmap: bitmap, fingerprint: fp, salt }));
         // the generator can replay its own receipt (also when it cheated): it answers the true fingerprint,
         // unless it is silent on the jobs it expects to lose

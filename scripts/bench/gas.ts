@@ -52,7 +52,7 @@
 import { network } from "hardhat";
 import type { BenchContext, BenchSection, BenchSectionResult } from "./types.js";
 import { DEFAULT_POOL_PARAMS, paramsStruct, jobAmounts } from "../lib/params.js";
-import { deployStakePool } from "../lib/pool-deploy.js";
+import { bondFreshVerifiers, deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses, claimBitmap, JobState } from "../lib/state.js";
 import { DRAW_PROBE, answerStatement, commitmentStatement, resultCommitment } from "../../offchain/chain/commitment.js";
 
@@ -507,19 +507,7 @@ async function runGas(ctx: BenchContext): Promise<BenchSectionResult> {
   const drawsInCommit: Record<string, number> = {};
   for (const n of DRAW_SIZES) {
     const d = await deploy();
-    const accounts = [];
-    for (let i = 0; i < n; i++) {
-      const addr = ethers.Wallet.createRandom().address;
-      await ethers.provider.send("hardhat_setBalance", [addr, "0x56bc75e2d63100000"]);
-      await ethers.provider.send("hardhat_impersonateAccount", [addr]);
-      accounts.push(await ethers.getSigner(addr));
-    }
-    for (const a of accounts) {
-      await (await d.token.connect(a).mint(a.address, BOND_EACH)).wait();
-      await (await d.token.connect(a).approve(d.poolAddress, BOND_EACH)).wait();
-      await (await d.pool.connect(a).setModels([MODEL])).wait();
-      await (await d.pool.connect(a).bond(BOND_EACH)).wait();
-    }
+    const accounts = await bondFreshVerifiers(ethers, d.token, d.pool, n, [MODEL], BOND_EACH);
     await (await d.token.mint(user.address, 1_000n * E18)).wait();
     await (await d.token.mint(generator.address, 1_000n * E18)).wait();
     await (await d.token.connect(user).approve(d.poolAddress, ethers.MaxUint256)).wait();

@@ -11,7 +11,7 @@
  */
 import { network } from "hardhat";
 import { DEFAULT_POOL_PARAMS, paramsStruct } from "../lib/params.js";
-import { deployStakePool } from "../lib/pool-deploy.js";
+import { bondFreshVerifiers, deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses } from "../lib/state.js";
 import { answerStatement, resultCommitment } from "../../offchain/chain/commitment.js";
 
@@ -30,18 +30,7 @@ const randomness = await ethers.deployContract("FutureBlockRandomness");
 const pool = await deployStakePool(ethers, [await token.getAddress(), owner!.address, paramsStruct(DEFAULT_POOL_PARAMS), await randomness.getAddress(), owner!.address]);
 const poolAddress = await pool.getAddress();
 const chainId = (await ethers.provider.getNetwork()).chainId;
-const verifiers: Awaited<ReturnType<typeof ethers.getSigner>>[] = [];
-for (let i = 0; i < N; i++) {
-  const addr = ethers.Wallet.createRandom().address;
-  await ethers.provider.send("hardhat_setBalance", [addr, "0x56bc75e2d63100000"]);
-  await ethers.provider.send("hardhat_impersonateAccount", [addr]);
-  const a = await ethers.getSigner(addr);
-  await (await token.connect(a).mint(addr, 1000n * E18)).wait();
-  await (await token.connect(a).approve(poolAddress, 1000n * E18)).wait();
-  await (await pool.connect(a).setModels([MODEL])).wait();
-  await (await pool.connect(a).bond(1000n * E18)).wait();
-  verifiers.push(a);
-}
+const verifiers = await bondFreshVerifiers(ethers, token, pool, N, [MODEL], 1000n * E18);
 for (const a of [user!, generator!]) {
   await (await token.mint(a.address, 100_000n * E18)).wait();
   await (await token.connect(a).approve(poolAddress, ethers.MaxUint256)).wait();

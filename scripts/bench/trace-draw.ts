@@ -8,7 +8,7 @@
  */
 import { network } from "hardhat";
 import { DEFAULT_POOL_PARAMS, paramsStruct } from "../lib/params.js";
-import { deployStakePool } from "../lib/pool-deploy.js";
+import { bondFreshVerifiers, deployStakePool } from "../lib/pool-deploy.js";
 import { bitmapWithMisses } from "../lib/state.js";
 import { DRAW_PROBE, answerStatement, resultCommitment } from "../../offchain/chain/commitment.js";
 
@@ -21,18 +21,7 @@ const token = await ethers.deployContract("TestToken");
 const randomness = await ethers.deployContract("FutureBlockRandomness");
 const pool = await deployStakePool(ethers, [await token.getAddress(), owner!.address, paramsStruct(DEFAULT_POOL_PARAMS), await randomness.getAddress(), owner!.address]);
 const poolAddress = await pool.getAddress();
-const byAddr = new Map<string, Awaited<ReturnType<typeof ethers.getSigner>>>();
-for (let i = 0; i < N; i++) {
-  const addr = ethers.Wallet.createRandom().address;
-  await ethers.provider.send("hardhat_setBalance", [addr, "0x56bc75e2d63100000"]);
-  await ethers.provider.send("hardhat_impersonateAccount", [addr]);
-  const a = await ethers.getSigner(addr);
-  await (await token.connect(a).mint(addr, 1000n * E18)).wait();
-  await (await token.connect(a).approve(poolAddress, 1000n * E18)).wait();
-  await (await pool.connect(a).setModels([MODEL])).wait();
-  await (await pool.connect(a).bond(1000n * E18)).wait();
-  byAddr.set(addr.toLowerCase(), a);
-}
+const byAddr = new Map((await bondFreshVerifiers(ethers, token, pool, N, [MODEL], 1000n * E18)).map((a) => [a.address.toLowerCase(), a] as const));
 for (const s of [user!, generator!]) {
   await (await token.mint(s.address, 1000n * E18)).wait();
   await (await token.connect(s).approve(poolAddress, ethers.MaxUint256)).wait();
@@ -72,6 +61,18 @@ const trace = async (label: string, hash: string) => {
 };
 const FP = "0x" + "5a".repeat(32);
 const SALT = "0x" + "77".repeat(32);
+/** The pick of the job's ready draw: the verifier whose simulated commitResult does not revert. */
+const pickOf = async (jobId: bigint) => {
+  for (const a of byAddr.values()) {
+    try {
+      await pool.connect(a).commitResult.staticCall(jobId, DRAW_PROBE);
+      return a;
+    } catch {
+      // not the pick
+    }
+  }
+  throw new Error("nobody is picked");
+};
 const signerOf = async (a: string) => byAddr.get(a.toLowerCase()) ?? (await ethers.getSigner(a));
 /** One stage: commitResult, the answers, revealResult with `bitmap`; traced when `show`. */
 const stage = async (jobId: bigint, bitmap: Uint8Array, show: boolean) => {
@@ -101,17 +102,7 @@ for (let round = 0; round < 2; round++) {
     for (const k of [1, 2]) {
       await ethers.provider.send("evm_mine", []);
       await ethers.provider.send("evm_mine", []);
-      let pick;
-      for (const a of byAddr.values()) {
-        try {
-          await pool.connect(a).commitResult.staticCall(jobId, DRAW_PROBE);
-          pick = a;
-          break;
-        } catch {
-          // not the pick
-        }
-      }
-      if (!pick) throw new Error("nobody is picked");
+      const pick = await pickOf(jobId);
       const c = resultCommitment({ jobId, stage: k, verifier: pick.address, matchBitmap: dissent, fingerprint: FP, salt: SALT });
       const sig = await generator!.signMessage(ethers.getBytes(answerStatement({ chainId, pool: poolAddress, jobId, stage: k, commitment: c, answer: FP })));
       const r = await (await pool.connect(pick).submitResult(jobId, dissent, FP, SALT, FP, sig)).wait();
@@ -123,17 +114,7 @@ for (let round = 0; round < 2; round++) {
   if (FLOW === "self") {
     // the pick draws its own stage in commitResult (found by simulating the call from each verifier)
     await ethers.provider.send("evm_mine", []);
-    let pick;
-    for (const a of byAddr.values()) {
-      try {
-        await pool.connect(a).commitResult.staticCall(jobId, DRAW_PROBE);
-        pick = a;
-        break;
-      } catch {
-        // not the pick
-      }
-    }
-    if (!pick) throw new Error("nobody is picked");
+    const pick = await pickOf(jobId);
     const c = resultCommitment({ jobId, stage: 1, verifier: pick.address, matchBitmap: bitmapWithMisses(300, []), fingerprint: FP, salt: SALT });
     const r = await (await pool.connect(pick).commitResult(jobId, c)).wait();
     if (round === 1) await trace("commitResult drawing its own stage", r!.hash);

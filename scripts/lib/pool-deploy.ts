@@ -5,6 +5,7 @@
  * limit, then the pool linked against them.
  */
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import type { Signer } from "ethers";
 
 /** The pool's constructor arguments: token, owner, Params struct, randomness source, treasury. */
 export type StakePoolArgs = readonly [token: string, owner: string, params: Record<string, unknown>, randomness: string, treasury: string];
@@ -35,4 +36,35 @@ export async function deployPoolWithRegistry(ethers: HardhatEthers, args: StakeP
   const pool = await deployStakePool(ethers, args, o.signer);
   const registry = await deployGeneratorRegistry(ethers, await pool.getAddress(), o.listingDeposit ?? 0n, o.signer);
   return { pool, registry };
+}
+
+type Sent = Promise<{ wait(): Promise<unknown> }>;
+interface MintableToken {
+  connect(runner: Signer): { mint(to: string, amount: bigint): Sent; approve(spender: string, amount: bigint): Sent };
+}
+interface BondablePool {
+  getAddress(): Promise<string>;
+  connect(runner: Signer): { setModels(models: string[]): Sent; bond(amount: bigint): Sent };
+}
+
+/**
+ * `n` fresh addresses (hardhat_setBalance + hardhat_impersonateAccount, so any number beyond the
+ * node's accounts), each minted `amount` of the test token, declaring `models` and bonding all of it
+ * in `pool` (the bench's large verifier sets). Returns their signers in order.
+ */
+export async function bondFreshVerifiers(ethers: HardhatEthers, token: MintableToken, pool: BondablePool, n: number, models: readonly string[], amount: bigint) {
+  const poolAddress = await pool.getAddress();
+  const signers = [];
+  for (let i = 0; i < n; i++) {
+    const addr = ethers.Wallet.createRandom().address;
+    await ethers.provider.send("hardhat_setBalance", [addr, "0x56bc75e2d63100000"]);
+    await ethers.provider.send("hardhat_impersonateAccount", [addr]);
+    const a = await ethers.getSigner(addr);
+    await (await token.connect(a).mint(addr, amount)).wait();
+    await (await token.connect(a).approve(poolAddress, amount)).wait();
+    await (await pool.connect(a).setModels([...models])).wait();
+    await (await pool.connect(a).bond(amount)).wait();
+    signers.push(a);
+  }
+  return signers;
 }
